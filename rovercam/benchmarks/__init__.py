@@ -1,0 +1,27 @@
+"""Benchmarks behind ``rovercam bench NAME``.
+
+Each benchmark is a module here exposing ``run(*, quick: bool = False) -> dict[str, object]``:
+a flat mapping of figure name to value (numbers, or short strings for context such as the
+baseline's name). Keys ending in ``_s`` are seconds, ``_mb`` megabytes, ``_per_s`` rates.
+Benchmarks generate their own data, measure a baseline in the same run where they compare
+against one, and never assert: they report.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+__all__ = ["BENCHMARKS", "get"]
+
+#: name -> module path; a module is imported only when its benchmark runs.
+BENCHMARKS: dict[str, str] = {
+    "camera": "rovercam.benchmarks.camera",
+    "demo": "rovercam.benchmarks.demo",
+}
+
+
+def get(name: str) -> Callable[..., dict[str, object]]:
+    """Return the ``run`` function of benchmark ``name`` (KeyError lists the known names)."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
+    return importlib.import_module(BENCHMARKS[name]).run

@@ -1,0 +1,151 @@
+"""Catalog schema: every table of the catalog database, in one SQLAlchemy ``MetaData``.
+
+The metadata is the single source of truth for the schema (``Base.metadata``); alembic
+migrations adopt it as ``target_metadata``. Types are portable across SQLite and PostgreSQL:
+strings with explicit lengths, ``DateTime(timezone=True)`` (always written in UTC; SQLite gives
+them back naive, :mod:`rovercam.catalog.db` reattaches UTC), and ``JSON`` (``JSONB`` on
+PostgreSQL).
+
+Tables
+------
+products
+    One row per (product_id, sha256): a file as ingested, with its state
+    ``'ingested' | 'quarantined' | 'processed'`` and the quarantine reason.
+runs
+    One row per processing run (a Prefect flow run or a CLI invocation).
+outputs
+    One row per published version of an output (``kind`` = ``'mosaic'``, ...).
+lineage
+    (output, input product id, input sha256): which inputs made which output. Inputs need not
+    be rows of ``products`` (an output may be built from products ingested elsewhere), so there
+    is no foreign key to ``products``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Base",
+    "ProductRow",
+    "RunRow",
+    "OutputRow",
+    "LineageRow",
+    "PRODUCT_STATES",
+    "RUN_STATUSES",
+]
+
+PRODUCT_STATES = ("ingested", "quarantined", "processed")
+RUN_STATUSES = ("running", "completed", "failed", "cancelled")
+
+# Constraint names follow one convention so alembic autogenerate and both dialects agree.
+_NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+_Json = JSON().with_variant(JSONB(), "postgresql")
+_UtcDateTime = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    """Declarative base; ``Base.metadata`` holds the whole catalog schema."""
+
+    metadata = MetaData(naming_convention=_NAMING)
+    type_annotation_map = {dict[str, Any]: _Json, _dt.datetime: _UtcDateTime}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class ProductRow(Base):
+    """An ingested (or quarantined) product file."""
+
+    __tablename__ = "products"
+    __table_args__ = (
+        UniqueConstraint("product_id", "sha256", name="uq_products_product_id_sha256"),
+        CheckConstraint(_in("state", PRODUCT_STATES), name="state"),
+        Index("ix_products_sol_state", "sol", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    product_id: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    sol: Mapped[int | None] = mapped_column(Integer)
+    instrument: Mapped[str | None] = mapped_column(String(64))
+    product_type: Mapped[str | None] = mapped_column(String(64))
+    path: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    sclk: Mapped[float | None]
+    start_time: Mapped[_dt.datetime | None]
+    recorded_at: Mapped[_dt.datetime]
+
+
+class RunRow(Base):
+    """A processing run."""
+
+    __tablename__ = "runs"
+    __table_args__ = (CheckConstraint(_in("status", RUN_STATUSES), name="status"),)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(String(128))
+    sol: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[_dt.datetime]
+    finished_at: Mapped[_dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(16))
+    config_hash: Mapped[str] = mapped_column(String(64), default="")
+    software_version: Mapped[str] = mapped_column(String(64), default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutputRow(Base):
+    """A published version of an output product."""
+
+    __tablename__ = "outputs"
+    __table_args__ = (
+        UniqueConstraint("kind", "sol", "name", "version", name="uq_outputs_kind_sol_name_version"),
+        Index("ix_outputs_sol_kind", "sol", "kind"),
+    )
+
+    output_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))
+    sol: Mapped[int] = mapped_column(Integer)
+    instrument: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    storage_keys: Mapped[dict[str, Any]]
+    stac_key: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[_dt.datetime]
+    run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.run_id"))
+
+
+class LineageRow(Base):
+    """One input of one output."""
+
+    __tablename__ = "lineage"
+
+    output_id: Mapped[str] = mapped_column(
+        ForeignKey("outputs.output_id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    product_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)

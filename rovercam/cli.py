@@ -1,0 +1,284 @@
+"""The ``rovercam`` command: one verb per job (ARCHITECTURE.md, "The command line").
+
+Prefect is imported only by the verbs that orchestrate (``demo``, ``run``), inside the verb, so
+the library stays Prefect-free.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rovercam import __version__
+from rovercam.errors import RovercamError
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+def _prefect_env() -> None:
+    """Defaults that make a local Prefect run quiet and patient on a small machine."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "rovercam")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    )
+
+
+def _generate_progress(prog: Progress, label: str):
+    task_id = prog.add_task(label, total=None)
+
+    def cb(done: int, total: int, message: str) -> None:
+        prog.update(task_id, completed=done, total=total, description=f"{label}: {message}"[:70])
+
+    return cb
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    _prefect_env()
+    from flows.demo import run_demo
+
+    root = Path(args.out).resolve()
+    console.print(f"[bold]rovercam demo[/]: synthetic sol {args.sol} -> {root}")
+    t0 = time.perf_counter()
+    with _progress() as prog:
+        result = run_demo(root, sol=args.sol, profile=args.profile, seed=args.seed, config_file=args.config,
+                          progress=_generate_progress(prog, "generate sol"))
+    wall = time.perf_counter() - t0
+    _print_sol_report(result.report)
+    table = Table(title="Published mosaics", show_lines=False)
+    for col in ("mosaic", "size", "coverage", "PSNR vs truth", "files"):
+        table.add_column(col)
+    for pub in result.report["published"]:
+        name = pub["name"]
+        files = "\n".join(str(Path(pub[k]).relative_to(root)) for k in ("cog_path", "png_path", "stac_path") if pub.get(k))
+        table.add_row(name, f"{pub.get('width')}x{pub.get('height')}", f"{result.coverage[name]:.1%}",
+                      f"{result.psnr_db[name]:.2f} dB", files)
+    console.print(table)
+    console.print(f"catalog: {result.settings.catalog_url}")
+    console.print(f"generated inputs and truth: {result.sol_dir}")
+    console.print(f"time: generate {result.generate_s:.1f} s, flow {result.flow_s:.1f} s, total {wall:.1f} s")
+    ok = bool(result.report["published"]) and not result.report["failed"]
+    return 0 if ok else 1
+
+
+def _print_sol_report(report: dict) -> None:
+    console.print(
+        f"sol {report['sol']}: {report['products_found']} products found, {len(report['ingested'])} ingested, "
+        f"{len(report['quarantined'])} quarantined, {len(report['failed'])} failed in the chain, "
+        f"{len(report['published'])} mosaics published"
+    )
+    for q in report["quarantined"]:
+        console.print(f"  [yellow]quarantined[/] {q['reason']}")
+    for f in report["failed"]:
+        console.print(f"  [red]failed[/] {f['product_id']} at {f['stage']}: {f['reason']}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    _prefect_env()
+    from flows.process_sol import process_sol
+
+    overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
+    report = process_sol(sol=args.sol, input_dir=str(Path(args.input).resolve()), config_file=args.config,
+                         overrides=overrides)
+    _print_sol_report(report)
+    for pub in report["published"]:
+        console.print(f"  {pub['name']}: {pub.get('cog_path') or pub.get('cog_key')}")
+    return 0 if not report["failed"] else 1
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from rovercam.config import load
+    from rovercam.synth import generate_sol
+
+    settings = load(args.config)
+    with _progress() as prog:
+        manifest = generate_sol(Path(args.out), sol=args.sol, profile=args.profile, seed=args.seed,
+                                settings=settings, progress=_generate_progress(prog, "generate"))
+    console.print(f"wrote synthetic sol {args.sol} ({args.profile}) to {Path(args.out).resolve()}")
+    n = len(getattr(manifest, "products", []) or [])
+    if n:
+        console.print(f"{n} products")
+    return 0
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from rovercam import chain
+    from rovercam.config import load
+    from rovercam.errors import ProductError
+    from rovercam.products import Limits, read_product
+    from rovercam.provenance import sha256_file
+    from rovercam.storage.raster import write_cog
+
+    settings = load(args.config)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    limits = Limits(**settings.limits.model_dump())
+    failures = 0
+    with _progress() as prog:
+        task_id = prog.add_task("process", total=len(args.products))
+        for p in args.products:
+            try:
+                product = read_product(p, limits=limits)
+                frame = chain.process_product(product, settings, sha256=sha256_file(p))
+            except (ProductError, RovercamError) as exc:
+                err.print(f"[red]error[/] {exc}")
+                failures += 1
+            else:
+                tags = {"PRODUCT_ID": frame.product_id, "UNITS": "W m-2 sr-1 nm-1 (linear sRGB primaries)",
+                        "PROVENANCE": json.dumps(frame.provenance.to_dict()),
+                        "CAMERA_MODEL": json.dumps(frame.camera_model.to_pds3())}
+                write_cog(out / f"{frame.product_id}.tif", frame.image.astype(np.float32), tags=tags)
+            prog.advance(task_id)
+    console.print(f"{len(args.products) - failures} processed, {failures} failed -> {out.resolve()}")
+    return 0 if failures == 0 else 1
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from rovercam.products import read_product
+
+    product = read_product(args.product, pixels=not args.label_only)
+    try:
+        from rovercam.products import summarize
+    except ImportError:  # pragma: no cover - until products.summary lands
+        summary = {"product_id": product.product_id, "instrument": product.instrument, "sol": product.sol,
+                   "shape": product.shape, "camera_model": type(product.camera_model).__name__}
+    else:
+        summary = summarize(product)
+    if args.json:
+        console.print_json(json.dumps(summary, default=str))
+    else:
+        table = Table(show_header=False)
+        for k, v in summary.items():
+            table.add_row(str(k), str(v))
+        console.print(table)
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from rovercam.catalog import Catalog
+    from rovercam.config import load
+
+    overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
+    settings = load(args.config, overrides=overrides)
+    cat = Catalog(settings.catalog_url)
+    if args.what == "products":
+        rows = cat.products(sol=args.sol)
+        table = Table(title=f"products ({settings.catalog_url})")
+        for col in ("product_id", "sol", "instrument", "state", "reason"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(*(str(getattr(r, c, "") or "") for c in ("product_id", "sol", "instrument", "state", "reason")))
+    else:
+        rows = cat.outputs(sol=args.sol)
+        table = Table(title=f"outputs ({settings.catalog_url})")
+        for col in ("output_id", "name", "kind", "sol", "version", "stac_key"):
+            table.add_column(col)
+        for r in rows:
+            table.add_row(*(str(getattr(r, c, "") or "") for c in ("output_id", "name", "kind", "sol", "version", "stac_key")))
+    console.print(table)
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from rovercam.benchmarks import get
+
+    run = get(args.name)
+    figures = run(quick=args.quick)
+    if args.json:
+        sys.stdout.write(json.dumps(figures, default=str) + "\n")
+        return 0
+    table = Table(title=f"rovercam bench {args.name}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for k, v in figures.items():
+        table.add_row(k, f"{v:.4g}" if isinstance(v, float) else str(v))
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rovercam", description="Mars rover camera imagery pipeline.")
+    p.add_argument("--version", action="version", version=f"rovercam {__version__}")
+    p.add_argument("--config", help="user configuration file (TOML); see README 'Configuration'")
+    p.add_argument("-v", "--verbose", action="store_true", help="library debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="generate a sample sol and run it end to end")
+    d.add_argument("--out", default="./rovercam-output", help="storage root (default ./rovercam-output)")
+    d.add_argument("--sol", type=int, default=100)
+    d.add_argument("--profile", default="demo", choices=["demo", "tiny"])
+    d.add_argument("--seed", type=int, default=0)
+    d.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("synth", help="generate a synthetic sol with its ground truth")
+    s.add_argument("--out", required=True)
+    s.add_argument("--sol", type=int, default=100)
+    s.add_argument("--profile", default="demo", choices=["demo", "tiny"])
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=cmd_synth)
+
+    r = sub.add_parser("run", help="run a whole sol through the Prefect flow")
+    r.add_argument("--sol", type=int, required=True)
+    r.add_argument("--input", required=True, help="folder holding the sol's products")
+    r.add_argument("--out", help="storage root (default from configuration)")
+    r.set_defaults(func=cmd_run)
+
+    pr = sub.add_parser("process", help="the frame chain on products, no orchestration")
+    pr.add_argument("products", nargs="+")
+    pr.add_argument("--out", required=True)
+    pr.set_defaults(func=cmd_process)
+
+    i = sub.add_parser("inspect", help="one product's parsed summary")
+    i.add_argument("product")
+    i.add_argument("--json", action="store_true")
+    i.add_argument("--label-only", action="store_true", help="read the label alone (no pixels)")
+    i.set_defaults(func=cmd_inspect)
+
+    c = sub.add_parser("catalog", help="list catalog contents")
+    c.add_argument("what", choices=["products", "outputs"])
+    c.add_argument("--sol", type=int)
+    c.add_argument("--out", help="storage root (default from configuration)")
+    c.set_defaults(func=cmd_catalog)
+
+    b = sub.add_parser("bench", help="run a benchmark and print its figures")
+    b.add_argument("name")
+    b.add_argument("--json", action="store_true")
+    b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    b.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except RovercamError as exc:
+        err.print(f"[red]rovercam: {exc}[/]")
+        return 2
+    except FileNotFoundError as exc:
+        err.print(f"[red]rovercam: {exc}[/]")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

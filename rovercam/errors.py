@@ -1,0 +1,112 @@
+"""The rovercam error tree.
+
+Every error rovercam raises on purpose derives from :class:`RovercamError`. Errors that carry
+context (a product path, a calibration file) keep it in ``args`` so they survive pickling to
+worker processes, and their ``str()`` names the thing and the problem::
+
+    >>> str(ProductError("NLF_0100.IMG", "file is 100 bytes, label declares 4096"))
+    'NLF_0100.IMG: file is 100 bytes, label declares 4096'
+"""
+from __future__ import annotations
+
+__all__ = [
+    "RovercamError",
+    "ConfigError",
+    "ProductError",
+    "LabelSyntaxError",
+    "LabelContentError",
+    "ProductTooLargeError",
+    "DataSizeError",
+    "UnsupportedProductError",
+    "CameraModelError",
+    "CalibrationError",
+    "MosaicError",
+    "StorageError",
+    "CatalogError",
+]
+
+
+class RovercamError(Exception):
+    """Root of every rovercam error."""
+
+
+class ConfigError(RovercamError, ValueError):
+    """A configuration file or environment variable is invalid."""
+
+
+class ProductError(RovercamError, ValueError):
+    """A product (label or data) is unreadable or inconsistent.
+
+    Parameters
+    ----------
+    path : str
+        The product file, or its product id when no file is involved.
+    problem : str
+        What is wrong, in words a user can act on.
+    """
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(str(path), problem)
+        self.path = str(path)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+class LabelSyntaxError(ProductError):
+    """The label text does not parse (ODL, VICAR or XML), with the line and column."""
+
+    def __init__(self, path: str, problem: str, line: int = 0, column: int = 0):
+        ProductError.__init__(self, path, problem)
+        self.args = (str(path), problem, line, column)
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        where = f" (line {self.line}, column {self.column})" if self.line else ""
+        return f"{self.path}: {self.problem}{where}"
+
+
+class LabelContentError(ProductError):
+    """The label parses but a required keyword is missing or has an impossible value."""
+
+
+class ProductTooLargeError(ProductError):
+    """The label declares an image larger than the configured limits (refused before allocation)."""
+
+
+class DataSizeError(ProductError):
+    """The data file is shorter than the label says, or a pointer lies outside it."""
+
+
+class UnsupportedProductError(ProductError):
+    """The file is a kind of product rovercam does not read (yet)."""
+
+
+class CameraModelError(RovercamError, ValueError):
+    """A camera model has invalid components or cannot be built from a label."""
+
+
+class CalibrationError(RovercamError):
+    """A calibration file (LUT, flat, color matrix) is missing or invalid."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(str(source), problem)
+        self.source = str(source)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.problem}"
+
+
+class MosaicError(RovercamError):
+    """A mosaic cannot be built (no frames, no overlap with the output grid, ...)."""
+
+
+class StorageError(RovercamError, OSError):
+    """A storage operation failed or would leave the storage root."""
+
+
+class CatalogError(RovercamError):
+    """The catalog database is unreachable or inconsistent."""

@@ -1,0 +1,217 @@
+"""Publish a mosaic: COG + PNG preview + thumbnail + STAC item, atomically, then the catalog row.
+
+Order of effects, and why it is safe to kill at any point::
+
+    encode (memory only) -> store.publish (staged, verified, committed, LATEST written last)
+                         -> catalog.record_output (one DB transaction with the lineage)
+
+A reader of the store sees a version only once ``LATEST`` names it; a catalog row never
+names files that are not there (storage commits first). A crash between the two leaves a
+published version without a catalog row: re-running finds identical content, reuses the
+version (nothing written) and records the row. Encoders are deterministic, so identical
+mosaics give identical bytes and re-publishing is a no-op.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rovercam.catalog.db import Catalog
+from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
+from rovercam.mosaic.model import Mosaic
+from rovercam.provenance import sha256_bytes
+from rovercam.storage.raster import thumbnail, write_cog, write_png
+from rovercam.storage.store import PublishedVersion, Store
+
+__all__ = ["publish_mosaic", "PublishedMosaic", "mosaic_prefix", "RADIANCE_UNIT"]
+
+log = logging.getLogger(__name__)
+
+#: Unit of mosaic pixel values (linear sRGB radiance).
+RADIANCE_UNIT = "W m-2 sr-1 nm-1"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedMosaic:
+    """Where a published mosaic version lives.
+
+    Attributes
+    ----------
+    output_id : str
+        Catalog output id, equal to the STAC item id (``M2020-sol00100-NAME-v2``).
+    version : int
+    reused : bool
+        True when identical content was already the latest version (nothing written).
+    cog_key, png_key, thumbnail_key, stac_key : str
+        Store keys.
+    cog_path, png_path, thumbnail_path, stac_path : Path or None
+        Local files for a local store, else None.
+    published : PublishedVersion
+        The storage record (all keys and sha256s).
+    """
+
+    output_id: str
+    version: int
+    reused: bool
+    cog_key: str
+    png_key: str
+    thumbnail_key: str
+    stac_key: str
+    cog_path: Path | None
+    png_path: Path | None
+    thumbnail_path: Path | None
+    stac_path: Path | None
+    published: PublishedVersion
+
+
+def mosaic_prefix(sol: int, name: str) -> str:
+    """Store prefix of a mosaic's versions: ``sol00100/mosaics/<name>``."""
+    return f"sol{sol:05d}/mosaics/{name}"
+
+
+def _cog_tags(mosaic: Mosaic) -> dict[str, str]:
+    tags = dict(mosaic.projection.to_tags())
+    tags.update(
+        MOSAIC_NAME=mosaic.name,
+        SOL=str(int(mosaic.sol)),
+        INSTRUMENT_ID=mosaic.instrument,
+        RADIANCE_UNIT=RADIANCE_UNIT,
+        ROVERCAM_PROVENANCE=json.dumps(mosaic.provenance.to_dict(), sort_keys=True),
+    )
+    if mosaic.start_time is not None:
+        tags["START_TIME"] = mosaic.start_time.isoformat()
+    if mosaic.stop_time is not None:
+        tags["STOP_TIME"] = mosaic.stop_time.isoformat()
+    return tags
+
+
+def _validate(mosaic: Mosaic) -> None:
+    image = mosaic.image
+    p = mosaic.projection
+    if not isinstance(image, np.ndarray) or image.dtype != np.float32 or image.ndim != 3 or image.shape[2] != 3:
+        got = getattr(image, "shape", None), getattr(image, "dtype", None)
+        raise ValueError(f"{mosaic.name}: image must be (H, W, 3) float32 radiance, got {got}")
+    if image.shape[:2] != (p.height, p.width):
+        raise ValueError(
+            f"{mosaic.name}: image (H, W) {image.shape[:2]} != projection {(p.height, p.width)}"
+        )
+    if not mosaic.name or "/" in mosaic.name or "\\" in mosaic.name or mosaic.name.startswith("."):
+        raise ValueError(f"mosaic name must be a plain file name, got {mosaic.name!r}")
+
+
+def publish_mosaic(
+    mosaic: Mosaic,
+    *,
+    store: Store,
+    catalog: Catalog,
+    run_id: str | None = None,
+    mission: str = "M2020",
+    thumbnail_side: int = 512,
+) -> PublishedMosaic:
+    """Encode, publish and catalog one mosaic.
+
+    Parameters
+    ----------
+    mosaic : Mosaic
+        ``image`` (H, W, 3) float32 radiance (W m-2 sr-1 nm-1), NaN where uncovered.
+    store : Store
+        Files go to ``sol<sol:05d>/mosaics/<name>/v<N>/``.
+    catalog : Catalog
+        Gets the output row (id = STAC item id) with lineage from ``mosaic.provenance.inputs``.
+    run_id : str, optional
+        The catalog run that produced it (must exist in ``catalog``).
+    mission : str
+        Mission id for the STAC item id and platform.
+    thumbnail_side : int
+        Longest side of the thumbnail, pixels.
+
+    Returns
+    -------
+    PublishedMosaic
+
+    Raises
+    ------
+    ValueError
+        The mosaic image does not match its projection or is not float32 RGB.
+    StorageError, CatalogError
+        Writing failed; nothing partial is visible (see module notes).
+
+    Notes
+    -----
+    Published files: ``<name>.tif`` (COG, float32, NaN nodata, projection tags and
+    ``ROVERCAM_PROVENANCE`` JSON tag), ``<name>_preview.png`` (sRGB via
+    :func:`rovercam.radiometry.to_display`, alpha = coverage), ``<name>_thumb.png`` and
+    ``<name>.stac.json``.
+    """
+    # Imported here: the radiometry package is large and only the preview needs it.
+    from rovercam import radiometry
+
+    _validate(mosaic)
+    names = mosaic_file_names(mosaic.name)
+    image = mosaic.image
+    covered = np.isfinite(image).all(axis=2)
+
+    cog = write_cog(
+        None,
+        image,
+        nodata_mask=~covered,
+        tags=_cog_tags(mosaic),
+        band_descriptions=("R", "G", "B"),
+        units=RADIANCE_UNIT,
+    )
+    display = radiometry.to_display(image, white_radiance=mosaic.display_white_radiance)
+    display[~covered] = 0
+    alpha = np.where(covered, 255, 0).astype(np.uint8)
+    rgba = np.dstack([display, alpha])
+    files: dict[str, bytes] = {
+        names["data"]: cog,  # bytes: write_cog(None, ...) encodes in memory
+        names["overview"]: write_png(rgba),
+        names["thumbnail"]: write_png(thumbnail(rgba, max_side=thumbnail_side)),
+    }
+    data_sha = {name: sha256_bytes(data) for name, data in files.items()}
+    prefix = mosaic_prefix(mosaic.sol, mosaic.name)
+
+    def render(version: int) -> dict[str, bytes]:
+        # The item names its version, so the store renders it for each candidate version.
+        draft = PublishedVersion(prefix, version, {}, dict(data_sha))
+        item = mosaic_item(mosaic, draft, assets=names, mission=mission)
+        return {names["item"]: item_to_bytes(item)}
+
+    published = store.publish(prefix, files, render=render)
+
+    output_id = item_id(mission, mosaic.sol, mosaic.name, published.version)
+    catalog.record_output(
+        output_id=output_id,
+        name=mosaic.name,
+        kind="mosaic",
+        sol=mosaic.sol,
+        instrument=mosaic.instrument,
+        version=published.version,
+        storage_keys=published.keys,
+        stac_key=published.keys[names["item"]],
+        lineage=mosaic.provenance.inputs,
+        run_id=run_id,
+    )
+    log.info(
+        "%s: sol %d %s v%d (%s)", mosaic.name, mosaic.sol, "reused" if published.reused else "published",
+        published.version, output_id,
+    )
+    keys = published.keys
+    return PublishedMosaic(
+        output_id=output_id,
+        version=published.version,
+        reused=published.reused,
+        cog_key=keys[names["data"]],
+        png_key=keys[names["overview"]],
+        thumbnail_key=keys[names["thumbnail"]],
+        stac_key=keys[names["item"]],
+        cog_path=store.local_path(keys[names["data"]]),
+        png_path=store.local_path(keys[names["overview"]]),
+        thumbnail_path=store.local_path(keys[names["thumbnail"]]),
+        stac_path=store.local_path(keys[names["item"]]),
+        published=published,
+    )

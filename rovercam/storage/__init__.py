@@ -1,0 +1,19 @@
+"""Storage: one fsspec-backed store with atomic, versioned publish, and the raster encoders.
+
+``Store`` guards keys (relative POSIX paths inside the root only), stages every write under a
+hidden temporary prefix, verifies checksums, and commits by rename (or a version pointer on
+object stores). ``write_cog`` / ``write_png`` / ``thumbnail`` encode published rasters.
+"""
+from rovercam.storage.raster import COG_BLOCKSIZE, thumbnail, write_cog, write_png
+from rovercam.storage.store import Data, PublishedVersion, Store, Transaction
+
+__all__ = [
+    "Store",
+    "Transaction",
+    "PublishedVersion",
+    "Data",
+    "write_cog",
+    "write_png",
+    "thumbnail",
+    "COG_BLOCKSIZE",
+]

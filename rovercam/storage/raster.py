@@ -1,0 +1,233 @@
+"""Raster encoders: Cloud-Optimized GeoTIFF (rasterio/GDAL COG driver), PNG, thumbnails.
+
+Rover-frame products (cylindrical panoramas in SITE_FRAME, camera-frame images) have no
+geographic CRS: they are written without one and carry their projection in tags
+(``CylindricalProjection.to_tags``). GDAL's "not georeferenced" warning is expected there and
+is silenced inside these functions only.
+
+Encoders are deterministic: the same array and tags give the same bytes, which is what makes
+content-hash idempotent publishing (:meth:`rovercam.storage.Store.publish`) work.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import cv2
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio.enums import ColorInterp
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+
+__all__ = ["write_cog", "write_png", "thumbnail", "COG_BLOCKSIZE"]
+
+#: Internal tile size of every COG (pixels); also the size below which no overview is made.
+COG_BLOCKSIZE = 512
+
+
+def _validate_image(image: NDArray[Any]) -> NDArray[Any]:
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
+        raise ValueError(f"image must be (H, W) or (H, W, B), got shape {image.shape}")
+    if image.dtype not in (np.float32, np.uint8):
+        raise TypeError(f"image dtype must be float32 or uint8, got {image.dtype}")
+    return image
+
+
+def write_cog(
+    dest: str | os.PathLike[str] | IO[bytes] | None,
+    image: NDArray[np.float32] | NDArray[np.uint8],
+    *,
+    nodata_mask: NDArray[np.bool_] | None = None,
+    tags: Mapping[str, str] | None = None,
+    band_descriptions: Sequence[str] | None = None,
+    units: str | None = None,
+    crs: Any = None,
+    transform: Any = None,
+) -> bytes | Path:
+    """Encode an image as a Cloud-Optimized GeoTIFF.
+
+    Layout: internal 512 x 512 tiles, DEFLATE with the predictor suited to the dtype (2 for
+    integers, 3 for floats), overviews (averaged) halving until the image fits one tile,
+    pixel interleaved.
+
+    Parameters
+    ----------
+    dest : path, binary file object or None
+        Where to write. None returns the bytes.
+    image : (H, W) or (H, W, B) ndarray of float32 or uint8
+        float32 (radiance): NaN is the nodata value. uint8: invalid pixels go to an extra alpha
+        band (0 = no data, 255 = valid) when ``nodata_mask`` is given.
+    nodata_mask : (H, W) ndarray of bool, optional
+        True where there is no data. float32 pixels there are written as NaN.
+    tags : mapping of str -> str, optional
+        Dataset metadata (projection parameters, provenance JSON, ...).
+    band_descriptions : sequence of str, optional
+        One per band of ``image`` (``("R", "G", "B")``).
+    units : str, optional
+        Unit of every data band (``"W m-2 sr-1 nm-1"``).
+    crs, transform : optional
+        Georeferencing for map-projected products; leave None for rover-frame products.
+
+    Returns
+    -------
+    bytes or Path
+        The encoded file when ``dest`` is None or a file object, else ``Path(dest)``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Bad shape/dtype, mask shape mismatch, wrong number of band descriptions.
+    """
+    image = _validate_image(image)
+    h, w, nb = image.shape
+    if nodata_mask is not None:
+        nodata_mask = np.asarray(nodata_mask, dtype=bool)
+        if nodata_mask.shape != (h, w):
+            raise ValueError(f"nodata_mask shape {nodata_mask.shape} != image (H, W) {(h, w)}")
+    if band_descriptions is not None and len(band_descriptions) != nb:
+        raise ValueError(f"{len(band_descriptions)} band descriptions for {nb} bands")
+    if (crs is None) != (transform is None):
+        raise ValueError("give both crs and transform (georeferenced) or neither (rover frame)")
+    for k, v in (tags or {}).items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"tags must map str -> str, got {k!r}: {type(v).__name__}")
+
+    is_float = image.dtype == np.float32
+    bands = np.moveaxis(image, 2, 0)  # (B, H, W) for rasterio
+    alpha = None
+    if is_float:
+        if nodata_mask is not None:
+            bands = np.where(nodata_mask[None], np.float32(np.nan), bands)
+    elif nodata_mask is not None:
+        alpha = np.where(nodata_mask, 0, 255).astype(np.uint8)
+    count = nb + (alpha is not None)
+
+    profile: dict[str, Any] = dict(
+        driver="COG",
+        width=w,
+        height=h,
+        count=count,
+        dtype=image.dtype.name,
+        BLOCKSIZE=COG_BLOCKSIZE,
+        COMPRESS="DEFLATE",
+        PREDICTOR="YES",
+        OVERVIEWS="AUTO",
+        OVERVIEW_RESAMPLING="AVERAGE",
+        INTERLEAVE="PIXEL",
+    )
+    if is_float:
+        profile["nodata"] = float("nan")
+    if crs is not None:
+        profile.update(crs=crs, transform=transform)
+
+    def _fill(dst: Any) -> None:
+        dst.write(bands, list(range(1, nb + 1)))
+        if alpha is not None:
+            dst.write(alpha, nb + 1)
+        interp = [ColorInterp.gray] * nb
+        if nb >= 3:
+            interp[:3] = [ColorInterp.red, ColorInterp.green, ColorInterp.blue]
+        if alpha is not None:
+            interp.append(ColorInterp.alpha)
+        dst.colorinterp = interp
+        for i, desc in enumerate(band_descriptions or (), start=1):
+            dst.set_band_description(i, desc)
+        if units:
+            for i in range(1, nb + 1):
+                dst.set_band_unit(i, units)
+        if tags:
+            dst.update_tags(**dict(tags))
+
+    with warnings.catch_warnings():
+        # Rover-frame products are deliberately not georeferenced (projection lives in tags).
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        if dest is None or hasattr(dest, "write"):
+            with MemoryFile() as mem:
+                with mem.open(**profile) as dst:
+                    _fill(dst)
+                data = mem.read()
+            if dest is not None:
+                dest.write(data)  # type: ignore[union-attr]
+            return data
+        path = Path(dest)
+        with rasterio.open(path, "w", **profile) as dst:
+            _fill(dst)
+        return path
+
+
+def _to_bgr(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    if rgb.shape[2] == 3:
+        return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA)
+
+
+def write_png(rgb: NDArray[np.uint8], *, alpha: NDArray[Any] | None = None) -> bytes:
+    """Encode an RGB (or RGBA) image as PNG bytes.
+
+    Parameters
+    ----------
+    rgb : (H, W, 3) or (H, W, 4) ndarray of uint8
+        Display values, channel order R, G, B (, A). OpenCV's BGR order is handled here.
+    alpha : (H, W) ndarray of bool or uint8, optional
+        Opacity: bool True = opaque, or uint8 0..255. Not allowed when ``rgb`` has 4 channels.
+
+    Returns
+    -------
+    bytes
+        The PNG file (8-bit, RGB or RGBA).
+    """
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"rgb must be (H, W, 3|4) uint8, got {rgb.shape} {rgb.dtype}")
+    if alpha is not None:
+        if rgb.shape[2] == 4:
+            raise ValueError("rgb already has an alpha channel; do not pass alpha too")
+        alpha = np.asarray(alpha)
+        if alpha.shape != rgb.shape[:2]:
+            raise ValueError(f"alpha shape {alpha.shape} != image (H, W) {rgb.shape[:2]}")
+        if alpha.dtype == bool:
+            alpha = np.where(alpha, 255, 0).astype(np.uint8)
+        elif alpha.dtype != np.uint8:
+            raise TypeError(f"alpha must be bool or uint8, got {alpha.dtype}")
+        rgb = np.dstack([rgb, alpha])
+    ok, buf = cv2.imencode(".png", _to_bgr(np.ascontiguousarray(rgb)),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {rgb.shape} image as PNG")
+    return buf.tobytes()
+
+
+def thumbnail(rgb: NDArray[np.uint8], *, max_side: int = 512) -> NDArray[np.uint8]:
+    """Shrink an image so its longer side is at most ``max_side`` pixels (area averaging).
+
+    Parameters
+    ----------
+    rgb : (H, W, C) ndarray of uint8
+        C = 3 (RGB) or 4 (RGBA); returned with the same channel count.
+    max_side : int
+        Longest side of the result, in pixels. Images already small enough are copied as is.
+
+    Returns
+    -------
+    (h, w, C) ndarray of uint8
+        ``h = round(H * s)``, ``w = round(W * s)`` with ``s = max_side / max(H, W)``, each >= 1.
+    """
+    rgb = np.asarray(rgb)
+    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
+        raise ValueError(f"rgb must be (H, W, 3|4) uint8, got {rgb.shape} {rgb.dtype}")
+    if max_side < 1:
+        raise ValueError(f"max_side must be >= 1, got {max_side}")
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return rgb.copy()
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))  # OpenCV takes (width, height)
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)

@@ -1,0 +1,521 @@
+"""One fsspec-backed store with atomic transactions and versioned, idempotent publishing.
+
+Layout under the store root::
+
+    <prefix>/v1/<name>        a published version (kept forever; reprocessing adds v2, v3, ...)
+    <prefix>/v2/<name>
+    <prefix>/LATEST           JSON pointer {"version": N, "files": {name: sha256}}, written last
+    .tmp/<uuid>/...           staging area of open transactions (never listed, never read)
+
+Safety rules (ARCHITECTURE.md, "Errors and data safety"):
+
+- Keys are relative POSIX paths inside the root; anything else raises
+  :class:`~rovercam.errors.StorageError` before any I/O (symlinks on local disk included).
+- Every object is written under ``.tmp/``, read back and checked against its sha256, and only
+  then moved into place. An exception inside a transaction discards the staging area.
+- On a local filesystem a transaction into a new prefix is committed by one directory
+  ``rename``: readers see all of its files or none. Object stores have no rename, so a version
+  becomes *visible* only when ``LATEST`` names it; ``LATEST`` is one object written in one PUT
+  (locally: temp file + ``os.replace``), after every file of the version is in place.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Callable, Literal
+
+import fsspec
+
+from rovercam.errors import StorageError
+
+__all__ = ["Store", "Transaction", "PublishedVersion", "Data"]
+
+log = logging.getLogger(__name__)
+
+#: Bytes in memory, or a local file to copy (streamed, never read whole).
+Data = bytes | Path
+
+_TMP = ".tmp"
+_LATEST = "LATEST"
+_VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedVersion:
+    """One published version of a prefix.
+
+    Attributes
+    ----------
+    prefix : str
+        The product prefix, e.g. ``"sol00100/mosaics/NCAM_CYL"``.
+    version : int
+        1-based version number; files live under ``<prefix>/v<version>/``.
+    keys : dict of str -> str
+        File name -> store key.
+    sha256 : dict of str -> str
+        File name -> hex sha256 of the stored bytes (verified by reading back).
+    reused : bool
+        True when nothing was written because the latest version already had identical files.
+    """
+
+    prefix: str
+    version: int
+    keys: dict[str, str] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
+    reused: bool = False
+
+
+def _check_key(key: str, *, what: str = "key") -> str:
+    """Validate a relative POSIX key and return it normalised (no trailing slash).
+
+    Raises StorageError for absolute keys, backslashes, ``..`` or ``.`` components, empty
+    components, and keys inside the reserved staging area.
+    """
+    if not isinstance(key, str) or not key.strip("/"):
+        raise StorageError(f"{what} must be a non-empty relative path, got {key!r}")
+    if "\\" in key or "\x00" in key:
+        raise StorageError(f"{what} {key!r} contains a backslash or NUL")
+    if key.startswith("/") or "://" in key or re.match(r"^[A-Za-z]:", key):
+        raise StorageError(f"{what} {key!r} is absolute; keys are relative to the store root")
+    parts = key.rstrip("/").split("/")
+    if any(p in ("", ".", "..") for p in parts):
+        raise StorageError(f"{what} {key!r} has an empty, '.' or '..' component")
+    if parts[0] == _TMP:
+        raise StorageError(f"{what} {key!r} is inside the reserved staging area {_TMP}/")
+    return "/".join(parts)
+
+
+def _hash_data(data: Data) -> str:
+    h = hashlib.sha256()
+    if isinstance(data, bytes):
+        h.update(data)
+    else:
+        with open(data, "rb") as f:
+            while block := f.read(_CHUNK):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _hash_stream(f: IO[bytes]) -> str:
+    h = hashlib.sha256()
+    while block := f.read(_CHUNK):
+        h.update(block)
+    return h.hexdigest()
+
+
+class Store:
+    """A storage root (local directory or fsspec URL) with guarded keys and atomic writes.
+
+    Parameters
+    ----------
+    root : str
+        Local path (created if missing) or fsspec URL, e.g. ``"s3://bucket/prefix"``.
+    storage_options : dict, optional
+        Passed to the fsspec filesystem (``{"endpoint_url": ..., "key": ...}`` for s3fs).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> store = Store(tempfile.mkdtemp())
+    >>> with store.transaction("sol00001/frames") as txn:
+    ...     sha = txn.put("a.txt", b"hello")
+    >>> store.read_bytes("sol00001/frames/a.txt")
+    b'hello'
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None):
+        if not isinstance(root, (str, os.PathLike)) or not str(root):
+            raise StorageError(f"store root must be a path or URL, got {root!r}")
+        fs, path = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
+        self.fs: fsspec.AbstractFileSystem = fs
+        self.is_local: bool = "file" in _protocols(fs)
+        if self.is_local:
+            path = os.path.realpath(path)
+            os.makedirs(path, exist_ok=True)
+        self.root: str = path.rstrip("/") or "/"
+        self.storage_options = dict(storage_options or {})
+
+    def __repr__(self) -> str:
+        return f"Store({self.fs.unstrip_protocol(self.root)!r})"
+
+    # ------------------------------------------------------------------ keys and reading
+
+    def _path(self, key: str, *, what: str = "key") -> str:
+        """Full filesystem path of a validated key; refuses symlink escapes on local disk."""
+        key = _check_key(key, what=what)
+        path = posixpath.join(self.root, key)
+        if self.is_local:
+            real = os.path.realpath(path)
+            if os.path.commonpath([real, self.root]) != self.root:
+                raise StorageError(f"{what} {key!r} resolves outside the store root ({real})")
+        return path
+
+    def exists(self, key: str) -> bool:
+        """True when ``key`` names an existing object (file)."""
+        return bool(self.fs.isfile(self._path(key)))
+
+    def read_bytes(self, key: str) -> bytes:
+        """The whole object at ``key``.
+
+        Raises
+        ------
+        StorageError
+            The key is invalid or no object exists there.
+        """
+        path = self._path(key)
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError as e:
+            raise StorageError(f"no object at {key!r} in {self!r}") from e
+
+    def open(self, key: str, mode: Literal["rb"] = "rb") -> IO[bytes]:
+        """Open an object for reading (writes go through :meth:`transaction`)."""
+        if mode != "rb":
+            raise StorageError(f"Store.open is read-only (mode 'rb'), got mode={mode!r}; "
+                               "write through Store.transaction or Store.publish")
+        path = self._path(key)
+        try:
+            return self.fs.open(path, "rb")
+        except FileNotFoundError as e:
+            raise StorageError(f"no object at {key!r} in {self!r}") from e
+
+    def list(self, prefix: str = "") -> list[str]:
+        """Sorted keys of every object under ``prefix`` (recursive; staging area excluded)."""
+        base = self.root if not prefix.strip("/") else self._path(prefix, what="prefix")
+        try:
+            found = self.fs.find(base)
+        except FileNotFoundError:
+            return []
+        keys = []
+        for p in found:
+            p = self.fs._strip_protocol(p)
+            rel = posixpath.relpath(p, self.root)
+            if rel.split("/", 1)[0] != _TMP and not rel.startswith(".."):
+                keys.append(rel)
+        return sorted(keys)
+
+    def local_path(self, key: str) -> Path | None:
+        """The local file path of ``key`` for a local store, None for remote stores."""
+        path = self._path(key)
+        return Path(path) if self.is_local else None
+
+    def url(self, key: str) -> str:
+        """Full URL of ``key`` (``file:///...`` locally, ``s3://bucket/...`` on S3)."""
+        return self.fs.unstrip_protocol(self._path(key))
+
+    # ------------------------------------------------------------------ writing
+
+    @contextlib.contextmanager
+    def transaction(self, prefix: str, *, exclusive: bool = False) -> Iterator[Transaction]:
+        """Stage files under ``.tmp/<uuid>/`` and move them to ``prefix`` on clean exit.
+
+        Each :meth:`Transaction.put` is verified by reading the staged object back. On an
+        exception inside the block everything staged is removed and the exception propagates;
+        nothing appears under ``prefix``.
+
+        Parameters
+        ----------
+        prefix : str
+            Destination; files already there with other names are kept, same names replaced.
+        exclusive : bool
+            Refuse to commit into a prefix that already holds objects (versioned publishing:
+            a version folder is written once). On local disk the check is the ``rename``
+            itself, so two concurrent writers cannot both win.
+
+        Raises
+        ------
+        StorageError
+            Invalid prefix or names, checksum mismatch, or a failed commit.
+        """
+        prefix = _check_key(prefix, what="prefix")
+        self._path(prefix, what="prefix")
+        txn = Transaction(self, prefix, exclusive=exclusive)
+        if exclusive and self.list(prefix):
+            raise StorageError(f"{prefix}: already holds objects; refusing to overwrite")
+        try:
+            yield txn
+            txn._commit()
+        finally:
+            txn._discard_staging()
+
+    def _write_atomic(self, key: str, data: bytes) -> None:
+        """Replace one object atomically (local: staged file + os.replace; remote: one PUT)."""
+        path = self._path(key)
+        if not self.is_local:
+            self.fs.pipe_file(path, data)
+            return
+        tmp_dir = posixpath.join(self.root, _TMP)
+        os.makedirs(tmp_dir, exist_ok=True)
+        tmp = posixpath.join(tmp_dir, f"{uuid.uuid4().hex}.part")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.makedirs(posixpath.dirname(path), exist_ok=True)
+            os.replace(tmp, path)
+            _fsync_dir(posixpath.dirname(path))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(tmp)
+
+    def discard_stale_staging(self, *, older_than_s: float = 3600.0) -> list[str]:
+        """Remove staging folders left by killed writers; returns the removed ``.tmp/`` names.
+
+        Only entries whose modification time is more than ``older_than_s`` seconds old are
+        removed, so transactions still running in other processes are left alone. Entries
+        without a modification time (some object stores report none for prefixes) are kept.
+        """
+        base = posixpath.join(self.root, _TMP)
+        try:
+            entries = self.fs.ls(base, detail=True)
+        except FileNotFoundError:
+            return []
+        removed = []
+        now = time.time()
+        for entry in entries:
+            mtime = next(
+                (entry[k] for k in ("mtime", "LastModified") if entry.get(k) is not None), None
+            )
+            if hasattr(mtime, "timestamp"):
+                mtime = mtime.timestamp()
+            if mtime is None or now - float(mtime) < older_than_s:
+                continue
+            name = self.fs._strip_protocol(entry["name"])
+            self.fs.rm(name, recursive=True)
+            removed.append(posixpath.basename(name.rstrip("/")))
+        if removed:
+            log.info("%r: removed %d stale staging folders", self, len(removed))
+        return sorted(removed)
+
+    # ------------------------------------------------------------------ versions
+
+    def latest(self, prefix: str) -> PublishedVersion | None:
+        """The version ``<prefix>/LATEST`` points at, or None before the first publish."""
+        prefix = _check_key(prefix, what="prefix")
+        key = f"{prefix}/{_LATEST}"
+        if not self.exists(key):
+            return None
+        try:
+            doc = json.loads(self.read_bytes(key))
+            version, files = int(doc["version"]), dict(doc["files"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise StorageError(f"{key}: unreadable version pointer ({e})") from e
+        keys = {name: f"{prefix}/v{version}/{name}" for name in files}
+        return PublishedVersion(prefix, version, keys, files, reused=False)
+
+    def versions(self, prefix: str) -> list[int]:
+        """Version numbers that have a ``v<N>/`` folder under ``prefix`` (committed or not)."""
+        base = self._path(prefix, what="prefix")
+        try:
+            entries = self.fs.ls(base, detail=False)
+        except FileNotFoundError:
+            return []
+        out = []
+        for entry in entries:
+            m = _VERSION_DIR.match(posixpath.basename(entry.rstrip("/")))
+            if m:
+                out.append(int(m.group(1)))
+        return sorted(out)
+
+    def publish(
+        self,
+        prefix: str,
+        files: Mapping[str, Data],
+        *,
+        render: Callable[[int], Mapping[str, bytes]] | None = None,
+    ) -> PublishedVersion:
+        """Publish ``files`` as the next version of ``prefix``, or reuse an identical latest one.
+
+        Parameters
+        ----------
+        prefix : str
+            Product prefix; files go to ``<prefix>/v<N>/<name>``.
+        files : mapping of str -> bytes or Path
+            File name (relative key, may contain ``/``) -> content.
+        render : callable, optional
+            ``render(version) -> {name: bytes}``: files whose content names the version (a STAC
+            item whose id ends in ``-v3``). Called with the latest version to test for reuse and
+            with the new version number to publish.
+
+        Returns
+        -------
+        PublishedVersion
+            ``reused=True`` when the latest version already holds the same names and sha256s
+            (nothing written). Otherwise a new version N = max(existing) + 1, older kept.
+
+        Notes
+        -----
+        A version folder left by a killed publisher (files present, ``LATEST`` not updated) is
+        never reused and never overwritten: the next publish takes a higher number.
+        """
+        prefix = _check_key(prefix, what="prefix")
+        if not files:
+            raise StorageError(f"{prefix}: nothing to publish")
+        names = [_check_key(n, what="file name") for n in files]
+        if _LATEST in names:
+            raise StorageError(f"{prefix}: file name {_LATEST!r} is reserved for the version pointer")
+        base_sha = {name: _hash_data(data) for name, data in zip(names, files.values())}
+
+        def full_set(version: int) -> tuple[dict[str, Data], dict[str, str]]:
+            extra = dict(render(version)) if render is not None else {}
+            contents: dict[str, Data] = dict(zip(names, files.values()))
+            sha = dict(base_sha)
+            for name, data in extra.items():
+                name = _check_key(name, what="file name")
+                if name in contents or name == _LATEST:
+                    raise StorageError(f"{prefix}: rendered file {name!r} clashes with another")
+                contents[name] = data
+                sha[name] = _hash_data(data)
+            return contents, sha
+
+        latest = self.latest(prefix)
+        if latest is not None:
+            _, sha = full_set(latest.version)
+            if sha == latest.sha256:
+                log.info("%s: identical to v%d, nothing written", prefix, latest.version)
+                return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
+
+        version = max([latest.version if latest else 0, *self.versions(prefix)]) + 1
+        contents, sha = full_set(version)
+        vprefix = f"{prefix}/v{version}"
+        with self.transaction(vprefix, exclusive=True) as txn:
+            for name, data in contents.items():
+                txn.put(name, data)
+        pointer = json.dumps({"version": version, "files": sha}, sort_keys=True, indent=1)
+        self._write_atomic(f"{prefix}/{_LATEST}", pointer.encode())
+        log.info("%s: published v%d (%d files)", prefix, version, len(sha))
+        keys = {name: f"{vprefix}/{name}" for name in sha}
+        return PublishedVersion(prefix, version, keys, sha, reused=False)
+
+
+class Transaction:
+    """Files staged for one atomic commit under a prefix (made by :meth:`Store.transaction`).
+
+    Attributes
+    ----------
+    prefix : str
+        Destination prefix.
+    sha256 : dict of str -> str
+        Name -> sha256 of each staged (and verified) object.
+    keys : dict of str -> str
+        Name -> final key (valid once the ``with`` block has exited cleanly).
+    """
+
+    def __init__(self, store: Store, prefix: str, *, exclusive: bool = False):
+        self._store = store
+        self.prefix = prefix
+        self.exclusive = exclusive
+        self.sha256: dict[str, str] = {}
+        self.keys: dict[str, str] = {}
+        self._staging = posixpath.join(store.root, _TMP, uuid.uuid4().hex)
+        self._closed = False
+
+    def put(self, name: str, data: Data) -> str:
+        """Stage ``data`` as ``<prefix>/<name>``; returns its sha256 (verified by read-back).
+
+        Raises
+        ------
+        StorageError
+            Invalid or duplicate name, closed transaction, or read-back checksum mismatch.
+        """
+        if self._closed:
+            raise StorageError(f"transaction on {self.prefix!r} is already closed")
+        name = _check_key(name, what="file name")
+        if name in self.sha256:
+            raise StorageError(f"{self.prefix}/{name}: put twice in one transaction")
+        if not isinstance(data, (bytes, Path)):
+            raise StorageError(f"{self.prefix}/{name}: data must be bytes or Path, got {type(data).__name__}")
+        expected = _hash_data(data)
+        fs = self._store.fs
+        staged = posixpath.join(self._staging, name)
+        fs.makedirs(posixpath.dirname(staged), exist_ok=True)
+        if isinstance(data, bytes):
+            with fs.open(staged, "wb") as f:
+                f.write(data)
+                if self._store.is_local:
+                    f.flush()
+                    os.fsync(f.fileno())
+        else:
+            fs.put_file(str(data), staged)
+        with fs.open(staged, "rb") as f:
+            got = _hash_stream(f)
+        if got != expected:
+            raise StorageError(f"{self.prefix}/{name}: stored sha256 {got} != written {expected}")
+        self.sha256[name] = expected
+        return expected
+
+    def _commit(self) -> None:
+        store, fs = self._store, self._store.fs
+        self._closed = True
+        if not self.sha256:
+            return
+        dest = posixpath.join(store.root, self.prefix)
+        try:
+            if store.is_local and (self.exclusive or not os.path.lexists(dest)):
+                # One rename publishes the whole set: readers see all files or none. rename()
+                # fails onto a non-empty directory, so a concurrent writer cannot be overwritten.
+                os.makedirs(posixpath.dirname(dest), exist_ok=True)
+                _fsync_tree(self._staging)
+                os.rename(self._staging, dest)
+                _fsync_dir(posixpath.dirname(dest))
+            else:
+                if self.exclusive and fs.exists(dest) and fs.find(dest):
+                    raise StorageError(f"{self.prefix}: written by another writer meanwhile")
+                for name in self.sha256:
+                    target = posixpath.join(dest, name)
+                    if store.is_local:
+                        os.makedirs(posixpath.dirname(target), exist_ok=True)
+                        os.replace(posixpath.join(self._staging, name), target)
+                    else:
+                        fs.mv(posixpath.join(self._staging, name), target)
+                if store.is_local:
+                    _fsync_dir(dest)
+        except StorageError:
+            raise
+        except OSError as e:
+            raise StorageError(f"{self.prefix}: commit failed ({e})") from e
+        self.keys = {name: f"{self.prefix}/{name}" for name in self.sha256}
+
+    def _discard_staging(self) -> None:
+        self._closed = True
+        fs = self._store.fs
+        with contextlib.suppress(FileNotFoundError):
+            if fs.exists(self._staging):
+                fs.rm(self._staging, recursive=True)
+
+
+def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    proto = fs.protocol
+    return (proto,) if isinstance(proto, str) else tuple(proto)
+
+
+def _fsync_dir(path: str) -> None:
+    """Make a rename/replace in ``path`` durable (POSIX; a no-op where unsupported)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: str) -> None:
+    for dirpath, _dirs, _files in os.walk(path):
+        _fsync_dir(dirpath)
+

@@ -1,0 +1,202 @@
+"""The synthetic sensor: world radiance to 12-bit Bayer DN to 8-bit companded codes.
+
+Per pixel (the forward model the frame chain inverts, DOMAIN.md §8):
+
+1. world RGB radiance ``L_world`` (W m^-2 sr^-1 nm^-1, linear sRGB primaries) through the
+   camera's spectral crosstalk: ``L_cam = camera_from_world @ L_world`` with
+   ``camera_from_world = inv(SRGB_FROM_XYZ @ xyz_from_camera)``, so that the pipeline's colour
+   path (camera -> XYZ by ``xyz_from_camera``, XYZ -> linear sRGB by the D65 matrix) recovers
+   the world RGB exactly;
+2. ``DN = L_cam * responsivity * exposure_s * flat(x, y) + bias``;
+3. Bayer sampling (the detector keeps one band per pixel), shot noise (``gain_e_per_dn``
+   electrons per DN, Gaussian approximation of Poisson) and read noise, rounding, clipping to
+   0..4095 (12 bits);
+4. 12 -> 8 bit companding through the inverse LUT the generator writes.
+
+:class:`SensorSpec` holds the parameters; build it from the camera settings the pipeline
+calibrates with (:meth:`SensorSpec.from_camera_settings`) so that the generator's sensor truth
+and the pipeline's calibration come from the same configuration file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from rovercam.radiometry import SRGB_FROM_XYZ, compand, mosaic
+from rovercam.radiometry.lut import InverseLUT
+
+__all__ = ["SensorSpec", "vignetting_flat", "auto_exposure", "expose"]
+
+#: Auto-exposure target: this percentile of the brightest band's signal lands at ...
+_AE_PERCENTILE = 99.5
+#: ... this fraction of the range above bias.
+_AE_FILL = 0.72
+#: Exposure times are commanded in steps of this many seconds (real labels: 11.111 ms).
+_EXPOSURE_QUANTUM_S = 1e-5
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpec:
+    """Radiometric parameters of one synthetic camera.
+
+    Parameters
+    ----------
+    instrument_id, code : str
+        ``"NAVCAM_LEFT"``, ``"NL"``.
+    detector_samples, detector_lines : int
+        Full-resolution detector size (5120 x 3840 for ECAM).
+    cfa_pattern : {"RGGB", "GRBG", "GBRG", "BGGR"}
+        Bayer pattern at the detector origin.
+    lut_prefix : str
+        Prefix of the inverse-LUT file name (``"M20_"`` -> ``M20_LUT2.txt``).
+    bias_dn : float
+        Constant bias (DN).
+    responsivity : (3,) float
+        DN s^-1 per W m^-2 sr^-1 nm^-1, camera R, G, B.
+    xyz_from_camera : (3, 3) float
+        Camera RGB -> CIE XYZ (D65), as the pipeline calibrates.
+    flat : str
+        Flat-field file name relative to the calibration folder.
+    read_noise_dn, gain_e_per_dn : float
+        Read noise (DN rms) and conversion gain (electrons per DN).
+    dn_max : int
+        Largest DN (12 bits).
+    vignetting : (float, float)
+        ``flat = 1 - a r^2 - b r^4`` with r = 1 at the detector corner.
+    temperature_c : float
+        INSTRUMENT_TEMPERATURE written to the labels.
+    """
+
+    instrument_id: str
+    code: str
+    detector_samples: int
+    detector_lines: int
+    cfa_pattern: str
+    lut_prefix: str
+    bias_dn: float
+    responsivity: tuple[float, float, float]
+    xyz_from_camera: tuple[tuple[float, float, float], ...]
+    flat: str
+    read_noise_dn: float
+    gain_e_per_dn: float
+    dn_max: int = 4095
+    vignetting: tuple[float, float] = (0.30, 0.08)
+    temperature_c: float = -21.5
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_camera_settings(cls, cs: Any, **overrides: Any) -> "SensorSpec":
+        """Build from a :class:`rovercam.config.CameraSettings` (any object with its fields)."""
+        values = dict(
+            instrument_id=cs.instrument_id,
+            code=cs.code,
+            detector_samples=int(cs.detector_samples),
+            detector_lines=int(cs.detector_lines),
+            cfa_pattern=cs.cfa_pattern or "RGGB",
+            lut_prefix=cs.lut_prefix,
+            bias_dn=float(cs.bias_dn),
+            responsivity=tuple(float(x) for x in cs.responsivity),
+            xyz_from_camera=tuple(tuple(float(x) for x in row) for row in cs.xyz_from_camera),
+            flat=cs.flat or f"flats/{cs.instrument_id}_flat.tif",
+            read_noise_dn=float(cs.read_noise_dn),
+            gain_e_per_dn=float(cs.gain_e_per_dn),
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def camera_from_world(self) -> NDArray[np.float64]:
+        """(3, 3) camera RGB from world RGB (linear sRGB): ``inv(SRGB_FROM_XYZ @ xyz_from_camera)``."""
+        return np.linalg.inv(SRGB_FROM_XYZ @ np.asarray(self.xyz_from_camera, dtype=np.float64))
+
+    @property
+    def lut_name(self) -> str:
+        """File stem of the inverse LUT (``M20_LUT2``)."""
+        return f"{self.lut_prefix}LUT2"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (the truth manifest records them)."""
+        return {
+            "instrument_id": self.instrument_id, "code": self.code,
+            "cfa_pattern": self.cfa_pattern, "bias_dn": self.bias_dn,
+            "responsivity": list(self.responsivity),
+            "xyz_from_camera": [list(r) for r in self.xyz_from_camera],
+            "camera_from_world": self.camera_from_world.tolist(),
+            "read_noise_dn": self.read_noise_dn, "gain_e_per_dn": self.gain_e_per_dn,
+            "dn_max": self.dn_max, "vignetting": list(self.vignetting),
+            "temperature_c": self.temperature_c, "flat": self.flat,
+        }
+
+
+def vignetting_flat(spec: SensorSpec, lines: int, samples: int) -> NDArray[np.float32]:
+    """The flat field applied by the sensor, at product size: 1.0 at the centre.
+
+    ``flat = 1 - a r^2 - b r^4`` with r the distance from the image centre ((samples-1)/2,
+    (lines-1)/2) over the centre-to-corner distance.
+
+    Returns
+    -------
+    (lines, samples) ndarray of float32
+    """
+    a, b = spec.vignetting
+    x = np.arange(samples, dtype=np.float64) - (samples - 1) / 2.0
+    y = np.arange(lines, dtype=np.float64) - (lines - 1) / 2.0
+    r2 = (x[None, :] ** 2 + y[:, None] ** 2) / ((samples - 1) ** 2 / 4.0 + (lines - 1) ** 2 / 4.0)
+    return (1.0 - a * r2 - b * r2 * r2).astype(np.float32)
+
+
+def auto_exposure(signal_rate: NDArray[np.float32], spec: SensorSpec, *,
+                  limits_s: tuple[float, float] = (1e-4, 2.0)) -> float:
+    """Exposure time (s) that puts a high percentile of the signal at a fixed fill of the range.
+
+    Parameters
+    ----------
+    signal_rate : (H, W, 3) ndarray of float32
+        Noiseless signal per second of exposure, DN s^-1 (flat included, bias excluded).
+    spec : SensorSpec
+    limits_s : (float, float)
+        Shortest and longest commandable exposure.
+
+    Returns
+    -------
+    float
+        Seconds, rounded to the commanding quantum (10 us).
+    """
+    peak = float(np.percentile(signal_rate.max(axis=-1)[::4, ::4], _AE_PERCENTILE))
+    target = _AE_FILL * (spec.dn_max - spec.bias_dn)
+    t = target / peak if peak > 0 else limits_s[1]
+    t = float(np.clip(t, *limits_s))
+    return round(round(t / _EXPOSURE_QUANTUM_S) * _EXPOSURE_QUANTUM_S, 8)
+
+
+def expose(signal_rate: NDArray[np.float32], exposure_s: float, spec: SensorSpec,
+           lut: InverseLUT, rng: np.random.Generator) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
+    """Integrate, sample through the Bayer CFA, add noise, quantise and compand.
+
+    Parameters
+    ----------
+    signal_rate : (H, W, 3) ndarray of float32
+        Noiseless camera-band signal, DN s^-1 (responsivity and flat applied, no bias).
+    exposure_s : float
+        Integration time, seconds.
+    spec : SensorSpec
+    lut : InverseLUT
+        Inverse companding table (12-bit).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    codes : (H, W) ndarray of uint8
+        Companded Bayer-encoded codes, as the product stores them.
+    dn : (H, W) ndarray of uint16
+        The 12-bit DN before companding (truth for tests).
+    """
+    bayer = mosaic(signal_rate, spec.cfa_pattern)  # (H, W) float32, one band per pixel
+    signal = bayer * np.float32(exposure_s)
+    sigma = np.sqrt(np.maximum(signal, 0.0) / np.float32(spec.gain_e_per_dn) + np.float32(spec.read_noise_dn) ** 2)
+    noisy = signal + np.float32(spec.bias_dn) + sigma * rng.standard_normal(signal.shape, dtype=np.float32)
+    dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
+    return compand(dn, lut), dn

@@ -1,0 +1,330 @@
+"""Generate a synthetic sol: raw Navcam products, calibration files and ground truth.
+
+One rover position, a mast pan of both Navcam eyes, rendered from the world of
+:mod:`rovercam.synth.world` through the true camera models and the sensor model of
+:mod:`rovercam.synth.sensor`, written as Mars 2020 ECM-like raw products (8-bit companded,
+Bayer RGGB encoded, one band, PDS3 attached label with a CAHVORE model).
+
+Profiles:
+
+- ``"demo"``: a 360-degree pan of 8 frames per eye on the *demo detector*, the full-frame
+  5120x3840 model scaled by 1/4 (1280x960). Real ECAM scale-factor-4 frames are debayered
+  onboard; the demo keeps them Bayer-encoded so the ground chain (decompand, debayer, flat,
+  colour) is exercised. Plus one deliberately truncated product.
+- ``"tiny"``: 4 frames per eye (a partial pan) at 1/16 (320x240), plus one truncated product:
+  fast enough for unit tests.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from rovercam.camera.frames import azimuth_elevation
+from rovercam.products import CFA, Companding, FrameDefinition, Product, Subframe
+from rovercam.products import format_m2020_id, write_pds3
+from rovercam.radiometry import design_sqrt_lut, write_flat, write_lut
+from rovercam.synth.pointing import (
+    NavcamPair,
+    Pointing,
+    RoverPose,
+    boresight,
+    mast_pan,
+    mast_rotation,
+    navcam_pair,
+    perturbed,
+)
+from rovercam.synth.sensor import SensorSpec, auto_exposure, expose, vignetting_flat
+from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
+from rovercam.synth.world import Panorama, WorldParams, default_world, render_panorama, sample_panorama
+
+__all__ = ["generate_sol", "Profile", "PROFILES", "default_sensors"]
+
+log = logging.getLogger(__name__)
+
+ProfileName = Literal["demo", "tiny"]
+Progress = Callable[[int, int, str], None]
+
+#: Sub-pixel offsets (x, y) averaged per frame pixel (2x2 supersampling).
+SUPERSAMPLING = ((-0.25, -0.25), (0.25, -0.25), (-0.25, 0.25), (0.25, 0.25))
+#: Mars 2020 SCLK at local mean midnight starting sol 0 (fitted to the sol-670 raw-site sidecar:
+#: SCLK 726421425 at LMST 13:03:40), seconds; one sol is 88775.244 s.
+_SCLK_SOL0 = 666893698.0
+_SOL_S = 88775.244
+#: SCLK zero in UTC (approximate: leap seconds are ignored, this is synthetic data).
+_SCLK_EPOCH = _dt.datetime(2000, 1, 1, 11, 58, 55, 816000)
+_PAN_LMST_H = 14.5
+_FRAME_INTERVAL_S = 14.0
+_SEQUENCE_ID = "NCAM00530"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A generation profile: detector scale and the mast pan."""
+
+    name: str
+    scale: float  # product pixels per full-resolution pixel
+    frames_per_eye: int
+    pan_elevation_deg: float
+    pan_step_deg: float | None  # None: 360 / frames_per_eye
+    start_azimuth_deg: float
+    camera_specific: str  # product-id positions 46-49: tile index + downsample code
+
+
+PROFILES: dict[str, Profile] = {
+    "demo": Profile("demo", 1 / 4, 8, -14.0, None, 0.0, "01_2"),
+    "tiny": Profile("tiny", 1 / 16, 4, -14.0, 60.0, 0.0, "01_2"),
+}
+
+
+def default_sensors(settings: Any = None) -> dict[str, SensorSpec]:
+    """Sensor specs of both Navcam eyes from the configuration (``rovercam.config.load()``)."""
+    if settings is None:
+        from rovercam import config
+
+        settings = config.load()
+    return {iid: SensorSpec.from_camera_settings(settings.camera(iid))
+            for iid in ("NAVCAM_LEFT", "NAVCAM_RIGHT")}
+
+
+def _sclk(sol: int, seconds_after_start: float) -> float:
+    lmst_s = _PAN_LMST_H * 3600.0 * (_SOL_S / 86400.0)
+    return round(_SCLK_SOL0 + sol * _SOL_S + lmst_s + seconds_after_start, 3)
+
+
+def _utc(sclk: float) -> _dt.datetime:
+    return _SCLK_EPOCH + _dt.timedelta(seconds=sclk)
+
+
+def _supersampled_directions(pair: NavcamPair) -> NDArray[np.float32]:
+    """Left-eye ray directions (2H*2W, 3) at the template pointing, rover frame."""
+    xs = np.arange(2 * pair.samples) / 2.0 - 0.25
+    ys = np.arange(2 * pair.lines) / 2.0 - 0.25
+    gx, gy = np.meshgrid(xs, ys)
+    _, dirs = pair.left.unproject(np.column_stack([gx.ravel(), gy.ravel()]))
+    if not np.isfinite(dirs).all():
+        raise RuntimeError("the Navcam template does not invert over the whole detector")
+    return dirs.astype(np.float32)
+
+
+def _render(panorama: Panorama, dirs_template: NDArray[np.float32], r_site_template: NDArray[np.float64],
+            lines: int, samples: int) -> NDArray[np.float32]:
+    """World radiance (H, W, 3) averaged over the 2x2 sub-pixel rays of every pixel."""
+    d = dirs_template @ r_site_template.T.astype(np.float32)
+    az = np.degrees(np.arctan2(d[:, 1], d[:, 0])).reshape(2 * lines, 2 * samples)
+    el = -np.degrees(np.arcsin(np.clip(d[:, 2], -1.0, 1.0))).reshape(2 * lines, 2 * samples)
+    rad = sample_panorama(panorama, az, el)
+    return cv2.resize(rad, (samples, lines), interpolation=cv2.INTER_AREA)  # exact 2x2 means
+
+
+def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo", seed: int = 0,
+                 settings: Any = None, progress: Progress | None = None,
+                 pointing_error_deg: float = 0.0) -> SolManifest:
+    """Generate a synthetic sol with its ground truth.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Created if needed. Receives ``raw/<PRODUCT_ID>.IMG``, ``calibration/luts/M20_LUT2.txt``,
+        ``calibration/flats/NAVCAM_{LEFT,RIGHT}_flat.tif`` and ``truth/`` (manifest.json,
+        panorama.npy). Nothing is written outside it.
+    sol : int, keyword-only
+        Sol number (0-9999).
+    profile : {"demo", "tiny"}, keyword-only
+        See the module docstring.
+    seed : int, keyword-only
+        Everything is deterministic per seed.
+    settings : rovercam.config.Settings, optional
+        Camera calibration (bias, responsivity, colour matrix, noise) shared with the pipeline;
+        default ``rovercam.config.load()``.
+    progress : callable, optional
+        ``progress(done, total, message)`` after each step.
+    pointing_error_deg : float, keyword-only
+        Sigma (deg, per axis) of the pointing-knowledge error applied to the label models; 0
+        writes the true models.
+
+    Returns
+    -------
+    SolManifest
+        Also written to ``truth/manifest.json``.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    if not 0 <= sol <= 9999:
+        raise ValueError(f"sol must be in 0..9999, got {sol!r}")
+    if pointing_error_deg < 0:
+        raise ValueError(f"pointing_error_deg must be >= 0, got {pointing_error_deg!r}")
+    prof = PROFILES[profile]
+    sensors = default_sensors(settings)
+    out = Path(out_dir)
+    raw_dir, cal_dir, truth_dir = out / "raw", out / "calibration", out / "truth"
+    for d in (raw_dir, cal_dir / "luts", cal_dir / "flats", truth_dir):
+        d.mkdir(parents=True, exist_ok=True)
+
+    left_spec = sensors["NAVCAM_LEFT"]
+    samples = int(round(left_spec.detector_samples * prof.scale))
+    lines = int(round(left_spec.detector_lines * prof.scale))
+    pair = navcam_pair(prof.scale, samples, lines)
+    pixel_deg = float(np.degrees(1.0 / pair.left.internal().hs))
+    world = default_world(seed, pixel_deg)
+    pan = mast_pan(prof.frames_per_eye, elevation_deg=prof.pan_elevation_deg,
+                   start_azimuth_deg=prof.start_azimuth_deg, step_deg=prof.pan_step_deg)
+    eyes = (("NAVCAM_LEFT", "left"), ("NAVCAM_RIGHT", "right"))
+    total = 3 + len(pan) * len(eyes) + 1
+    done = 0
+
+    def step(message: str) -> None:
+        nonlocal done
+        done += 1
+        log.info("synth %s sol %d: %s (%d/%d)", profile, sol, message, done, total)
+        if progress is not None:
+            progress(done, total, message)
+
+    panorama = render_panorama(world)
+    # Frames are rendered from exactly what the truth stores (float16 on disk).
+    stored = panorama.data.astype(np.float16)
+    panorama = Panorama(data=stored.astype(np.float32), step_deg=panorama.step_deg,
+                        elevation_max_deg=panorama.elevation_max_deg)
+    np.save(truth_dir / "panorama.npy", stored)
+    step("world panorama")
+
+    lut = design_sqrt_lut(left_spec.lut_name, in_bits=12)
+    lut_path = write_lut(cal_dir / "luts" / f"{left_spec.lut_name}.txt", lut)
+    flats: dict[str, NDArray[np.float32]] = {}
+    for iid, _ in eyes:
+        flats[iid] = vignetting_flat(sensors[iid], lines, samples)
+        write_flat(cal_dir / sensors[iid].flat, flats[iid])
+    dirs_template = _supersampled_directions(pair)
+    step("calibration files and camera rays")
+
+    rover = RoverPose()
+    r_site_rover = rover.r_site_rover
+    frames_def = {
+        "ROVER_NAV_FRAME": FrameDefinition(
+            name="ROVER_NAV_FRAME", quaternion=rover.quaternion,
+            offset=tuple(float(v) for v in rover.position_m), reference="SITE_FRAME",
+            index=(rover.site, rover.drive)),
+    }
+    frame_truths: list[FrameTruth] = []
+    first_left: tuple[Product, NDArray[np.uint8]] | None = None
+    for k, target in enumerate(pan):
+        r_head, t_head = mast_rotation(pair.pointing, target, bar_centre=pair.bar_centre)
+        sclk = _sclk(sol, k * _FRAME_INTERVAL_S)
+        for iid, eye in eyes:
+            spec = sensors[iid]
+            template = pair.left if eye == "left" else pair.right
+            true_model = template.transformed(r_head, t_head)
+            r_rover_template = r_head if eye == "left" else r_head @ pair.r_right_left
+            radiance = _render(panorama, dirs_template, r_site_rover @ r_rover_template, lines, samples)
+            cam = radiance @ spec.camera_from_world.T.astype(np.float32)
+            rate = cam * np.asarray(spec.responsivity, np.float32) * flats[iid][..., None]
+            exposure = auto_exposure(rate, spec)
+            rng = np.random.default_rng(np.random.SeedSequence([seed, 1009, k, 0 if eye == "left" else 1]))
+            codes, dn = expose(rate, exposure, spec, lut, rng)
+            label_model = perturbed(true_model, pointing_error_deg, rng)
+            pid = format_m2020_id(instrument=iid, sol=sol, sclk=sclk, site=rover.site,
+                                  drive=rover.drive, sequence=_SEQUENCE_ID, filter="M",
+                                  camera_specific=prof.camera_specific, compression="LU")
+            product = _product(pid, iid, sol, sclk, rover, label_model, frames_def, exposure,
+                               spec, codes, prof)
+            path = raw_dir / f"{pid}.IMG"
+            write_pds3(path, product, embed_vicar=True)
+            centre = boresight(true_model, samples, lines)
+            az_r, el_r = azimuth_elevation(centre[None, :])
+            az_s, el_s = azimuth_elevation((r_site_rover @ centre)[None, :])
+            frame_truths.append(FrameTruth(
+                product_id=pid, path=str(path.relative_to(out)), instrument_id=iid, eye=eye,
+                pan_index=k, sclk=sclk, exposure_s=exposure, samples=samples, lines=lines,
+                rover_azimuth_deg=float(az_r[0]), rover_elevation_deg=float(el_r[0]),
+                site_azimuth_deg=float(az_s[0] % 360.0), site_elevation_deg=float(el_s[0]),
+                saturated_fraction=float(np.mean(dn >= spec.dn_max)),
+                true_camera_model=_jsonable(true_model.to_pds3()),
+                label_camera_model=_jsonable(label_model.to_pds3()),
+                pointing_error_deg=pointing_error_deg))
+            if first_left is None:
+                first_left = (product, codes)
+            step(f"{pid} exposure {exposure * 1000:.2f} ms")
+
+    bad = _write_truncated(raw_dir, out, first_left, sol, rover, prof)
+    step(f"{bad.product_id} (truncated on purpose)")
+
+    manifest = SolManifest(
+        profile=profile, seed=seed, sol=sol, world=world, frames=tuple(frame_truths),
+        expected_bad=(bad,),
+        rover={"heading_deg": rover.heading_deg, "pitch_deg": rover.pitch_deg,
+               "roll_deg": rover.roll_deg, "position_m": list(rover.position_m),
+               "quaternion": list(rover.quaternion), "site": rover.site, "drive": rover.drive,
+               "frame": "ROVER_NAV_FRAME", "reference": "SITE_FRAME"},
+        sensors={iid: s.to_dict() for iid, s in sensors.items()},
+        calibration={"lut": str(lut_path.relative_to(out)),
+                     "flats": {iid: str((cal_dir / sensors[iid].flat).relative_to(out)) for iid, _ in eyes},
+                     "search_path": "calibration"},
+        panorama={"file": "panorama.npy", "step_deg": panorama.step_deg,
+                  "elevation_max_deg": panorama.elevation_max_deg,
+                  "shape": list(stored.shape), "frame": "SITE_FRAME",
+                  "units": "W m^-2 sr^-1 nm^-1", "bands": "world RGB = linear sRGB primaries",
+                  "sampling": "bilinear, wrap in azimuth; column j = azimuth j*step, "
+                              "row i = elevation elevation_max - i*step"},
+        supersampling=SUPERSAMPLING,
+        extra={"pan_overlap": _overlap(prof, pixel_deg, samples)},
+    )
+    (truth_dir / "manifest.json").write_text(manifest.to_json())
+    step("truth manifest")
+    return manifest
+
+
+def _overlap(prof: Profile, pixel_deg: float, samples: int) -> float:
+    """Fraction of a frame's horizontal field shared with its pan neighbour (at the centre row)."""
+    step = prof.pan_step_deg if prof.pan_step_deg is not None else 360.0 / prof.frames_per_eye
+    hfov = samples * pixel_deg
+    return round(max(0.0, 1.0 - step / hfov), 3)
+
+
+def _jsonable(keywords: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in keywords.items()}
+
+
+def _product(pid: str, iid: str, sol: int, sclk: float, rover: RoverPose, model: Any,
+             frames: dict[str, FrameDefinition], exposure: float, spec: SensorSpec,
+             codes: NDArray[np.uint8], prof: Profile) -> Product:
+    down = int(round(1.0 / prof.scale))
+    return Product(
+        product_id=pid, mission="M2020", instrument=iid, sol=sol, sclk=sclk, site=rover.site,
+        drive=rover.drive, sequence_id=_SEQUENCE_ID, product_type="ECM", start_time=_utc(sclk),
+        image=codes, camera_model=model, camera_frame="ROVER_NAV_FRAME", frames=dict(frames),
+        exposure_s=exposure, temperature_c=spec.temperature_c,
+        companding=Companding(method="SOFTWARE", lut="LUT2", state="companded", original_bits=12),
+        cfa=CFA(pattern=spec.cfa_pattern, state="encoded", venue="NONE", method="RAW_BAYER"),  # type: ignore[arg-type]
+        subframe=Subframe(first_line=1, first_sample=1, lines=spec.detector_lines,
+                          samples=spec.detector_samples),
+        downsample=(down, down),
+    )
+
+
+def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray[np.uint8]] | None,
+                     sol: int, rover: RoverPose, prof: Profile) -> ExpectedBad:
+    """A repeat of the first left frame whose file ends 37 % into the image (a downlink gap)."""
+    assert first is not None
+    product, codes = first
+    sclk = _sclk(sol, (prof.frames_per_eye + 1) * _FRAME_INTERVAL_S)
+    pid = format_m2020_id(instrument=product.instrument, sol=sol, sclk=sclk, site=rover.site,
+                          drive=rover.drive, sequence=_SEQUENCE_ID, filter="M",
+                          camera_specific=prof.camera_specific, compression="LU")
+    broken = Product(**{**{f: getattr(product, f) for f in product.__dataclass_fields__},
+                        "product_id": pid, "sclk": sclk, "start_time": _utc(sclk), "image": codes})
+    path = raw_dir / f"{pid}.IMG"
+    write_pds3(path, broken, embed_vicar=True)
+    size = path.stat().st_size
+    image_bytes = codes.size
+    keep = size - image_bytes + int(0.37 * image_bytes)
+    with open(path, "r+b") as f:
+        f.truncate(keep)
+    reason = (f"image data truncated: the file ends {keep - (size - image_bytes)} bytes into the "
+              f"{image_bytes}-byte image (simulated downlink gap)")
+    return ExpectedBad(product_id=pid, path=str(path.relative_to(out)), reason=reason)

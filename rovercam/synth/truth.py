@@ -1,0 +1,200 @@
+"""Ground truth of a synthetic sol: the manifest and the radiance of the world.
+
+A generated sol folder holds ``truth/manifest.json`` (:class:`SolManifest`) and
+``truth/panorama.npy``, the world's equirectangular radiance panorama (float16 on disk; frames
+were rendered from exactly these values). :func:`load_truth` returns a :class:`Truth` that
+evaluates the world's radiance for any SITE_FRAME direction, so a test can build the truth
+mosaic on any output grid::
+
+    truth = load_truth(sol_dir)
+    rgb = truth.radiance_grid(az_deg, el_deg)   # (H, W, 3) W m^-2 sr^-1 nm^-1, world RGB
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from rovercam.errors import RovercamError
+from rovercam.synth.world import Panorama, WorldParams, sample_panorama
+
+__all__ = ["SolManifest", "FrameTruth", "ExpectedBad", "Truth", "load_truth", "MANIFEST_FORMAT"]
+
+MANIFEST_FORMAT = "rovercam-synth-truth/1"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTruth:
+    """Truth of one generated product.
+
+    Angles in degrees (azimuth clockwise from +x, elevation up) of the detector-centre ray of the
+    TRUE camera model; ``true_camera_model`` / ``label_camera_model`` are the GEOMETRIC_CAMERA_MODEL
+    keyword dicts in ROVER_NAV_FRAME (equal unless a pointing-knowledge error was asked for).
+    """
+
+    product_id: str
+    path: str
+    instrument_id: str
+    eye: str
+    pan_index: int
+    sclk: float
+    exposure_s: float
+    samples: int
+    lines: int
+    rover_azimuth_deg: float
+    rover_elevation_deg: float
+    site_azimuth_deg: float
+    site_elevation_deg: float
+    saturated_fraction: float
+    true_camera_model: dict[str, Any]
+    label_camera_model: dict[str, Any]
+    pointing_error_deg: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedBad:
+    """A product the generator broke on purpose; the pipeline must quarantine it."""
+
+    product_id: str
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SolManifest:
+    """Everything ``truth/manifest.json`` records about a generated sol.
+
+    ``rover`` holds the rover pose (heading/pitch/roll in degrees, position in metres, the
+    ROVER_NAV_FRAME -> SITE_FRAME quaternion); ``sensors`` each camera's sensor parameters
+    (:meth:`rovercam.synth.sensor.SensorSpec.to_dict`); ``calibration`` the calibration files
+    written, relative to the sol folder; ``panorama`` the truth panorama's file and geometry;
+    ``supersampling`` the sub-pixel offsets (pixels) averaged per frame pixel.
+    """
+
+    profile: str
+    seed: int
+    sol: int
+    world: WorldParams
+    frames: tuple[FrameTruth, ...]
+    expected_bad: tuple[ExpectedBad, ...]
+    rover: dict[str, Any]
+    sensors: dict[str, dict[str, Any]]
+    calibration: dict[str, Any]
+    panorama: dict[str, Any]
+    supersampling: tuple[tuple[float, float], ...]
+    format: str = MANIFEST_FORMAT
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def product_ids(self) -> tuple[str, ...]:
+        """Ids of the good products, in generation order."""
+        return tuple(f.product_id for f in self.frames)
+
+    def frame(self, product_id: str) -> FrameTruth:
+        """The truth of one product (KeyError naming it when unknown)."""
+        for f in self.frames:
+            if f.product_id == product_id:
+                return f
+        raise KeyError(f"{product_id} is not a good product of this sol")
+
+    def to_json(self) -> str:
+        """Deterministic JSON text (sorted keys, 2-space indent)."""
+        data = asdict(self)
+        data["world"] = self.world.to_dict()
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> "SolManifest":
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        if data.get("format") != MANIFEST_FORMAT:
+            raise RovercamError(f"not a {MANIFEST_FORMAT} manifest (format={data.get('format')!r})")
+        data["world"] = WorldParams.from_dict(data["world"])
+        data["frames"] = tuple(FrameTruth(**f) for f in data["frames"])
+        data["expected_bad"] = tuple(ExpectedBad(**b) for b in data["expected_bad"])
+        data["supersampling"] = tuple(tuple(p) for p in data["supersampling"])
+        return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class Truth:
+    """The world of a generated sol: its manifest and its radiance.
+
+    Radiance is in W m^-2 sr^-1 nm^-1, three bands = world RGB (linear sRGB primaries); the world
+    is at infinity, so it depends on the direction only (SITE_FRAME, north-east-down).
+    """
+
+    manifest: SolManifest
+    panorama: Panorama
+
+    def radiance(self, directions_site: ArrayLike) -> NDArray[np.float32]:
+        """World radiance towards SITE_FRAME directions.
+
+        Parameters
+        ----------
+        directions_site : (N, 3) array_like
+            Directions in SITE_FRAME (need not be unit length).
+
+        Returns
+        -------
+        (N, 3) ndarray of float32
+            World-RGB radiance, W m^-2 sr^-1 nm^-1.
+        """
+        d = np.asarray(directions_site, dtype=np.float64)
+        if d.ndim != 2 or d.shape[1] != 3:
+            raise ValueError(f"directions must be shaped (N, 3), got {d.shape}")
+        norm = np.linalg.norm(d, axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            az = np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+            el = -np.degrees(np.arcsin(np.clip(d[:, 2] / norm, -1.0, 1.0)))
+        return sample_panorama(self.panorama, az, el)
+
+    def radiance_grid(self, az_deg: ArrayLike, el_deg: ArrayLike) -> NDArray[np.float32]:
+        """World radiance on an azimuth/elevation grid (degrees, SITE_FRAME).
+
+        Parameters
+        ----------
+        az_deg, el_deg : (H, W) array_like
+            Azimuth clockwise from north and elevation up, per output pixel.
+
+        Returns
+        -------
+        (H, W, 3) ndarray of float32
+            World-RGB radiance, W m^-2 sr^-1 nm^-1.
+        """
+        return sample_panorama(self.panorama, np.asarray(az_deg, dtype=np.float64),
+                               np.asarray(el_deg, dtype=np.float64))
+
+    def camera_radiance(self, directions_site: ArrayLike, instrument_id: str) -> NDArray[np.float32]:
+        """Radiance in a camera's own bands: ``camera_from_world @ world RGB`` (N, 3) float32."""
+        m = np.asarray(self.manifest.sensors[instrument_id]["camera_from_world"], dtype=np.float32)
+        return self.radiance(directions_site) @ m.T
+
+
+def load_truth(sol_dir: str | Path) -> Truth:
+    """Read the truth of a sol generated by :func:`rovercam.synth.generate_sol`.
+
+    Parameters
+    ----------
+    sol_dir : path-like
+        The folder ``generate_sol`` wrote (it holds ``truth/manifest.json``).
+
+    Raises
+    ------
+    rovercam.errors.RovercamError
+        No manifest, or a manifest of another format.
+    """
+    truth_dir = Path(sol_dir) / "truth"
+    manifest_path = truth_dir / "manifest.json"
+    if not manifest_path.is_file():
+        raise RovercamError(f"{manifest_path}: no synthetic-sol manifest here")
+    manifest = SolManifest.from_json(manifest_path.read_text())
+    info = manifest.panorama
+    data = np.load(truth_dir / info["file"]).astype(np.float32)
+    panorama = Panorama(data=data, step_deg=float(info["step_deg"]),
+                        elevation_max_deg=float(info["elevation_max_deg"]))
+    return Truth(manifest=manifest, panorama=panorama)

@@ -1,0 +1,37 @@
+"""Shared body of the frame-chain stage tasks: load a frame, run one stage, store the result."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rovercam import chain
+from rovercam.config import Settings
+
+from tasks._runtime import store_for, work_key
+
+FRAME_FILE = "frame.npz"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRef:
+    """A frame in the store after a stage (what crosses task boundaries)."""
+
+    product_id: str
+    key: str
+    stage: str
+
+
+def save_frame(frame: chain.Frame, stage: str, settings: Settings) -> FrameRef:
+    """Write ``frame`` under the work area; returns its reference."""
+    prefix = work_key(frame.sol, stage, frame.product_id)
+    with store_for(settings).transaction(prefix) as txn:
+        txn.put(FRAME_FILE, chain.dumps_frame(frame))
+    return FrameRef(frame.product_id, txn.keys[FRAME_FILE], stage)
+
+
+def load_frame(ref: FrameRef, settings: Settings) -> chain.Frame:
+    return chain.loads_frame(store_for(settings).read_bytes(ref.key))
+
+
+def run_stage(stage: str, ref: FrameRef, settings: Settings) -> FrameRef:
+    """Load the frame ``ref`` points to, run ``stage`` on it, store and return the new ref."""
+    return save_frame(chain.run_stage(stage, load_frame(ref, settings), settings), stage, settings)

@@ -1,0 +1,13 @@
+"""Flat stage: bias, flat field, exposure and responsivity to spectral radiance."""
+from __future__ import annotations
+
+from prefect import task
+
+from rovercam.config import Settings
+
+from tasks._stage import FrameRef, run_stage
+
+
+@task(name="flat", timeout_seconds=300, task_run_name="flat-{ref.product_id}")
+def flat(ref: FrameRef, settings: Settings) -> FrameRef:
+    return run_stage("flat", ref, settings)

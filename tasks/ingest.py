@@ -1,0 +1,26 @@
+"""Ingest stage: discover a sol's product files, validate and catalog each (bad ones quarantined)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import task
+
+from rovercam import ingest
+from rovercam.config import Settings
+from rovercam.products import Limits
+
+from tasks._runtime import catalog_for, store_for
+
+
+@task(name="discover-products", retries=2, retry_delay_seconds=[2, 10])
+def discover_products(input_dir: str) -> list[str]:
+    """Product files under ``input_dir``."""
+    return [str(p) for p in ingest.discover(Path(input_dir))]
+
+
+@task(name="ingest-product", retries=2, retry_delay_seconds=[2, 10], timeout_seconds=300,
+      task_run_name="ingest-{path}")
+def ingest_product(path: str, settings: Settings, sol: int | None = None) -> ingest.IngestResult:
+    """Validate one product; a bad product comes back as a quarantined result, not a failure."""
+    limits = Limits(**settings.limits.model_dump())
+    return ingest.ingest_one(path, limits=limits, store=store_for(settings), catalog=catalog_for(settings), sol_hint=sol)

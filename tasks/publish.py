@@ -1,0 +1,28 @@
+"""Publish stage: COG + PNG preview + STAC item, committed atomically, then the catalog row."""
+from __future__ import annotations
+
+from prefect import task
+
+from rovercam.config import Settings
+from rovercam.mosaic.model import loads_mosaic
+from rovercam.publish import publish_mosaic
+
+from tasks._runtime import catalog_for, store_for
+
+
+@task(name="publish-mosaic", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600,
+      task_run_name="publish-{mosaic_key}")
+def publish(mosaic_key: str, settings: Settings, run_id: str | None = None) -> dict:
+    """Publish one stored mosaic; returns what was written (keys, version, catalog id)."""
+    store = store_for(settings)
+    mosaic = loads_mosaic(store.read_bytes(mosaic_key))
+    pub = publish_mosaic(mosaic, store=store, catalog=catalog_for(settings), run_id=run_id)
+    return {
+        "name": mosaic.name, "instrument": mosaic.instrument, "sol": mosaic.sol,
+        "width": mosaic.projection.width, "height": mosaic.projection.height,
+        "coverage": round(mosaic.coverage, 4), "output_id": pub.output_id, "version": pub.version,
+        "reused": pub.reused, "cog_key": pub.cog_key, "png_key": pub.png_key, "stac_key": pub.stac_key,
+        "cog_path": str(pub.cog_path) if pub.cog_path else None,
+        "png_path": str(pub.png_path) if pub.png_path else None,
+        "stac_path": str(pub.stac_path) if pub.stac_path else None,
+    }

@@ -1,0 +1,126 @@
+"""STAC items of published mosaics, validated OFFLINE against the STAC 1.1.0 item schema.
+
+Truth: the STAC item JSON schema and GeoJSON schemas that ship inside pystac
+(``pystac/validation/jsonschemas``); a registry that refuses any network retrieval makes sure
+nothing is fetched.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pystac
+import pytest
+
+from rovercam.catalog import item_to_bytes, mosaic_file_names, mosaic_item
+from rovercam.errors import CatalogError
+from rovercam.mosaic.model import CylindricalProjection, Mosaic
+from rovercam.provenance import Provenance
+from rovercam.storage import PublishedVersion, Store
+
+jsonschema = pytest.importorskip("jsonschema")
+referencing = pytest.importorskip("referencing")
+
+UTC = dt.timezone.utc
+
+
+def offline_item_validator():
+    from pystac.validation.local_validator import get_local_schema_cache
+
+    cache = get_local_schema_cache()
+
+    def refuse(uri: str):
+        raise AssertionError(f"schema {uri} would be fetched from the network")
+
+    registry = referencing.Registry(retrieve=refuse).with_resources(
+        (uri, referencing.Resource.from_contents(schema, default_specification=referencing.jsonschema.DRAFT7))
+        for uri, schema in cache.items()
+    )
+    [item_uri] = [u for u in cache if u.endswith("item-spec/json-schema/item.json")]
+    assert "/v1.1.0/" in item_uri and pystac.get_stac_version() == "1.1.0"
+    cls = jsonschema.validators.validator_for(cache[item_uri])
+    return cls(cache[item_uri], registry=registry)
+
+
+def small_mosaic(**kw) -> Mosaic:
+    img = np.full((20, 40, 3), 0.03, np.float32)
+    img[:5] = np.nan
+    args = dict(
+        name="NCAM_CYL",
+        sol=100,
+        instrument="NAVCAM_LEFT",
+        image=img,
+        projection=CylindricalProjection(az_start_deg=10.0, el_top_deg=20.0, scale_deg=0.5, width=40, height=20),
+        provenance=Provenance(
+            inputs={"NLF_0100_B": "b" * 64, "NLF_0100_A": "a" * 64},
+            calibration={"M20_NCAM_FLAT.IMG": "f" * 64},
+            steps=["decompand: M20_LUT2", "mosaic: cylindrical"],
+            software_version="0.1.0",
+            config_hash="c" * 64,
+        ),
+        start_time=dt.datetime(2021, 5, 30, 10, 0, tzinfo=UTC),
+        stop_time=dt.datetime(2021, 5, 30, 10, 20, tzinfo=UTC),
+    )
+    args.update(kw)
+    return Mosaic(**args)
+
+
+def published(version: int = 3) -> PublishedVersion:
+    names = mosaic_file_names("NCAM_CYL")
+    return PublishedVersion("sol00100/mosaics/NCAM_CYL", version, {}, {names["data"]: "d" * 64})
+
+
+def test_item_validates_against_the_stac_item_schema_offline() -> None:
+    item = mosaic_item(small_mosaic(), published())
+    d = json.loads(item_to_bytes(item))
+    errors = sorted(offline_item_validator().iter_errors(d), key=str)
+    assert errors == []
+    # The validator is not vacuous: a broken item fails it.
+    broken = dict(d, properties={k: v for k, v in d["properties"].items() if k != "datetime"})
+    assert list(offline_item_validator().iter_errors(broken))
+
+
+def test_item_content() -> None:
+    m = small_mosaic()
+    item = mosaic_item(m, published(3), mission="M2020")
+    d = item.to_dict(include_self_link=False)
+    assert d["id"] == "M2020-sol00100-NCAM_CYL-v3"
+    assert d["geometry"] is None and "bbox" not in d  # rover frame: no geographic footprint
+    p = d["properties"]
+    assert p["datetime"] == "2021-05-30T10:00:00Z"
+    assert (p["start_datetime"], p["end_datetime"]) == ("2021-05-30T10:00:00Z", "2021-05-30T10:20:00Z")
+    assert p["instruments"] == ["navcam_left"] and p["platform"] == "perseverance"
+    assert p["rovercam:sol"] == 100 and p["rovercam:version"] == 3
+    assert p["rovercam:projection"] == m.projection.to_tags()
+    assert p["rovercam:coverage"] == pytest.approx(0.75)  # 15 of 20 rows covered
+    prov = p["rovercam:provenance"]
+    assert prov["inputs"] == m.provenance.inputs and prov["calibration"] == m.provenance.calibration
+    assert (prov["software_version"], prov["config_hash"]) == ("0.1.0", "c" * 64)
+    a = d["assets"]
+    assert a["data"]["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
+    assert a["data"]["roles"] == ["data"] and a["data"]["href"] == "./NCAM_CYL.tif"
+    assert a["data"]["rovercam:sha256"] == "d" * 64
+    assert a["overview"]["type"] == "image/png" and "overview" in a["overview"]["roles"]
+    assert a["thumbnail"]["roles"] == ["thumbnail"] and a["thumbnail"]["href"] == "./NCAM_CYL_thumb.png"
+
+
+def test_serialised_item_is_location_independent(tmp_path) -> None:
+    m = small_mosaic()
+    plain = item_to_bytes(mosaic_item(m, published()))
+    with_store = mosaic_item(m, published(), Store(str(tmp_path)))
+    assert with_store.get_self_href().startswith("file://")
+    assert with_store.assets["data"].get_absolute_href().endswith(
+        "sol00100/mosaics/NCAM_CYL/v3/NCAM_CYL.tif"
+    )
+    assert item_to_bytes(with_store) == plain  # no self link, hrefs stay relative
+    again = pystac.Item.from_dict(json.loads(plain))
+    assert again.id == "M2020-sol00100-NCAM_CYL-v3" and again.geometry is None
+
+
+def test_naive_times_are_utc_and_missing_start_is_refused() -> None:
+    item = mosaic_item(small_mosaic(start_time=dt.datetime(2021, 5, 30, 10), stop_time=None), published())
+    p = item.to_dict()["properties"]
+    assert p["datetime"] == p["end_datetime"] == "2021-05-30T10:00:00Z"
+    with pytest.raises(CatalogError, match="start_time"):
+        mosaic_item(small_mosaic(start_time=None), published())

@@ -1,0 +1,37 @@
+"""Shared fixtures: real-data folder, an isolated Prefect home, one Prefect test server per session."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+
+# Isolate Prefect before anything imports it: a private home, no telemetry, a patient server start.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="rovercam-prefect-home-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.pop("ROVERCAM_CONFIG", None)
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """../shared/realdata, or skip when this checkout has no shared folder beside it."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real products not available ({REALDATA} is absent)")
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One Prefect test server for the whole session (it takes ~10-15 s to start here)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
