@@ -18,6 +18,18 @@ from rovercam.mosaic.model import CylindricalProjection
 
 
 @dataclass
+class DemoSol:
+    """A generated demo sol and the settings that process it."""
+
+    sol: int
+    sol_dir: Path
+    settings: Settings
+    overrides: dict[str, Any]
+    config_file: str | None
+    generate_s: float = 0.0
+
+
+@dataclass
 class DemoResult:
     """What the demo produced, where, and how good it is."""
 
@@ -44,7 +56,7 @@ def mosaic_psnr(cog_path: str | Path, truth, *, white_radiance: float) -> tuple[
     return display_psnr(image, ref, white_radiance=white_radiance, mask=covered), float(covered.mean())
 
 
-def run_demo(
+def generate_demo_sol(
     storage_root: str | Path,
     *,
     sol: int = 100,
@@ -52,30 +64,43 @@ def run_demo(
     seed: int = 0,
     config_file: str | None = None,
     progress: Callable[[int, int, str], None] | None = None,
-) -> DemoResult:
-    """Generate the sample sol under ``storage_root`` and run the process-sol flow on it."""
-    from rovercam.synth import generate_sol, load_truth
-
-    from flows.process_sol import process_sol
+) -> DemoSol:
+    """Generate the sample sol under ``storage_root/synthetic`` with settings to process it."""
+    from rovercam.synth import generate_sol
 
     root = Path(storage_root).expanduser().resolve()
     sol_dir = root / "synthetic" / f"sol{sol:05d}"
     base = load(config_file, overrides={"storage": {"root": str(root)}})
     overrides = {
         "storage": {"root": str(root)},
+        # the generator's own LUT and flats come first on the calibration search path
         "calibration": {"search_path": [str(sol_dir / "calibration"), *base.calibration.search_path]},
     }
     settings = base.with_overrides(overrides)
     t0 = time.perf_counter()
     generate_sol(sol_dir, sol=sol, profile=profile, seed=seed, settings=settings, progress=progress)
-    t1 = time.perf_counter()
-    report = process_sol(sol=sol, input_dir=str(sol_dir / "raw"), config_file=config_file, overrides=overrides)
-    t2 = time.perf_counter()
-    result = DemoResult(settings=settings, sol_dir=sol_dir, report=report, generate_s=t1 - t0, flow_s=t2 - t1)
-    truth = load_truth(sol_dir)
+    return DemoSol(sol, sol_dir, settings, overrides, config_file, time.perf_counter() - t0)
+
+
+def process_demo_sol(demo: DemoSol) -> DemoResult:
+    """Run the process-sol flow on a generated sol and score each mosaic against the truth."""
+    from rovercam.synth import load_truth
+
+    from flows.process_sol import process_sol
+
+    t0 = time.perf_counter()
+    report = process_sol(sol=demo.sol, input_dir=str(demo.sol_dir / "raw"), config_file=demo.config_file,
+                         overrides=demo.overrides)
+    result = DemoResult(demo.settings, demo.sol_dir, report, demo.generate_s, time.perf_counter() - t0)
+    truth = load_truth(demo.sol_dir)
     for pub in report["published"]:
-        white = settings.camera(pub["instrument"].split("+")[0]).display_white_radiance
-        p, cov = mosaic_psnr(pub["cog_path"], truth, white_radiance=white)
-        result.psnr_db[pub["name"]] = p
-        result.coverage[pub["name"]] = cov
+        white = demo.settings.camera(pub["instrument"].split("+")[0]).display_white_radiance
+        result.psnr_db[pub["name"]], result.coverage[pub["name"]] = mosaic_psnr(
+            pub["cog_path"], truth, white_radiance=white
+        )
     return result
+
+
+def run_demo(storage_root: str | Path, **kwargs: Any) -> DemoResult:
+    """Generate and process the demo sol (keywords of :func:`generate_demo_sol`)."""
+    return process_demo_sol(generate_demo_sol(storage_root, **kwargs))

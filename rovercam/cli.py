@@ -49,29 +49,56 @@ def _generate_progress(prog: Progress, label: str):
     return cb
 
 
+class _NoRoutineTaskLines(logging.Filter):
+    """Console filter: drop per-task INFO lines (they stay in the Prefect UI); keep the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "prefect.task_runs" and record.levelno < logging.WARNING)
+
+
+def _quiet_prefect_task_logs(verbose: bool) -> None:
+    """Keep the flow's stage lines and problems on the console; per-task lines only with -v."""
+    if verbose:
+        return
+    from prefect.logging.configuration import ensure_logging_setup
+
+    ensure_logging_setup()
+    for handler in logging.getLogger().handlers + logging.getLogger("prefect").handlers:
+        if type(handler).__name__ == "PrefectConsoleHandler":
+            handler.addFilter(_NoRoutineTaskLines())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     _prefect_env()
-    from flows.demo import run_demo
+    from flows.demo import generate_demo_sol, process_demo_sol
 
     root = Path(args.out).resolve()
-    console.print(f"[bold]rovercam demo[/]: synthetic sol {args.sol} -> {root}")
+    console.print(f"[bold]rovercam demo[/]: synthetic sol {args.sol} ({args.profile}) -> {root}")
     t0 = time.perf_counter()
     with _progress() as prog:
-        result = run_demo(root, sol=args.sol, profile=args.profile, seed=args.seed, config_file=args.config,
-                          progress=_generate_progress(prog, "generate sol"))
+        demo = generate_demo_sol(root, sol=args.sol, profile=args.profile, seed=args.seed,
+                                 config_file=args.config, progress=_generate_progress(prog, "generate sol"))
+    console.print(f"generated {demo.sol_dir} in {demo.generate_s:.1f} s; running the process-sol flow")
+    _quiet_prefect_task_logs(args.verbose)
+    result = process_demo_sol(demo)
     wall = time.perf_counter() - t0
+    console.rule("summary")
     _print_sol_report(result.report)
-    table = Table(title="Published mosaics", show_lines=False)
-    for col in ("mosaic", "size", "coverage", "PSNR vs truth", "files"):
+    table = Table(title="Published mosaics (display-scale PSNR against the generator's truth)")
+    for col in ("mosaic", "version", "size", "coverage", "PSNR"):
         table.add_column(col)
     for pub in result.report["published"]:
         name = pub["name"]
-        files = "\n".join(str(Path(pub[k]).relative_to(root)) for k in ("cog_path", "png_path", "stac_path") if pub.get(k))
-        table.add_row(name, f"{pub.get('width')}x{pub.get('height')}", f"{result.coverage[name]:.1%}",
-                      f"{result.psnr_db[name]:.2f} dB", files)
+        table.add_row(name, str(pub["version"]), f"{pub['width']}x{pub['height']}",
+                      f"{result.coverage[name]:.1%}", f"{result.psnr_db[name]:.2f} dB")
     console.print(table)
+    console.print("files:")
+    for pub in result.report["published"]:
+        for k in ("cog_path", "png_path", "stac_path"):
+            if pub.get(k):
+                console.print(f"  {pub[k]}")
     console.print(f"catalog: {result.settings.catalog_url}")
-    console.print(f"generated inputs and truth: {result.sol_dir}")
+    console.print(f"inputs and truth: {result.sol_dir}")
     console.print(f"time: generate {result.generate_s:.1f} s, flow {result.flow_s:.1f} s, total {wall:.1f} s")
     ok = bool(result.report["published"]) and not result.report["failed"]
     return 0 if ok else 1
@@ -84,7 +111,7 @@ def _print_sol_report(report: dict) -> None:
         f"{len(report['published'])} mosaics published"
     )
     for q in report["quarantined"]:
-        console.print(f"  [yellow]quarantined[/] {q['reason']}")
+        console.print(f"  [yellow]quarantined[/] {q['reason']}", soft_wrap=True)
     for f in report["failed"]:
         console.print(f"  [red]failed[/] {f['product_id']} at {f['stage']}: {f['reason']}")
 
@@ -268,8 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
     except RovercamError as exc:

@@ -8,6 +8,6 @@ from rovercam.config import Settings
 from tasks._stage import FrameRef, run_stage
 
 
-@task(name="color", timeout_seconds=300, task_run_name="color-{ref.product_id}")
+@task(name="color", task_run_name="color-{ref.product_id}")
 def color(ref: FrameRef, settings: Settings) -> FrameRef:
     return run_stage("color", ref, settings)

@@ -8,6 +8,6 @@ from rovercam.config import Settings
 from tasks._stage import FrameRef, run_stage
 
 
-@task(name="debayer", timeout_seconds=300, task_run_name="debayer-{ref.product_id}")
+@task(name="debayer", task_run_name="debayer-{ref.product_id}")
 def debayer(ref: FrameRef, settings: Settings) -> FrameRef:
     return run_stage("debayer", ref, settings)

@@ -13,7 +13,7 @@ from rovercam.provenance import sha256_file
 from tasks._stage import FrameRef, save_frame
 
 
-@task(name="decompand", timeout_seconds=300, task_run_name="decompand-{item.product_id}")
+@task(name="decompand", task_run_name="decompand-{item.product_id}")
 def decompand(item: IngestResult, settings: Settings) -> FrameRef:
     """Start the chain from the product file, refusing it if it changed since ingest."""
     sha = sha256_file(item.path)

@@ -8,6 +8,6 @@ from rovercam.config import Settings
 from tasks._stage import FrameRef, run_stage
 
 
-@task(name="flat", timeout_seconds=300, task_run_name="flat-{ref.product_id}")
+@task(name="flat", task_run_name="flat-{ref.product_id}")
 def flat(ref: FrameRef, settings: Settings) -> FrameRef:
     return run_stage("flat", ref, settings)

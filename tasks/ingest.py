@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prefect import task
+from prefect.runtime import task_run
 
 from rovercam import ingest
 from rovercam.config import Settings
@@ -18,8 +19,11 @@ def discover_products(input_dir: str) -> list[str]:
     return [str(p) for p in ingest.discover(Path(input_dir))]
 
 
-@task(name="ingest-product", retries=2, retry_delay_seconds=[2, 10], timeout_seconds=300,
-      task_run_name="ingest-{path}")
+def _run_name() -> str:
+    return f"ingest-{Path(task_run.parameters['path']).name}"
+
+
+@task(name="ingest-product", retries=2, retry_delay_seconds=[2, 10], task_run_name=_run_name)
 def ingest_product(path: str, settings: Settings, sol: int | None = None) -> ingest.IngestResult:
     """Validate one product; a bad product comes back as a quarantined result, not a failure."""
     limits = Limits(**settings.limits.model_dump())

@@ -13,7 +13,7 @@ from tasks._stage import FrameRef, load_frame
 MOSAIC_FILE = "mosaic.npz"
 
 
-@task(name="build-mosaic", timeout_seconds=1800, task_run_name="mosaic-{name}")
+@task(name="build-mosaic", task_run_name="mosaic-{name}")
 def build_mosaic(name: str, refs: list[FrameRef], settings: Settings, sol: int) -> str:
     """Build the mosaic and store it in the work area; returns its store key."""
     mosaic = build_cylindrical_mosaic(name, lambda: (load_frame(r, settings) for r in refs), settings)

@@ -1,7 +1,10 @@
 """Publish stage: COG + PNG preview + STAC item, committed atomically, then the catalog row."""
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from prefect import task
+from prefect.runtime import task_run
 
 from rovercam.config import Settings
 from rovercam.mosaic.model import loads_mosaic
@@ -10,8 +13,11 @@ from rovercam.publish import publish_mosaic
 from tasks._runtime import catalog_for, store_for
 
 
-@task(name="publish-mosaic", retries=2, retry_delay_seconds=[5, 30], timeout_seconds=600,
-      task_run_name="publish-{mosaic_key}")
+def _run_name() -> str:
+    return f"publish-{PurePosixPath(task_run.parameters['mosaic_key']).parent.name}"
+
+
+@task(name="publish-mosaic", retries=2, retry_delay_seconds=[5, 30], task_run_name=_run_name)
 def publish(mosaic_key: str, settings: Settings, run_id: str | None = None) -> dict:
     """Publish one stored mosaic; returns what was written (keys, version, catalog id)."""
     store = store_for(settings)

@@ -8,6 +8,6 @@ from rovercam.config import Settings
 from tasks._stage import FrameRef, run_stage
 
 
-@task(name="undistort", timeout_seconds=300, task_run_name="undistort-{ref.product_id}")
+@task(name="undistort", task_run_name="undistort-{ref.product_id}")
 def undistort(ref: FrameRef, settings: Settings) -> FrameRef:
     return run_stage("undistort", ref, settings)

@@ -16,7 +16,6 @@ __all__ = ["BENCHMARKS", "get"]
 #: name -> module path; a module is imported only when its benchmark runs.
 BENCHMARKS: dict[str, str] = {
     "camera": "rovercam.benchmarks.camera",
-    "demo": "rovercam.benchmarks.demo",
 }
 
 

@@ -19,9 +19,11 @@ from rovercam.products.naming import ProductId, format_m2020_id, parse_product_i
 from rovercam.products.pds3 import write_pds3
 from rovercam.products.raster import Limits
 from rovercam.products.reader import read_product
+from rovercam.products.summary import summarize
 
 __all__ = [
     "read_product",
+    "summarize",
     "write_pds3",
     "Limits",
     "parse_product_id",

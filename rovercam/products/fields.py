@@ -109,12 +109,22 @@ def _frames(label: Mapping[str, Any], warnings: list[str]) -> dict[str, FrameDef
         if q is None or offset is None or reference is None:
             warnings.append(f"{group_name}: incomplete coordinate system, skipped")
             continue
+        index = _index(group.get("COORDINATE_SYSTEM_INDEX"))
+        if name == reference:
+            # SITE_FRAME (site 93) defined in SITE_FRAME (site 92): one name, two instances.
+            # Key both by instance so frame chains see no cycle (FrameDefinition docstring).
+            ref_index = _index(group.get("REFERENCE_COORD_SYSTEM_INDEX"))
+            if not index or not ref_index:
+                warnings.append(f"{group_name}: {name} defined relative to itself without "
+                                f"instance indices, skipped")
+                continue
+            name, reference = f"{name}@{index[0]}", f"{reference}@{ref_index[0]}"
         if name in frames:
             warnings.append(f"{group_name}: second definition of {name} ignored")
             continue
         frames[name] = FrameDefinition(
             name=name, quaternion=q, offset=offset, reference=reference,  # type: ignore[arg-type]
-            index=_index(group.get("COORDINATE_SYSTEM_INDEX")))
+            index=index)
     return frames
 
 

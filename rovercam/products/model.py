@@ -42,7 +42,10 @@ class FrameDefinition:
     Parameters
     ----------
     name : str
-        Frame name as the label gives it, e.g. ``"ROVER_NAV_FRAME"``.
+        Frame name as the label gives it, e.g. ``"ROVER_NAV_FRAME"``. A frame defined relative
+        to another instance of itself (``SITE_FRAME`` of site 93 in ``SITE_FRAME`` of site 92)
+        is named by instance, ``"SITE_FRAME@93"`` with reference ``"SITE_FRAME@92"``, so that
+        frame chains never see a cycle; plain ``"SITE_FRAME"`` stays the root other frames use.
     quaternion : tuple of 4 float
         (s, x, y, z), scalar first, Hamilton; rotates this frame into ``reference``.
     offset : tuple of 3 float

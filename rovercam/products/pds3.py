@@ -260,7 +260,9 @@ _MISSION_HOSTS = {"MSL": "MSL", "MER": "MER", "M2020": "M20"}
 def _frame_groups(product: Product) -> list[tuple[str, Label]]:
     groups: list[tuple[str, Label]] = []
     used: set[str] = set()
-    for name, frame in product.frames.items():
+    for key, frame in product.frames.items():
+        name = key.split("@", 1)[0]  # "SITE_FRAME@93": an instance-keyed frame (model.py)
+        reference, _, ref_instance = frame.reference.partition("@")
         prefix = name.split("_", 1)[0]
         if prefix in used:
             prefix = name.removesuffix("_FRAME")
@@ -274,10 +276,12 @@ def _frame_groups(product: Product) -> list[tuple[str, Label]]:
         group.append("ORIGIN_ROTATION_QUATERNION", tuple(float(v) for v in frame.quaternion))
         group.append("POSITIVE_AZIMUTH_DIRECTION", "CLOCKWISE")
         group.append("POSITIVE_ELEVATION_DIRECTION", "UP")
-        group.append("REFERENCE_COORD_SYSTEM_NAME", frame.reference)
-        if frame.index:
+        group.append("REFERENCE_COORD_SYSTEM_NAME", reference)
+        if ref_instance.isdigit():
+            group.append("REFERENCE_COORD_SYSTEM_INDEX", int(ref_instance))
+        elif frame.index:
             group.append("REFERENCE_COORD_SYSTEM_INDEX",
-                         frame.index[0] if frame.reference.startswith("SITE") else
+                         frame.index[0] if reference.startswith("SITE") else
                          (frame.index if len(frame.index) > 1 else frame.index[0]))
         groups.append((f"{prefix}_COORDINATE_SYSTEM", group))
     return groups

@@ -121,7 +121,6 @@ def write_cog(
         PREDICTOR="YES",
         OVERVIEWS="AUTO",
         OVERVIEW_RESAMPLING="AVERAGE",
-        INTERLEAVE="PIXEL",
     )
     if is_float:
         profile["nodata"] = float("nan")

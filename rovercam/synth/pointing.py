@@ -83,7 +83,6 @@ class RoverPose:
     position_m: tuple[float, float, float] = (12.84, -45.61, 0.79)
     site: int = 3
     drive: int = 1152
-    site_offset_m: tuple[float, float, float] = (-101.2, 233.7, -2.4)  # this site in the previous one
 
     @property
     def r_site_rover(self) -> NDArray[np.float64]:
@@ -96,12 +95,13 @@ class RoverPose:
     @property
     def quaternion(self) -> tuple[float, float, float, float]:
         """ORIGIN_ROTATION_QUATERNION (s, x, y, z) of ROVER_NAV_FRAME in SITE_FRAME."""
-        return tuple(float(x) for x in matrix_to_quaternion(self.r_site_rover))  # type: ignore[return-value]
+        q = matrix_to_quaternion(self.r_site_rover)
+        return (float(q[0]), float(q[1]), float(q[2]), float(q[3]))
 
 
 @dataclass(frozen=True, slots=True)
 class Pointing:
-    """A mast pointing: azimuth/elevation (deg) of the left eye's detector-centre ray, rover frame."""
+    """A mast pointing: az/el (deg) of the left eye's detector-centre ray, rover frame."""
 
     azimuth_deg: float
     elevation_deg: float
@@ -165,8 +165,9 @@ def navcam_pair(scale: float, samples: int, lines: int) -> NavcamPair:
                       pointing=Pointing(float(az[0]), float(el[0])), samples=samples, lines=lines)
 
 
-def mast_rotation(template: Pointing, target: Pointing, *,
-                  bar_centre: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def mast_rotation(
+    template: Pointing, target: Pointing, *, bar_centre: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Rigid motion ``(R, t)`` of the camera head from the template pointing to ``target``.
 
     The elevation rotation is about the horizontal axis perpendicular to the template azimuth,

@@ -109,7 +109,7 @@ class SensorSpec:
 
     @property
     def camera_from_world(self) -> NDArray[np.float64]:
-        """(3, 3) camera RGB from world RGB (linear sRGB): ``inv(SRGB_FROM_XYZ @ xyz_from_camera)``."""
+        """(3, 3) camera RGB from world RGB: ``inv(SRGB_FROM_XYZ @ xyz_from_camera)``."""
         return np.linalg.inv(SRGB_FROM_XYZ @ np.asarray(self.xyz_from_camera, dtype=np.float64))
 
     @property
@@ -172,8 +172,10 @@ def auto_exposure(signal_rate: NDArray[np.float32], spec: SensorSpec, *,
     return round(round(t / _EXPOSURE_QUANTUM_S) * _EXPOSURE_QUANTUM_S, 8)
 
 
-def expose(signal_rate: NDArray[np.float32], exposure_s: float, spec: SensorSpec,
-           lut: InverseLUT, rng: np.random.Generator) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
+def expose(
+    signal_rate: NDArray[np.float32], exposure_s: float, spec: SensorSpec, lut: InverseLUT,
+    rng: np.random.Generator,
+) -> tuple[NDArray[np.uint8], NDArray[np.uint16]]:
     """Integrate, sample through the Bayer CFA, add noise, quantise and compand.
 
     Parameters
@@ -196,7 +198,9 @@ def expose(signal_rate: NDArray[np.float32], exposure_s: float, spec: SensorSpec
     """
     bayer = mosaic(signal_rate, spec.cfa_pattern)  # (H, W) float32, one band per pixel
     signal = bayer * np.float32(exposure_s)
-    sigma = np.sqrt(np.maximum(signal, 0.0) / np.float32(spec.gain_e_per_dn) + np.float32(spec.read_noise_dn) ** 2)
-    noisy = signal + np.float32(spec.bias_dn) + sigma * rng.standard_normal(signal.shape, dtype=np.float32)
+    electrons_var = np.maximum(signal, 0.0) / np.float32(spec.gain_e_per_dn)  # shot noise, DN^2
+    sigma = np.sqrt(electrons_var + np.float32(spec.read_noise_dn) ** 2)
+    noise = sigma * rng.standard_normal(signal.shape, dtype=np.float32)
+    noisy = signal + np.float32(spec.bias_dn) + noise
     dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
     return compand(dn, lut), dn

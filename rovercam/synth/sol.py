@@ -10,9 +10,16 @@ Profiles:
 - ``"demo"``: a 360-degree pan of 8 frames per eye on the *demo detector*, the full-frame
   5120x3840 model scaled by 1/4 (1280x960). Real ECAM scale-factor-4 frames are debayered
   onboard; the demo keeps them Bayer-encoded so the ground chain (decompand, debayer, flat,
-  colour) is exercised. Plus one deliberately truncated product.
+  colour) is exercised, and its labels describe the scaled grid as the detector itself (no
+  pixel averaging, a full-frame subframe of 1280x960), since a Bayer mosaic cannot be binned. Plus one deliberately truncated product.
 - ``"tiny"``: 4 frames per eye (a partial pan) at 1/16 (320x240), plus one truncated product:
   fast enough for unit tests.
+
+With the Navcam's ~97-degree horizontal field, 8 frames over 360 degrees overlap their
+neighbours by ~55 % (5 frames would give ~25 %); the truth manifest records the overlap.
+Labels carry ROVER_COORDINATE_SYSTEM (rover -> SITE_FRAME). SITE_COORDINATE_SYSTEM (this site in
+the previous one) is not written yet: the reader keys frames by name, so a SITE_FRAME whose
+reference is SITE_FRAME would read as a cycle.
 """
 from __future__ import annotations
 
@@ -32,7 +39,6 @@ from rovercam.products import format_m2020_id, write_pds3
 from rovercam.radiometry import design_sqrt_lut, write_flat, write_lut
 from rovercam.synth.pointing import (
     NavcamPair,
-    Pointing,
     RoverPose,
     boresight,
     mast_pan,
@@ -42,7 +48,7 @@ from rovercam.synth.pointing import (
 )
 from rovercam.synth.sensor import SensorSpec, auto_exposure, expose, vignetting_flat
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
-from rovercam.synth.world import Panorama, WorldParams, default_world, render_panorama, sample_panorama
+from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
 
 __all__ = ["generate_sol", "Profile", "PROFILES", "default_sensors"]
 
@@ -113,8 +119,8 @@ def _supersampled_directions(pair: NavcamPair) -> NDArray[np.float32]:
     return dirs.astype(np.float32)
 
 
-def _render(panorama: Panorama, dirs_template: NDArray[np.float32], r_site_template: NDArray[np.float64],
-            lines: int, samples: int) -> NDArray[np.float32]:
+def _render(panorama: Panorama, dirs_template: NDArray[np.float32],
+            r_site_template: NDArray[np.float64], lines: int, samples: int) -> NDArray[np.float32]:
     """World radiance (H, W, 3) averaged over the 2x2 sub-pixel rays of every pixel."""
     d = dirs_template @ r_site_template.T.astype(np.float32)
     az = np.degrees(np.arctan2(d[:, 1], d[:, 0])).reshape(2 * lines, 2 * samples)
@@ -221,11 +227,13 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
             template = pair.left if eye == "left" else pair.right
             true_model = template.transformed(r_head, t_head)
             r_rover_template = r_head if eye == "left" else r_head @ pair.r_right_left
-            radiance = _render(panorama, dirs_template, r_site_rover @ r_rover_template, lines, samples)
+            radiance = _render(panorama, dirs_template, r_site_rover @ r_rover_template,
+                               lines, samples)
             cam = radiance @ spec.camera_from_world.T.astype(np.float32)
             rate = cam * np.asarray(spec.responsivity, np.float32) * flats[iid][..., None]
             exposure = auto_exposure(rate, spec)
-            rng = np.random.default_rng(np.random.SeedSequence([seed, 1009, k, 0 if eye == "left" else 1]))
+            eye_index = 0 if eye == "left" else 1
+            rng = np.random.default_rng(np.random.SeedSequence([seed, 1009, k, eye_index]))
             codes, dn = expose(rate, exposure, spec, lut, rng)
             label_model = perturbed(true_model, pointing_error_deg, rng)
             pid = format_m2020_id(instrument=iid, sol=sol, sclk=sclk, site=rover.site,
@@ -263,7 +271,8 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
                "frame": "ROVER_NAV_FRAME", "reference": "SITE_FRAME"},
         sensors={iid: s.to_dict() for iid, s in sensors.items()},
         calibration={"lut": str(lut_path.relative_to(out)),
-                     "flats": {iid: str((cal_dir / sensors[iid].flat).relative_to(out)) for iid, _ in eyes},
+                     "flats": {iid: str((cal_dir / sensors[iid].flat).relative_to(out))
+                               for iid, _ in eyes},
                      "search_path": "calibration"},
         panorama={"file": "panorama.npy", "step_deg": panorama.step_deg,
                   "elevation_max_deg": panorama.elevation_max_deg,
@@ -293,24 +302,29 @@ def _jsonable(keywords: dict[str, Any]) -> dict[str, Any]:
 def _product(pid: str, iid: str, sol: int, sclk: float, rover: RoverPose, model: Any,
              frames: dict[str, FrameDefinition], exposure: float, spec: SensorSpec,
              codes: NDArray[np.uint8], prof: Profile) -> Product:
-    down = int(round(1.0 / prof.scale))
+    # The demo detector *is* the product grid (see the module docstring): a Bayer mosaic
+    # cannot be pixel-averaged, so the labels declare no downsampling and a subframe equal to
+    # the whole (scaled) detector.
+    lines, samples = codes.shape
     return Product(
         product_id=pid, mission="M2020", instrument=iid, sol=sol, sclk=sclk, site=rover.site,
         drive=rover.drive, sequence_id=_SEQUENCE_ID, product_type="ECM", start_time=_utc(sclk),
         image=codes, camera_model=model, camera_frame="ROVER_NAV_FRAME", frames=dict(frames),
         exposure_s=exposure, temperature_c=spec.temperature_c,
         companding=Companding(method="SOFTWARE", lut="LUT2", state="companded", original_bits=12),
-        cfa=CFA(pattern=spec.cfa_pattern, state="encoded", venue="NONE", method="RAW_BAYER"),  # type: ignore[arg-type]
-        subframe=Subframe(first_line=1, first_sample=1, lines=spec.detector_lines,
-                          samples=spec.detector_samples),
-        downsample=(down, down),
+        # Raw (not JPEG) MIPL labels say CFA_VENUE NONE, BAYER_METHOD RAW_BAYER.
+        cfa=CFA(pattern=spec.cfa_pattern, state="encoded",  # type: ignore[arg-type]
+                venue="NONE", method="RAW_BAYER"),
+        subframe=Subframe(first_line=1, first_sample=1, lines=lines, samples=samples),
+        downsample=(1, 1),
     )
 
 
 def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray[np.uint8]] | None,
                      sol: int, rover: RoverPose, prof: Profile) -> ExpectedBad:
     """A repeat of the first left frame whose file ends 37 % into the image (a downlink gap)."""
-    assert first is not None
+    if first is None:
+        raise ValueError("no frame was generated to break")
     product, codes = first
     sclk = _sclk(sol, (prof.frames_per_eye + 1) * _FRAME_INTERVAL_S)
     pid = format_m2020_id(instrument=product.instrument, sol=sol, sclk=sclk, site=rover.site,

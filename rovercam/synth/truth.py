@@ -169,7 +169,8 @@ class Truth:
         return sample_panorama(self.panorama, np.asarray(az_deg, dtype=np.float64),
                                np.asarray(el_deg, dtype=np.float64))
 
-    def camera_radiance(self, directions_site: ArrayLike, instrument_id: str) -> NDArray[np.float32]:
+    def camera_radiance(self, directions_site: ArrayLike,
+                        instrument_id: str) -> NDArray[np.float32]:
         """Radiance in a camera's own bands: ``camera_from_world @ world RGB`` (N, 3) float32."""
         m = np.asarray(self.manifest.sensors[instrument_id]["camera_from_world"], dtype=np.float32)
         return self.radiance(directions_site) @ m.T

@@ -35,7 +35,9 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.special import erfc
 
-__all__ = ["WorldParams", "Fiducial", "Panorama", "default_world", "render_panorama", "sample_panorama"]
+__all__ = [
+    "WorldParams", "Fiducial", "Panorama", "default_world", "render_panorama", "sample_panorama",
+]
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +224,8 @@ def _angle_to_deg(az: NDArray, el: NDArray, az0: float, el0: float) -> NDArray:
     return np.degrees(np.arccos(np.clip(cos_g, -1.0, 1.0)))
 
 
-def _draw_blobs(size: int, centres: NDArray, sigma_cells: float, amplitude: NDArray) -> NDArray[np.float32]:
+def _draw_blobs(size: int, centres: NDArray, sigma_cells: float,
+                amplitude: NDArray) -> NDArray[np.float32]:
     """Sum of Gaussian blobs (sigma in raster cells) at fractional (u, v) centres."""
     impulses = np.zeros((size, size), np.float32)
     iu = np.clip(np.round(centres[:, 0]).astype(int), 0, size - 1)
@@ -280,7 +283,8 @@ def _ground_layer(params: WorldParams, spacing_m: float, extent_m: float,
     return np.dstack([bright, red]).astype(np.float32)
 
 
-def _fiducials(params: WorldParams, az: NDArray, el: NDArray, base: NDArray[np.float32]) -> NDArray[np.float32]:
+def _fiducials(params: WorldParams, az: NDArray, el: NDArray,
+               base: NDArray[np.float32]) -> NDArray[np.float32]:
     """Paint the fiducials (dark pads with bright spots) over ``base`` (H, W, 3)."""
     out = base
     pad_rgb = np.array([0.016, 0.014, 0.013], np.float32)
@@ -296,7 +300,8 @@ def _fiducials(params: WorldParams, az: NDArray, el: NDArray, base: NDArray[np.f
         daz = (az[0, :] - f.azimuth_deg + 180.0) % 360.0 - 180.0
         cols = np.nonzero(np.abs(daz) <= col_half)[0]
         sub = np.ix_(rows, cols)
-        gamma = _angle_to_deg(az[0, cols][None, :], el[rows, 0][:, None], f.azimuth_deg, f.elevation_deg)
+        gamma = _angle_to_deg(az[0, cols][None, :], el[rows, 0][:, None],
+                              f.azimuth_deg, f.elevation_deg)
         pad = _smoothstep(8.0 * sigma_deg, 5.0 * sigma_deg, gamma).astype(np.float32)[..., None]
         spot = np.exp(-0.5 * (gamma / sigma_deg) ** 2).astype(np.float32)[..., None]
         out[sub] = out[sub] * (1.0 - pad) + pad * pad_rgb + spot * spot_rgb
@@ -320,7 +325,8 @@ def render_panorama(params: WorldParams) -> Panorama:
     """
     el_min, el_max = params.elevation_range_deg
     if not (-90.0 <= el_min < el_max <= 90.0):
-        raise ValueError(f"elevation_range_deg must satisfy -90 <= min < max <= 90, got {params.elevation_range_deg!r}")
+        raise ValueError("elevation_range_deg must satisfy -90 <= min < max <= 90, "
+                         f"got {params.elevation_range_deg!r}")
     width = int(round(360.0 / params.pixel_deg))
     step = 360.0 / width
     height = int(np.floor((el_max - el_min) / step)) + 1
@@ -343,9 +349,11 @@ def render_panorama(params: WorldParams) -> Panorama:
     only_ground = ground_rows & ~sky_rows
     both = ground_rows & sky_rows
     out[only_ground] = below[only_ground[ground_rows]]
-    out[both] = out[both] * (1.0 - blend[both[ground_rows]]) + below[both[ground_rows]] * blend[both[ground_rows]]
+    mix = blend[both[ground_rows]]
+    out[both] = out[both] * (1.0 - mix) + below[both[ground_rows]] * mix
 
-    out = _fiducials(params, np.broadcast_to(az, (height, width)), np.broadcast_to(el, (height, width)), out)
+    out = _fiducials(params, np.broadcast_to(az, (height, width)),
+                     np.broadcast_to(el, (height, width)), out)
     log.debug("panorama %dx%d at %.4f deg/px", width, height, step)
     return Panorama(data=out, step_deg=step, elevation_max_deg=float(el_max))
 
@@ -362,9 +370,11 @@ def _below_skyline(params: WorldParams, az_1d: NDArray, el_1d: NDArray,
     hill_lattice = rng.standard_normal((int(height / 3) + 4, int(width / 3) + 4)).astype(np.float32)
     uu = np.broadcast_to((np.arange(width) / 3.0).astype(np.float32)[None, :], (height, width))
     vv = np.broadcast_to((np.arange(height) / 3.0).astype(np.float32)[:, None], (height, width))
-    hill_tex = 1.0 + 0.05 * _band_weight(3.0 * step / params.pixel_deg) * _lattice_sample(hill_lattice, uu, vv)
+    hill_weight = _band_weight(3.0 * step / params.pixel_deg)
+    hill_tex = 1.0 + 0.05 * hill_weight * _lattice_sample(hill_lattice, uu, vv)
     out = np.empty((height, width, 3), np.float32)
-    darker_up = 1.0 - 0.08 * _smoothstep(0.0, 1.0, el_1d)[:, None]  # continuous with the haze at el 0
+    # Darker up the hills; equal to the haze at el 0, where the ground has faded into it.
+    darker_up = 1.0 - 0.08 * _smoothstep(0.0, 1.0, el_1d)[:, None]
     out[:] = haze * (darker_up * hill_tex)[..., None]
 
     rows = el_1d < 0.0
@@ -377,7 +387,8 @@ def _below_skyline(params: WorldParams, az_1d: NDArray, el_1d: NDArray,
     north = (dist * np.cos(az_r)).astype(np.float32)
     east = (dist * np.sin(az_r)).astype(np.float32)
     pixel_rad = np.radians(params.pixel_deg)
-    radial_scale = (h / (dist**2 + h**2)).astype(np.float32)  # rad per metre, along the line of sight
+    # rad per metre of ground along the line of sight (foreshortening)
+    radial_scale = (h / (dist**2 + h**2)).astype(np.float32)
 
     bright = np.zeros(north.shape, np.float32)
     red = np.zeros(north.shape, np.float32)
@@ -386,14 +397,15 @@ def _below_skyline(params: WorldParams, az_1d: NDArray, el_1d: NDArray,
         reach = np.sqrt(max(spacing * h / (_NONE_PX * pixel_rad) - h * h, 0.0))
         if reach <= 0.0:
             continue
-        weight = _band_weight(spacing * radial_scale[:, 0] / pixel_rad)  # per row: depends on distance
+        weight = _band_weight(spacing * radial_scale[:, 0] / pixel_rad)  # per row (distance)
         active = weight > 0
         if not active.any():
             continue
         layer = _ground_layer(params, spacing, reach, rng)
         u = ((east[active] + reach) / spacing).astype(np.float32)
         v = ((north[active] + reach) / spacing).astype(np.float32)
-        sampled = cv2.remap(layer, u, v, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        sampled = cv2.remap(layer, u, v, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0)
         w = weight[active][:, None]
         bright[active] += w * sampled[..., 0]
         red[active] += w * sampled[..., 1]
@@ -404,7 +416,8 @@ def _below_skyline(params: WorldParams, az_1d: NDArray, el_1d: NDArray,
     return out
 
 
-def sample_panorama(panorama: Panorama, azimuth_deg: NDArray, elevation_deg: NDArray) -> NDArray[np.float32]:
+def sample_panorama(panorama: Panorama, azimuth_deg: NDArray,
+                    elevation_deg: NDArray) -> NDArray[np.float32]:
     """Bilinear radiance at SITE_FRAME azimuth/elevation, wrapping in azimuth.
 
     Parameters
@@ -424,8 +437,9 @@ def sample_panorama(panorama: Panorama, azimuth_deg: NDArray, elevation_deg: NDA
         raise ValueError(f"azimuth and elevation shapes differ: {az.shape} vs {el.shape}")
     height, width = panorama.data.shape[:2]
     # float32 maps are what OpenCV takes; 1e-4 px at a 5000-px width.
-    x = np.mod(az, 360.0).astype(np.float32) * np.float32(1.0 / panorama.step_deg)
-    y = (np.float32(panorama.elevation_max_deg) - el.astype(np.float32)) * np.float32(1.0 / panorama.step_deg)
+    inv_step = np.float32(1.0 / panorama.step_deg)
+    x = np.mod(az, 360.0).astype(np.float32) * inv_step
+    y = (np.float32(panorama.elevation_max_deg) - el.astype(np.float32)) * inv_step
     np.clip(y, 0.0, height - 1, out=y)
     x[x >= width] -= width  # mod() can round up to exactly 360
     shape = az.shape

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.ndimage import map_coordinates
 
-from conftest import RealModel
+from camera_realdata import RealModel
 from rovercam.camera import (
     CAHV, CAHVOR, CAHVORE, inverse_remap_grid, linearize, rectify_pair, remap_grid, to_opencv,
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import RealModel, image_grid
+from camera_realdata import RealModel, image_grid
 from rovercam.camera import frames
 from rovercam.products.model import FrameDefinition
 

@@ -39,8 +39,10 @@ def _product(image: np.ndarray) -> Product:
             "ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (0.423523, 0.00304319,
                                                0.0215231, -0.905624), (-176.437, -129.578, -0.2),
                                                "SITE_FRAME", (4, 218, 6)),
-            "SITE_FRAME": FrameDefinition("SITE_FRAME", (1.0, 0.0, 0.0, 0.0),
-                                          (-39.5209, -196.274, -2.04598), "SITE_FRAME", (4,)),
+            # a SITE_FRAME instance defined in the previous site's frame (instance-keyed)
+            "SITE_FRAME@4": FrameDefinition("SITE_FRAME@4", (1.0, 0.0, 0.0, 0.0),
+                                            (-39.5209, -196.274, -2.04598), "SITE_FRAME@3",
+                                            (4,)),
             "ROVER_MECH_FRAME": FrameDefinition("ROVER_MECH_FRAME", (1.0, 0.0, 0.0, 0.0),
                                                 (0.1, 0.2, 0.3), "ROVER_NAV_FRAME", (4, 218, 6)),
         },

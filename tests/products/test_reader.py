@@ -52,7 +52,8 @@ def test_flb_md5_and_fields(realdata):
     assert p.sclk == 431397159.601
     assert p.start_time.isoformat() == "2013-09-02T12:40:04.754000+00:00"
     assert p.exposure_s == pytest.approx(0.38912, rel=1e-12)  # label: 389.12 <ms>
-    assert set(p.frames) == {"ROVER_NAV_FRAME", "SITE_FRAME", "RSM_HEAD_FRAME",
+    # the label's SITE_COORDINATE_SYSTEM is SITE_FRAME (site 14) in SITE_FRAME (site 13)
+    assert set(p.frames) == {"ROVER_NAV_FRAME", "SITE_FRAME@14", "RSM_HEAD_FRAME",
                              "ARM_PORTION_FRAME"}
     rover = p.frames["ROVER_NAV_FRAME"]
     assert rover.quaternion == (0.423523, 0.00304319, 0.0215231, -0.905624)

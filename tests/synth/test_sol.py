@@ -84,8 +84,10 @@ def test_products_read_back_with_declared_fields(tiny: Path) -> None:
             ("SOFTWARE", "LUT2", "companded")
         assert (p.cfa.pattern, p.cfa.state) == ("RGGB", "encoded")
         assert p.image.shape == (240, 320) and p.image.dtype == np.uint8
-        assert p.downsample == (16, 16)
+        # the demo detector is the product grid: a Bayer mosaic is never pixel-averaged
+        assert p.downsample == (1, 1)
         assert (p.subframe.first_line, p.subframe.first_sample) == (1, 1)
+        assert (p.subframe.lines, p.subframe.samples) == (240, 320)
         assert isinstance(p.camera_model, CAHVORE) and p.camera_model.mtype == 2
         assert p.camera_frame == "ROVER_NAV_FRAME"
         label = CAHVORE(*(f.label_camera_model[f"MODEL_COMPONENT_{i}"] for i in range(1, 10)))
@@ -117,7 +119,8 @@ def test_calibration_files_match_the_sensor(tiny: Path) -> None:
         assert 0.5 < flat.min() < 0.8
         s = m.sensors[iid]
         # The colour path the pipeline applies undoes the crosstalk exactly.
-        product = SRGB_FROM_XYZ @ np.asarray(s["xyz_from_camera"]) @ np.asarray(s["camera_from_world"])
+        product = (SRGB_FROM_XYZ @ np.asarray(s["xyz_from_camera"])
+                   @ np.asarray(s["camera_from_world"]))
         np.testing.assert_allclose(product, np.eye(3), atol=1e-12)
 
 
@@ -210,3 +213,48 @@ def test_demo_profile_size_and_time(tmp_path: Path) -> None:
     gaps = np.diff(az + [az[0] + 360.0])
     assert gaps.max() < 96.0 * (1 - 0.2)  # a closed 360-degree pan with >= 20 % overlap
     assert elapsed < 60.0, f"demo generation took {elapsed:.1f} s (target < 30 s on 2 cores)"
+
+
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+
+
+@pytest.mark.realdata
+def test_navcam_template_is_the_real_sol670_full_frame_model() -> None:
+    import json
+
+    from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
+
+    sidecars = sorted((REALDATA / "m2020").glob("NLF_0670_*-metadata.json"))
+    if not sidecars:
+        pytest.skip(f"real M2020 sidecar not found under {REALDATA} (shared/realdata absent)")
+    meta = json.loads(sidecars[0].read_text())
+    # A tile at the detector origin at scale factor 1: its model is the full-frame model.
+    assert meta["subframe_rect"][:2] == [1.0, 1.0] and meta["scale_factor"] == 1
+    parts = meta["camera_model_component_list"].split(";")
+    real = [tuple(float(v) for v in part.strip("()").split(",")) for part in parts[:7]]
+    for key, values in zip("cahvore", real):
+        np.testing.assert_allclose(NAVCAM_LEFT_SOL670[key], values, rtol=0, atol=0)
+    assert (int(float(parts[7])), float(parts[8])) == (NAVCAM_LEFT_SOL670["mtype"],
+                                                       NAVCAM_LEFT_SOL670["mparm"])
+
+
+def test_progress_reports_every_step(tmp_path: Path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    generate_sol(tmp_path / "p", profile="tiny", seed=0,
+                 progress=lambda d, t, m: calls.append((d, t, m)))
+    assert [c[0] for c in calls] == list(range(1, calls[0][1] + 1))  # 1..total, in order
+    assert all(c[1] == calls[0][1] for c in calls)
+
+
+def test_pointing_knowledge_error_perturbs_only_the_label(tmp_path: Path) -> None:
+    m = generate_sol(tmp_path / "err", profile="tiny", seed=3, pointing_error_deg=0.5)
+    centre = np.array([[159.5, 119.5]])
+    angles = []
+    for f in m.frames:
+        true = CAHVORE(*(f.true_camera_model[f"MODEL_COMPONENT_{i}"] for i in range(1, 10)))
+        label = CAHVORE(*(f.label_camera_model[f"MODEL_COMPONENT_{i}"] for i in range(1, 10)))
+        np.testing.assert_allclose(label.c, true.c, atol=1e-12)  # rotated about its centre
+        cos = float(true.unproject(centre)[1][0] @ label.unproject(centre)[1][0])
+        angles.append(np.degrees(np.arccos(min(cos, 1.0))))
+    # three axis angles of sigma 0.5 deg: boresight offsets are a few tenths of a degree
+    assert 0.05 < np.median(angles) < 1.5
