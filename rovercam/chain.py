@@ -19,8 +19,6 @@ Every stage appends to ``frame.provenance.steps`` and records the calibration fi
 from __future__ import annotations
 
 import datetime as _dt
-import io
-import json
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -36,6 +34,7 @@ from rovercam.config import CameraSettings, Settings
 from rovercam.errors import CalibrationError, ProductError
 from rovercam.products.model import CFA, Companding, FrameDefinition, Product, Subframe
 from rovercam.provenance import Provenance, sha256_file
+from rovercam.storage import npz
 
 __all__ = [
     "Frame",
@@ -284,16 +283,12 @@ def dumps_frame(frame: Frame) -> bytes:
         "start_time": frame.start_time.isoformat() if frame.start_time else None,
         "provenance": frame.provenance.to_dict(),
     }
-    buf = io.BytesIO()
-    np.savez(buf, image=frame.image, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-    return buf.getvalue()
+    return npz.pack(frame.image, meta)
 
 
 def loads_frame(blob: bytes) -> Frame:
     """Inverse of :func:`dumps_frame`."""
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        image = z["image"]
-        meta = json.loads(z["meta"].tobytes().decode())
+    image, meta = npz.unpack(blob)
     frames = {
         k: FrameDefinition(v[0], tuple(v[1]), tuple(v[2]), v[3], tuple(v[4])) for k, v in meta["frames"].items()
     }

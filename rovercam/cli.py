@@ -207,19 +207,14 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     settings = load(args.config, overrides=overrides)
     cat = Catalog(settings.catalog_url)
     if args.what == "products":
-        rows = cat.products(sol=args.sol)
-        table = Table(title=f"products ({settings.catalog_url})")
-        for col in ("product_id", "sol", "instrument", "state", "reason"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(*(str(getattr(r, c, "") or "") for c in ("product_id", "sol", "instrument", "state", "reason")))
+        rows, cols = cat.products(sol=args.sol), ("product_id", "sol", "instrument", "state", "reason")
     else:
-        rows = cat.outputs(sol=args.sol)
-        table = Table(title=f"outputs ({settings.catalog_url})")
-        for col in ("output_id", "name", "kind", "sol", "version", "stac_key"):
-            table.add_column(col)
-        for r in rows:
-            table.add_row(*(str(getattr(r, c, "") or "") for c in ("output_id", "name", "kind", "sol", "version", "stac_key")))
+        rows, cols = cat.outputs(sol=args.sol), ("output_id", "name", "kind", "sol", "version", "stac_key")
+    table = Table(title=f"{args.what} ({settings.catalog_url})")
+    for col in cols:
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*(str(getattr(r, c, "") or "") for c in cols))
     console.print(table)
     return 0
 

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from rovercam.provenance import Provenance
+from rovercam.storage import npz
 
 __all__ = ["Mosaic", "CylindricalProjection", "dumps_mosaic", "loads_mosaic"]
 
@@ -116,10 +117,6 @@ class Mosaic:
 
 def dumps_mosaic(mosaic: Mosaic) -> bytes:
     """Encode a Mosaic as an .npz blob (image + JSON metadata), for hand-over between tasks."""
-    import io
-    import json
-    from dataclasses import asdict
-
     meta = {
         "name": mosaic.name,
         "sol": mosaic.sol,
@@ -131,19 +128,12 @@ def dumps_mosaic(mosaic: Mosaic) -> bytes:
         "display_white_radiance": mosaic.display_white_radiance,
         "extra": mosaic.extra,
     }
-    buf = io.BytesIO()
-    np.savez(buf, image=mosaic.image, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8))
-    return buf.getvalue()
+    return npz.pack(mosaic.image, meta)
 
 
 def loads_mosaic(blob: bytes) -> Mosaic:
     """Inverse of :func:`dumps_mosaic`."""
-    import io
-    import json
-
-    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
-        image = z["image"]
-        meta = json.loads(z["meta"].tobytes().decode())
+    image, meta = npz.unpack(blob)
     proj = meta["projection"]
     proj["origin"] = tuple(proj["origin"])
     t0, t1 = meta["start_time"], meta["stop_time"]

@@ -370,18 +370,25 @@ def _vicar_header(label: Label, image: np.ndarray, record_bytes: int) -> bytes:
 
 
 def _build_label(product: Product, image: np.ndarray, *, dtype: np.dtype, record_bytes: int,
-                 label_records: int, vicar_records: int, file_records: int) -> Label:
+                 label_records: int, vicar_records: int, file_records: int,
+                 data_name: str | None = None) -> Label:
     lines, samples = image.shape[:2]
     bands = image.shape[2] if image.ndim == 3 else 1
     label = Label()
-    label.append("ODL_VERSION_ID", "ODL3")
+    label.append("ODL_VERSION_ID" if data_name is None else "PDS_VERSION_ID",
+                 "ODL3" if data_name is None else "PDS3")
     label.append("RECORD_TYPE", "FIXED_LENGTH")
     label.append("RECORD_BYTES", record_bytes)
     label.append("FILE_RECORDS", file_records)
-    label.append("LABEL_RECORDS", label_records)
-    if vicar_records:
-        label.append("^IMAGE_HEADER", label_records + 1)
-    label.append("^IMAGE", label_records + vicar_records + 1)
+    if data_name is None:  # attached: pointers count records of this very file
+        label.append("LABEL_RECORDS", label_records)
+        if vicar_records:
+            label.append("^IMAGE_HEADER", label_records + 1)
+        label.append("^IMAGE", label_records + vicar_records + 1)
+    else:  # detached: pointers name the data file, which starts with the VICAR header if any
+        if vicar_records:
+            label.append("^IMAGE_HEADER", (data_name, 1))
+        label.append("^IMAGE", (data_name, vicar_records + 1))
     label.append("INSTRUMENT_HOST_ID", _MISSION_HOSTS.get(product.mission, product.mission))
     label.append("INSTRUMENT_ID", product.instrument)
     if product.sol is not None:
@@ -435,24 +442,52 @@ def _build_label(product: Product, image: np.ndarray, *, dtype: np.dtype, record
     return label
 
 
+def _atomic_write(out: Path, chunks: list[bytes]) -> None:
+    """Write ``chunks`` to ``out`` through a temporary file in the same folder, then rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            for chunk in chunks:
+                f.write(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def detached_data_name(label_path: Path) -> str:
+    """Name of the data file a detached label written by :func:`write_pds3` points to."""
+    stem = label_path.name.rsplit(".", 1)[0] if "." in label_path.name else label_path.name
+    return stem + ".IMG"
+
+
 def write_pds3(path: str | os.PathLike[str], product: Product, *,
-               embed_vicar: bool = False) -> Path:
-    """Write ``product`` as a PDS3 file with an attached ODL3 label, atomically.
+               embed_vicar: bool = False, detached: bool = False) -> Path:
+    """Write ``product`` as a PDS3 product, atomically.
 
     Parameters
     ----------
     path : path-like
-        Output file; written to a temporary file in the same folder, then renamed.
+        Output file: the attached-label product, or with ``detached`` the ``.LBL`` label (its
+        data file ``<stem>.IMG`` is written beside it). Each file is written to a temporary
+        file in the same folder, then renamed; the data file first, the label last.
     product : Product
         Must carry ``image``, shaped (lines, samples) or (lines, samples, bands), of uint8,
         int8, (u)int16, (u)int32, float32 or float64.
     embed_vicar : bool, keyword-only
-        Also write a VICAR label between the ODL label and the image (as MIPL EDRs do).
+        Also write a VICAR label before the image (as MIPL EDRs do); in the data file when
+        detached.
+    detached : bool, keyword-only
+        Write a PDS3 detached label (``PDS_VERSION_ID = PDS3``, ``^IMAGE = ("X.IMG", n)`` in
+        records of the data file) instead of an attached ODL3 one.
 
     Returns
     -------
     Path
-        The written file.
+        The written label (attached: the product file).
 
     Raises
     ------
@@ -470,10 +505,23 @@ def write_pds3(path: str | os.PathLike[str], product: Product, *,
     record_bytes = samples * dtype.itemsize
     bands = image.shape[2] if image.ndim == 3 else 1
     data_records = image.shape[0] * bands
+    data_name = detached_data_name(out) if detached else None
+    if data_name is not None and data_name == out.name:
+        raise ProductError(str(out), "a detached label needs a name other than its data file's")
     probe = _build_label(product, image, dtype=dtype, record_bytes=record_bytes,
                          label_records=0, vicar_records=0, file_records=0)
     vicar = _vicar_header(probe, image, record_bytes) if embed_vicar else b""
     vicar_records = len(vicar) // record_bytes
+    pixels = image.transpose(2, 0, 1) if image.ndim == 3 else image
+    body = np.ascontiguousarray(pixels, dtype=dtype).tobytes()
+    if data_name is not None:
+        label = _build_label(product, image, dtype=dtype, record_bytes=record_bytes,
+                             label_records=0, vicar_records=vicar_records,
+                             file_records=vicar_records + data_records, data_name=data_name)
+        _atomic_write(out.with_name(data_name), [vicar, body])
+        _atomic_write(out, [odl.dumps(label).encode("ascii", "replace")])
+        log.info("%s: wrote %s and %s", product.product_id, out, data_name)
+        return out
     label_records = 1
     for _ in range(8):  # the record counts are written in the label itself: iterate to a fixpoint
         label = _build_label(product, image, dtype=dtype, record_bytes=record_bytes,
@@ -486,20 +534,6 @@ def write_pds3(path: str | os.PathLike[str], product: Product, *,
         label_records = needed
     else:  # pragma: no cover - the size grows by at most a few digits
         raise ProductError(str(out), "label size did not converge")
-    pixels = image.transpose(2, 0, 1) if image.ndim == 3 else image
-    body = np.ascontiguousarray(pixels, dtype=dtype).tobytes()
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.ljust(label_records * record_bytes, b" "))
-            f.write(vicar)
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    _atomic_write(out, [text.ljust(label_records * record_bytes, b" "), vicar, body])
     log.info("%s: wrote %s", product.product_id, out)
     return out

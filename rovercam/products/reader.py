@@ -1,7 +1,8 @@
 """``read_product``: one entry point for every product file rovercam reads.
 
 It looks at the first bytes to pick the format: a PDS3/ODL label (attached, or a detached
-``.LBL``), a pure VICAR file, or a data file whose detached label sits next to it.
+``.LBL``), a pure VICAR file, a PDS4 XML label, a raw-image-site PNG/JPEG or its
+``-metadata.json`` sidecar, or a data file whose detached label sits next to it.
 """
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from rovercam.errors import LabelContentError, ProductError, UnsupportedProductE
 from rovercam.products.fields import product_from_label
 from rovercam.products.model import Product
 from rovercam.products.pds3 import find_in_folder, read_pds3
+from rovercam.products.pds4 import read_pds4
 from rovercam.products.raster import Limits, decode_raster
+from rovercam.products.rawsite import SIDECAR_SUFFIX, read_rawsite
 from rovercam.products.vicar import (
     is_vicar,
     parse_vicar,
@@ -73,7 +76,8 @@ def read_product(path: str | os.PathLike[str], *, pixels: bool = True,
     path : path-like
         A PDS3 file with an attached label, a detached ``.LBL`` label (its data file is found
         case-insensitively in the same folder, never elsewhere), a data file with such a label
-        next to it, or a pure VICAR file.
+        next to it, a pure VICAR file, a PDS4 XML label (its data file beside it), or a
+        raw-image-site PNG/JPEG with its ``<stem>-metadata.json`` sidecar (either file).
     pixels : bool, keyword-only
         False reads the label alone (``image`` is None); the data file need not exist.
     limits : Limits, optional, keyword-only
@@ -111,14 +115,14 @@ def read_product(path: str | os.PathLike[str], *, pixels: bool = True,
             return read_pds3(p, pixels=pixels, limits=limits)
         if is_vicar(head):
             return _read_vicar(p, pixels=pixels, limits=limits)
-        if start.startswith(b"<?xml") or start.startswith(b"<Product"):
-            raise UnsupportedProductError(source, "PDS4 XML labels are not read yet")
+        if start.startswith((b"<?xml", b"<Product", b"\xef\xbb\xbf<")):
+            return read_pds4(p, pixels=pixels, limits=limits)
         label = _detached_label(p)
         if label is not None:
             return read_pds3(label, pixels=pixels, limits=limits)
-        if head.startswith(b"\x89PNG") or head.startswith(b"\xff\xd8\xff"):
-            raise UnsupportedProductError(source, "PNG/JPEG products need their JSON sidecar "
-                                                  "reader (not available yet)")
+        if head.startswith((b"\x89PNG", b"\xff\xd8\xff")) \
+                or p.name.lower().endswith(SIDECAR_SUFFIX):
+            return read_rawsite(p, pixels=pixels, limits=limits)
         raise UnsupportedProductError(source, "not a PDS3, VICAR or known product file")
     except ProductError:
         raise

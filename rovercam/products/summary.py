@@ -152,7 +152,12 @@ def _label_pointing(label: Mapping[str, Any] | None) -> list[dict[str, Any]]:
             az = _number(value.get("INSTRUMENT_AZIMUTH", value.get("instrument_azimuth")))
             el = _number(value.get("INSTRUMENT_ELEVATION", value.get("instrument_elevation")))
             if az is not None and el is not None:
-                frame = value.get("REFERENCE_COORD_SYSTEM_NAME") or value.get("reference_frame")
+                frame = value.get("REFERENCE_COORD_SYSTEM_NAME")
+                ref = value.get("Coordinate_Space_Reference")  # PDS4: a local identifier
+                if frame is None and isinstance(ref, Mapping):
+                    local = ref.get("Local_Internal_Reference")
+                    if isinstance(local, Mapping):
+                        frame = local.get("local_identifier_reference")
                 found.append({"group": key, "frame": None if frame is None else str(frame),
                               "azimuth_deg": az, "elevation_deg": el})
             else:
