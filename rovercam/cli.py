@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -111,9 +112,9 @@ def _print_sol_report(report: dict) -> None:
         f"{len(report['published'])} mosaics published"
     )
     for q in report["quarantined"]:
-        console.print(f"  [yellow]quarantined[/] {q['reason']}", soft_wrap=True)
+        console.print(f"  [yellow]quarantined[/] {escape(q['reason'])}", soft_wrap=True)
     for f in report["failed"]:
-        console.print(f"  [red]failed[/] {f['product_id']} at {f['stage']}: {f['reason']}")
+        console.print(f"  [red]failed[/] {f['product_id']} at {f['stage']}: {escape(f['reason'])}", soft_wrap=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -166,7 +167,7 @@ def cmd_process(args: argparse.Namespace) -> int:
                 product = read_product(p, limits=limits)
                 frame = chain.process_product(product, settings, sha256=sha256_file(p))
             except (ProductError, RovercamError) as exc:
-                err.print(f"[red]error[/] {exc}")
+                err.print(f"[red]error[/] {escape(str(exc))}")
                 failures += 1
             else:
                 tags = {"PRODUCT_ID": frame.product_id, "UNITS": "W m-2 sr-1 nm-1 (linear sRGB primaries)",
@@ -295,10 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except RovercamError as exc:
-        err.print(f"[red]rovercam: {exc}[/]")
+        err.print(f"[red]rovercam: {escape(str(exc))}[/]")
         return 2
     except FileNotFoundError as exc:
-        err.print(f"[red]rovercam: {exc}[/]")
+        err.print(f"[red]rovercam: {escape(str(exc))}[/]")
         return 2
 
 

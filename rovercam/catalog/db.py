@@ -145,10 +145,13 @@ class Catalog:
         self.url = str(url)
         try:
             self.engine: Engine = create_engine(self.url)
+            database = self.engine.url.database
+            if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             self.create_all()
-        except SQLAlchemyError as e:
+        except (SQLAlchemyError, OSError) as e:
             raise CatalogError(f"{self._safe_url()}: cannot open catalog ({e})") from e
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 

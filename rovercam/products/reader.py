@@ -113,13 +113,13 @@ def read_product(path: str | os.PathLike[str], *, pixels: bool = True,
         start = head.lstrip(b" \t\r\n")
         if start.startswith(_ODL_STARTS):
             return read_pds3(p, pixels=pixels, limits=limits)
-        if is_vicar(head):
-            return _read_vicar(p, pixels=pixels, limits=limits)
         if start.startswith((b"<?xml", b"<Product", b"\xef\xbb\xbf<")):
             return read_pds4(p, pixels=pixels, limits=limits)
-        label = _detached_label(p)
+        label = _detached_label(p)  # a detached label describes its data file best
         if label is not None:
             return read_pds3(label, pixels=pixels, limits=limits)
+        if is_vicar(head):
+            return _read_vicar(p, pixels=pixels, limits=limits)
         if head.startswith((b"\x89PNG", b"\xff\xd8\xff")) \
                 or p.name.lower().endswith(SIDECAR_SUFFIX):
             return read_rawsite(p, pixels=pixels, limits=limits)

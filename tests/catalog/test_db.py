@@ -128,5 +128,13 @@ def test_catalog_persists_and_accepts_a_plain_path(tmp_path: Path) -> None:
 
 
 def test_unreachable_database_is_a_catalog_error(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(CatalogError, match="cannot open"):
-        Catalog(f"sqlite:///{tmp_path / 'missing-dir' / 'x' / 'cat.db'}")
+        Catalog(f"sqlite:///{tmp_path / 'a-file' / 'x' / 'cat.db'}")
+
+
+def test_sqlite_url_in_a_folder_not_yet_created(tmp_path):
+    # a fresh storage root: the catalog must not need the folder to exist beforehand
+    cat = Catalog(f"sqlite:///{tmp_path / 'new-root' / 'catalog.sqlite'}")
+    cat.record_product("NLF_0100_X", "ab" * 32, sol=100, instrument="NAVCAM_LEFT")
+    assert (tmp_path / "new-root" / "catalog.sqlite").is_file()
