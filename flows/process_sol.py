@@ -37,6 +37,7 @@ class SolReport:
     products_found: int = 0
     ingested: list[str] = field(default_factory=list)
     quarantined: list[dict[str, str]] = field(default_factory=list)
+    duplicates: list[dict[str, str]] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
     published: list[dict[str, Any]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -93,9 +94,10 @@ def process_sol(sol: int, input_dir: str, config_file: str | None = None,
     paths = discover_products(input_dir)
     report.products_found = len(paths)
     results = ingest_product.map(paths, unmapped(settings), unmapped(sol)).result()
-    ingested = [r for r in results if r.ok]
+    ingested = [r for r in results if r.state == "ingested"]
     report.ingested = [r.product_id for r in ingested]
-    report.quarantined = [{"path": r.path, "reason": r.reason} for r in results if not r.ok]
+    report.quarantined = [{"path": r.path, "reason": r.reason} for r in results if r.state == "quarantined"]
+    report.duplicates = [{"path": r.path, "duplicate_of": r.duplicate_of} for r in results if r.state == "duplicate"]
     timed("ingest")
 
     frames = ingested
@@ -133,7 +135,8 @@ def summary_markdown(report: SolReport) -> str:
     lines = [
         f"# Sol {report.sol}",
         f"- products found: {report.products_found}; ingested: {len(report.ingested)}; "
-        f"quarantined: {len(report.quarantined)}; failed in the chain: {len(report.failed)}",
+        f"quarantined: {len(report.quarantined)}; duplicates skipped: {len(report.duplicates)}; "
+        f"failed in the chain: {len(report.failed)}",
         f"- mosaics published: {len(report.published)}",
         "",
         "| stage | seconds |",

@@ -108,7 +108,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _print_sol_report(report: dict) -> None:
     console.print(
         f"sol {report['sol']}: {report['products_found']} products found, {len(report['ingested'])} ingested, "
-        f"{len(report['quarantined'])} quarantined, {len(report['failed'])} failed in the chain, "
+        f"{len(report['quarantined'])} quarantined, {len(report.get('duplicates', []))} duplicates skipped, "
+        f"{len(report['failed'])} failed in the chain, "
         f"{len(report['published'])} mosaics published"
     )
     for q in report["quarantined"]:
@@ -139,7 +140,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         manifest = generate_sol(Path(args.out), sol=args.sol, profile=args.profile, seed=args.seed,
                                 settings=settings, progress=_generate_progress(prog, "generate"))
     console.print(f"wrote synthetic sol {args.sol} ({args.profile}) to {Path(args.out).resolve()}")
-    n = len(getattr(manifest, "products", []) or [])
+    n = len(getattr(manifest, "frames", []) or getattr(manifest, "products", []) or [])
     if n:
         console.print(f"{n} products")
     return 0
@@ -179,19 +180,30 @@ def cmd_process(args: argparse.Namespace) -> int:
     return 0 if failures == 0 else 1
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    from rovercam.products import read_product
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rovercam.config import load
+    from rovercam.ingest import ingest_paths
 
-    product = read_product(args.product, pixels=not args.label_only)
-    try:
-        from rovercam.products import summarize
-    except ImportError:  # pragma: no cover - until products.summary lands
-        summary = {"product_id": product.product_id, "instrument": product.instrument, "sol": product.sol,
-                   "shape": product.shape, "camera_model": type(product.camera_model).__name__}
-    else:
-        summary = summarize(product)
+    overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
+    settings = load(args.config, overrides=overrides)
+    with _progress() as prog:
+        cb = _generate_progress(prog, "ingest")
+        results = ingest_paths(args.paths, settings=settings, progress=cb, sol_hint=args.sol)
+    counts = {s: sum(r.state == s for r in results) for s in ("ingested", "quarantined", "duplicate")}
+    console.print(f"{counts['ingested']} ingested, {counts['quarantined']} quarantined, "
+                  f"{counts['duplicate']} duplicates -> {settings.catalog_url}")
+    for r in results:
+        if r.state != "ingested":
+            console.print(f"  [yellow]{r.state}[/] {escape(r.reason or r.path)}", soft_wrap=True)
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from rovercam.products import read_product, summarize
+
+    summary = summarize(read_product(args.product, pixels=not args.label_only))
     if args.json:
-        console.print_json(json.dumps(summary, default=str))
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
         table = Table(show_header=False)
         for k, v in summary.items():
@@ -268,6 +280,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("products", nargs="+")
     pr.add_argument("--out", required=True)
     pr.set_defaults(func=cmd_process)
+
+    g = sub.add_parser("ingest", help="ingest products (files or folders) into the catalog")
+    g.add_argument("paths", nargs="+")
+    g.add_argument("--sol", type=int, help="sol to file unreadable products under")
+    g.add_argument("--out", help="storage root (default from configuration)")
+    g.set_defaults(func=cmd_ingest)
 
     i = sub.add_parser("inspect", help="one product's parsed summary")
     i.add_argument("product")

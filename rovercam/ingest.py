@@ -214,18 +214,10 @@ def _local_copy(source: str, storage_options: dict[str, Any] | None) -> Iterator
 
 
 def _duplicate_of(catalog: "Catalog", sha: str, path: str) -> Any:
-    """The catalog row with this content under another path, if any."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import Session
-
-    from rovercam.catalog.schema import ProductRow
-
-    # Catalog has no lookup by hash yet; one indexed-free query on its public engine.
-    with Session(catalog.engine) as s:
-        rows = s.scalars(select(ProductRow).where(ProductRow.sha256 == sha)).all()
-        for row in rows:
-            if row.path and row.path != path:
-                return row.product_id, row.path
+    """(product_id, path) of a catalogued product with this content under another path, if any."""
+    for row in catalog.products(sha256=sha):
+        if row.path and row.path != path:
+            return row.product_id, row.path
     return None
 
 

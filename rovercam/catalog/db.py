@@ -262,14 +262,16 @@ class Catalog:
         )
 
     def products(
-        self, *, sol: int | None = None, state: ProductState | None = None
+        self, *, sol: int | None = None, state: ProductState | None = None, sha256: str | None = None
     ) -> list[ProductRecord]:
-        """Products, optionally filtered, ordered by (sol, product_id, sha256)."""
+        """Products, optionally filtered (by sol, state, content hash), ordered by (sol, product_id, sha256)."""
         q = select(ProductRow)
         if sol is not None:
             q = q.where(ProductRow.sol == sol)
         if state is not None:
             q = q.where(ProductRow.state == state)
+        if sha256 is not None:
+            q = q.where(ProductRow.sha256 == sha256)
         q = q.order_by(ProductRow.sol, ProductRow.product_id, ProductRow.sha256)
         with self._session("products query") as s:
             return [

@@ -89,7 +89,7 @@ class ProductRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     product_id: Mapped[str] = mapped_column(String(255))
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)  # duplicate lookup by content
     sol: Mapped[int | None] = mapped_column(Integer)
     instrument: Mapped[str | None] = mapped_column(String(64))
     product_type: Mapped[str | None] = mapped_column(String(64))

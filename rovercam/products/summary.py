@@ -208,7 +208,8 @@ def summarize(product: Product) -> dict[str, Any]:
 
     Examples
     --------
-    >>> summary = summarize(read_product("FLB_431397159EDR_F0141262FHAZ00323M1.IMG"))  # doctest: +SKIP
+    >>> product = read_product("FLB_431397159EDR_F0141262FHAZ00323M1.IMG")  # doctest: +SKIP
+    >>> summary = summarize(product)  # doctest: +SKIP
     >>> round(summary["pointing"]["site_frame"]["azimuth_deg"], 2)  # doctest: +SKIP
     233.88
     """

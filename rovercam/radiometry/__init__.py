@@ -6,11 +6,16 @@ each a pure function that records nothing global:
 - inverse companding tables and their files (:mod:`.lut`), decompanding (:mod:`.decompand`);
 - bias subtraction (:mod:`.bias`), flat fields (:mod:`.flat`);
 - Bayer phase and demosaicking, Malvar-He-Cutler and bilinear (:mod:`.debayer`);
-- radiance, zenith scaling, I/F (:mod:`.radiance`); colour matrices and sRGB (:mod:`.color`).
+- radiance, zenith scaling, I/F (:mod:`.radiance`); colour matrices and sRGB (:mod:`.color`);
+- bad pixels (:mod:`.badpixel`), responsivity at temperature and f-number and the Sun-Mars
+  distance (:mod:`.responsivity`), white balance (:mod:`.white_balance`), CIE L*a*b* and
+  CIEDE2000 (:mod:`.color_difference`), Mastcam-Z multispectral cubes (:mod:`.cube`, imports
+  xarray when used).
 
 Pixels become float32 at the first arithmetic through :func:`as_working`, by value (DN are
 never scaled by the dtype maximum).
 """
+from rovercam.radiometry.badpixel import load_bad_pixels, map_to_product, repair_bad_pixels
 from rovercam.radiometry.bias import subtract_bias
 from rovercam.radiometry.color import (
     SRGB_FROM_XYZ,
@@ -32,7 +37,11 @@ from rovercam.radiometry.lut import (
     load_lut,
     write_lut,
 )
+from rovercam.radiometry.color_difference import delta_e_2000, lab_from_linear_srgb, lab_from_xyz
+from rovercam.radiometry.cube import MASTCAMZ_FILTERS, build_cube, write_cube
 from rovercam.radiometry.radiance import to_iof, to_radiance, zenith_scaling
+from rovercam.radiometry.responsivity import f_number_at, mars_sun_distance_au, responsivity_at
+from rovercam.radiometry.white_balance import WhiteBalanceChoice, grey_world_gains, normalised_gains
 
 __all__ = [
     "as_working",
@@ -65,4 +74,19 @@ __all__ = [
     "srgb_encode",
     "srgb_decode",
     "to_display",
+    "load_bad_pixels",
+    "map_to_product",
+    "repair_bad_pixels",
+    "responsivity_at",
+    "f_number_at",
+    "mars_sun_distance_au",
+    "WhiteBalanceChoice",
+    "grey_world_gains",
+    "normalised_gains",
+    "lab_from_xyz",
+    "lab_from_linear_srgb",
+    "delta_e_2000",
+    "MASTCAMZ_FILTERS",
+    "build_cube",
+    "write_cube",
 ]

@@ -1,4 +1,6 @@
-"""Bayer colour filter arrays: phase, mosaicking, and demosaicking (Malvar-He-Cutler, bilinear).
+"""Bayer colour filter arrays: phase, mosaicking, and demosaicking.
+
+Methods: Malvar-He-Cutler (default), bilinear, and OpenCV's edge-aware and VNG demosaickers.
 
 A pattern string names the colours of the 2x2 cell at product pixel (0, 0), row-major:
 ``"RGGB"`` means line 0 is R G R G..., line 1 is G B G B... The Mars 2020 and Mastcam-Z detectors
@@ -23,7 +25,12 @@ from rovercam.radiometry.dtypes import as_working
 
 __all__ = ["debayer", "mosaic", "cfa_phase", "BayerPattern", "DemosaicMethod"]
 
-DemosaicMethod = Literal["malvar", "bilinear"]
+DemosaicMethod = Literal["malvar", "bilinear", "edge_aware", "vng"]
+
+#: OpenCV's Bayer conversion codes are named after the 2x2 cell at pixel (1, 1), not (0, 0):
+#: our "RGGB" is OpenCV's "BG" (checked by sampling a pure-red scene through each pattern).
+_CV_BAYER_NAME = {"RGGB": "BG", "GRBG": "GB", "GBRG": "GR", "BGGR": "RG"}
+_CV_SUFFIX = {"edge_aware": "_EA", "vng": "_VNG"}
 
 _PATTERNS: tuple[str, ...] = get_args(BayerPattern)
 _CHANNEL = {"R": 0, "G": 1, "B": 2}
@@ -212,6 +219,15 @@ def _bilinear(work: NDArray[np.float32], pattern: str) -> NDArray[np.float32]:
     return cv2.merge(planes)
 
 
+def _opencv(a: NDArray[np.generic], pattern: str, method: str) -> NDArray[np.float32]:
+    allowed = (np.uint8,) if method == "vng" else (np.uint8, np.uint16)
+    if a.dtype not in allowed:
+        names = " or ".join(np.dtype(t).name for t in allowed)
+        raise ValueError(f"OpenCV {method} demosaicking takes {names} input, got {a.dtype}")
+    code = getattr(cv2, f"COLOR_Bayer{_CV_BAYER_NAME[pattern]}2RGB{_CV_SUFFIX[method]}")
+    return as_working(cv2.cvtColor(np.ascontiguousarray(a), code))
+
+
 def debayer(
     raw: ArrayLike,
     pattern: BayerPattern,
@@ -228,9 +244,14 @@ def debayer(
         dtype maximum). H, W >= 3; odd sizes are fine.
     pattern : {"RGGB", "GRBG", "GBRG", "BGGR"}
         Pattern at pixel (0, 0) of *this* array (see :func:`cfa_phase` for subframes).
-    method : {"malvar", "bilinear"}, keyword-only
+    method : {"malvar", "bilinear", "edge_aware", "vng"}, keyword-only
         ``"malvar"``: Malvar-He-Cutler 2004 gradient-corrected 5x5 filters (DOMAIN.md §7).
         ``"bilinear"``: average of the same-colour neighbours in the 3x3 window.
+        ``"edge_aware"``: OpenCV ``COLOR_Bayer*2RGB_EA`` (interpolates along the weaker
+        gradient); integer input only (uint8 or uint16 DN), computed in the input's integer
+        type and returned as float32 values.
+        ``"vng"``: OpenCV ``COLOR_Bayer*2RGB_VNG`` (variable number of gradients); OpenCV
+        implements it for uint8 only, so it takes 8-bit data (companded codes or 8-bit DN).
     clip : (low, high), keyword-only, optional
         Clamp the result, e.g. ``(0, dn_max)``: Malvar's negative taps overshoot at edges.
         None (default) leaves it unclamped, which keeps a float radiance path unbiased.
@@ -244,7 +265,8 @@ def debayer(
     Raises
     ------
     ValueError
-        Not a 2-D array of at least 3x3, or an unknown pattern or method.
+        Not a 2-D array of at least 3x3, an unknown pattern or method, or a dtype the OpenCV
+        methods do not support (float for ``"edge_aware"``, anything but uint8 for ``"vng"``).
 
     Notes
     -----
@@ -261,13 +283,16 @@ def debayer(
     """
     _check_pattern(pattern)
     a = _check_raw(raw)
-    work = as_working(a)
-    if method == "malvar":
-        out = _malvar(work, pattern)
+    if method in _CV_SUFFIX:
+        out = _opencv(a, pattern, method)
+    elif method == "malvar":
+        out = _malvar(as_working(a), pattern)
     elif method == "bilinear":
-        out = _bilinear(work, pattern)
+        out = _bilinear(as_working(a), pattern)
     else:
-        raise ValueError(f"method must be 'malvar' or 'bilinear', got {method!r}")
+        raise ValueError(
+            f"method must be one of 'malvar', 'bilinear', 'edge_aware', 'vng', got {method!r}"
+        )
     if clip is not None:
         lo, hi = clip
         np.clip(out, np.float32(lo), np.float32(hi), out=out)

@@ -1,0 +1,687 @@
+"""A terrain world with relief: nested height fields, Lambertian shading, haze, sky, ray casting.
+
+Used by the terrain profiles (``navcam-pan``, ``mastcamz-pan``, ``edl``, ``full``); the ``demo``
+and ``tiny`` profiles keep the world at infinity of :mod:`rovercam.synth.world`.
+
+Frames and units: SITE_FRAME, +x north, +y east, +z down, metres; heights ``h`` are *up*
+(``z = -h``). Radiance is world RGB (linear sRGB primaries), W m^-2 sr^-1 nm^-1.
+
+The terrain is a stack of square levels centred on the landing point, each ``cells`` x ``cells``
+with cell sizes growing by 4 (2 cm ... 20 m for 6 levels, i.e. +-10 m ... +-10.5 km). Level 0 holds
+hills and large craters; each finer level adds its own detail (craters, ripples, rocks, pebbles)
+tapered to zero at its border, so level ``k`` *is* level ``k - 1`` plus detail and the finest level
+covering a point defines the surface there. Every level stores its total height and its
+surface radiance (albedo x Lambertian sun with cast shadows + sky), so rendering is: cast the ray
+against the height of the finest covering level, then read radiance blended across levels by the
+pixel footprint (the band limit) and attenuate it by an exponential-atmosphere haze. Rays that
+leave the terrain see the sky (gradient, glow, sun disk) over a distant skyline at infinity.
+
+Ray casting is vectorised over rays (numpy + ``cv2.remap``): steps are the largest of a local
+Lipschitz step, a max-height-pyramid step on level 0 and a footprint-sized minimum step; a sign
+change is refined by bisection to well below a millimetre at rover ranges.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from rovercam.synth.world import WorldParams, _sky, _smoothstep
+
+__all__ = ["TerrainParams", "Terrain", "Landmark", "build_terrain", "Solid"]
+
+log = logging.getLogger(__name__)
+
+_SLOPE_BOUND = 1.8          # local Lipschitz bound of the height field used for safe steps
+_PYRAMID_RADII = (2, 8, 32, 128)  # level-0 cells of the max-height pyramid
+_REMAP_COLS = 4096          # cv2.remap maps are reshaped to rows of this many points
+
+
+@dataclass(frozen=True, slots=True)
+class Landmark:
+    """A bright albedo dot on the ground at a known 3-D point (SITE_FRAME, metres).
+
+    ``radius_m`` is the Gaussian sigma of the dot; ``level`` the terrain level it is painted in.
+    """
+
+    north_m: float
+    east_m: float
+    height_m: float
+    radius_m: float
+    level: int
+
+
+@dataclass(frozen=True, slots=True)
+class TerrainParams:
+    """Everything that defines a terrain; :func:`build_terrain` is deterministic in it.
+
+    Parameters
+    ----------
+    seed : int
+    centre_m : (float, float)
+        (north, east) of the landing point / rover in SITE_FRAME; the levels are centred here.
+    cells : int
+        Cells per level side.
+    finest_cell_m : float
+        Cell size of the finest level; level ``k`` from the finest has ``finest * 4**k``.
+    levels : int
+    hill_relief_m : float
+        Amplitude of the level-0 hills.
+    sun_azimuth_deg, sun_elevation_deg : float
+    sun_irradiance, sky_irradiance : (3,) float
+        Direct solar (normal incidence) and diffuse sky irradiance at the surface, world RGB,
+        W m^-2 nm^-1.
+    albedo_rgb : (3,) float
+        Mean soil albedo (world RGB).
+    haze_rgb : (3,) float
+        Radiance of an infinitely thick haze (W m^-2 sr^-1 nm^-1).
+    haze_distance_m, scale_height_m : float
+        Extinction length at the datum and the atmosphere's scale height.
+    rover_pad_m : float
+        Radius of the smoothed, rock-free pad under the rover.
+    landmarks_per_level : int
+        Bright dots painted per fine level (ground-truth features for geometry tests).
+    """
+
+    seed: int
+    centre_m: tuple[float, float] = (0.0, 0.0)
+    cells: int = 1024
+    finest_cell_m: float = 0.02
+    levels: int = 6
+    hill_relief_m: float = 25.0
+    sun_azimuth_deg: float = 236.0
+    sun_elevation_deg: float = 38.0
+    sun_irradiance: tuple[float, float, float] = (0.30, 0.25, 0.19)
+    sky_irradiance: tuple[float, float, float] = (0.16, 0.105, 0.065)
+    albedo_rgb: tuple[float, float, float] = (0.36, 0.245, 0.155)
+    haze_rgb: tuple[float, float, float] = (0.047, 0.034, 0.024)
+    haze_distance_m: float = 5000.0
+    scale_height_m: float = 11000.0
+    rover_pad_m: float = 2.2
+    landmarks_per_level: int = 10
+    sky: WorldParams | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        data = asdict(self)
+        return data
+
+    @property
+    def cell_sizes_m(self) -> tuple[float, ...]:
+        """Cell size per level, coarsest first."""
+        return tuple(self.finest_cell_m * 4.0 ** (self.levels - 1 - k) for k in range(self.levels))
+
+
+@dataclass(frozen=True, slots=True)
+class Solid:
+    """A simple body (hardware seen by the EDL cameras): an oriented box or a sphere.
+
+    ``centre`` (3,) SITE_FRAME metres; ``r_site_body`` (3, 3); ``half_size`` (3,) box half
+    extents (sphere: ``half_size[0]`` is the radius); ``radiance`` (3,) world RGB of the lit side;
+    ``stripes``: alternate light/dark gores around the body z axis (parachutes).
+    """
+
+    kind: str
+    centre: tuple[float, float, float]
+    r_site_body: tuple[tuple[float, float, float], ...]
+    half_size: tuple[float, float, float]
+    radiance: tuple[float, float, float]
+    stripes: int = 0
+    hemisphere: bool = False
+
+
+@dataclass(slots=True)
+class _Level:
+    cell_m: float
+    n_max: float     # north of row 0 (cell centre)
+    e_min: float     # east of column 0 (cell centre)
+    half_m: float    # usable half extent from the centre
+    height: NDArray[np.float32]
+    radiance: NDArray[np.float32]
+    albedo: NDArray[np.float32]
+
+
+@dataclass(slots=True)
+class Terrain:
+    """A built terrain: its levels (coarsest first), bounds and sky. See the module docstring."""
+
+    params: TerrainParams
+    levels: list[_Level]
+    h_max: float
+    detail_max_m: float
+    pyramid: list[NDArray[np.float32]]
+    sky_params: WorldParams
+    landmarks: tuple[Landmark, ...] = field(default_factory=tuple)
+    skyline_phase: NDArray[np.float64] = field(default_factory=lambda: np.zeros(6))
+
+    # ------------------------------------------------------------------ sampling
+    def _level_index(self, north: NDArray, east: NDArray) -> NDArray[np.int64]:
+        """Index (into ``levels``) of the finest level covering each point; -1 outside all."""
+        c_n, c_e = self.params.centre_m
+        m = np.maximum(np.abs(north - c_n), np.abs(east - c_e))
+        # halves shrink by 4 per level: the finest covering level from a logarithm
+        finest = len(self.levels) - 1
+        ratio = np.maximum(m, 1e-9) / self.levels[finest].half_m
+        idx = finest - np.ceil(np.log(np.maximum(ratio, 1e-12)) / np.log(4.0) + 1e-12)
+        idx = np.clip(idx, -1, finest).astype(np.int64)
+        idx[ratio < 1.0] = finest
+        idx[m >= self.levels[0].half_m] = -1
+        return idx
+
+    def height(self, north: NDArray, east: NDArray) -> NDArray[np.float64]:
+        """Terrain height (m, up) at SITE_FRAME (north, east); NaN outside the terrain."""
+        north = np.asarray(north, np.float64)
+        east = np.asarray(east, np.float64)
+        idx = self._level_index(north, east)
+        out = np.full(north.shape, np.nan)
+        for k, lev in enumerate(self.levels):
+            sel = np.nonzero(idx == k)[0] if north.ndim == 1 else idx == k
+            if not np.any(sel):
+                continue
+            col = (east[sel] - lev.e_min) / lev.cell_m
+            row = (lev.n_max - north[sel]) / lev.cell_m
+            out[sel] = _sample(lev.height, col, row)
+        return out
+
+    def surface_radiance(self, north: NDArray, east: NDArray,
+                         footprint_m: NDArray) -> NDArray[np.float32]:
+        """Surface radiance (N, 3) at ground points, band-limited to the pixel footprint (m)."""
+        north = np.asarray(north, np.float64)
+        east = np.asarray(east, np.float64)
+        fp = np.asarray(footprint_m, np.float64)
+        out = np.zeros(north.shape + (3,), np.float32)
+        c_n, c_e = self.params.centre_m
+        m = np.maximum(np.abs(north - c_n), np.abs(east - c_e))
+        for k, lev in enumerate(self.levels):
+            inside = m < lev.half_m
+            if k > 0:
+                weight = _smoothstep(0.7, 1.6, lev.cell_m * 2.0 / np.maximum(fp, 1e-9))
+                inside &= weight > 0
+            if not inside.any():
+                continue
+            col = (east[inside] - lev.e_min) / lev.cell_m
+            row = (lev.n_max - north[inside]) / lev.cell_m
+            value = _sample(lev.radiance, col, row)
+            if k == 0:
+                out[inside] = value
+            else:
+                w = weight[inside].astype(np.float32)[:, None]
+                out[inside] += w * (value - out[inside])
+        return out
+
+    def albedo(self, north: NDArray, east: NDArray) -> NDArray[np.float32]:
+        """Albedo (N, 3) of the finest level covering each point."""
+        idx = self._level_index(np.asarray(north), np.asarray(east))
+        out = np.zeros(np.shape(north) + (3,), np.float32)
+        for k in np.unique(idx):
+            if k < 0:
+                continue
+            sel = idx == k
+            lev = self.levels[k]
+            out[sel] = _sample(lev.albedo, (np.asarray(east)[sel] - lev.e_min) / lev.cell_m,
+                               (lev.n_max - np.asarray(north)[sel]) / lev.cell_m)
+        return out
+
+    # ------------------------------------------------------------------ ray casting
+    def cast(self, origins: NDArray, directions: NDArray, *, pixel_rad: float,
+             max_iter: int = 400) -> NDArray[np.float64]:
+        """Distance along each ray to the terrain (m); NaN for rays that miss it.
+
+        Parameters
+        ----------
+        origins, directions : (N, 3) array_like
+            SITE_FRAME metres and unit directions.
+        pixel_rad : float
+            Angular pixel size; the minimum step is a few pixel footprints, so features smaller
+            than a pixel may be stepped over (they are below the band limit anyway).
+        """
+        o = np.asarray(origins, np.float64)
+        d = np.asarray(directions, np.float64)
+        n = o.shape[0]
+        up = -d[:, 2]
+        dh = np.hypot(d[:, 0], d[:, 1])
+        z0 = -o[:, 2]
+        t = np.zeros(n)
+        t_hit = np.full(n, np.nan)
+        top = self.h_max + 1.0
+        above = z0 > top
+        active = ~(above & (up >= 0))
+        start = above & (up < 0)
+        t[start] = (z0[start] - top) / (-up[start])
+        t_prev = t.copy()
+        g_prev = np.full(n, np.inf)
+        g_lo = np.zeros(n)
+        g_hi = np.zeros(n)
+        denom = np.maximum(_SLOPE_BOUND * dh - up, 0.05)
+        rel = max(4.0 * pixel_rad, 1e-4)
+        lev0 = self.levels[0]
+        half0 = lev0.half_m
+        c_n, c_e = self.params.centre_m
+        bracket = np.zeros(n, bool)
+        idx = np.nonzero(active)[0]
+        for _ in range(max_iter):
+            if idx.size == 0:
+                break
+            ti = t[idx]
+            p = o[idx] + ti[:, None] * d[idx]
+            out = np.maximum(np.abs(p[:, 0] - c_n), np.abs(p[:, 1] - c_e)) >= half0
+            zi = -p[:, 2]
+            out |= (zi > top) & (up[idx] >= 0)
+            gap = zi - self.height(p[:, 0], p[:, 1])
+            below = ~out & (gap <= 0)
+            bracket[idx[below]] = True
+            g_hi[idx[below]] = gap[below]
+            keep = ~(out | below)
+            idx, ti, gap, p, zi = idx[keep], ti[keep], gap[keep], p[keep], zi[keep]
+            if idx.size == 0:
+                break
+            safe = gap / denom[idx]
+            # secant towards the surface, overshooting a little so that a sign change brackets it
+            gp, tp = g_prev[idx], t_prev[idx]
+            converging = np.isfinite(gp) & (gp > gap * 1.0001)
+            secant = np.where(converging, 1.1 * gap * (ti - tp) / np.where(converging, gp - gap, 1.0),
+                              safe)
+            step = np.maximum(np.minimum(secant, 6.0 * safe), safe)
+            # max-height pyramid on level 0: skip whole neighbourhoods the ray passes above
+            col = (p[:, 1] - lev0.e_min) / lev0.cell_m
+            row = (lev0.n_max - p[:, 0]) / lev0.cell_m
+            u = up[idx]
+            for radius, hmax_map in zip(_PYRAMID_RADII, self.pyramid):
+                margin = zi - (_sample(hmax_map, col, row) + self.detail_max_m)
+                reach = radius * lev0.cell_m / np.maximum(dh[idx], 1e-9)
+                down = np.where(u < 0, margin / np.maximum(-u, 1e-12), np.inf)
+                step = np.where(margin > 0, np.maximum(step, np.minimum(reach, down)), step)
+            step = np.maximum(step, rel * np.maximum(ti, 1.0))
+            t_prev[idx] = ti
+            g_prev[idx] = gap
+            g_lo[idx] = gap
+            t[idx] = ti + step
+        # regula falsi (Illinois) between the last point above and the first point below
+        b = np.nonzero(bracket)[0]
+        lo, hi = t_prev[b], t[b]
+        glo, ghi = g_lo[b], g_hi[b]
+        for _ in range(30):
+            width = hi - lo
+            if not b.size or np.all(width < 2e-6 * np.maximum(hi, 1.0)):
+                break
+            frac = np.clip(glo / np.maximum(glo - ghi, 1e-30), 0.02, 0.98)
+            mid = lo + frac * width
+            p = o[b] + mid[:, None] * d[b]
+            gap = -p[:, 2] - self.height(p[:, 0], p[:, 1])
+            pos = gap > 0
+            lo = np.where(pos, mid, lo)
+            hi = np.where(pos, hi, mid)
+            # Illinois: halve the stale end's gap so that the bracket keeps shrinking
+            glo = np.where(pos, gap, 0.5 * glo)
+            ghi = np.where(pos, 0.5 * ghi, gap)
+        frac = np.clip(glo / np.maximum(glo - ghi, 1e-30), 0.0, 1.0)
+        t_hit[b] = lo + frac * (hi - lo)
+        return t_hit
+
+    # ------------------------------------------------------------------ appearance
+    def transmittance(self, origins: NDArray, points_up: NDArray, dist: NDArray) -> NDArray:
+        """Haze transmittance along segments from ``origins`` to points at height ``points_up``."""
+        hs = self.params.scale_height_m
+        z0 = np.maximum(-np.asarray(origins)[:, 2], -hs)
+        z1 = np.maximum(points_up, -hs)
+        dz = z1 - z0
+        small = np.abs(dz) < 1.0
+        mean_density = np.where(
+            small, np.exp(-0.5 * (z0 + z1) / hs),
+            hs * (np.exp(-z0 / hs) - np.exp(-z1 / hs)) / np.where(small, 1.0, dz))
+        return np.exp(-dist * mean_density / self.params.haze_distance_m)
+
+    def background(self, directions: NDArray) -> NDArray[np.float32]:
+        """Radiance (N, 3) of rays that leave the terrain: sky over a distant skyline and haze."""
+        d = np.asarray(directions, np.float64)
+        az = np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+        el = -np.degrees(np.arcsin(np.clip(d[:, 2], -1.0, 1.0)))
+        sky = _sky(self.sky_params, az, el)
+        a = np.radians(az)
+        ph = self.skyline_phase
+        skyline = (0.9 + 0.45 * np.sin(a * 2 + ph[0]) + 0.3 * np.sin(a * 5 + ph[1])
+                   + 0.15 * np.sin(a * 11 + ph[2]) + 0.07 * np.sin(a * 23 + ph[3]))
+        haze = np.asarray(self.params.haze_rgb, np.float32)
+        hills = haze * (1.0 - 0.07 * _smoothstep(-0.5, 2.0, el))[:, None].astype(np.float32)
+        blend = _smoothstep(-0.04, 0.04, el - skyline).astype(np.float32)[:, None]
+        return (hills * (1.0 - blend) + sky * blend).astype(np.float32)
+
+    def render(self, origins: NDArray, directions: NDArray, *, pixel_rad: float,
+               solids: tuple[Solid, ...] = ()) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        """Radiance (N, 3) and range (N,) (m, NaN on the sky) along rays.
+
+        Parameters
+        ----------
+        origins, directions : (N, 3) array_like
+            SITE_FRAME; directions unit length.
+        pixel_rad : float
+            Angular pixel size: sets the texture band limit (footprint = range x pixel_rad).
+        solids : tuple of Solid
+            Hardware in front of the terrain (EDL cameras).
+        """
+        o = np.asarray(origins, np.float64)
+        d = np.asarray(directions, np.float64)
+        t = self.cast(o, d, pixel_rad=pixel_rad)
+        rad = np.empty((o.shape[0], 3), np.float32)
+        hit = np.isfinite(t)
+        if hit.any():
+            p = o[hit] + t[hit, None] * d[hit]
+            surf = self.surface_radiance(p[:, 0], p[:, 1], t[hit] * pixel_rad)
+            tr = self.transmittance(o[hit], -p[:, 2], t[hit]).astype(np.float32)[:, None]
+            haze = np.asarray(self.params.haze_rgb, np.float32)
+            rad[hit] = surf * tr + haze * (1.0 - tr)
+        if (~hit).any():
+            rad[~hit] = self.background(d[~hit])
+        for solid in solids:
+            ts, value = _intersect_solid(solid, o, d, self.params)
+            closer = np.isfinite(ts) & ~(ts >= t)
+            rad[closer] = value[closer]
+            t = np.where(closer, ts, t)
+        return rad, t
+
+
+def _sample(grid: NDArray[np.float32], col: NDArray, row: NDArray) -> NDArray[np.float32]:
+    """Bilinear ``grid`` values at fractional (col, row); any length, edge values clamped."""
+    col = np.asarray(col, np.float32).ravel()
+    row = np.asarray(row, np.float32).ravel()
+    count = col.size
+    channels = grid.shape[2] if grid.ndim == 3 else 1
+    if count == 0:
+        return np.zeros((0, channels) if grid.ndim == 3 else (0,), np.float32)
+    rows = -(-count // _REMAP_COLS)
+    pad = rows * _REMAP_COLS - count
+    cx = np.concatenate([col, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
+    cy = np.concatenate([row, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
+    out = cv2.remap(grid, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out = out.reshape(rows * _REMAP_COLS, -1)[:count]
+    return out if grid.ndim == 3 else out[:, 0]
+
+
+def _noise(rng: np.random.Generator, size: int, spacing_cells: float) -> NDArray[np.float32]:
+    """Smooth unit-variance-ish noise on a size x size grid with features ~spacing cells apart."""
+    knots = max(4, int(size / spacing_cells) + 4)
+    lattice = rng.standard_normal((knots, knots)).astype(np.float32)
+    return cv2.resize(lattice, (size, size), interpolation=cv2.INTER_CUBIC)
+
+
+def _stamp(grid: NDArray[np.float32], cu: float, cv_: float, radius: float,
+           profile: "callable", *, add: bool = True) -> None:
+    """Apply ``profile(r / radius, du, dv)`` in a window around (cu, cv) cells (in place)."""
+    size = grid.shape[0]
+    r_win = int(np.ceil(radius * 1.6)) + 2
+    u0, u1 = max(0, int(cu) - r_win), min(size, int(cu) + r_win + 1)
+    v0, v1 = max(0, int(cv_) - r_win), min(size, int(cv_) + r_win + 1)
+    if u0 >= u1 or v0 >= v1:
+        return
+    vv, uu = np.mgrid[v0:v1, u0:u1].astype(np.float32)
+    du, dv = uu - cu, vv - cv_
+    value = profile(np.hypot(du, dv) / radius, du, dv)
+    if add:
+        grid[v0:v1, u0:u1] += value
+    else:
+        grid[v0:v1, u0:u1] = np.maximum(grid[v0:v1, u0:u1], value)
+
+
+def _crater(depth: float) -> "callable":
+    def profile(x, du, dv):
+        bowl = depth * (x * x - 1.0) * (x < 1.0)
+        rim = 0.25 * depth * np.exp(-((x - 1.0) / 0.22) ** 2)
+        return (bowl + rim).astype(np.float32)
+    return profile
+
+
+def _level_detail(params: TerrainParams, k: int, cell: float, size: int,
+                  rng: np.random.Generator) -> tuple[NDArray, NDArray, NDArray, list]:
+    """Detail of one level: height (m), brightness and redness deltas, rock list."""
+    height = np.zeros((size, size), np.float32)
+    bright = 0.10 * _noise(rng, size, 6.0) + 0.06 * _noise(rng, size, 2.5)
+    red = 0.06 * _noise(rng, size, 12.0)
+    # fractal roughness: amplitude proportional to the scale
+    height += (0.12 * cell) * _noise(rng, size, 3.0) + (0.35 * cell) * _noise(rng, size, 10.0)
+    if k == 0:
+        height += params.hill_relief_m * (0.7 * _noise(rng, size, 150.0)
+                                          + 0.3 * _noise(rng, size, 50.0))
+        # a fan/delta-like plateau edge: a smooth scarp across the scene
+        vv, uu = np.mgrid[0:size, 0:size].astype(np.float32) / size
+        scarp = _smoothstep(0.02, -0.02, (uu - 0.7 + 0.1 * np.sin(vv * 9.0)) * 1.0)
+        height += 35.0 * scarp.astype(np.float32)
+        bright += 0.12 * scarp.astype(np.float32)
+    n_craters = {0: 25, 1: 30, 2: 30, 3: 20, 4: 10}.get(k, 0)
+    for _ in range(n_craters):
+        cu, cv_ = rng.uniform(0.05 * size, 0.95 * size, 2)
+        radius = float(np.exp(rng.uniform(np.log(6.0), np.log(60.0 if k else 90.0))))
+        depth = 0.18 * radius * cell * rng.uniform(0.5, 1.0)
+        _stamp(height, cu, cv_, radius, _crater(depth))
+        _stamp(bright, cu, cv_, radius,
+               lambda x, du, dv: (0.12 * np.exp(-((x - 1.0) / 0.3) ** 2)
+                                  - 0.06 * (x < 0.8)).astype(np.float32))
+    if 2 <= k <= 4:  # aeolian ripples in patches, crests brighter (dust) and redder
+        vv, uu = np.mgrid[0:size, 0:size].astype(np.float32)
+        theta = rng.uniform(0, np.pi)
+        wavelength = rng.uniform(9.0, 14.0)
+        phase = (uu * np.cos(theta) + vv * np.sin(theta)) * (2 * np.pi / wavelength)
+        phase += 1.5 * _noise(rng, size, 40.0)
+        mask = _smoothstep(0.1, 0.9, _noise(rng, size, 60.0)).astype(np.float32)
+        wave = (0.5 + 0.5 * np.sin(phase)) ** 1.5
+        height += (0.07 * wavelength * cell) * mask * wave.astype(np.float32)
+        bright += 0.10 * mask * (wave.astype(np.float32) - 0.4)
+        red += 0.08 * mask
+    rocks = []
+    n_rocks = {3: 140, 4: 700, 5: 900}.get(k + (6 - params.levels), 0)
+    for _ in range(n_rocks):
+        cu, cv_ = rng.uniform(0, size, 2)
+        radius = float(np.exp(rng.uniform(np.log(2.6), np.log(8.0))))
+        if rng.random() < 0.08:
+            radius *= 1.8
+        rocks.append((cu, cv_, radius, rng.uniform(0.35, 0.7), rng.uniform(0.5, 1.0),
+                      rng.uniform(0, np.pi), rng.random() < 0.8))
+    return height, bright, red, rocks
+
+
+def _shadow(height: NDArray[np.float32], cell: float, az_deg: float,
+            el_deg: float) -> NDArray[np.float32]:
+    """Cast-shadow fraction (0 lit .. 1 shadowed) by a sweep along the sun azimuth."""
+    size = height.shape[0]
+    big = int(np.ceil(size * 1.42)) + 4
+    # rotate so that the sun is "up" (towards row 0) in the working grid
+    angle = -az_deg  # grid rows point south, columns east; az clockwise from north
+    m = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), angle, 1.0)
+    m[:, 2] += (big - size) / 2.0
+    rot = cv2.warpAffine(height, m, (big, big), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    k = cell * np.tan(np.radians(el_deg))
+    g = rot + (np.arange(big, dtype=np.float32) * np.float32(k))[:, None]
+    prev = np.maximum.accumulate(g, axis=0)
+    prev = np.vstack([g[:1], prev[:-1]])
+    soft = max(0.5 * k, 1e-4)
+    shadow = np.clip((prev - g) / soft, 0.0, 1.0)
+    minv = cv2.invertAffineTransform(m)
+    return cv2.warpAffine(shadow.astype(np.float32), minv, (size, size),
+                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def build_terrain(params: TerrainParams) -> Terrain:
+    """Build the levels of a terrain (a few seconds for 6 levels of 1024^2)."""
+    rng = np.random.default_rng(np.random.SeedSequence([params.seed, 5150]))
+    size = params.cells
+    c_n, c_e = params.centre_m
+    albedo0 = np.asarray(params.albedo_rgb, np.float32)
+    sun_az, sun_el = np.radians(params.sun_azimuth_deg), np.radians(params.sun_elevation_deg)
+    sun_up = np.array([np.cos(sun_el) * np.cos(sun_az), np.cos(sun_el) * np.sin(sun_az),
+                       np.sin(sun_el)], np.float32)
+    e_sun = np.asarray(params.sun_irradiance, np.float32)
+    e_sky = np.asarray(params.sky_irradiance, np.float32)
+    levels: list[_Level] = []
+    landmarks: list[Landmark] = []
+    detail_max = 0.0
+    prev: _Level | None = None
+    for k, cell in enumerate(params.cell_sizes_m):
+        half_cells = (size - 1) / 2.0
+        n_max = c_n + half_cells * cell
+        e_min = c_e - half_cells * cell
+        g = (np.arange(size, dtype=np.float64) - half_cells) * cell
+        north = (c_n - g)[:, None] * np.ones((1, size))
+        east = (c_e + g)[None, :] * np.ones((size, 1))
+        height, bright, red, rocks = _level_detail(params, k, cell, size, rng)
+        rock_shade = np.zeros((size, size), np.float32)
+        for cu, cv_, radius, h_ratio, dark, theta, basalt in rocks:
+            def rock_profile(x, du, dv, r=radius, hr=h_ratio, th=theta):
+                # slightly elongated, flat-topped boulder
+                xr = (du * np.cos(th) + dv * np.sin(th)) / 1.25
+                yr = -du * np.sin(th) + dv * np.cos(th)
+                q = np.hypot(xr, yr) / r
+                return (hr * r * cell * np.clip(1.0 - q ** 2, 0.0, None) ** 0.45).astype(np.float32)
+            _stamp(height, cu, cv_, radius, rock_profile, add=True)
+            tone = -0.45 * dark if basalt else 0.35 * dark
+            _stamp(rock_shade, cu, cv_, radius,
+                   lambda x, du, dv, t=tone: (t * np.clip(1.3 - x, 0, 1)).astype(np.float32),
+                   add=True)
+        if prev is not None:
+            col = ((east - prev.e_min) / prev.cell_m).astype(np.float32)
+            row = ((prev.n_max - north) / prev.cell_m).astype(np.float32)
+            base_h = cv2.remap(prev.height, col, row, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE)
+            base_albedo = cv2.remap(prev.albedo, col, row, cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE)
+        else:
+            base_h = np.zeros((size, size), np.float32)
+            base_albedo = np.broadcast_to(albedo0, (size, size, 3)).astype(np.float32)
+        # taper the detail to zero at the border; flatten it under the rover
+        edge = np.minimum(np.minimum(np.arange(size), np.arange(size)[::-1]) / (0.12 * size), 1.0)
+        taper = _smoothstep(0.0, 1.0, np.minimum(edge[:, None], edge[None, :])).astype(np.float32)
+        r_rover = np.hypot(north - c_n, east - c_e)
+        pad = _smoothstep(params.rover_pad_m, 1.4 * params.rover_pad_m, r_rover).astype(np.float32)
+        height *= _smoothstep(max(params.rover_pad_m, 3.0 * cell),
+                              1.4 * max(params.rover_pad_m, 3.0 * cell), r_rover).astype(np.float32)
+        rock_shade *= pad
+        detail = taper * height
+        total_h = (base_h + detail).astype(np.float32)
+        if k > 0:  # level 0 is in the max-height pyramid itself
+            detail_max += max(float(detail.max()), 0.0)
+        bright = taper * (bright + rock_shade)
+        red = taper * red
+        is_rock = (rock_shade < -0.05)
+        tint = np.stack([1.0 + 0.5 * red, np.ones_like(red), 1.0 - 0.7 * red], axis=-1)
+        albedo = base_albedo * tint * np.clip(1.0 + bright, 0.2, None)[..., None]
+        # basalt is greyer than soil
+        grey = albedo.mean(axis=-1, keepdims=True)
+        albedo = np.where(is_rock[..., None], 0.55 * albedo + 0.45 * grey, albedo)
+        # landmarks: bright dots on flat-ish ground at known points (fine levels only)
+        if 0.05 <= cell <= 1.5 and params.landmarks_per_level:
+            for _ in range(params.landmarks_per_level):
+                for _try in range(30):
+                    ang = rng.uniform(0, 2 * np.pi)
+                    dist = rng.uniform(0.25, 0.8) * half_cells * cell
+                    if cell < 0.1:
+                        dist = rng.uniform(3.0, 0.85 * half_cells * cell)
+                    ln, le = c_n + dist * np.cos(ang), c_e + dist * np.sin(ang)
+                    cu, cv_ = (le - e_min) / cell, (n_max - ln) / cell
+                    iu, iv = int(round(cu)), int(round(cv_))
+                    win = total_h[iv - 6:iv + 7, iu - 6:iu + 7]
+                    if win.size and float(win.max() - win.min()) < 2.0 * cell:
+                        break
+                sigma = 2.2
+                _stamp(albedo[..., 0], cu, cv_, sigma,
+                       lambda x, du, dv: (0.9 * np.exp(-0.5 * x * x)).astype(np.float32))
+                for ch in (1, 2):
+                    _stamp(albedo[..., ch], cu, cv_, sigma,
+                           lambda x, du, dv: (0.9 * np.exp(-0.5 * x * x)).astype(np.float32))
+                hl = float(_sample(total_h, np.array([cu]), np.array([cv_]))[0])
+                landmarks.append(Landmark(float(ln), float(le), hl, sigma * cell, k))
+        # shading: Lambertian sun with cast shadows, sky with its view factor
+        gy, gx = np.gradient(total_h.astype(np.float64), cell)  # rows go south, columns east
+        dh_dn, dh_de = -gy, gx
+        norm = np.sqrt(1.0 + dh_dn**2 + dh_de**2)
+        nz = 1.0 / norm
+        cos_i = np.clip((-dh_dn * sun_up[0] - dh_de * sun_up[1] + sun_up[2]) / norm, 0.0, None)
+        shadow = _shadow(total_h, cell, params.sun_azimuth_deg, params.sun_elevation_deg)
+        lit = (cos_i * (1.0 - shadow)).astype(np.float32)[..., None]
+        view = (0.5 * (1.0 + nz)).astype(np.float32)[..., None]
+        radiance = albedo / np.float32(np.pi) * (lit * e_sun + view * e_sky)
+        lev = _Level(cell_m=cell, n_max=n_max, e_min=e_min, half_m=half_cells * cell * 0.97,
+                     height=total_h, radiance=radiance.astype(np.float32),
+                     albedo=albedo.astype(np.float32))
+        levels.append(lev)
+        prev = lev
+        log.debug("terrain level %d: %.3f m cells, relief %.2f..%.2f m", k, cell,
+                  float(total_h.min()), float(total_h.max()))
+    lev0 = levels[0]
+    # max-height pyramid at level-0 cells over the total height of every level
+    hmax0 = lev0.height.copy()
+    for k in range(1, len(levels)):
+        f = 4 ** k
+        n_k = size // f
+        if n_k < 1:
+            continue
+        i0 = (size - n_k) // 2
+        block = levels[k].height[:n_k * f, :n_k * f].reshape(n_k, f, n_k, f).max(axis=(1, 3))
+        hmax0[i0:i0 + n_k, i0:i0 + n_k] = np.maximum(hmax0[i0:i0 + n_k, i0:i0 + n_k], block)
+    pyramid = [cv2.dilate(hmax0, np.ones((2 * r + 3, 2 * r + 3), np.uint8))
+               for r in _PYRAMID_RADII]
+    detail_max = 0.05 * params.cell_sizes_m[0]
+    h_max = max(float(lev.height.max()) for lev in levels)
+    sky = params.sky or WorldParams(seed=params.seed, pixel_deg=0.08,
+                                    sun_azimuth_deg=params.sun_azimuth_deg,
+                                    sun_elevation_deg=params.sun_elevation_deg)
+    phase = np.random.default_rng(np.random.SeedSequence([params.seed, 77])).uniform(0, 6.3, 6)
+    return Terrain(params=params, levels=levels, h_max=h_max, detail_max_m=detail_max,
+                   pyramid=pyramid, sky_params=sky, landmarks=tuple(landmarks),
+                   skyline_phase=phase)
+
+
+def _intersect_solid(solid: Solid, o: NDArray, d: NDArray,
+                     params: TerrainParams) -> tuple[NDArray, NDArray[np.float32]]:
+    """Ray distance (NaN on a miss) and shaded radiance of one solid."""
+    r = np.asarray(solid.r_site_body, np.float64)
+    c = np.asarray(solid.centre, np.float64)
+    ob = (o - c) @ r  # body frame: r.T @ (o - c)
+    db = d @ r
+    half = np.asarray(solid.half_size, np.float64)
+    n = o.shape[0]
+    t = np.full(n, np.nan)
+    normal = np.zeros((n, 3))
+    if solid.kind == "sphere":
+        rad = half[0]
+        b = np.einsum("ij,ij->i", ob, db)
+        cc = np.einsum("ij,ij->i", ob, ob) - rad * rad
+        disc = b * b - cc
+        ok = disc >= 0
+        root = np.sqrt(np.where(ok, disc, 0.0))
+        t1, t2 = -b - root, -b + root
+        tt = np.where(t1 > 1e-6, t1, t2)
+        p = ob + tt[:, None] * db
+        if solid.hemisphere:  # canopy: the half with body z < 0 (its "up" side), seen from below
+            ok &= p[:, 2] <= 0.0
+            alt = ob + t2[:, None] * db
+            use2 = ~ok & (disc >= 0) & (alt[:, 2] <= 0) & (t2 > 1e-6)
+            tt = np.where(use2, t2, tt)
+            ok = ok | use2
+            p = ob + tt[:, None] * db
+        ok &= tt > 1e-6
+        t[ok] = tt[ok]
+        normal = p / rad
+    else:
+        inv = 1.0 / np.where(np.abs(db) < 1e-12, 1e-12, db)
+        t_lo = (-half - ob) * inv
+        t_hi = (half - ob) * inv
+        t_near = np.minimum(t_lo, t_hi).max(axis=1)
+        t_far = np.maximum(t_lo, t_hi).min(axis=1)
+        ok = (t_near <= t_far) & (t_far > 1e-6)
+        tt = np.where(t_near > 1e-6, t_near, t_far)
+        t[ok] = tt[ok]
+        p = ob + tt[:, None] * db
+        face = np.argmax(np.abs(p) / half, axis=1)
+        normal[np.arange(n), face] = np.sign(p[np.arange(n), face])
+    sun_az, sun_el = np.radians(params.sun_azimuth_deg), np.radians(params.sun_elevation_deg)
+    sun_site = np.array([np.cos(sun_el) * np.cos(sun_az), np.cos(sun_el) * np.sin(sun_az),
+                         -np.sin(sun_el)])
+    sun_body = r.T @ sun_site
+    shade = 0.35 + 0.65 * np.clip(np.abs(normal @ sun_body), 0, 1)
+    value = np.asarray(solid.radiance, np.float32)[None, :] * shade.astype(np.float32)[:, None]
+    if solid.stripes:
+        gore = np.floor((np.arctan2(p[:, 1], p[:, 0]) + np.pi) / (2 * np.pi) * solid.stripes)
+        value = value * np.where(gore % 2 == 0, 1.0, 0.45).astype(np.float32)[:, None]
+    return t, value.astype(np.float32)
