@@ -4,15 +4,27 @@ Stages, in pipeline order (each a plain function ``Frame -> Frame``; tasks/ wrap
 
     frame_from_product -> decompand -> debayer -> flat -> color -> undistort
 
-- ``decompand``: 8-bit codes -> DN through the inverse LUT the label names (never twice).
-- ``debayer``: Bayer-encoded single band -> RGB (Malvar-He-Cutler by default), phase from the
-  subframe origin. Products decoded onboard or without a CFA pass through.
-- ``flat``: bias subtraction, flat-field division, exposure and responsivity -> spectral radiance
-  in W m^-2 sr^-1 nm^-1 per camera band.
-- ``color``: camera RGB -> CIE XYZ (per-camera ``xyz_from_camera``) -> linear sRGB (D65 matrix):
-  radiance expressed on sRGB primaries, what mosaics blend.
-- ``undistort``: resample through the camera model's CAHV linearization; the Frame then carries
-  the CAHV model of its new pixels.
+- ``decompand``: 8-bit codes -> DN through the inverse LUT the label names (never twice); the
+  camera's ``luts`` table maps label ids to dated files (``LUT2 -> M20_LUT2_v2a``).
+- ``debayer``: bad photosites repaired on the mosaic, then Bayer single band -> RGB (Malvar-He-
+  Cutler by default; bilinear, OpenCV edge-aware or VNG), phase from the subframe origin.
+  Products decoded onboard, without a CFA, or binned (the 2x2 cell averaged into one band) pass
+  through.
+- ``flat``: bias, bad pixels (when not repaired on the mosaic), undoing an onboard radial flat
+  (FLAT_FIELD_CORRECTION_PARM), the ground flat, exposure (plus overhead), responsivity at the
+  detector temperature and zoom f-number -> spectral radiance in W m^-2 sr^-1 nm^-1 per camera
+  band; optionally divided by MIPL's zenith factor, or converted to I/F (``[chain] quantity``).
+- ``color``: optional white balance (none / fixed / grey world), camera RGB -> CIE XYZ
+  (per-camera ``xyz_from_camera``) -> linear sRGB (D65 matrix).
+- ``undistort``: one resampling through the CAHV linearization of the model; the Frame then
+  carries the CAHV model of its new pixels.
+
+:func:`run_chain` (what :func:`process_product` and ``rovercam process`` use) runs all five at
+once: every stage is first *planned* from the frame's metadata (calibration files found and
+checked, provenance written), then the pixel work of all stages runs fused, strip by strip of
+output lines (input lines are read through the remap grid's footprint, with a halo for the
+5x5 filters), so the working set is a few hundred lines and the only full-size allocation is the
+output. The result equals running the stages one by one (float32 rounding aside; tested).
 
 Every stage appends to ``frame.provenance.steps`` and records the calibration files it read.
 """
@@ -21,30 +33,47 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Literal
 
-import cv2
 import numpy as np
 
 import rovercam
 from rovercam import camera as _camera
 from rovercam import radiometry as _rad
-from rovercam.config import CameraSettings, Settings
-from rovercam.errors import CalibrationError, ProductError
+from rovercam.config import Settings
+from rovercam.errors import ProductError
 from rovercam.products.model import CFA, Companding, FrameDefinition, Product, Subframe
-from rovercam.provenance import Provenance, sha256_file
+from rovercam.provenance import Provenance
+from rovercam.stageplan import (
+    _PLANNERS,
+    _STRIP_LINES,
+    _apply_color,
+    _apply_debayer,
+    _apply_flat,
+    _footprints,
+    _Plan,
+    _plan_color,
+    _plan_debayer,
+    _plan_decompand,
+    _plan_flat,
+    _plan_undistort,
+    _remap,
+    _RowCache,
+)
 from rovercam.storage import npz
 
 __all__ = [
     "Frame",
     "Units",
+    "RadiometricType",
     "frame_from_product",
     "decompand",
     "debayer",
     "flat",
     "color",
     "undistort",
+    "run_stage",
+    "run_chain",
     "process_product",
     "dumps_frame",
     "loads_frame",
@@ -53,10 +82,16 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Units = Literal["code", "dn", "radiance_camera", "radiance_srgb"]
+Units = Literal["code", "dn", "radiance_camera", "radiance_srgb", "iof_camera", "iof_srgb"]
+#: What the calibrated values are (PDS4 img:Radiometric_Correction radiometric_type, plus
+#: "relative_radiance" for products without an exposure time).
+RadiometricType = Literal[
+    "none", "spectral_radiance", "scaled_spectral_radiance", "radiance_factor", "relative_radiance"
+]
 
 #: Stage names in order; the flow and ``rovercam process`` run them in this order.
 STAGES = ("decompand", "debayer", "flat", "color", "undistort")
+
 
 
 @dataclass(slots=True)
@@ -68,11 +103,23 @@ class Frame:
     image : ndarray
         (lines, samples) or (lines, samples, bands). uint8/uint16 until the first arithmetic,
         float32 after; NaN marks no-data.
-    units : {"code", "dn", "radiance_camera", "radiance_srgb"}
+    units : {"code", "dn", "radiance_camera", "radiance_srgb", "iof_camera", "iof_srgb"}
     camera_model : CameraModel
         Model of *these* pixels (CAHV after ``undistort``), in ``camera_frame``.
     frames : dict
         Coordinate systems from the label (to reach SITE_FRAME).
+    filter, temperature_c, focal_length_mm : instrument state from the label (filter name,
+        detector temperature in degrees C, focal length in mm).
+    onboard_flat : (x0, y0, a, b, c) or None
+        FLAT_FIELD_CORRECTION_PARM when the label says an onboard radial flat was applied.
+    ground_flat_applied : bool
+        The label names a flat-field file already applied on the ground (an RDR).
+    solar_elevation_deg : float or None
+        Sun elevation above the local horizon (SITE_DERIVED_GEOMETRY_PARMS), degrees.
+    radiometric_type : str
+        See :data:`RadiometricType`; set by ``flat``.
+    bad_pixels_repaired : bool
+        Set by ``debayer`` when it repaired the mosaic, so ``flat`` does not repeat it.
     """
 
     product_id: str
@@ -93,6 +140,43 @@ class Frame:
     sequence_id: str | None = None
     start_time: _dt.datetime | None = None
     provenance: Provenance = field(default_factory=Provenance)
+    filter: str | None = None
+    temperature_c: float | None = None
+    focal_length_mm: float | None = None
+    onboard_flat: tuple[float, float, float, float, float] | None = None
+    ground_flat_applied: bool = False
+    solar_elevation_deg: float | None = None
+    radiometric_type: RadiometricType = "none"
+    bad_pixels_repaired: bool = False
+
+
+def _label_value(label: Any, group: str, key: str) -> Any:
+    if label is None or not hasattr(label, "get"):
+        return None
+    g = label.get(group)
+    if not hasattr(g, "get"):
+        return None
+    value = g.get(key)
+    return getattr(value, "value", value)
+
+
+def _label_number(label: Any, group: str, key: str) -> float | None:
+    value = _label_value(label, group, key)
+    if isinstance(value, tuple) and len(value) == 1:
+        value = value[0]
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _onboard_flat(product: Product) -> tuple[float, float, float, float, float] | None:
+    flag = _label_value(product.label, "INSTRUMENT_STATE_PARMS", "FLAT_FIELD_CORRECTION_FLAG")
+    parm = _label_value(product.label, "INSTRUMENT_STATE_PARMS", "FLAT_FIELD_CORRECTION_PARM")
+    if str(flag).strip().upper() not in ("TRUE", "ON", "1") or not isinstance(parm, tuple):
+        return None
+    values = tuple(float(getattr(v, "value", v)) for v in parm)
+    if len(values) != 5:
+        raise ProductError(product.path or product.product_id,
+                           f"FLAT_FIELD_CORRECTION_PARM has {len(values)} values, expected 5")
+    return values  # type: ignore[return-value]
 
 
 def frame_from_product(product: Product, *, sha256: str = "", settings: Settings | None = None) -> Frame:
@@ -107,6 +191,12 @@ def frame_from_product(product: Product, *, sha256: str = "", settings: Settings
         software_version=rovercam.__version__,
         config_hash=settings.config_hash if settings else "",
     )
+    onboard = _onboard_flat(product)
+    elevation = None
+    for group in ("SITE_DERIVED_GEOMETRY_PARMS", "ROVER_DERIVED_GEOMETRY_PARMS"):
+        elevation = _label_number(product.label, group, "SOLAR_ELEVATION")
+        if elevation is not None:
+            break
     return Frame(
         product_id=product.product_id,
         instrument=product.instrument,
@@ -126,6 +216,12 @@ def frame_from_product(product: Product, *, sha256: str = "", settings: Settings
         sequence_id=product.sequence_id,
         start_time=product.start_time,
         provenance=prov,
+        filter=product.filter,
+        temperature_c=product.temperature_c,
+        focal_length_mm=product.focal_length_mm,
+        onboard_flat=onboard,
+        ground_flat_applied=bool(product.flat_field_applied and onboard is None),
+        solar_elevation_deg=elevation,
     )
 
 
@@ -137,108 +233,48 @@ def _step(frame: Frame, text: str, **changes: Any) -> Frame:
     return replace(frame, provenance=prov, **changes)
 
 
-def _find_calibration_file(rel: str, search_path: tuple[Path, ...], what: str, frame: Frame) -> Path:
-    for folder in search_path:
-        candidate = folder / rel
-        if candidate.is_file():
-            return candidate
-    where = ", ".join(str(p) for p in search_path) or "(empty search path)"
-    raise CalibrationError(rel, f"{what} for {frame.product_id} not found in calibration search path: {where}")
-
+# --- the stages ------------------------------------------------------------------------------------
 
 def decompand(frame: Frame, settings: Settings) -> Frame:
     """Undo onboard companding with the inverse LUT the label names (DOMAIN.md §6)."""
-    if frame.units != "code" or not _rad.needs_decompanding(frame.companding):
-        return _step(frame, f"decompand: not needed (state {frame.companding.state})")
-    cam = settings.camera(frame.instrument)
-    name = f"{cam.lut_prefix}{frame.companding.lut}"
-    lut = _rad.find_lut(name, [folder / "luts" for folder in settings.calibration_path])
-    dn = _rad.decompand(frame.image, lut)
-    return _step(
-        frame,
-        f"decompand: {lut.name}",
-        image=dn,
-        units="dn",
-        calibration={Path(lut.source).name: lut.sha256},
-    )
+    plan = _plan_decompand(frame, settings)
+    if "lut" not in plan.op:
+        return _step(frame, plan.text)
+    dn = _rad.decompand(frame.image, plan.op["lut"])
+    return _step(frame, plan.text, image=dn, calibration=plan.calibration, **plan.changes)
 
 
 def debayer(frame: Frame, settings: Settings) -> Frame:
-    """Demosaic a Bayer-encoded single-band frame (phase from the subframe origin)."""
-    if frame.cfa.state != "encoded" or frame.image.ndim != 2:
-        return _step(frame, f"debayer: not needed (CFA state {frame.cfa.state})")
-    if frame.downsample != (1, 1):
-        raise ProductError(frame.product_id, f"Bayer-encoded but binned {frame.downsample}: cannot debayer")
-    pattern = _rad.cfa_phase(frame.cfa.pattern or "RGGB", frame.subframe.first_line, frame.subframe.first_sample)
-    method = settings.chain.debayer
-    # Malvar's negative taps can overshoot: clamp to what the detector can produce
-    bits = frame.companding.original_bits
-    clip = (0.0, float(2**bits - 1)) if bits else (0.0, float(np.max(frame.image)))
-    rgb = _rad.debayer(frame.image, pattern, method=method, clip=clip)
-    cfa = replace(frame.cfa, state="decoded", venue="GROUND", method=method.upper())
-    return _step(frame, f"debayer: {method} {pattern}", image=rgb, cfa=cfa)
-
-
-def _flat_for(frame: Frame, cam: CameraSettings, settings: Settings) -> tuple[np.ndarray | None, dict[str, str]]:
-    if not cam.flat:
-        return None, {}
-    path = _find_calibration_file(cam.flat, settings.calibration_path, "flat field", frame)
-    flat_img = _rad.load_flat(path)
-    h, w = frame.image.shape[:2]
-    if flat_img.shape[:2] != (h, w):
-        raise CalibrationError(
-            str(path), f"flat is {flat_img.shape[1]}x{flat_img.shape[0]}, {frame.product_id} is {w}x{h}"
-        )
-    return flat_img, {path.name: sha256_file(path)}
+    """Repair bad photosites and demosaic a Bayer-encoded single-band frame (phase from the subframe origin)."""
+    plan = _plan_debayer(frame, settings)
+    if not plan.op:
+        return _step(frame, plan.text, **plan.changes)
+    return _step(frame, plan.text, image=_apply_debayer(frame.image, plan.op), calibration=plan.calibration,
+                 **plan.changes)
 
 
 def flat(frame: Frame, settings: Settings) -> Frame:
-    """Bias, flat field, exposure and responsivity: DN -> W m^-2 sr^-1 nm^-1 per camera band."""
-    if frame.units != "dn":
-        raise ProductError(frame.product_id, f"flat expects DN, got {frame.units} (run decompand first)")
-    if not frame.exposure_s or frame.exposure_s <= 0:
-        raise ProductError(frame.product_id, f"exposure duration {frame.exposure_s!r} s is not positive")
-    cam = settings.camera(frame.instrument)
-    work = _rad.subtract_bias(frame.image, cam.bias_dn)
-    flat_img, files = _flat_for(frame, cam, settings)
-    steps = [f"bias {cam.bias_dn:g} DN"]
-    if flat_img is not None:
-        work = _rad.apply_flat(work, flat_img, min_flat=settings.chain.min_flat)
-        steps.append(f"flat {next(iter(files))}")
-    resp = np.asarray(cam.responsivity[: work.shape[2]] if work.ndim == 3 else cam.responsivity[1:2])
-    rad = _rad.to_radiance(work, exposure_s=frame.exposure_s, responsivity=resp)
-    steps.append(f"radiance t={frame.exposure_s:g}s")
-    return _step(frame, "flat: " + ", ".join(steps), image=rad, units="radiance_camera", calibration=files)
+    """Bias, bad pixels, onboard and ground flats, exposure and responsivity: DN -> radiance (or I/F)."""
+    plan = _plan_flat(frame, settings)
+    return _step(frame, plan.text, image=_apply_flat(frame.image, plan.op), calibration=plan.calibration,
+                 **plan.changes)
 
 
 def color(frame: Frame, settings: Settings) -> Frame:
-    """Camera RGB radiance -> XYZ -> linear sRGB radiance (one 3x3 matrix per pixel)."""
-    if frame.units != "radiance_camera":
-        raise ProductError(frame.product_id, f"color expects camera radiance, got {frame.units}")
-    if frame.image.ndim != 3 or frame.image.shape[2] != 3:
-        return _step(frame, "color: single band, no colour transform", units="radiance_srgb")
-    cam = settings.camera(frame.instrument)
-    srgb_from_camera = _rad.SRGB_FROM_XYZ @ np.asarray(cam.xyz_from_camera, dtype=np.float64)
-    out = _rad.apply_color_matrix(frame.image, srgb_from_camera)
-    return _step(frame, "color: camera RGB -> XYZ -> linear sRGB (D65)", image=out, units="radiance_srgb")
+    """Optional white balance, then camera RGB -> XYZ -> linear sRGB (one 3x3 matrix per pixel)."""
+    plan = _plan_color(frame, settings)
+    if not plan.op:
+        return _step(frame, plan.text, **plan.changes)
+    return _step(frame, plan.text, image=_apply_color(frame.image, plan.op), **plan.changes)
 
 
 def undistort(frame: Frame, settings: Settings) -> Frame:
     """Resample onto the CAHV linearization of the frame's model (same size, same C)."""
-    h, w = frame.image.shape[:2]
-    model = frame.camera_model
-    if type(model).__name__ == "CAHV":
-        return _step(frame, "undistort: already CAHV")
-    linear = _camera.linearize(model, w, h, fov=settings.chain.linearize_fov)
-    map_x, map_y = _camera.remap_grid(linear, (w, h), model)
-    img = frame.image.astype(np.float32, copy=False)
-    out = cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
-    return _step(
-        frame,
-        f"undistort: {type(model).__name__} -> CAHV ({settings.chain.linearize_fov} fov)",
-        image=out,
-        camera_model=linear,
-    )
+    plan = _plan_undistort(frame, settings)
+    if not plan.op:
+        return _step(frame, plan.text)
+    img = _rad.as_working(frame.image)
+    return _step(frame, plan.text, image=_remap(img, *plan.op["maps"]), **plan.changes)
 
 
 _STAGE_FUNCS = {"decompand": decompand, "debayer": debayer, "flat": flat, "color": color, "undistort": undistort}
@@ -247,17 +283,94 @@ _STAGE_FUNCS = {"decompand": decompand, "debayer": debayer, "flat": flat, "color
 def run_stage(name: str, frame: Frame, settings: Settings) -> Frame:
     """Run one named stage (see :data:`STAGES`)."""
     try:
-        return _STAGE_FUNCS[name](frame, settings)
+        func = _STAGE_FUNCS[name]
     except KeyError:
         raise ValueError(f"unknown stage {name!r}; stages: {', '.join(STAGES)}") from None
+    return func(frame, settings)
+
+
+# --- the whole chain, fused and strip by strip ------------------------------------------------------
+
+def _fusable(frame: Frame, settings: Settings) -> bool:
+    """Whether :func:`run_chain` can fuse: integer pixels, a local debayer, no image statistic."""
+    return (
+        frame.units in ("code", "dn")
+        and frame.image.dtype.kind in "ui"
+        and settings.chain.white_balance != "grey_world"  # needs the whole debayered frame first
+        and settings.chain.debayer in ("malvar", "bilinear")  # OpenCV's own border rules differ
+    )
+
+
+def _placeholder(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A zero-memory stand-in image of the right shape and dtype for planning."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), shape)
+
+
+def run_chain(frame: Frame, settings: Settings, *, fused: bool = True) -> Frame:
+    """Run all five stages on a frame.
+
+    Parameters
+    ----------
+    frame : Frame
+        As :func:`frame_from_product` makes it.
+    settings : Settings
+    fused : bool, keyword-only
+        Plan every stage first, then do the pixel work of all of them strip by strip of output
+        lines (module docstring): the fast, lean path. False, or a frame it cannot fuse
+        (float pixels, OpenCV demosaickers, grey-world white balance), runs
+        :func:`run_stage` five times instead. Both give the same frame (pixels to float32
+        rounding, provenance exactly).
+
+    Returns
+    -------
+    Frame
+        Calibrated (radiance or I/F on sRGB primaries, or one band), linearized; float32.
+    """
+    if not (fused and _fusable(frame, settings)):
+        for name in STAGES:
+            frame = run_stage(name, frame, settings)
+        return frame
+    src = frame.image
+    h, w = src.shape[:2]
+    plans: dict[str, _Plan] = {}
+    virt = frame
+    for name in STAGES:
+        kwargs: dict[str, Any] = {}
+        if name == "debayer" and virt.cfa.state == "encoded" and not virt.companding.original_bits:
+            lut = plans["decompand"].op.get("lut")
+            top = int(src.max())
+            kwargs["dn_max"] = float(lut.values[top]) if lut is not None else float(top)
+        plan = _PLANNERS[name](virt, settings, **kwargs)
+        plans[name] = plan
+        if name == "decompand" and plan.op:
+            image = _placeholder(src.shape, np.uint16)
+        elif name == "debayer" and plan.op:
+            image = _placeholder((h, w, 3), np.float32)
+        elif name in ("flat", "color"):
+            image = _placeholder(virt.image.shape, np.float32)
+        else:
+            image = virt.image
+        virt = _step(virt, plan.text, image=image, calibration=plan.calibration, **plan.changes)
+    bands = virt.image.shape[2:] if virt.image.ndim == 3 else ()
+    out = np.empty((h, w) + bands, dtype=np.float32)
+    uplan = plans["undistort"]
+    maps = uplan.op.get("maps")
+    rows = _RowCache(src, plans)
+    if maps is None:
+        for y0 in range(0, h, _STRIP_LINES):
+            out[y0:min(h, y0 + _STRIP_LINES)] = rows.get(y0, min(h, y0 + _STRIP_LINES))
+        return replace(virt, image=out)
+    for y0, y1, ya, yb in _footprints(uplan.changes["camera_model"], frame.camera_model, w, h):
+        if ya < 0:
+            out[y0:y1] = np.nan
+            continue
+        _remap(rows.get(ya, yb), maps[0][y0:y1], maps[1][y0:y1] - np.float32(ya), dst=out[y0:y1])
+    return replace(virt, image=out)
 
 
 def process_product(product: Product, settings: Settings, *, sha256: str = "") -> Frame:
     """Run every stage on one product; what ``rovercam process`` does per product."""
-    frame = frame_from_product(product, sha256=sha256, settings=settings)
-    for name in STAGES:
-        frame = run_stage(name, frame, settings)
-    return frame
+    return run_chain(frame_from_product(product, sha256=sha256, settings=settings), settings)
 
 
 # --- serialisation between tasks (arrays stay in storage; ids and keys cross task boundaries) ---
@@ -282,6 +395,14 @@ def dumps_frame(frame: Frame) -> bytes:
         "sequence_id": frame.sequence_id,
         "start_time": frame.start_time.isoformat() if frame.start_time else None,
         "provenance": frame.provenance.to_dict(),
+        "filter": frame.filter,
+        "temperature_c": frame.temperature_c,
+        "focal_length_mm": frame.focal_length_mm,
+        "onboard_flat": list(frame.onboard_flat) if frame.onboard_flat else None,
+        "ground_flat_applied": frame.ground_flat_applied,
+        "solar_elevation_deg": frame.solar_elevation_deg,
+        "radiometric_type": frame.radiometric_type,
+        "bad_pixels_repaired": frame.bad_pixels_repaired,
     }
     return npz.pack(frame.image, meta)
 
@@ -312,4 +433,12 @@ def loads_frame(blob: bytes) -> Frame:
         sequence_id=meta["sequence_id"],
         start_time=_dt.datetime.fromisoformat(st) if st else None,
         provenance=Provenance.from_dict(meta["provenance"]),
+        filter=meta.get("filter"),
+        temperature_c=meta.get("temperature_c"),
+        focal_length_mm=meta.get("focal_length_mm"),
+        onboard_flat=tuple(meta["onboard_flat"]) if meta.get("onboard_flat") else None,
+        ground_flat_applied=bool(meta.get("ground_flat_applied", False)),
+        solar_elevation_deg=meta.get("solar_elevation_deg"),
+        radiometric_type=meta.get("radiometric_type", "none"),
+        bad_pixels_repaired=bool(meta.get("bad_pixels_repaired", False)),
     )

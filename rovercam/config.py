@@ -62,9 +62,24 @@ class LimitsSettings(_Section):
 
 
 class ChainSettings(_Section):
-    debayer: Literal["malvar", "bilinear"] = "malvar"
+    """Frame-chain options (``[chain]``; rovercam.chain documents each step)."""
+
+    debayer: Literal["malvar", "bilinear", "edge_aware", "vng"] = "malvar"
     linearize_fov: Literal["min", "max"] = "min"
     min_flat: float = Field(0.05, gt=0, lt=1)
+    # What the flat stage produces: spectral radiance, or I/F (radiance factor).
+    quantity: Literal["radiance", "iof"] = "radiance"
+    # Divide radiance by MIPL's zenith factor Z (RAS "scaled spectral radiance"; needs the sun's
+    # elevation from the label).
+    zenith_scaling: bool = False
+    zenith_tau: float = Field(0.6, ge=0)
+    zenith_tau_ref: float = Field(0.3, ge=0)
+    white_balance: Literal["none", "fixed", "grey_world"] = "none"
+    repair_bad_pixels: bool = True
+    undo_onboard_flat: bool = True
+    # A product without an exposure time (raw-image-site PNGs): "error", or "relative" radiance
+    # (exposure taken as 1 s, recorded in the frame's radiometric_type and provenance).
+    missing_exposure: Literal["error", "relative"] = "relative"
 
 
 class MosaicSettings(_Section):
@@ -104,6 +119,26 @@ class CameraSettings(_Section):
     read_noise_dn: float = Field(0.0, ge=0)
     gain_e_per_dn: float = Field(1.0, gt=0)
     display_white_radiance: float = Field(0.08, gt=0)
+    # Label LUT id -> inverse-LUT file stem on the calibration path (e.g. {LUT2 = "M20_LUT2_v2a"});
+    # ids not listed use <lut_prefix><id>.
+    luts: dict[str, str] = Field(default_factory=dict)
+    # Bad-pixel list (text, "x y" 0-based detector pixels per line), relative to the search path.
+    bad_pixels: str | None = None
+    # Responsivity temperature term: k(T) = k * (1 + b1 dT + b2 dT^2), dT = T - temperature_ref_c.
+    temperature_ref_c: float | None = None
+    responsivity_temperature_coeff: tuple[float, float] = (0.0, 0.0)
+    # Zoom f-number term (Mastcam-Z): k * (f_number_ref / f#)^2, f# interpolated in
+    # f_number_table = [[focal_length_mm, f_number], ...] at the label's FOCAL_LENGTH.
+    f_number_ref: float | None = Field(None, gt=0)
+    f_number_table: tuple[tuple[float, float], ...] = ()
+    # Exposure overhead added to EXPOSURE_DURATION (MIPL exp_overhead), seconds.
+    exposure_overhead_s: float = 0.0
+    # Fixed white-balance gains for camera R, G, B ([chain] white_balance = "fixed").
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # Band solar irradiance at 1 AU, W m^-2 nm^-1, camera R, G, B (I/F); per filter for
+    # narrow-band cameras in solar_irradiance_by_filter.
+    solar_irradiance: tuple[float, float, float] = (1.65, 1.86, 2.03)
+    solar_irradiance_by_filter: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("responsivity")
     @classmethod

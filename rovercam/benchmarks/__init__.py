@@ -16,6 +16,7 @@ __all__ = ["BENCHMARKS", "get"]
 #: name -> module path; a module is imported only when its benchmark runs.
 BENCHMARKS: dict[str, str] = {
     "camera": "rovercam.benchmarks.camera",
+    "frame": "rovercam.benchmarks.frame",
     "ingest": "rovercam.benchmarks.ingest",
 }
 

@@ -20,15 +20,19 @@ and the pipeline's calibration come from the same configuration file.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
 
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.radiometry import SRGB_FROM_XYZ, compand, mosaic
+from rovercam.radiometry import SRGB_FROM_XYZ, compand, debayer, mosaic
 from rovercam.radiometry.lut import InverseLUT
 
-__all__ = ["SensorSpec", "vignetting_flat", "auto_exposure", "expose"]
+__all__ = ["SensorSpec", "vignetting_flat", "auto_exposure", "expose", "Defects",
+           "detector_defects", "expose_frame", "jpeg_round_trip", "write_bad_pixel_map"]
 
 #: Auto-exposure target: this percentile of the brightest band's signal lands at ...
 _AE_PERCENTILE = 99.5
@@ -204,3 +208,141 @@ def expose(
     noisy = signal + np.float32(spec.bias_dn) + noise
     dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
     return compand(dn, lut), dn
+
+
+@dataclass(frozen=True, slots=True)
+class Defects:
+    """Bad pixels of a detector grid: 0-based (x, y) of hot and dead pixels and hot gains.
+
+    Hot pixels add ``hot_gain`` times the nominal dark current; dead pixels read bias only.
+    """
+
+    samples: int
+    lines: int
+    hot_xy: NDArray[np.int64]
+    hot_gain: NDArray[np.float64]
+    dead_xy: NDArray[np.int64]
+
+
+def detector_defects(instrument_id: str, samples: int, lines: int, *, hot_fraction: float,
+                     dead_fraction: float, seed: int) -> Defects:
+    """Deterministic hot/dead pixels of one camera's detector grid (same per seed and camera)."""
+    key = [seed, 4242, samples, lines] + [ord(ch) for ch in instrument_id]
+    rng = np.random.default_rng(np.random.SeedSequence(key))
+    n_hot = int(round(hot_fraction * samples * lines)) + 3
+    n_dead = int(round(dead_fraction * samples * lines)) + 2
+    xy = np.column_stack([rng.integers(2, samples - 2, n_hot + n_dead),
+                          rng.integers(2, lines - 2, n_hot + n_dead)])
+    return Defects(samples, lines, xy[:n_hot], rng.uniform(50.0, 400.0, n_hot), xy[n_hot:])
+
+
+def write_bad_pixel_map(path: Path, defects: Defects, instrument_id: str) -> Path:
+    """Write a bad-pixel list: a ``#`` header, then ``sample line kind`` (0-based) per pixel.
+
+    ``kind`` is ``HOT`` or ``DEAD``; the header names the camera and the detector grid size.
+    """
+    rows = [f"# rovercam bad-pixel map: {instrument_id} detector {defects.samples}x{defects.lines}",
+            "# sample line kind   (0-based detector pixels, x = sample, y = line)"]
+    rows += [f"{x} {y} HOT" for x, y in defects.hot_xy]
+    rows += [f"{x} {y} DEAD" for x, y in defects.dead_xy]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+def _defect_masks(defects: Defects | None, shape: tuple[int, int],
+                  origin: tuple[int, int]) -> tuple[NDArray, NDArray, NDArray]:
+    """Hot gain map (H, W) and dead mask of a product window at 0-based detector ``origin``."""
+    lines, samples = shape
+    hot = np.zeros(shape, np.float32)
+    dead = np.zeros(shape, bool)
+    if defects is None:
+        return hot, dead, np.zeros((0, 2), np.int64)
+    x0, y0 = origin
+    for xy, gains, is_hot in ((defects.hot_xy, defects.hot_gain, True),
+                              (defects.dead_xy, None, False)):
+        x, y = xy[:, 0] - x0, xy[:, 1] - y0
+        ok = (x >= 0) & (x < samples) & (y >= 0) & (y < lines)
+        if is_hot:
+            hot[y[ok], x[ok]] = gains[ok]
+        else:
+            dead[y[ok], x[ok]] = True
+    return hot, dead, np.zeros((0, 2), np.int64)
+
+
+def expose_frame(
+    signal_rate: NDArray[np.float32], exposure_s: float, spec: SensorSpec, rng: np.random.Generator,
+    *, lut: InverseLUT | None, cfa_state: Literal["encoded", "decoded", "none"],
+    dark_dn_per_s: float = 0.0, defects: Defects | None = None,
+    origin: tuple[int, int] = (0, 0), dark_columns: tuple[int, int] = (0, 0),
+) -> tuple[NDArray, NDArray[np.uint16]]:
+    """The full sensor model on one frame window.
+
+    Parameters
+    ----------
+    signal_rate : (H, W, 3) or (H, W) ndarray of float32
+        Noiseless camera-band signal, DN s^-1 (responsivity and flat applied, no bias). With
+        ``dark_columns`` it covers the active columns only.
+    exposure_s : float
+    spec : SensorSpec
+    rng : numpy.random.Generator
+    lut : InverseLUT or None
+        Companding table; None stores the DN themselves (uint16, or uint8 for 8-bit sensors).
+    cfa_state : {"encoded", "decoded", "none"}
+        ``encoded``: one Bayer band per pixel; ``decoded``: Bayer-sampled, noised, quantised,
+        then demosaicked onboard (Malvar) into 3 bands; ``none``: a monochrome sensor (the mean of
+        the bands).
+    dark_dn_per_s : float
+        Dark current; hot pixels multiply it by their gain.
+    defects : Defects, optional
+        Detector bad pixels; ``origin`` is the window's 0-based detector (x, y).
+    dark_columns : (int, int)
+        Masked columns added left and right of the active area (Mastcam-Z: 23, 17): bias, dark
+        current and noise, no light.
+
+    Returns
+    -------
+    stored : ndarray
+        Codes (uint8) or DN as the product stores them, (H, W[+dark]) or (H, W, 3).
+    dn : (H, W[+dark]) ndarray of uint16
+        The quantised mosaic DN before companding/demosaicking (truth for tests).
+    """
+    left, right = dark_columns
+    if signal_rate.ndim == 3 and cfa_state != "none":
+        bayer = mosaic(signal_rate, spec.cfa_pattern)
+    elif signal_rate.ndim == 3:
+        bayer = signal_rate.mean(axis=-1)
+    else:
+        bayer = signal_rate
+    bayer = np.asarray(bayer, np.float32)
+    if left or right:
+        bayer = np.pad(bayer, ((0, 0), (left, right)))
+    hot, dead, _ = _defect_masks(defects, bayer.shape, origin)
+    signal = bayer * np.float32(exposure_s)
+    signal = signal + np.float32(dark_dn_per_s * exposure_s) * (1.0 + hot)
+    signal[dead] = 0.0
+    electrons_var = np.maximum(signal, 0.0) / np.float32(spec.gain_e_per_dn)
+    sigma = np.sqrt(electrons_var + np.float32(spec.read_noise_dn) ** 2)
+    noisy = signal + np.float32(spec.bias_dn) + sigma * rng.standard_normal(signal.shape,
+                                                                           dtype=np.float32)
+    dn = np.clip(np.rint(noisy), 0, spec.dn_max).astype(np.uint16)
+    values: NDArray = dn
+    if cfa_state == "decoded":
+        values = np.clip(np.rint(debayer(dn, spec.cfa_pattern, method="malvar")), 0,
+                         spec.dn_max).astype(np.uint16)  # type: ignore[arg-type]
+    if lut is not None:
+        return compand(values, lut), dn
+    return (values.astype(np.uint8) if spec.dn_max <= 255 else values), dn
+
+
+def jpeg_round_trip(codes: NDArray[np.uint8], quality: int) -> NDArray[np.uint8]:
+    """Lossy onboard compression: encode as baseline JPEG at ``quality`` and decode again."""
+    if codes.dtype != np.uint8:
+        raise ValueError(f"JPEG holds 8-bit codes, got {codes.dtype}")
+    image = codes[..., ::-1] if codes.ndim == 3 else codes  # OpenCV orders colour as BGR
+    ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(image),
+                           [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise ValueError("JPEG encoding failed")
+    decoded = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED)
+    return np.ascontiguousarray(decoded[..., ::-1] if codes.ndim == 3 else decoded)

@@ -47,6 +47,7 @@ from rovercam.synth.pointing import (
     perturbed,
 )
 from rovercam.synth.sensor import SensorSpec, auto_exposure, expose, vignetting_flat
+from rovercam.synth.shots import TERRAIN_PROFILES
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
 from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
 
@@ -54,7 +55,7 @@ __all__ = ["generate_sol", "Profile", "PROFILES", "default_sensors"]
 
 log = logging.getLogger(__name__)
 
-ProfileName = Literal["demo", "tiny"]
+ProfileName = Literal["demo", "tiny", "navcam-pan", "mastcamz-pan", "edl", "full"]
 Progress = Callable[[int, int, str], None]
 
 #: Sub-pixel offsets (x, y) averaged per frame pixel (2x2 supersampling).
@@ -142,8 +143,10 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
         panorama.npy). Nothing is written outside it.
     sol : int, keyword-only
         Sol number (0-9999).
-    profile : {"demo", "tiny"}, keyword-only
-        See the module docstring.
+    profile : {"demo", "tiny", "navcam-pan", "mastcamz-pan", "edl", "full"}, keyword-only
+        ``demo``/``tiny``: see the module docstring (world at infinity). The others render the
+        terrain world with every camera (:mod:`rovercam.synth.shots`,
+        :mod:`rovercam.synth.mission`).
     seed : int, keyword-only
         Everything is deterministic per seed.
     settings : rovercam.config.Settings, optional
@@ -160,12 +163,19 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     SolManifest
         Also written to ``truth/manifest.json``.
     """
-    if profile not in PROFILES:
-        raise ValueError(f"profile must be one of {sorted(PROFILES)}, got {profile!r}")
+    if profile not in PROFILES and profile not in TERRAIN_PROFILES:
+        raise ValueError(f"profile must be one of {sorted(PROFILES) + list(TERRAIN_PROFILES)}, "
+                         f"got {profile!r}")
     if not 0 <= sol <= 9999:
         raise ValueError(f"sol must be in 0..9999, got {sol!r}")
     if pointing_error_deg < 0:
         raise ValueError(f"pointing_error_deg must be >= 0, got {pointing_error_deg!r}")
+    if profile in TERRAIN_PROFILES:
+        from rovercam.synth.mission import generate_terrain_sol
+
+        return generate_terrain_sol(out_dir, sol=sol, profile=profile, seed=seed,
+                                    settings=settings, progress=progress,
+                                    pointing_error_deg=pointing_error_deg, utc=_utc)
     prof = PROFILES[profile]
     sensors = default_sensors(settings)
     out = Path(out_dir)

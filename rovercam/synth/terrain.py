@@ -162,13 +162,8 @@ class Terrain:
         """Index (into ``levels``) of the finest level covering each point; -1 outside all."""
         c_n, c_e = self.params.centre_m
         m = np.maximum(np.abs(north - c_n), np.abs(east - c_e))
-        # halves shrink by 4 per level: the finest covering level from a logarithm
-        finest = len(self.levels) - 1
-        ratio = np.maximum(m, 1e-9) / self.levels[finest].half_m
-        idx = finest - np.ceil(np.log(np.maximum(ratio, 1e-12)) / np.log(4.0) + 1e-12)
-        idx = np.clip(idx, -1, finest).astype(np.int64)
-        idx[ratio < 1.0] = finest
-        idx[m >= self.levels[0].half_m] = -1
+        halves_fine_first = np.array([lev.half_m for lev in self.levels[::-1]])
+        idx = len(self.levels) - 1 - np.searchsorted(halves_fine_first, m, side="right")
         return idx
 
     def height(self, north: NDArray, east: NDArray) -> NDArray[np.float64]:
@@ -178,8 +173,8 @@ class Terrain:
         idx = self._level_index(north, east)
         out = np.full(north.shape, np.nan)
         for k, lev in enumerate(self.levels):
-            sel = np.nonzero(idx == k)[0] if north.ndim == 1 else idx == k
-            if not np.any(sel):
+            sel = np.nonzero(idx == k)
+            if sel[0].size == 0:
                 continue
             col = (east[sel] - lev.e_min) / lev.cell_m
             row = (lev.n_max - north[sel]) / lev.cell_m
@@ -227,7 +222,7 @@ class Terrain:
 
     # ------------------------------------------------------------------ ray casting
     def cast(self, origins: NDArray, directions: NDArray, *, pixel_rad: float,
-             max_iter: int = 400) -> NDArray[np.float64]:
+             max_iter: int = 400, t_start: NDArray | None = None) -> NDArray[np.float64]:
         """Distance along each ray to the terrain (m); NaN for rays that miss it.
 
         Parameters
@@ -237,6 +232,9 @@ class Terrain:
         pixel_rad : float
             Angular pixel size; the minimum step is a few pixel footprints, so features smaller
             than a pixel may be stepped over (they are below the band limit anyway).
+        t_start : (N,) array_like, optional
+            Distances known to be free of terrain (a coarse render's prediction); rays start
+            there; +inf marks a predicted miss (not cast).
         """
         o = np.asarray(origins, np.float64)
         d = np.asarray(directions, np.float64)
@@ -251,72 +249,98 @@ class Terrain:
         active = ~(above & (up >= 0))
         start = above & (up < 0)
         t[start] = (z0[start] - top) / (-up[start])
-        t_prev = t.copy()
-        g_prev = np.full(n, np.inf)
-        g_lo = np.zeros(n)
-        g_hi = np.zeros(n)
+        if t_start is not None:
+            ts = np.asarray(t_start, np.float64)
+            active &= ~np.isposinf(ts)  # predicted misses
+            t = np.maximum(t, np.nan_to_num(ts, nan=0.0, posinf=0.0))
         denom = np.maximum(_SLOPE_BOUND * dh - up, 0.05)
         rel = max(4.0 * pixel_rad, 1e-4)
         lev0 = self.levels[0]
         half0 = lev0.half_m
         c_n, c_e = self.params.centre_m
-        bracket = np.zeros(n, bool)
-        idx = np.nonzero(active)[0]
-        for _ in range(max_iter):
-            if idx.size == 0:
+        # compact state of the active rays (gathered once, compressed as rays finish)
+        ids = np.nonzero(active)[0]
+        oa, da, ua, dha, dna = o[ids], d[ids], up[ids], dh[ids], denom[ids]
+        ta = t[ids]
+        tpa = ta.copy()
+        gpa = np.full(ids.size, np.inf)
+        b_ids, b_lo, b_hi, b_glo, b_ghi = [], [], [], [], []
+        for _it in range(max_iter):
+            if ids.size == 0:
                 break
-            ti = t[idx]
-            p = o[idx] + ti[:, None] * d[idx]
+            p = oa + ta[:, None] * da
             out = np.maximum(np.abs(p[:, 0] - c_n), np.abs(p[:, 1] - c_e)) >= half0
             zi = -p[:, 2]
-            out |= (zi > top) & (up[idx] >= 0)
+            out |= (zi > top) & (ua >= 0)
             gap = zi - self.height(p[:, 0], p[:, 1])
             below = ~out & (gap <= 0)
-            bracket[idx[below]] = True
-            g_hi[idx[below]] = gap[below]
+            if below.any():
+                b_ids.append(ids[below])
+                b_lo.append(tpa[below])
+                b_hi.append(ta[below])
+                b_glo.append(gpa[below])
+                b_ghi.append(gap[below])
             keep = ~(out | below)
-            idx, ti, gap, p, zi = idx[keep], ti[keep], gap[keep], p[keep], zi[keep]
-            if idx.size == 0:
+            if not keep.all():
+                ids, oa, da, ua, dha, dna = (ids[keep], oa[keep], da[keep], ua[keep], dha[keep],
+                                             dna[keep])
+                ta, tpa, gpa, gap, p, zi = ta[keep], tpa[keep], gpa[keep], gap[keep], p[keep], zi[keep]
+            if ids.size == 0:
                 break
-            safe = gap / denom[idx]
+            safe = gap / dna
             # secant towards the surface, overshooting a little so that a sign change brackets it
-            gp, tp = g_prev[idx], t_prev[idx]
-            converging = np.isfinite(gp) & (gp > gap * 1.0001)
-            secant = np.where(converging, 1.1 * gap * (ti - tp) / np.where(converging, gp - gap, 1.0),
-                              safe)
+            converging = np.isfinite(gpa) & (gpa > gap * 1.0001)
+            secant = np.where(converging,
+                              1.1 * gap * (ta - tpa) / np.where(converging, gpa - gap, 1.0), safe)
             step = np.maximum(np.minimum(secant, 6.0 * safe), safe)
             # max-height pyramid on level 0: skip whole neighbourhoods the ray passes above
-            col = (p[:, 1] - lev0.e_min) / lev0.cell_m
-            row = (lev0.n_max - p[:, 0]) / lev0.cell_m
-            u = up[idx]
-            for radius, hmax_map in zip(_PYRAMID_RADII, self.pyramid):
-                margin = zi - (_sample(hmax_map, col, row) + self.detail_max_m)
-                reach = radius * lev0.cell_m / np.maximum(dh[idx], 1e-9)
-                down = np.where(u < 0, margin / np.maximum(-u, 1e-12), np.inf)
-                step = np.where(margin > 0, np.maximum(step, np.minimum(reach, down)), step)
-            step = np.maximum(step, rel * np.maximum(ti, 1.0))
-            t_prev[idx] = ti
-            g_prev[idx] = gap
-            g_lo[idx] = gap
-            t[idx] = ti + step
+            high = np.nonzero(gap > 0.5 * lev0.cell_m)[0]  # only rays well above the ground
+            if high.size:
+                u = ua[high]
+                reach0 = lev0.cell_m / np.maximum(dha[high], 1e-9)
+                col = (p[high, 1] - lev0.e_min) / lev0.cell_m
+                row = (lev0.n_max - p[high, 0]) / lev0.cell_m
+                best = step[high]
+                for radius, hmax_map in zip(_PYRAMID_RADII, self.pyramid):
+                    margin = zi[high] - (_sample(hmax_map, col, row) + self.detail_max_m)
+                    down = np.where(u < 0, margin / np.maximum(-u, 1e-12), np.inf)
+                    best = np.where(margin > 0, np.maximum(best, np.minimum(radius * reach0, down)),
+                                    best)
+                step[high] = best
+            step = np.maximum(step, rel * np.maximum(ta, 1.0))
+            tpa = ta
+            gpa = gap
+            ta = ta + step
+        if b_ids:
+            b = np.concatenate(b_ids)
+            lo, hi = np.concatenate(b_lo), np.concatenate(b_hi)
+            glo, ghi = np.concatenate(b_glo), np.concatenate(b_ghi)
+            # a ray below the surface at its very first point: no bracket, take that point
+            first = ~np.isfinite(glo)
+            glo = np.where(first, 0.0, glo)
+            lo = np.where(first, hi, lo)
+        else:
+            b = np.zeros(0, np.int64)
+            lo = hi = glo = ghi = np.zeros(0)
         # regula falsi (Illinois) between the last point above and the first point below
-        b = np.nonzero(bracket)[0]
-        lo, hi = t_prev[b], t[b]
-        glo, ghi = g_lo[b], g_hi[b]
-        for _ in range(30):
-            width = hi - lo
-            if not b.size or np.all(width < 2e-6 * np.maximum(hi, 1.0)):
+        tol = np.maximum(0.05 * pixel_rad * hi, 1e-6)  # 1/20 of a pixel footprint
+        todo = np.nonzero(hi - lo > tol)[0]
+        for _ in range(40):
+            if todo.size == 0:
                 break
-            frac = np.clip(glo / np.maximum(glo - ghi, 1e-30), 0.02, 0.98)
-            mid = lo + frac * width
-            p = o[b] + mid[:, None] * d[b]
+            l, h_, gl, gh = lo[todo], hi[todo], glo[todo], ghi[todo]
+            frac = np.clip(gl / np.maximum(gl - gh, 1e-30), 0.02, 0.98)
+            mid = l + frac * (h_ - l)
+            bt = b[todo]
+            p = o[bt] + mid[:, None] * d[bt]
             gap = -p[:, 2] - self.height(p[:, 0], p[:, 1])
             pos = gap > 0
-            lo = np.where(pos, mid, lo)
-            hi = np.where(pos, hi, mid)
+            lo[todo] = np.where(pos, mid, l)
+            hi[todo] = np.where(pos, h_, mid)
             # Illinois: halve the stale end's gap so that the bracket keeps shrinking
-            glo = np.where(pos, gap, 0.5 * glo)
-            ghi = np.where(pos, 0.5 * ghi, gap)
+            glo[todo] = np.where(pos, gap, 0.5 * gl)
+            ghi[todo] = np.where(pos, 0.5 * gh, gap)
+            todo = todo[(hi[todo] - lo[todo]) > tol[todo]]
         frac = np.clip(glo / np.maximum(glo - ghi, 1e-30), 0.0, 1.0)
         t_hit[b] = lo + frac * (hi - lo)
         return t_hit
@@ -349,8 +373,51 @@ class Terrain:
         blend = _smoothstep(-0.04, 0.04, el - skyline).astype(np.float32)[:, None]
         return (hills * (1.0 - blend) + sky * blend).astype(np.float32)
 
+    def render_grid(self, origins: NDArray, directions: NDArray, *, pixel_rad: float,
+                    solids: tuple[Solid, ...] = (), coarse: int = 4
+                    ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+        """:meth:`render` on an image grid of rays, predicted from a coarse render.
+
+        Rays of every ``coarse``-th pixel are cast first; each pixel's ray then starts at 85 % of
+        the nearest terrain distance among the coarse rays around it, so only the last few
+        metres are searched. An obstacle narrower than ~``coarse`` pixels standing well in front
+        of all its coarse neighbours can be missed (a pebble against a far background).
+
+        Parameters
+        ----------
+        origins, directions : (H, W, 3) array_like
+            SITE_FRAME.
+
+        Returns
+        -------
+        radiance : (H, W, 3) float32
+        range : (H, W) float64, NaN on the sky
+        """
+        o = np.asarray(origins, np.float64)
+        d = np.asarray(directions, np.float64)
+        lines, samples = d.shape[:2]
+        if lines * samples <= 4096 or coarse <= 1:
+            rad, t = self.render(o.reshape(-1, 3), d.reshape(-1, 3), pixel_rad=pixel_rad,
+                                 solids=solids)
+            return rad.reshape(lines, samples, 3), t.reshape(lines, samples)
+        ys = np.unique(np.r_[np.arange(0, lines, coarse), lines - 1])
+        xs = np.unique(np.r_[np.arange(0, samples, coarse), samples - 1])
+        sub = np.ix_(ys, xs)
+        tc = self.cast(o[sub].reshape(-1, 3), d[sub].reshape(-1, 3),
+                       pixel_rad=pixel_rad * coarse).reshape(ys.size, xs.size)
+        tc = np.where(np.isfinite(tc), tc, np.inf).astype(np.float32)
+        tc = cv2.erode(tc, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_REPLICATE)
+        # each pixel takes the coarse cell it falls in (the erosion covers the neighbours)
+        iy = np.clip(np.searchsorted(ys, np.arange(lines), side="right") - 1, 0, ys.size - 1)
+        ix = np.clip(np.searchsorted(xs, np.arange(samples), side="right") - 1, 0, xs.size - 1)
+        t0 = 0.85 * tc[np.ix_(iy, ix)].astype(np.float64)
+        rad, t = self.render(o.reshape(-1, 3), d.reshape(-1, 3), pixel_rad=pixel_rad,
+                             solids=solids, t_start=t0.ravel())
+        return rad.reshape(lines, samples, 3), t.reshape(lines, samples)
+
     def render(self, origins: NDArray, directions: NDArray, *, pixel_rad: float,
-               solids: tuple[Solid, ...] = ()) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+               solids: tuple[Solid, ...] = (), t_start: NDArray | None = None
+               ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
         """Radiance (N, 3) and range (N,) (m, NaN on the sky) along rays.
 
         Parameters
@@ -364,7 +431,7 @@ class Terrain:
         """
         o = np.asarray(origins, np.float64)
         d = np.asarray(directions, np.float64)
-        t = self.cast(o, d, pixel_rad=pixel_rad)
+        t = self.cast(o, d, pixel_rad=pixel_rad, t_start=t_start)
         rad = np.empty((o.shape[0], 3), np.float32)
         hit = np.isfinite(t)
         if hit.any():

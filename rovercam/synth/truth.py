@@ -53,6 +53,20 @@ class FrameTruth:
     true_camera_model: dict[str, Any]
     label_camera_model: dict[str, Any]
     pointing_error_deg: float = 0.0
+    #: Terrain profiles: the model's frame, the shot group, filter, product window, label
+    #: format, the camera centre in SITE_FRAME and the per-frame truth files (relative to the
+    #: sol folder); ``extra`` holds the rest (EDL altitude, zoom, tile index...).
+    camera_frame: str = "ROVER_NAV_FRAME"
+    group: str = ""
+    filter: str | None = None
+    first_line: int = 1
+    first_sample: int = 1
+    downsample: int = 1
+    label_format: str = "pds3"
+    camera_centre_site: tuple[float, float, float] | None = None
+    radiance_file: str | None = None
+    srgb_file: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +128,12 @@ class SolManifest:
         if data.get("format") != MANIFEST_FORMAT:
             raise RovercamError(f"not a {MANIFEST_FORMAT} manifest (format={data.get('format')!r})")
         data["world"] = WorldParams.from_dict(data["world"])
-        data["frames"] = tuple(FrameTruth(**f) for f in data["frames"])
+        frames = []
+        for f in data["frames"]:
+            if f.get("camera_centre_site") is not None:
+                f["camera_centre_site"] = tuple(f["camera_centre_site"])
+            frames.append(FrameTruth(**f))
+        data["frames"] = tuple(frames)
         data["expected_bad"] = tuple(ExpectedBad(**b) for b in data["expected_bad"])
         data["supersampling"] = tuple(tuple(p) for p in data["supersampling"])
         return cls(**data)
