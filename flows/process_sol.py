@@ -115,7 +115,7 @@ def process_sol(sol: int, input_dir: str, config_file: str | None = None,
         if len(refs) < settings.mosaic.min_frames:
             get_run_logger().info("group %s: %d frame(s), no mosaic", key, len(refs))
             continue
-        mosaics.append((mosaic_name(key, fields), refs))
+        mosaics.append((mosaic_name(key, fields, settings.mosaic.projection), refs))
     mosaic_futures = [build_mosaic.submit(name, refs, settings, sol) for name, refs in mosaics]
     mosaic_keys = _survivors("mosaic", list(zip([m[0] for m in mosaics], mosaic_futures)), report)
     timed("mosaic")

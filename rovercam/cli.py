@@ -140,9 +140,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         manifest = generate_sol(Path(args.out), sol=args.sol, profile=args.profile, seed=args.seed,
                                 settings=settings, progress=_generate_progress(prog, "generate"))
     console.print(f"wrote synthetic sol {args.sol} ({args.profile}) to {Path(args.out).resolve()}")
-    n = len(getattr(manifest, "frames", []) or getattr(manifest, "products", []) or [])
-    if n:
-        console.print(f"{n} products")
+    console.print(f"{len(manifest.frames)} products ({len(manifest.expected_bad)} more deliberately broken)")
     return 0
 
 
@@ -212,23 +210,88 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sol_range(text: str) -> tuple[int, int]:
+    lo, sep, hi = text.partition("-")
+    try:
+        return (int(lo), int(hi)) if sep else (int(lo), int(lo))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"sol range must be N or A-B, got {text!r}") from None
+
+
+def _utc_time(text: str):
+    import datetime as dt
+
+    try:
+        t = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"time must be ISO 8601 (2021-05-30T10:00Z), got {text!r}") from None
+    return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
+
+
+def _record_json(record) -> dict:
+    import dataclasses
+
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in dataclasses.asdict(record).items()}
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from rovercam.catalog import Catalog
+    from rovercam.catalog.query import lineage_report, search_outputs, search_products
     from rovercam.config import load
 
     overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
     settings = load(args.config, overrides=overrides)
-    cat = Catalog(settings.catalog_url)
-    if args.what == "products":
-        rows, cols = cat.products(sol=args.sol), ("product_id", "sol", "instrument", "state", "reason")
-    else:
-        rows, cols = cat.outputs(sol=args.sol), ("output_id", "name", "kind", "sol", "version", "stac_key")
-    table = Table(title=f"{args.what} ({settings.catalog_url})")
-    for col in cols:
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*(str(getattr(r, c, "") or "") for c in cols))
-    console.print(table)
+    with Catalog(settings.catalog_url) as cat:
+        if args.what == "lineage":
+            lin = lineage_report(cat, args.output_id)
+            if args.json:
+                doc = {"output": _record_json(lin.output), "run": _record_json(lin.run) if lin.run else None,
+                       "inputs": [{**_record_json(i.link), "product": _record_json(i.product) if i.product else None}
+                                  for i in lin.inputs]}
+                sys.stdout.write(json.dumps(doc, default=str) + "\n")
+                return 0
+            o = lin.output
+            console.print(f"[bold]{o.output_id}[/] ({o.kind}, sol {o.sol}, {o.instrument}, v{o.version})")
+            if lin.run:
+                console.print(f"run {lin.run.run_id} ({lin.run.flow}, {lin.run.status}), software "
+                              f"{lin.run.software_version or '?'}, config {lin.run.config_hash[:12] or '?'}")
+            table = Table(title="inputs")
+            for col in ("product_id", "sha256", "state", "path"):
+                table.add_column(col)
+            for i in lin.inputs:
+                p = i.product
+                table.add_row(i.link.product_id, i.link.product_sha256[:16],
+                              p.state if p else "(not in this catalog)", (p.path or "") if p else "")
+            console.print(table)
+            return 0
+        sols = args.sols
+        if args.what == "products":
+            rows = search_products(cat, sol=args.sol, sols=sols, camera=args.camera, state=args.state,
+                                   since=args.since, until=args.until)
+            cols = ("product_id", "sol", "instrument", "state", "start_time", "reason")
+        else:
+            rows = search_outputs(cat, sol=args.sol, sols=sols, camera=args.camera, kind=args.kind,
+                                  mission=args.mission, since=args.since, until=args.until,
+                                  latest_only=args.latest)
+            cols = ("output_id", "kind", "sol", "instrument", "version", "start_time", "stac_key")
+        if args.what == "export-stac":
+            from rovercam.catalog.export import export_stac
+            from rovercam.storage import Store
+
+            store = Store.from_settings(settings)
+            result = export_stac(cat, store, args.dest, outputs=rows)
+            console.print(f"wrote {result['items']} items in {result['collections']} collections: "
+                          f"{result['catalog']}")
+            return 0
+        if args.json:
+            sys.stdout.write(json.dumps([_record_json(r) for r in rows], default=str) + "\n")
+            return 0
+        table = Table(title=f"{args.what} ({len(rows)}; {settings.catalog_url})")
+        for col in cols:
+            table.add_column(col)
+        for r in rows:
+            table.add_row(*(str(getattr(r, c, "") or "") for c in cols))
+        console.print(table)
     return 0
 
 
@@ -266,7 +329,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("synth", help="generate a synthetic sol with its ground truth")
     s.add_argument("--out", required=True)
     s.add_argument("--sol", type=int, default=100)
-    s.add_argument("--profile", default="demo", choices=["demo", "tiny"])
+    s.add_argument("--profile", default="demo",
+                   choices=["demo", "tiny", "navcam-pan", "mastcamz-pan", "edl", "full"])
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)
 
@@ -293,10 +357,37 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--label-only", action="store_true", help="read the label alone (no pixels)")
     i.set_defaults(func=cmd_inspect)
 
-    c = sub.add_parser("catalog", help="list catalog contents")
-    c.add_argument("what", choices=["products", "outputs"])
-    c.add_argument("--sol", type=int)
+    c = sub.add_parser("catalog", help="list, search, lineage, STAC export")
     c.add_argument("--out", help="storage root (default from configuration)")
+    csub = c.add_subparsers(dest="what", required=True)
+
+    def _filters(sp: argparse.ArgumentParser, *, outputs: bool) -> None:
+        sp.add_argument("--sol", type=int, help="one sol")
+        sp.add_argument("--sols", type=_sol_range, metavar="A-B", help="inclusive sol range")
+        sp.add_argument("--camera", help="instrument id or family (NAVCAM_LEFT, NAVCAM)")
+        sp.add_argument("--since", type=_utc_time, metavar="TIME", help="ISO 8601, UTC unless given")
+        sp.add_argument("--until", type=_utc_time, metavar="TIME")
+        if outputs:
+            sp.add_argument("--kind", help="output kind (mosaic)")
+            sp.add_argument("--mission", help="mission id (M2020)")
+            sp.add_argument("--latest", action="store_true", help="newest version of each output only")
+        else:
+            sp.add_argument("--state", choices=["ingested", "quarantined", "processed"])
+        sp.add_argument("--out", help="storage root (default from configuration)", default=argparse.SUPPRESS)
+
+    cp = csub.add_parser("products", help="ingested products (search by sol, camera, state, time)")
+    _filters(cp, outputs=False)
+    cp.add_argument("--json", action="store_true")
+    co = csub.add_parser("outputs", help="published outputs (search by sol, camera, kind, time)")
+    _filters(co, outputs=True)
+    co.add_argument("--json", action="store_true")
+    cl = csub.add_parser("lineage", help="the inputs and run behind one output")
+    cl.add_argument("output_id")
+    cl.add_argument("--json", action="store_true")
+    cl.add_argument("--out", help="storage root (default from configuration)", default=argparse.SUPPRESS)
+    ce = csub.add_parser("export-stac", help="write a static STAC catalog of the outputs")
+    ce.add_argument("dest", help="output folder")
+    _filters(ce, outputs=True)
     c.set_defaults(func=cmd_catalog)
 
     b = sub.add_parser("bench", help="run a benchmark and print its figures")

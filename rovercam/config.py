@@ -44,6 +44,9 @@ class _Section(BaseModel):
 
 class StorageSettings(_Section):
     root: str = "./rovercam-output"
+    # fsspec storage options for a URL root, e.g. for S3-compatible stores
+    # {endpoint_url = "http://127.0.0.1:9000", key = "...", secret = "..."} (s3fs names).
+    options: dict[str, Any] = Field(default_factory=dict)
 
 
 class CatalogSettings(_Section):
@@ -83,11 +86,25 @@ class ChainSettings(_Section):
 
 
 class MosaicSettings(_Section):
-    projection: Literal["cylindrical"] = "cylindrical"
-    surface: Literal["infinity"] = "infinity"
+    """Mosaic options (``[mosaic]``; rovercam.mosaic documents each step)."""
+
+    projection: Literal["cylindrical", "equirectangular", "polar", "vertical", "perspective"] = "cylindrical"
+    surface: Literal["infinity", "ground", "sphere"] = "infinity"
     scale_deg: float = Field(0.0, ge=0)
+    width: int = Field(0, ge=0)
+    camera_height_m: float = Field(1.9, gt=0)
+    sphere_radius_m: float = Field(10.0, gt=0)
+    vertical_extent_m: float = Field(10.0, gt=0)
     group_by: list[str] = Field(default_factory=lambda: ["site", "drive", "sequence_id", "instrument"])
+    refine_pointing: bool = True
+    max_pointing_error_deg: float = Field(1.0, gt=0, le=10)
+    gains: Literal["none", "gain", "gain_offset"] = "gain"
+    blend: Literal["multiband", "feather"] = "multiband"
+    levels: int = Field(0, ge=0, le=8)
     feather: float = Field(0.5, ge=0, le=1)
+    tile: int = Field(1024, ge=64)
+    workers: int = Field(2, ge=1)
+    max_pixels: int = Field(400_000_000, gt=0)
     min_frames: int = Field(2, ge=1)
 
 

@@ -359,7 +359,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], *, settings: "Settings
     from rovercam.storage import Store
 
     limits = Limits(**settings.limits.model_dump())
-    store = Store(settings.storage_root)
+    store = Store.from_settings(settings)
     catalog = Catalog(settings.catalog_url)
     entries = _expand(paths, storage_options)
     results: list[IngestResult] = []

@@ -7,8 +7,8 @@ from rovercam.storage import Store
 
 
 def store_for(settings: Settings) -> Store:
-    """The configured store (local path or fsspec URL)."""
-    return Store(settings.storage_root)
+    """The configured store (local path or fsspec URL with ``[storage] options``)."""
+    return Store.from_settings(settings)
 
 
 def catalog_for(settings: Settings) -> Catalog:

@@ -1,10 +1,10 @@
-"""Mosaic stage: blend a group's calibrated frames onto a cylindrical grid."""
+"""Mosaic stage: refine, match and blend a group's calibrated frames onto the configured grid."""
 from __future__ import annotations
 
 from prefect import task
 
 from rovercam.config import Settings
-from rovercam.mosaic.build import build_cylindrical_mosaic
+from rovercam.mosaic.build import build_mosaic as build_mosaic_from_frames
 from rovercam.mosaic.model import dumps_mosaic
 
 from tasks._runtime import store_for
@@ -16,7 +16,8 @@ MOSAIC_FILE = "mosaic.npz"
 @task(name="build-mosaic", task_run_name="mosaic-{name}")
 def build_mosaic(name: str, refs: list[FrameRef], settings: Settings, sol: int) -> str:
     """Build the mosaic and store it in the work area; returns its store key."""
-    mosaic = build_cylindrical_mosaic(name, lambda: (load_frame(r, settings) for r in refs), settings)
+    loaders = [lambda r=r: load_frame(r, settings) for r in refs]
+    mosaic = build_mosaic_from_frames(name, loaders, settings)
     with store_for(settings).transaction(f"work/sol{sol:05d}/mosaic/{name}") as txn:
         txn.put(MOSAIC_FILE, dumps_mosaic(mosaic))
     return txn.keys[MOSAIC_FILE]

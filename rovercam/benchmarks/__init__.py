@@ -18,6 +18,9 @@ BENCHMARKS: dict[str, str] = {
     "camera": "rovercam.benchmarks.camera",
     "frame": "rovercam.benchmarks.frame",
     "ingest": "rovercam.benchmarks.ingest",
+    "mosaic": "rovercam.benchmarks.mosaic",
+    "publish": "rovercam.benchmarks.publish",
+    "synth": "rovercam.benchmarks.synth",
 }
 
 

@@ -1,7 +1,10 @@
 """Catalog: the catalog database (products, runs, outputs, lineage) and STAC records.
 
 ``Catalog(url)`` is SQLAlchemy 2.0 over the schema in ``catalog/schema.py`` (SQLite by default,
-PostgreSQL by URL). ``mosaic_item`` builds the STAC item of a published mosaic version.
+PostgreSQL by URL), migrated by alembic on open (``catalog/migrate.py``). ``mosaic_item`` builds
+the STAC item of a published mosaic version; ``search_outputs``/``search_products``/
+``lineage_report`` query the catalog; ``export_stac`` writes a static STAC catalog with
+collections per mission, camera and kind.
 """
 from rovercam.catalog.db import (
     Catalog,
@@ -12,6 +15,8 @@ from rovercam.catalog.db import (
     RunRecord,
     RunStatus,
 )
+from rovercam.catalog.export import export_stac, validate_stac
+from rovercam.catalog.query import Lineage, LineageInput, lineage_report, search_outputs, search_products
 from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
 
 __all__ = [
@@ -26,4 +31,11 @@ __all__ = [
     "mosaic_file_names",
     "item_id",
     "item_to_bytes",
+    "search_outputs",
+    "search_products",
+    "lineage_report",
+    "Lineage",
+    "LineageInput",
+    "export_stac",
+    "validate_stac",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from rovercam.catalog.schema import Base, LineageRow, OutputRow, ProductRow, RunRow
+from rovercam.catalog.schema import LineageRow, OutputRow, ProductRow, RunRow
 from rovercam.errors import CatalogError
 
 __all__ = [
@@ -89,6 +89,10 @@ class OutputRecord:
     stac_key: str | None
     created_at: _dt.datetime
     run_id: str | None
+    mission: str | None = None
+    start_time: _dt.datetime | None = None
+    end_time: _dt.datetime | None = None
+    checksums: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +117,23 @@ def _now() -> _dt.datetime:
     return _dt.datetime.now(_dt.timezone.utc)
 
 
+def output_record(r: OutputRow) -> OutputRecord:
+    """The frozen record of an ``outputs`` row."""
+    return OutputRecord(
+        r.output_id, r.name, r.kind, r.sol, r.instrument, r.version, dict(r.storage_keys),
+        r.stac_key, _utc(r.created_at), r.run_id, r.mission, _utc(r.start_time),
+        _utc(r.end_time), dict(r.checksums or {}),
+    )
+
+
+def product_record(r: ProductRow) -> ProductRecord:
+    """The frozen record of a ``products`` row."""
+    return ProductRecord(
+        r.product_id, r.sha256, r.sol, r.instrument, r.product_type, r.path, r.state, r.reason,
+        r.sclk, _utc(r.start_time), _utc(r.recorded_at),
+    )
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")  # enforce FKs like PostgreSQL does
@@ -127,7 +148,9 @@ class Catalog:
     ----------
     url : str or Path
         SQLAlchemy URL (``"sqlite:///path/catalog.db"``, ``"postgresql+psycopg://..."``), or a
-        plain file path, taken as a SQLite database. Tables are created if missing.
+        plain file path, taken as a SQLite database. The schema is migrated to the newest
+        revision on open (:func:`rovercam.catalog.migrate.upgrade`); catalogs made before
+        migrations existed are adopted.
 
     Examples
     --------
@@ -150,7 +173,7 @@ class Catalog:
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            self.create_all()
+            self.upgrade()
         except (SQLAlchemyError, OSError) as e:
             raise CatalogError(f"{self._safe_url()}: cannot open catalog ({e})") from e
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
@@ -174,9 +197,11 @@ class Catalog:
         """Release pooled connections."""
         self.engine.dispose()
 
-    def create_all(self) -> None:
-        """Create missing tables (alembic takes over schema changes later)."""
-        Base.metadata.create_all(self.engine)
+    def upgrade(self) -> str | None:
+        """Migrate the schema to the newest revision; returns the revision it was at before."""
+        from rovercam.catalog.migrate import upgrade
+
+        return upgrade(self.engine)
 
     @contextmanager
     def _session(self, what: str) -> Iterator[Session]:
@@ -274,13 +299,7 @@ class Catalog:
             q = q.where(ProductRow.sha256 == sha256)
         q = q.order_by(ProductRow.sol, ProductRow.product_id, ProductRow.sha256)
         with self._session("products query") as s:
-            return [
-                ProductRecord(
-                    r.product_id, r.sha256, r.sol, r.instrument, r.product_type, r.path,
-                    r.state, r.reason, r.sclk, _utc(r.start_time), _utc(r.recorded_at),
-                )
-                for r in s.scalars(q)
-            ]
+            return [product_record(r) for r in s.scalars(q)]
 
     # ------------------------------------------------------------------ runs
 
@@ -348,6 +367,10 @@ class Catalog:
         stac_key: str | None = None,
         run_id: str | None = None,
         output_id: str | None = None,
+        mission: str | None = None,
+        start_time: _dt.datetime | None = None,
+        end_time: _dt.datetime | None = None,
+        checksums: Mapping[str, str] | None = None,
     ) -> str:
         """Record a published output version and its inputs, in one transaction.
 
@@ -362,6 +385,10 @@ class Catalog:
         output_id : str, optional
             Defaults to ``f"{kind}-sol{sol:05d}-{name}-v{version}"``; publishers pass the STAC
             item id so catalog and STAC agree.
+        mission, start_time, end_time : optional
+            Mission id and the time span of the inputs (UTC), for searches by time.
+        checksums : mapping of str -> str, optional
+            File name -> sha256 of the published bytes (as in the store's version record).
 
         Returns
         -------
@@ -382,6 +409,10 @@ class Catalog:
             row.storage_keys = dict(storage_keys)
             row.stac_key = stac_key
             row.run_id = run_id
+            row.mission = mission
+            row.start_time = _utc(start_time)
+            row.end_time = _utc(end_time)
+            row.checksums = dict(checksums) if checksums is not None else None
             s.flush()
             s.execute(delete(LineageRow).where(LineageRow.output_id == output_id))
             s.add_all(
@@ -399,13 +430,7 @@ class Catalog:
             q = q.where(OutputRow.kind == kind)
         q = q.order_by(OutputRow.sol, OutputRow.kind, OutputRow.name, OutputRow.version)
         with self._session("outputs query") as s:
-            return [
-                OutputRecord(
-                    r.output_id, r.name, r.kind, r.sol, r.instrument, r.version,
-                    dict(r.storage_keys), r.stac_key, _utc(r.created_at), r.run_id,
-                )
-                for r in s.scalars(q)
-            ]
+            return [output_record(r) for r in s.scalars(q)]
 
     def lineage(self, output_id: str) -> list[LineageRecord]:
         """Inputs of one output, ordered by product id."""

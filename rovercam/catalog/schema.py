@@ -1,7 +1,9 @@
 """Catalog schema: every table of the catalog database, in one SQLAlchemy ``MetaData``.
 
-The metadata is the single source of truth for the schema (``Base.metadata``); alembic
-migrations adopt it as ``target_metadata``. Types are portable across SQLite and PostgreSQL:
+The metadata is the single source of truth for the schema (``Base.metadata``); the alembic
+migrations in ``rovercam/catalog/migrations/versions`` build the same schema step by step
+(a test compares the two), and :class:`rovercam.catalog.Catalog` upgrades a database to the
+newest migration when it opens it. A schema change is a change here plus a new migration. Types are portable across SQLite and PostgreSQL:
 strings with explicit lengths, ``DateTime(timezone=True)`` (always written in UTC; SQLite gives
 them back naive, :mod:`rovercam.catalog.db` reattaches UTC), and ``JSON`` (``JSONB`` on
 PostgreSQL).
@@ -14,7 +16,8 @@ products
 runs
     One row per processing run (a Prefect flow run or a CLI invocation).
 outputs
-    One row per published version of an output (``kind`` = ``'mosaic'``, ...).
+    One row per published version of an output (``kind`` = ``'mosaic'``, ...), with the
+    mission, the time span of its inputs, and the sha256 of every published file.
 lineage
     (output, input product id, input sha256): which inputs made which output. Inputs need not
     be rows of ``products`` (an output may be built from products ingested elsewhere), so there
@@ -29,6 +32,7 @@ from sqlalchemy import (
     JSON,
     CheckConstraint,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -96,7 +100,7 @@ class ProductRow(Base):
     path: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
-    sclk: Mapped[float | None]
+    sclk: Mapped[float | None] = mapped_column(Double)
     start_time: Mapped[_dt.datetime | None]
     recorded_at: Mapped[_dt.datetime]
 
@@ -125,6 +129,7 @@ class OutputRow(Base):
     __table_args__ = (
         UniqueConstraint("kind", "sol", "name", "version", name="uq_outputs_kind_sol_name_version"),
         Index("ix_outputs_sol_kind", "sol", "kind"),
+        Index("ix_outputs_instrument_start_time", "instrument", "start_time"),
     )
 
     output_id: Mapped[str] = mapped_column(String(255), primary_key=True)
@@ -137,6 +142,11 @@ class OutputRow(Base):
     stac_key: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[_dt.datetime]
     run_id: Mapped[str | None] = mapped_column(ForeignKey("runs.run_id"))
+    # Added by migration 0002.
+    mission: Mapped[str | None] = mapped_column(String(32))
+    start_time: Mapped[_dt.datetime | None]
+    end_time: Mapped[_dt.datetime | None]
+    checksums: Mapped[dict[str, Any] | None]  # file name -> sha256 of the published bytes
 
 
 class LineageRow(Base):

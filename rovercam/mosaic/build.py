@@ -1,35 +1,66 @@
-"""Build one mosaic from calibrated, undistorted frames (the library side of the mosaic stage)."""
+"""Build one mosaic from calibrated, undistorted frames (the library side of the mosaic stage).
+
+Steps, each configured in ``[mosaic]`` (config/pipeline.toml):
+
+1. geometry: every frame's camera model in SITE_FRAME (label frames chained);
+2. pointing refinement (:func:`rovercam.mosaic.refine.refine_pointing`), optional;
+3. gain (+ offset) compensation from the overlaps (:func:`rovercam.mosaic.gains.estimate_gains`);
+4. the output grid (:func:`rovercam.mosaic.plan.plan_projection`);
+5. tiled rendering with seams and multiband or feather blending
+   (:func:`rovercam.mosaic.render.render_mosaic`), with the index map.
+"""
 from __future__ import annotations
 
 import logging
 from typing import Callable, Iterable, Sequence
 
+import numpy as np
+
 from rovercam.chain import Frame
 from rovercam.config import Settings
 from rovercam.errors import MosaicError
-from rovercam.mosaic.cylindrical import frame_geometry, plan_cylindrical, render_cylindrical
+from rovercam.mosaic.cylindrical import FrameGeometry, frame_geometry
+from rovercam.mosaic.gains import estimate_gains
 from rovercam.mosaic.model import Mosaic
+from rovercam.mosaic.plan import plan_projection
+from rovercam.mosaic.refine import refine_pointing
+from rovercam.mosaic.render import FrameStack, RenderOptions, render_mosaic
 from rovercam.provenance import Provenance
 
-__all__ = ["build_cylindrical_mosaic"]
+__all__ = ["build_mosaic", "build_cylindrical_mosaic"]
 
 log = logging.getLogger(__name__)
 
 
-def build_cylindrical_mosaic(
+def build_mosaic(
     name: str,
-    load_frames: Callable[[], Iterable[Frame]],
+    loaders: Sequence[Callable[[], Frame]],
     settings: Settings,
     *,
     progress: Callable[[str], None] | None = None,
 ) -> Mosaic:
-    """Plan the grid from every frame's geometry, then blend the frames onto it.
+    """Build a mosaic of the frames ``loaders`` return, as ``settings.mosaic`` says.
 
-    ``load_frames`` is called twice (plan, then render) and should yield frames lazily so only
-    one frame's pixels are in memory at a time.
+    Parameters
+    ----------
+    name : str
+        The mosaic's name.
+    loaders : sequence of callables ``() -> Frame``
+        One per frame; each may be called several times (geometry, refinement, gains, render),
+        so only the frames a step needs are in memory.
+    settings : Settings
+
+    Raises
+    ------
+    MosaicError
+        Frames not in colour-calibrated radiance, fewer than ``min_frames``, a frame chain that
+        does not reach SITE_FRAME, or a grid over ``max_pixels``.
     """
-    geoms, prov, times, instruments, sols = [], Provenance(), [], set(), set()
-    for f in load_frames():
+    opts = settings.mosaic
+    geoms: list[FrameGeometry] = []
+    prov, times, instruments, sols = Provenance(), [], set(), set()
+    for load in loaders:
+        f = load()
         if f.units != "radiance_srgb":
             raise MosaicError(f"{f.product_id}: mosaics take colour-calibrated radiance, got {f.units}")
         h, w = f.image.shape[:2]
@@ -39,20 +70,54 @@ def build_cylindrical_mosaic(
             times.append(f.start_time)
         instruments.add(f.instrument)
         sols.add(f.sol)
-    if len(geoms) < settings.mosaic.min_frames:
-        raise MosaicError(f"{name}: {len(geoms)} frame(s), fewer than mosaic.min_frames={settings.mosaic.min_frames}")
-    proj = plan_cylindrical(geoms, scale_deg=settings.mosaic.scale_deg)
-    log.info("%s: %d frames -> %dx%d cylindrical, %.4f deg/px", name, len(geoms), proj.width, proj.height, proj.scale_deg)
-    by_id = {g.product_id: g for g in geoms}
-    image = render_cylindrical(
-        ((by_id[f.product_id], f.image) for f in load_frames()),
-        proj,
-        feather=settings.mosaic.feather,
-        progress=progress,
-    )
+    if len(geoms) < opts.min_frames:
+        raise MosaicError(f"{name}: {len(geoms)} frame(s), fewer than mosaic.min_frames={opts.min_frames}")
+
+    def pixels(i: int) -> np.ndarray:
+        return loaders[i]().image
+
+    extra: dict = {"frames": [g.product_id for g in geoms]}
+    steps = []
+    if opts.refine_pointing and len(geoms) > 1:
+        try:
+            ref = refine_pointing(geoms, pixels, max_error_deg=opts.max_pointing_error_deg)
+        except MosaicError as exc:  # too little texture or overlap: keep the label pointing, say so
+            log.warning("%s: pointing not refined: %s", name, exc)
+            extra["refinement"] = {"status": f"not refined: {exc}"}
+        else:
+            geoms = ref.geoms
+            extra["refinement"] = {"status": "refined", "ties": ref.ties, "pairs": ref.pairs,
+                                   "rms_before_px": ref.rms_before_px, "rms_px": ref.rms_px,
+                                   "rotations_deg": np.degrees(ref.rotations).round(5).tolist()}
+            steps.append(f"pointing refined ({ref.ties} ties, {ref.rms_px:.3f} px RMS)")
+    gains = offsets = None
+    if opts.gains != "none" and len(geoms) > 1:
+        try:
+            sol = estimate_gains(geoms, pixels, model=opts.gains)
+        except MosaicError as exc:
+            log.warning("%s: gains not estimated: %s", name, exc)
+            extra["gains_status"] = f"not estimated: {exc}"
+        else:
+            gains, offsets = sol.gains, sol.offsets
+            extra["gains"] = sol.gains.round(6).tolist()
+            extra["offsets"] = sol.offsets.tolist()
+            steps.append(f"{opts.gains} compensation ({sol.pairs} pairs)")
+    proj = plan_projection(geoms, opts.projection, surface=opts.surface, scale_deg=opts.scale_deg, width=opts.width,
+                           camera_height_m=opts.camera_height_m, sphere_radius_m=opts.sphere_radius_m,
+                           vertical_extent_m=opts.vertical_extent_m, max_pixels=opts.max_pixels)
+    log.info("%s: %d frames -> %dx%d %s", name, len(geoms), proj.width, proj.height, proj.kind)
+    stack = FrameStack(geoms, pixels, gains=gains, offsets=offsets)
+    render_opts = RenderOptions(blend=opts.blend, levels=opts.levels or None, feather=opts.feather,
+                                tile=opts.tile, workers=opts.workers)
+    image, index = render_mosaic(stack, proj, options=render_opts,
+                                 progress=(lambda d, t: progress(f"tile {d}/{t}")) if progress else None)
+    if image.shape[2] != 3:
+        raise MosaicError(f"{name}: mosaics are RGB, frames have {image.shape[2]} band(s)")
     cams = [settings.cameras.get(i) for i in sorted(instruments)]
     white = min((c.display_white_radiance for c in cams if c), default=0.08)
-    prov.steps.append(f"mosaic: cylindrical, surface infinity, feather {settings.mosaic.feather:g}")
+    blend = f"multiband" if opts.blend == "multiband" else f"feather {opts.feather:g}"
+    prov.steps.append(f"mosaic: {proj.kind.lower()}, surface {opts.surface}, {blend}"
+                      + "".join(f", {s}" for s in steps))
     return Mosaic(
         name=name,
         sol=next(iter(sols)) if len(sols) == 1 else -1,
@@ -63,5 +128,18 @@ def build_cylindrical_mosaic(
         start_time=min(times) if times else None,
         stop_time=max(times) if times else None,
         display_white_radiance=white,
-        extra={"frames": [g.product_id for g in geoms]},
+        extra=extra,
+        index=index,
     )
+
+
+def build_cylindrical_mosaic(
+    name: str,
+    load_frames: Callable[[], Iterable[Frame]],
+    settings: Settings,
+    *,
+    progress: Callable[[str], None] | None = None,
+) -> Mosaic:
+    """Compatibility wrapper: ``load_frames()`` yields every frame; holds them all in memory."""
+    frames = list(load_frames())
+    return build_mosaic(name, [lambda f=f: f for f in frames], settings, progress=progress)

@@ -2,77 +2,20 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import asdict, dataclass, field
+import io
+import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from rovercam.mosaic.projections import CylindricalProjection, Projection, projection_from_tags
 from rovercam.provenance import Provenance
-from rovercam.storage import npz
 
 __all__ = ["Mosaic", "CylindricalProjection", "dumps_mosaic", "loads_mosaic"]
 
-
-@dataclass(frozen=True, slots=True)
-class CylindricalProjection:
-    """JPL CYLINDRICAL map projection (DOMAIN.md §9) over the ``frame`` coordinate system.
-
-    Output pixel (x, y) (0-based, centres at integers) looks along
-    ``az = az_start_deg + x * scale_deg``, ``el = el_top_deg - y * scale_deg``; azimuth clockwise from
-    +x (north in SITE_FRAME), elevation positive up. ``surface`` is the surface model the rays were
-    intersected with ("INFINITY" for now).
-    """
-
-    az_start_deg: float
-    el_top_deg: float
-    scale_deg: float
-    width: int
-    height: int
-    frame: str = "SITE_FRAME"
-    surface: str = "INFINITY"
-    origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
-
-    @property
-    def kind(self) -> str:
-        return "CYLINDRICAL"
-
-    def az_el_grid(self) -> tuple[np.ndarray, np.ndarray]:
-        """(az_deg, el_deg), each (height, width) float64, of every output pixel centre."""
-        x = np.arange(self.width, dtype=np.float64)
-        y = np.arange(self.height, dtype=np.float64)
-        az = self.az_start_deg + x * self.scale_deg
-        el = self.el_top_deg - y * self.scale_deg
-        return np.broadcast_to(az, (self.height, self.width)), np.broadcast_to(
-            el[:, None], (self.height, self.width)
-        )
-
-    @classmethod
-    def from_tags(cls, tags: dict[str, str], width: int, height: int) -> "CylindricalProjection":
-        """Inverse of :meth:`to_tags` (e.g. read back from a published COG)."""
-        if tags.get("MAP_PROJECTION_TYPE") != "CYLINDRICAL":
-            raise ValueError(f"not a cylindrical projection: {tags.get('MAP_PROJECTION_TYPE')!r}")
-        return cls(
-            az_start_deg=float(tags["START_AZIMUTH_DEG"]),
-            el_top_deg=float(tags["MAXIMUM_ELEVATION_DEG"]),
-            scale_deg=float(tags["MAP_SCALE_DEG_PER_PX"]),
-            width=width,
-            height=height,
-            frame=tags.get("COORDINATE_SYSTEM_NAME", "SITE_FRAME"),
-            surface=tags.get("SURFACE_MODEL", "INFINITY"),
-            origin=tuple(float(v) for v in tags.get("PROJECTION_ORIGIN_VECTOR", "0,0,0").split(",")),
-        )
-
-    def to_tags(self) -> dict[str, str]:
-        """Projection parameters as GeoTIFF/STAC tags (rover-frame products carry no CRS)."""
-        return {
-            "MAP_PROJECTION_TYPE": self.kind,
-            "START_AZIMUTH_DEG": repr(self.az_start_deg),
-            "MAXIMUM_ELEVATION_DEG": repr(self.el_top_deg),
-            "MAP_SCALE_DEG_PER_PX": repr(self.scale_deg),
-            "COORDINATE_SYSTEM_NAME": self.frame,
-            "SURFACE_MODEL": self.surface,
-            "PROJECTION_ORIGIN_VECTOR": ",".join(repr(float(v)) for v in self.origin),
-        }
+#: Index-map value of output pixels no frame covers.
+NO_FRAME = -1
 
 
 @dataclass(slots=True)
@@ -88,26 +31,31 @@ class Mosaic:
         Instrument id of the frames (``"NAVCAM_LEFT"``).
     image : (H, W, 3) ndarray of float32
         Radiance in W m^-2 sr^-1 nm^-1, linear sRGB primaries; NaN where no frame covers the pixel.
-    projection : CylindricalProjection
+    projection : Projection
+        Any of :mod:`rovercam.mosaic.projections`; ``projection.to_tags()`` describes it.
     provenance : Provenance
     start_time, stop_time : datetime or None
         Earliest / latest START_TIME of the inputs (UTC).
     display_white_radiance : float
         Radiance shown as white in previews (``to_display``).
     extra : dict
-        Anything else worth recording (per-frame gains, coverage...).
+        Anything else worth recording (per-frame gains, coverage...); ``extra["frames"]`` lists
+        the input product ids in index-map order.
+    index : (H, W) ndarray of int16, optional
+        Which input made each output pixel (position in ``extra["frames"]``; -1 = none).
     """
 
     name: str
     sol: int
     instrument: str
     image: np.ndarray
-    projection: CylindricalProjection
+    projection: Projection
     provenance: Provenance
     start_time: _dt.datetime | None = None
     stop_time: _dt.datetime | None = None
     display_white_radiance: float = 0.08
     extra: dict[str, Any] = field(default_factory=dict)
+    index: np.ndarray | None = None
 
     @property
     def coverage(self) -> float:
@@ -116,36 +64,50 @@ class Mosaic:
 
 
 def dumps_mosaic(mosaic: Mosaic) -> bytes:
-    """Encode a Mosaic as an .npz blob (image + JSON metadata), for hand-over between tasks."""
+    """Encode a Mosaic as an .npz blob (image, index map, JSON metadata; no pickle)."""
+    p = mosaic.projection
     meta = {
         "name": mosaic.name,
         "sol": mosaic.sol,
         "instrument": mosaic.instrument,
-        "projection": asdict(mosaic.projection),
+        "projection": {"tags": p.to_tags(), "width": p.width, "height": p.height},
         "provenance": mosaic.provenance.to_dict(),
         "start_time": mosaic.start_time.isoformat() if mosaic.start_time else None,
         "stop_time": mosaic.stop_time.isoformat() if mosaic.stop_time else None,
         "display_white_radiance": mosaic.display_white_radiance,
         "extra": mosaic.extra,
     }
-    return npz.pack(mosaic.image, meta)
+    arrays = {"image": mosaic.image, "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
+    if mosaic.index is not None:
+        arrays["index"] = mosaic.index
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
 
 
 def loads_mosaic(blob: bytes) -> Mosaic:
     """Inverse of :func:`dumps_mosaic`."""
-    image, meta = npz.unpack(blob)
+    with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+        image = z["image"]
+        meta = json.loads(z["meta"].tobytes().decode())
+        index = z["index"] if "index" in z.files else None
     proj = meta["projection"]
-    proj["origin"] = tuple(proj["origin"])
+    if "tags" in proj:
+        projection = projection_from_tags(proj["tags"], proj["width"], proj["height"])
+    else:  # blobs written before projections carried tags: cylindrical fields
+        proj["origin"] = tuple(proj["origin"])
+        projection = CylindricalProjection(**proj)
     t0, t1 = meta["start_time"], meta["stop_time"]
     return Mosaic(
         name=meta["name"],
         sol=meta["sol"],
         instrument=meta["instrument"],
         image=image,
-        projection=CylindricalProjection(**proj),
+        projection=projection,
         provenance=Provenance.from_dict(meta["provenance"]),
         start_time=_dt.datetime.fromisoformat(t0) if t0 else None,
         stop_time=_dt.datetime.fromisoformat(t1) if t1 else None,
         display_white_radiance=meta["display_white_radiance"],
         extra=meta["extra"],
+        index=index,
     )

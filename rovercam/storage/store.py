@@ -5,7 +5,10 @@ Layout under the store root::
     <prefix>/v1/<name>        a published version (kept forever; reprocessing adds v2, v3, ...)
     <prefix>/v2/<name>
     <prefix>/LATEST           JSON pointer {"version": N, "files": {name: sha256}}, written last
-    .tmp/<uuid>/...           staging area of open transactions (never listed, never read)
+    .tmp/<uuid>-<pid>@<host>/ staging area of open transactions (never listed, never read)
+    .versions/<prefix>/v<N>.json
+                              the version record: created exclusively before v<N> is written
+                              (the claim), rewritten with the file checksums once it is complete
 
 Safety rules (ARCHITECTURE.md, "Errors and data safety"):
 
@@ -17,6 +20,13 @@ Safety rules (ARCHITECTURE.md, "Errors and data safety"):
   ``rename``: readers see all of its files or none. Object stores have no rename, so a version
   becomes *visible* only when ``LATEST`` names it; ``LATEST`` is one object written in one PUT
   (locally: temp file + ``os.replace``), after every file of the version is in place.
+- Two publishers never write the same version: each first *claims* ``v<N>`` by creating its
+  version record with a create-only write (local: ``open(..., "xb")``; S3: ``PUT`` with
+  ``If-None-Match: *``, supported by AWS S3 since 2024 and by moto). The loser takes N + 1.
+  ``LATEST`` is never moved back to a lower version. Stores whose fsspec driver ignores
+  create-only mode get no such guarantee (one publisher per prefix there).
+- Staging folders are named after their owner (pid and host). :meth:`Store.publish` first
+  removes staging left by dead processes on this host, and any staging older than an hour.
 """
 from __future__ import annotations
 
@@ -27,6 +37,7 @@ import logging
 import os
 import posixpath
 import re
+import socket
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -46,8 +57,13 @@ log = logging.getLogger(__name__)
 Data = bytes | Path
 
 _TMP = ".tmp"
+_META = ".versions"
+_RESERVED = (_TMP, _META)
 _LATEST = "LATEST"
+_STAGING_NAME = re.compile(r"^[0-9a-f]{32}-(?P<pid>[0-9]+)@(?P<host>.+?)(?:\.part)?$")
+_CLAIM_ATTEMPTS = 1000
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")
+_VERSION_RECORD = re.compile(r"^v([1-9][0-9]*)\.json$")
 _CHUNK = 1 << 20
 
 
@@ -91,9 +107,31 @@ def _check_key(key: str, *, what: str = "key") -> str:
     parts = key.rstrip("/").split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise StorageError(f"{what} {key!r} has an empty, '.' or '..' component")
-    if parts[0] == _TMP:
-        raise StorageError(f"{what} {key!r} is inside the reserved staging area {_TMP}/")
+    if parts[0] in _RESERVED:
+        raise StorageError(f"{what} {key!r} is inside the reserved area {parts[0]}/")
     return "/".join(parts)
+
+
+def _staging_name() -> str:
+    """A fresh staging name that records its owner: ``<uuid hex>-<pid>@<host>``."""
+    return f"{uuid.uuid4().hex}-{os.getpid()}@{socket.gethostname()}"
+
+
+def _owner_is_dead(name: str) -> bool:
+    """True when ``name`` is a staging name of a process on this host that no longer exists."""
+    m = _STAGING_NAME.match(name)
+    if m is None or m.group("host") != socket.gethostname():
+        return False
+    pid = int(m.group("pid"))
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, owned by another user
+        return False
+    return False
 
 
 def _hash_data(data: Data) -> str:
@@ -133,6 +171,11 @@ class Store:
     >>> store.read_bytes("sol00001/frames/a.txt")
     b'hello'
     """
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Store":
+        """The store a :class:`rovercam.config.Settings` configures (root and fsspec options)."""
+        return cls(settings.storage_root, storage_options=dict(settings.storage.options))
 
     def __init__(self, root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None):
         if not isinstance(root, (str, os.PathLike)) or not str(root):
@@ -191,7 +234,7 @@ class Store:
             raise StorageError(f"no object at {key!r} in {self!r}") from e
 
     def list(self, prefix: str = "") -> list[str]:
-        """Sorted keys of every object under ``prefix`` (recursive; staging area excluded)."""
+        """Sorted keys of every object under ``prefix`` (recursive; reserved areas excluded)."""
         base = self.root if not prefix.strip("/") else self._path(prefix, what="prefix")
         try:
             found = self.fs.find(base)
@@ -201,7 +244,7 @@ class Store:
         for p in found:
             p = self.fs._strip_protocol(p)
             rel = posixpath.relpath(p, self.root)
-            if rel.split("/", 1)[0] != _TMP and not rel.startswith(".."):
+            if rel.split("/", 1)[0] not in _RESERVED and not rel.startswith(".."):
                 keys.append(rel)
         return sorted(keys)
 
@@ -251,13 +294,15 @@ class Store:
 
     def _write_atomic(self, key: str, data: bytes) -> None:
         """Replace one object atomically (local: staged file + os.replace; remote: one PUT)."""
-        path = self._path(key)
+        self._write_path_atomic(self._path(key), data)
+
+    def _write_path_atomic(self, path: str, data: bytes) -> None:
         if not self.is_local:
             self.fs.pipe_file(path, data)
             return
         tmp_dir = posixpath.join(self.root, _TMP)
         os.makedirs(tmp_dir, exist_ok=True)
-        tmp = posixpath.join(tmp_dir, f"{uuid.uuid4().hex}.part")
+        tmp = posixpath.join(tmp_dir, f"{_staging_name()}.part")
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
@@ -273,9 +318,11 @@ class Store:
     def discard_stale_staging(self, *, older_than_s: float = 3600.0) -> list[str]:
         """Remove staging folders left by killed writers; returns the removed ``.tmp/`` names.
 
-        Only entries whose modification time is more than ``older_than_s`` seconds old are
-        removed, so transactions still running in other processes are left alone. Entries
-        without a modification time (some object stores report none for prefixes) are kept.
+        An entry is removed when its owner (recorded in its name, ``<uuid>-<pid>@<host>``) is a
+        process on this host that no longer exists, or when its modification time is more than
+        ``older_than_s`` seconds old. Transactions still running are left alone. Entries of
+        other hosts without a modification time (object stores report none for prefixes) are
+        kept until a process on their host cleans them.
         """
         base = posixpath.join(self.root, _TMP)
         try:
@@ -290,10 +337,12 @@ class Store:
             )
             if hasattr(mtime, "timestamp"):
                 mtime = mtime.timestamp()
-            if mtime is None or now - float(mtime) < older_than_s:
-                continue
             name = self.fs._strip_protocol(entry["name"])
-            self.fs.rm(name, recursive=True)
+            dead = _owner_is_dead(posixpath.basename(name.rstrip("/")))
+            if not dead and (mtime is None or now - float(mtime) < older_than_s):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                self.fs.rm(name, recursive=True)
             removed.append(posixpath.basename(name.rstrip("/")))
         if removed:
             log.info("%r: removed %d stale staging folders", self, len(removed))
@@ -316,18 +365,95 @@ class Store:
         return PublishedVersion(prefix, version, keys, files, reused=False)
 
     def versions(self, prefix: str) -> list[int]:
-        """Version numbers that have a ``v<N>/`` folder under ``prefix`` (committed or not)."""
+        """Version numbers in use under ``prefix``: a ``v<N>/`` folder or a claim (committed or not)."""
         base = self._path(prefix, what="prefix")
+        found = set()
+        for folder, pattern in ((base, _VERSION_DIR), (self._meta_dir(prefix), _VERSION_RECORD)):
+            try:
+                entries = self.fs.ls(folder, detail=False)
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                m = pattern.match(posixpath.basename(entry.rstrip("/")))
+                if m:
+                    found.add(int(m.group(1)))
+        return sorted(found)
+
+    def committed_versions(self, prefix: str) -> dict[int, dict[str, str]]:
+        """Completely written versions of ``prefix``: version -> {file name: sha256}.
+
+        A version counts once its record says ``committed`` (written after every file of the
+        version is in place); folders of publishers killed mid-way never do.
+        """
+        folder = self._meta_dir(prefix)
         try:
-            entries = self.fs.ls(base, detail=False)
+            entries = self.fs.ls(folder, detail=False)
         except FileNotFoundError:
-            return []
-        out = []
+            return {}
+        out = {}
         for entry in entries:
-            m = _VERSION_DIR.match(posixpath.basename(entry.rstrip("/")))
-            if m:
-                out.append(int(m.group(1)))
-        return sorted(out)
+            m = _VERSION_RECORD.match(posixpath.basename(entry.rstrip("/")))
+            if not m:
+                continue
+            try:
+                doc = json.loads(self.fs.cat_file(self.fs._strip_protocol(entry)))
+            except (ValueError, FileNotFoundError):
+                continue  # a claim being written, or removed meanwhile
+            if isinstance(doc, dict) and doc.get("state") == "committed":
+                out[int(m.group(1))] = dict(doc["files"])
+        return dict(sorted(out.items()))
+
+    def _advance_latest(self, prefix: str, version: int, sha: dict[str, str]) -> None:
+        """Point ``LATEST`` at the highest committed version (ours, unless a newer one committed).
+
+        Without compare-and-swap two publishers can interleave read-then-write; so after each
+        write the pointer and the commit records are read again, and the write repeated while a
+        higher committed version exists. The last writer always re-checks after its own write,
+        hence ``LATEST`` ends at the highest committed version and never stays behind.
+        """
+        key = f"{prefix}/{_LATEST}"
+        for _ in range(_CLAIM_ATTEMPTS):
+            committed = self.committed_versions(prefix)
+            committed.setdefault(version, sha)
+            top = max(committed)
+            current = self.latest(prefix)
+            if current is not None and current.version >= top:
+                if current.version > version:
+                    log.info("%s: v%d committed, LATEST is at newer v%d", prefix, version, current.version)
+                return
+            pointer = json.dumps({"version": top, "files": committed[top]}, sort_keys=True, indent=1)
+            self._write_atomic(key, pointer.encode())
+        raise StorageError(f"{prefix}: LATEST kept changing under {_CLAIM_ATTEMPTS} updates")
+
+    def published_prefixes(self) -> list[str]:
+        """Every prefix that has a ``LATEST`` pointer or a version record, sorted."""
+        found = {k.rsplit("/", 1)[0] for k in self.list() if k.endswith(f"/{_LATEST}")}
+        meta = posixpath.join(self.root, _META)
+        try:
+            records = self.fs.find(meta)
+        except FileNotFoundError:
+            records = []
+        for path in records:
+            rel = posixpath.relpath(self.fs._strip_protocol(path), meta)
+            if "/" in rel and _VERSION_RECORD.match(rel.rsplit("/", 1)[1]):
+                found.add(rel.rsplit("/", 1)[0])
+        return sorted(found)
+
+    def _meta_dir(self, prefix: str) -> str:
+        return posixpath.join(self.root, _META, _check_key(prefix, what="prefix"))
+
+    def _claim(self, prefix: str, version: int) -> bool:
+        """Create the record of ``v<version>`` exclusively; False when it already exists."""
+        path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
+        doc = {"state": "claimed", "owner": f"{os.getpid()}@{socket.gethostname()}",
+               "claimed_at": time.time()}
+        if self.is_local:
+            os.makedirs(posixpath.dirname(path), exist_ok=True)
+        try:
+            self.fs.pipe_file(path, json.dumps(doc, sort_keys=True).encode(), mode="create")
+        except FileExistsError:
+            return False
+        return True
 
     def publish(
         self,
@@ -358,7 +484,10 @@ class Store:
         Notes
         -----
         A version folder left by a killed publisher (files present, ``LATEST`` not updated) is
-        never reused and never overwritten: the next publish takes a higher number.
+        never reused and never overwritten: the next publish takes a higher number. Each version
+        number is claimed (create-only write of its record) before anything is written, so two
+        concurrent publishers take different numbers; ``LATEST`` then names the higher one.
+        Staging left by dead processes is removed first (:meth:`discard_stale_staging`).
         """
         prefix = _check_key(prefix, what="prefix")
         if not files:
@@ -380,6 +509,7 @@ class Store:
                 sha[name] = _hash_data(data)
             return contents, sha
 
+        self.discard_stale_staging()
         latest = self.latest(prefix)
         if latest is not None:
             _, sha = full_set(latest.version)
@@ -388,13 +518,28 @@ class Store:
                 return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
 
         version = max([latest.version if latest else 0, *self.versions(prefix)]) + 1
-        contents, sha = full_set(version)
+        for _ in range(_CLAIM_ATTEMPTS):
+            if self._claim(prefix, version):
+                break
+            version += 1  # another publisher took it between our listing and our claim
+        else:
+            raise StorageError(f"{prefix}: could not claim a version after {_CLAIM_ATTEMPTS} tries")
+        record_path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
         vprefix = f"{prefix}/v{version}"
-        with self.transaction(vprefix, exclusive=True) as txn:
-            for name, data in contents.items():
-                txn.put(name, data)
-        pointer = json.dumps({"version": version, "files": sha}, sort_keys=True, indent=1)
-        self._write_atomic(f"{prefix}/{_LATEST}", pointer.encode())
+        try:
+            contents, sha = full_set(version)
+            with self.transaction(vprefix, exclusive=True) as txn:
+                for name, data in contents.items():
+                    txn.put(name, data)
+        except BaseException:
+            # Nothing of v<N> was committed (the transaction discarded its staging): give the
+            # number back. A killed process cannot, and its claim keeps the number retired.
+            with contextlib.suppress(OSError):
+                self.fs.rm(record_path)
+            raise
+        record = {"state": "committed", "files": sha}
+        self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
+        self._advance_latest(prefix, version, sha)
         log.info("%s: published v%d (%d files)", prefix, version, len(sha))
         keys = {name: f"{vprefix}/{name}" for name in sha}
         return PublishedVersion(prefix, version, keys, sha, reused=False)
@@ -419,7 +564,7 @@ class Transaction:
         self.exclusive = exclusive
         self.sha256: dict[str, str] = {}
         self.keys: dict[str, str] = {}
-        self._staging = posixpath.join(store.root, _TMP, uuid.uuid4().hex)
+        self._staging = posixpath.join(store.root, _TMP, _staging_name())
         self._closed = False
 
     def put(self, name: str, data: Data) -> str:

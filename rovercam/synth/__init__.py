@@ -11,8 +11,14 @@ each pipeline stage can be tested and measured.
   ``truth.radiance_grid(az, el)`` give the world radiance (W m^-2 sr^-1 nm^-1, linear-sRGB
   "world RGB") for any SITE_FRAME direction.
 
-The world of this version is at infinity (no parallax): any camera centre sees the same
-panorama. Terrain with relief, more cameras, EDL and PDS4 labels come later (issue 5).
+Profiles: ``demo`` and ``tiny`` keep the world *at infinity* (:mod:`.world`; no parallax, so
+the truth panorama is exactly what a perfect mosaic shows from any mast position; the demo scores
+its mosaics against it). ``navcam-pan``, ``mastcamz-pan``, ``edl`` and ``full`` render a terrain
+with relief (:mod:`.terrain`) through every camera (:mod:`.cameras`, :mod:`.shots`,
+:mod:`.mission`): Navcam, Front/Rear Hazcam, Mastcam-Z, the EDL cameras and LCAM, written as PDS3
+attached (ODL3 + VICAR), PDS3 detached and PDS4 products, with per-frame truth, a panorama from
+the mast, a DEM and orthoimage, bad-pixel maps and camera calibration files.
+:func:`contact_sheet` draws a generated sol as one PNG.
 
 >>> import tempfile
 >>> from rovercam.synth import generate_sol, load_truth
@@ -22,15 +28,24 @@ panorama. Terrain with relief, more cameras, EDL and PDS4 labels come later (iss
 ...     len(manifest.frames), truth.radiance([[1.0, 0.0, 0.0]]).shape
 (8, (1, 3))
 """
+from rovercam.synth.contact import contact_sheet
 from rovercam.synth.pointing import NavcamPair, Pointing, RoverPose, navcam_pair
 from rovercam.synth.sensor import SensorSpec
+from rovercam.synth.shots import TERRAIN_PROFILES
 from rovercam.synth.sol import PROFILES, Profile, generate_sol
+from rovercam.synth.terrain import Landmark, Terrain, TerrainParams, build_terrain
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest, Truth, load_truth
 from rovercam.synth.world import Fiducial, Panorama, WorldParams
 
 __all__ = [
     "generate_sol",
     "load_truth",
+    "contact_sheet",
+    "TERRAIN_PROFILES",
+    "TerrainParams",
+    "Terrain",
+    "Landmark",
+    "build_terrain",
     "Truth",
     "SolManifest",
     "FrameTruth",

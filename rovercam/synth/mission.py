@@ -15,7 +15,7 @@ the cameras by a few centimetres; objects nearer than a few metres show parallax
 ``frames/<id>_radiance.npy`` (float16 world RGB at every pixel centre, before blur and noise) and
 ``frames/<id>_srgb.png``; ``dem/`` with three terrain levels (heights float32 .npy, orthoimage of
 the albedo as sRGB PNG, georeference JSON); landmarks (bright dots at known 3-D points) in the
-manifest's ``extra``. Frames are rendered in 2 worker processes (fork), each deterministic per
+manifest's ``extra``. Frames are rendered in 2 worker processes, each deterministic per
 seed and shot, so the output does not depend on scheduling.
 """
 from __future__ import annotations
@@ -34,7 +34,14 @@ from numpy.typing import NDArray
 from rovercam.camera.frames import azimuth_elevation
 from rovercam.products import CFA, Companding, FrameDefinition, Product, Subframe
 from rovercam.products import format_m2020_id, write_pds3, write_pds4
-from rovercam.radiometry import cfa_phase, design_sqrt_lut, srgb_encode, write_flat, write_lut
+from rovercam.radiometry import (
+    cfa_phase,
+    compand,
+    design_sqrt_lut,
+    srgb_encode,
+    write_flat,
+    write_lut,
+)
 from rovercam.synth.cameras import CAMERAS, CameraSpec
 from rovercam.synth.pointing import RoverPose, boresight, navcam_pair, perturbed
 from rovercam.synth.sensor import (
@@ -90,11 +97,13 @@ def _camera_toml(cam: CameraSpec, spec: SensorSpec) -> str:
     """The camera's calibration in the config/cameras/*.toml format."""
     m = spec.xyz_from_camera
     rows = ",\n".join(f"    [{r[0]:.6f}, {r[1]:.6f}, {r[2]:.6f}]" for r in m)
-    cfa = f'"{cam.cfa}"' if cam.cfa else '""'
+    cfa = f'"{cam.cfa}"' if cam.cfa else None
     return (f"# Synthetic {cam.instrument_id} calibration written by rovercam.synth.\n"
             f'instrument_id = "{cam.instrument_id}"\ncode = "{cam.code}"\nmission = "M2020"\n'
             f"detector_samples = {cam.samples}\ndetector_lines = {cam.lines}\n"
-            f"cfa_pattern = {cfa}\n" f'lut_prefix = "{cam.lut_prefix}"\n'
+            + (f"cfa_pattern = {cfa}\n" if cfa
+               else "# monochrome: no cfa_pattern (TOML has no null; see the report)\n")
+            + f'lut_prefix = "{cam.lut_prefix}"\n'
             f"bias_dn = {spec.bias_dn}\nresponsivity = {list(spec.responsivity)}\n"
             f"xyz_from_camera = [\n{rows},\n]\n" f'flat = "{spec.flat}"\n'
             f"read_noise_dn = {spec.read_noise_dn}\ngain_e_per_dn = {spec.gain_e_per_dn}\n"
@@ -125,11 +134,13 @@ def _flat(spec: SensorSpec, shot: Shot, samples: int) -> NDArray[np.float32]:
     return (1.0 - a * r2 - b * r2 * r2).astype(np.float32)
 
 
-def _init_worker(state: dict[str, Any]) -> None:
+def _init_worker(state: dict[str, Any], terrain: Terrain | None = None) -> None:
+    """Worker set-up: the shared state, and the terrain (rebuilt from its parameters)."""
+    cv2.setNumThreads(1)
     _STATE.clear()
     _STATE.update(state)
+    _STATE["terrain"] = terrain if terrain is not None else build_terrain(state["terrain_params"])
     _STATE["rays"] = {}
-    cv2.setNumThreads(1)
 
 
 def _rays(shot: Shot) -> tuple[NDArray, NDArray]:
@@ -213,7 +224,6 @@ def _render_write(shot: Shot) -> dict[str, Any]:
         stored = np.clip(np.rint((stored.astype(np.float32) - spec.bias_dn) / f + spec.bias_dn),
                          0, spec.dn_max).astype(np.uint16)
     if lut is not None:
-        from rovercam.radiometry import compand
         stored = compand(stored, lut)
     elif stored.dtype != np.uint8 and spec.dn_max <= 255:
         stored = stored.astype(np.uint8)
@@ -238,9 +248,10 @@ def _render_write(shot: Shot) -> dict[str, Any]:
     else:
         path = write_pds4(raw / f"{pid}.xml", product)
     frames_dir = out / "truth" / "frames"
-    np.save(frames_dir / f"{pid}_radiance.npy", truth_rad.astype(np.float16))
+    np.save(frames_dir / f"{pid}_radiance.npy", truth_rad.astype(np.float16))  # zlib: too slow
     srgb = (srgb_encode(np.clip(truth_rad / _WHITE, 0, 1)) * 255 + 0.5).astype(np.uint8)
-    cv2.imwrite(str(frames_dir / f"{pid}_srgb.png"), srgb[..., ::-1])
+    cv2.imwrite(str(frames_dir / f"{pid}_srgb.png"), srgb[..., ::-1],
+                [cv2.IMWRITE_PNG_COMPRESSION, 1])
     centre = boresight(model, shot.samples, shot.lines)
     az_m, el_m = azimuth_elevation(centre[None, :])
     az_s, el_s = azimuth_elevation((st["r_site_rover"] @ centre if shot.frame ==
@@ -324,6 +335,11 @@ def _write_dem(terrain: Terrain, dem_dir: Path) -> dict[str, Any]:
     return info
 
 
+def _panorama_task(centre_site: NDArray) -> NDArray[np.float32]:
+    """Worker: the truth panorama from ``centre_site``."""
+    return _panorama(_STATE["terrain"], centre_site, PANORAMA_STEP_DEG, (-85.0, 65.0))
+
+
 def _panorama(terrain: Terrain, centre_site: NDArray, step: float,
               el_range: tuple[float, float]) -> NDArray[np.float32]:
     width = int(round(360.0 / step))
@@ -339,9 +355,30 @@ def _panorama(terrain: Terrain, centre_site: NDArray, step: float,
 
 def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, settings: Any,
                          progress: Progress | None, pointing_error_deg: float,
-                         utc: Callable[[float], Any], workers: int = 2) -> SolManifest:
-    """Generate a terrain profile (called by :func:`rovercam.synth.generate_sol`)."""
-    out = Path(out_dir)
+                         utc: Callable[[float], Any], workers: int = 2,
+                         select: Callable[[Shot], bool] | None = None) -> SolManifest:
+    """Generate a terrain profile (called by :func:`rovercam.synth.generate_sol`).
+
+    ``select`` keeps only the shots it accepts (tests generate a few of each kind); every kept
+    shot is rendered exactly as in the whole profile.
+
+    OpenCV is switched to one thread for the duration (and restored): worker processes are
+    forked, and a forked child must not inherit OpenCV's thread pool.
+    """
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        return _generate(Path(out_dir), sol=sol, profile=profile, seed=seed, settings=settings,
+                         progress=progress, pointing_error_deg=pointing_error_deg, utc=utc,
+                         workers=workers, select=select)
+    finally:
+        cv2.setNumThreads(threads)
+
+
+def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
+              progress: Progress | None, pointing_error_deg: float,
+              utc: Callable[[float], Any], workers: int,
+              select: Callable[[Shot], bool] | None) -> SolManifest:
     for d in ("raw", "calibration/luts", "calibration/flats", "calibration/cameras",
               "calibration/badpixels", "truth/frames"):
         (out / d).mkdir(parents=True, exist_ok=True)
@@ -352,6 +389,10 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
     h0 = float(terrain.height(np.array([centre[0]]), np.array([centre[1]]))[0])
     rover = replace(base_rover, position_m=(centre[0], centre[1], -h0))
     shots = shot_list(profile, seed=seed, ground_site=(centre[0], centre[1], -h0))
+    if select is not None:
+        shots = [s for s in shots if select(s)]
+        if not shots:
+            raise ValueError("select kept no shot")
     total = len(shots) + 4
     done = 0
 
@@ -397,20 +438,27 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
         offset=tuple(float(v) for v in rover.position_m), reference="SITE_FRAME",
         index=(rover.site, rover.drive))}
     lmst_s = 14.5 * 3600.0 * (_SOL_S / 86400.0)
-    state = {"terrain": terrain, "out": out, "sensors": sensors, "seed": seed, "sol": sol,
+    state = {"terrain_params": tparams, "out": out, "sensors": sensors, "seed": seed, "sol": sol,
              "rover": rover, "frames": frames_def, "r_site_rover": r_site_rover,
              "t_site_rover": t_site_rover, "luts": luts, "pointing_error_deg": pointing_error_deg,
              "sclk0": _SCLK_SOL0 + sol * _SOL_S + lmst_s, "utc": utc}
+    pair = navcam_pair(0.25, 1280, 960)
+    mast_site = r_site_rover @ pair.bar_centre + t_site_rover
     results: list[dict[str, Any]] = []
+    pano: NDArray[np.float32] | None = None
     if workers > 1 and "fork" in mp.get_all_start_methods():
+        # fork: workers inherit the terrain; OpenCV runs single-threaded meanwhile (see
+        # generate_terrain_sol) so that no thread pool is inherited half-alive
         ctx = mp.get_context("fork")
-        with ctx.Pool(workers, initializer=_init_worker, initargs=(state,)) as pool:
+        with ctx.Pool(workers, initializer=_init_worker, initargs=(state, terrain)) as pool:
+            pano_job = pool.apply_async(_panorama_task, (mast_site,))
             for res in pool.imap(_render_write, shots, chunksize=1):
                 results.append(res)
                 step(f"{res['product_id']} ({res['group']})")
+            pano = pano_job.get()
     else:
         saved = dict(_STATE)
-        _init_worker(state)
+        _init_worker(state, terrain)
         try:
             for shot in shots:
                 res = _render_write(shot)
@@ -426,9 +474,8 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
     first = frame_truths[0]
     bad = _truncated_copy(out, first)
 
-    pair = navcam_pair(0.25, 1280, 960)
-    mast_site = r_site_rover @ pair.bar_centre + t_site_rover
-    pano = _panorama(terrain, mast_site, PANORAMA_STEP_DEG, (-85.0, 65.0))
+    if pano is None:
+        pano = _panorama(terrain, mast_site, PANORAMA_STEP_DEG, (-85.0, 65.0))
     stored = pano.astype(np.float16)
     np.save(out / "truth" / "panorama.npy", stored)
     dem = _write_dem(terrain, out / "truth" / "dem")

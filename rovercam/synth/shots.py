@@ -12,10 +12,10 @@ Profiles (counts without the one truncated product):
   JPEG q95), and a full-resolution Bayer subframe at an odd origin per eye: 30 products.
 - ``mastcamz-pan``: a 102-frame Mastcam-Z left 360-degree mosaic, 3 tiers x 34 at 48 mm, L0
   (RGB Bayer) full frames of 1648x1200 with dark columns.
-- ``edl``: the descent: 70 RDCAM frames from 10 km to touchdown, 16 LCAM frames (4200 -> 500 m),
+- ``edl``: the descent: 74 RDCAM frames from 10 km to touchdown, 16 LCAM frames (4200 -> 500 m),
   6 PUCAM frames of the parachute, 6 DDCAM frames of the rover on the bridle, 6 RUCAM frames of
-  the descent stage: 104 products.
-- ``full``: a 10-frame Navcam pan per eye, the tiles and subframes, Front/Rear Hazcam L/R,
+  the descent stage: 108 products.
+- ``full``: an 8-frame Navcam pan per eye, the tiles and subframes, Front/Rear Hazcam L/R,
   Mastcam-Z L0-L6 and R0-R6 at 34 mm, and the ``edl`` descent: 152 products.
 """
 from __future__ import annotations
@@ -26,9 +26,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.camera import CAHVOR
 from rovercam.synth.cameras import (
-    CAMERAS,
     MCZ_DARK_COLUMNS,
     MCZ_FILTERS,
     edl_model,
@@ -223,7 +221,7 @@ def _edl_shot(index: int, iid: str, r_site_cam: NDArray, c: NDArray, *, samples:
 
 
 def _edl(centre: tuple[float, float, float], *, start: int, rng: np.random.Generator,
-         rdcam_frames: int = 70) -> list[Shot]:
+         rdcam_frames: int = 74) -> list[Shot]:
     """The descent over the landing point ``centre`` (SITE_FRAME, on the ground)."""
     shots: list[Shot] = []
     ground = np.asarray(centre, np.float64)
@@ -292,7 +290,7 @@ def shot_list(profile: str, *, seed: int, ground_site: tuple[float, float, float
     full = navcam_pair(1.0, 5120, 3840)
     shots: list[Shot] = []
     if profile in ("navcam-pan", "full"):
-        n = 10
+        n = 10 if profile == "navcam-pan" else 8
         shots += _mast_shots(demo, _pan(n, -14.0), eyes=("NAVCAM_LEFT", "NAVCAM_RIGHT"),
                              start=len(shots), seconds0=0.0, sequence="NCAM00530",
                              camera_specific="01_2", template_key="demo")
@@ -302,7 +300,7 @@ def shot_list(profile: str, *, seed: int, ground_site: tuple[float, float, float
     if profile == "full":
         shots += _hazcams(start=len(shots), seconds=460.0, scale=0.125)
         filters = tuple(f"L{i}" for i in range(7)) + tuple(f"R{i}" for i in range(7))
-        shots += _mastcamz(demo, [Pointing(20.0, -8.0)], focal_mm=34.0, filters=filters,
+        shots += _mastcamz(demo, [Pointing(20.0, -25.0)], focal_mm=34.0, filters=filters,
                            start=len(shots), seconds0=500.0, sequence="ZCAM08001",
                            group="mcz-multispectral")
     if profile == "mastcamz-pan":

@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from rovercam.synth.solids import Solid, intersect_solid
 from rovercam.synth.world import WorldParams, _sky, _smoothstep
 
 __all__ = ["TerrainParams", "Terrain", "Landmark", "build_terrain", "Solid"]
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 
 _SLOPE_BOUND = 1.8          # local Lipschitz bound of the height field used for safe steps
 _PYRAMID_RADII = (2, 8, 32, 128)  # level-0 cells of the max-height pyramid
-_REMAP_COLS = 4096          # cv2.remap maps are reshaped to rows of this many points
+_REMAP_COLS = 4096
+_MICRO_CELL_M = 0.004       # cell of the tiled micro-texture (2 m period)          # cv2.remap maps are reshaped to rows of this many points
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,24 +117,6 @@ class TerrainParams:
         return tuple(self.finest_cell_m * 4.0 ** (self.levels - 1 - k) for k in range(self.levels))
 
 
-@dataclass(frozen=True, slots=True)
-class Solid:
-    """A simple body (hardware seen by the EDL cameras): an oriented box or a sphere.
-
-    ``centre`` (3,) SITE_FRAME metres; ``r_site_body`` (3, 3); ``half_size`` (3,) box half
-    extents (sphere: ``half_size[0]`` is the radius); ``radiance`` (3,) world RGB of the lit side;
-    ``stripes``: alternate light/dark gores around the body z axis (parachutes).
-    """
-
-    kind: str
-    centre: tuple[float, float, float]
-    r_site_body: tuple[tuple[float, float, float], ...]
-    half_size: tuple[float, float, float]
-    radiance: tuple[float, float, float]
-    stripes: int = 0
-    hemisphere: bool = False
-
-
 @dataclass(slots=True)
 class _Level:
     cell_m: float
@@ -155,6 +139,8 @@ class Terrain:
     pyramid: list[NDArray[np.float32]]
     sky_params: WorldParams
     landmarks: tuple[Landmark, ...] = field(default_factory=tuple)
+    micro: NDArray[np.float32] | None = None  # tiled albedo modulation below the finest cell
+    dot_radiance: NDArray[np.float32] = field(default_factory=lambda: np.zeros(3, np.float32))
     skyline_phase: NDArray[np.float64] = field(default_factory=lambda: np.zeros(6))
 
     # ------------------------------------------------------------------ sampling
@@ -187,7 +173,7 @@ class Terrain:
         north = np.asarray(north, np.float64)
         east = np.asarray(east, np.float64)
         fp = np.asarray(footprint_m, np.float64)
-        out = np.zeros(north.shape + (3,), np.float32)
+        out = np.zeros(north.shape + (5,), np.float32)
         c_n, c_e = self.params.centre_m
         m = np.maximum(np.abs(north - c_n), np.abs(east - c_e))
         for k, lev in enumerate(self.levels):
@@ -205,7 +191,18 @@ class Terrain:
             else:
                 w = weight[inside].astype(np.float32)[:, None]
                 out[inside] += w * (value - out[inside])
-        return out
+        if self.micro is not None:  # grains and pebbles finer than the finest level
+            weight = _smoothstep(0.7, 1.6, _MICRO_CELL_M * 2.0 / np.maximum(fp, 1e-9))
+            near = (m < self.levels[-1].half_m) & (weight > 0)
+            if near.any():
+                size = self.micro.shape[0]
+                col = np.mod(east[near] / _MICRO_CELL_M, size)
+                row = np.mod(-north[near] / _MICRO_CELL_M, size)
+                mod = _sample_wrap(self.micro, col, row)
+                out[near, :3] *= (1.0 + weight[near] * (mod - 1.0)).astype(np.float32)[:, None]
+        pad, dot = out[:, 3:4], out[:, 4:5]
+        rgb = out[:, :3] * (1.0 - pad) + pad * (0.3 * self.dot_radiance[None, :])
+        return rgb * (1.0 - dot) + dot * self.dot_radiance[None, :]
 
     def albedo(self, north: NDArray, east: NDArray) -> NDArray[np.float32]:
         """Albedo (N, 3) of the finest level covering each point."""
@@ -292,7 +289,7 @@ class Terrain:
             converging = np.isfinite(gpa) & (gpa > gap * 1.0001)
             secant = np.where(converging,
                               1.1 * gap * (ta - tpa) / np.where(converging, gpa - gap, 1.0), safe)
-            step = np.maximum(np.minimum(secant, 6.0 * safe), safe)
+            step = np.maximum(np.minimum(secant, 1.5 * safe), safe)
             # max-height pyramid on level 0: skip whole neighbourhoods the ray passes above
             high = np.nonzero(gap > 0.5 * lev0.cell_m)[0]  # only rays well above the ground
             if high.size:
@@ -443,7 +440,8 @@ class Terrain:
         if (~hit).any():
             rad[~hit] = self.background(d[~hit])
         for solid in solids:
-            ts, value = _intersect_solid(solid, o, d, self.params)
+            ts, value = intersect_solid(solid, o, d, sun_azimuth_deg=self.params.sun_azimuth_deg,
+                                        sun_elevation_deg=self.params.sun_elevation_deg)
             closer = np.isfinite(ts) & ~(ts >= t)
             rad[closer] = value[closer]
             t = np.where(closer, ts, t)
@@ -465,6 +463,37 @@ def _sample(grid: NDArray[np.float32], col: NDArray, row: NDArray) -> NDArray[np
     out = cv2.remap(grid, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     out = out.reshape(rows * _REMAP_COLS, -1)[:count]
     return out if grid.ndim == 3 else out[:, 0]
+
+
+def _sample_wrap(grid: NDArray[np.float32], col: NDArray, row: NDArray) -> NDArray[np.float32]:
+    """Bilinear samples of a periodic tile (wrap-around at its borders)."""
+    col = np.asarray(col, np.float32).ravel()
+    row = np.asarray(row, np.float32).ravel()
+    count = col.size
+    rows = -(-count // _REMAP_COLS)
+    pad = rows * _REMAP_COLS - count
+    cx = np.concatenate([col, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
+    cy = np.concatenate([row, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
+    out = cv2.remap(grid, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+    return out.reshape(-1)[:count]
+
+
+def _micro_texture(rng: np.random.Generator, size: int = 512) -> NDArray[np.float32]:
+    """Periodic multiplicative albedo texture: sand grains plus small dark and light pebbles."""
+    tex = np.zeros((size, size), np.float32)
+    for spacing, amp in ((2.0, 0.10), (6.0, 0.08), (20.0, 0.06)):
+        n = int(size / spacing)
+        lattice = rng.standard_normal((n, n)).astype(np.float32)
+        tiled = np.tile(lattice, (3, 3))
+        big = cv2.resize(tiled, (3 * size, 3 * size), interpolation=cv2.INTER_CUBIC)
+        tex += amp * big[size:2 * size, size:2 * size]
+    pebbles = np.zeros((size, size), np.float32)
+    xy = rng.integers(0, size, (900, 2))
+    pebbles[xy[:, 1], xy[:, 0]] = rng.choice([-1.0, 0.6], 900, p=[0.7, 0.3])
+    tiled = cv2.GaussianBlur(np.tile(pebbles, (3, 3)), (0, 0), 1.6)  # periodic blur
+    pebbles = tiled[size:2 * size, size:2 * size]
+    tex += 0.45 * pebbles / max(float(np.abs(pebbles).max()), 1e-6)
+    return (1.0 + tex).astype(np.float32)
 
 
 def _noise(rng: np.random.Generator, size: int, spacing_cells: float) -> NDArray[np.float32]:
@@ -516,6 +545,10 @@ def _level_detail(params: TerrainParams, k: int, cell: float, size: int,
         scarp = _smoothstep(0.02, -0.02, (uu - 0.7 + 0.1 * np.sin(vv * 9.0)) * 1.0)
         height += 35.0 * scarp.astype(np.float32)
         bright += 0.12 * scarp.astype(np.float32)
+        # landing-area albedo: dark sand sheets and bright dusty plains seen from orbit
+        bright += 0.22 * _noise(rng, size, 25.0) - 0.25 * _smoothstep(
+            0.6, 1.2, _noise(rng, size, 60.0)).astype(np.float32)
+        red += 0.08 * _noise(rng, size, 80.0)
     n_craters = {0: 25, 1: 30, 2: 30, 3: 20, 4: 10}.get(k, 0)
     for _ in range(n_craters):
         cu, cv_ = rng.uniform(0.05 * size, 0.95 * size, 2)
@@ -599,8 +632,10 @@ def build_terrain(params: TerrainParams) -> Terrain:
                 # slightly elongated, flat-topped boulder
                 xr = (du * np.cos(th) + dv * np.sin(th)) / 1.25
                 yr = -du * np.sin(th) + dv * np.cos(th)
-                q = np.hypot(xr, yr) / r
-                return (hr * r * cell * np.clip(1.0 - q ** 2, 0.0, None) ** 0.45).astype(np.float32)
+                ang = np.arctan2(yr, xr)
+                q = np.hypot(xr, yr) / r * (1.0 + 0.16 * np.sin(3.0 * ang + 7.0 * th)
+                                            + 0.07 * np.sin(5.0 * ang + 3.0 * th))
+                return (hr * r * cell * np.clip(1.0 - q ** 2, 0.0, None) ** 0.35).astype(np.float32)
             _stamp(height, cu, cv_, radius, rock_profile, add=True)
             tone = -0.45 * dark if basalt else 0.35 * dark
             _stamp(rock_shade, cu, cv_, radius,
@@ -624,7 +659,15 @@ def build_terrain(params: TerrainParams) -> Terrain:
         height *= _smoothstep(max(params.rover_pad_m, 3.0 * cell),
                               1.4 * max(params.rover_pad_m, 3.0 * cell), r_rover).astype(np.float32)
         rock_shade *= pad
-        detail = taper * height
+        if prev is not None:
+            marks = cv2.remap(np.ascontiguousarray(prev.radiance[..., 3:5]), col, row,
+                              cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            pad_w, dot = np.ascontiguousarray(marks[..., 0]), np.ascontiguousarray(marks[..., 1])
+        else:
+            pad_w = np.zeros((size, size), np.float32)
+            dot = np.zeros((size, size), np.float32)
+        # no detail under the landmarks of coarser levels: their pads stay flat
+        detail = taper * height * (1.0 - pad_w)
         total_h = (base_h + detail).astype(np.float32)
         if k > 0:  # level 0 is in the max-height pyramid itself
             detail_max += max(float(detail.max()), 0.0)
@@ -636,27 +679,33 @@ def build_terrain(params: TerrainParams) -> Terrain:
         # basalt is greyer than soil
         grey = albedo.mean(axis=-1, keepdims=True)
         albedo = np.where(is_rock[..., None], 0.55 * albedo + 0.45 * grey, albedo)
-        # landmarks: bright dots on flat-ish ground at known points (fine levels only)
-        if 0.05 <= cell <= 1.5 and params.landmarks_per_level:
+        # landmarks: bright dots on dark pads, on flat-ish ground at known points (fine levels
+        # only); pad and dot weights are radiance channels 4 and 5, so no texture or shading
+        # moves them
+        if 0.015 <= cell <= 1.5 and params.landmarks_per_level:
             for _ in range(params.landmarks_per_level):
                 for _try in range(30):
                     ang = rng.uniform(0, 2 * np.pi)
                     dist = rng.uniform(0.25, 0.8) * half_cells * cell
                     if cell < 0.1:
-                        dist = rng.uniform(3.0, 0.85 * half_cells * cell)
+                        dist = rng.uniform(min(3.2, 0.4 * half_cells * cell),
+                                           0.85 * half_cells * cell)
                     ln, le = c_n + dist * np.cos(ang), c_e + dist * np.sin(ang)
                     cu, cv_ = (le - e_min) / cell, (n_max - ln) / cell
                     iu, iv = int(round(cu)), int(round(cv_))
                     win = total_h[iv - 6:iv + 7, iu - 6:iu + 7]
                     if win.size and float(win.max() - win.min()) < 2.0 * cell:
                         break
-                sigma = 2.2
-                _stamp(albedo[..., 0], cu, cv_, sigma,
-                       lambda x, du, dv: (0.9 * np.exp(-0.5 * x * x)).astype(np.float32))
-                for ch in (1, 2):
-                    _stamp(albedo[..., ch], cu, cv_, sigma,
-                           lambda x, du, dv: (0.9 * np.exp(-0.5 * x * x)).astype(np.float32))
+                sigma = 1.5  # cells: the smallest dot the bilinear grid keeps round
+                _stamp(dot, cu, cv_, sigma,
+                       lambda x, du, dv: np.exp(-0.5 * x * x).astype(np.float32), add=False)
+                _stamp(pad_w, cu, cv_, sigma,  # a dark pad around it: a clean background
+                       lambda x, du, dv: _smoothstep(4.5, 3.5, x).astype(np.float32), add=False)
                 hl = float(_sample(total_h, np.array([cu]), np.array([cv_]))[0])
+                flat = np.zeros_like(total_h)  # the pad is level: the dot is a planar target
+                _stamp(flat, cu, cv_, sigma,
+                       lambda x, du, dv: _smoothstep(5.0, 4.0, x).astype(np.float32), add=False)
+                total_h += flat * (np.float32(hl) - total_h)
                 landmarks.append(Landmark(float(ln), float(le), hl, sigma * cell, k))
         # shading: Lambertian sun with cast shadows, sky with its view factor
         gy, gx = np.gradient(total_h.astype(np.float64), cell)  # rows go south, columns east
@@ -668,8 +717,9 @@ def build_terrain(params: TerrainParams) -> Terrain:
         lit = (cos_i * (1.0 - shadow)).astype(np.float32)[..., None]
         view = (0.5 * (1.0 + nz)).astype(np.float32)[..., None]
         radiance = albedo / np.float32(np.pi) * (lit * e_sun + view * e_sky)
+        radiance = np.dstack([radiance, pad_w, dot]).astype(np.float32)
         lev = _Level(cell_m=cell, n_max=n_max, e_min=e_min, half_m=half_cells * cell * 0.97,
-                     height=total_h, radiance=radiance.astype(np.float32),
+                     height=total_h, radiance=radiance,
                      albedo=albedo.astype(np.float32))
         levels.append(lev)
         prev = lev
@@ -694,61 +744,10 @@ def build_terrain(params: TerrainParams) -> Terrain:
                                     sun_azimuth_deg=params.sun_azimuth_deg,
                                     sun_elevation_deg=params.sun_elevation_deg)
     phase = np.random.default_rng(np.random.SeedSequence([params.seed, 77])).uniform(0, 6.3, 6)
+    micro = _micro_texture(np.random.default_rng(np.random.SeedSequence([params.seed, 88])))
+    white = np.array([0.75, 0.72, 0.68], np.float32)  # landmark paint on level ground
+    dot_radiance = white / np.float32(np.pi) * (np.float32(np.sin(sun_el)) * e_sun + e_sky)
     return Terrain(params=params, levels=levels, h_max=h_max, detail_max_m=detail_max,
                    pyramid=pyramid, sky_params=sky, landmarks=tuple(landmarks),
+                   micro=micro, dot_radiance=dot_radiance.astype(np.float32),
                    skyline_phase=phase)
-
-
-def _intersect_solid(solid: Solid, o: NDArray, d: NDArray,
-                     params: TerrainParams) -> tuple[NDArray, NDArray[np.float32]]:
-    """Ray distance (NaN on a miss) and shaded radiance of one solid."""
-    r = np.asarray(solid.r_site_body, np.float64)
-    c = np.asarray(solid.centre, np.float64)
-    ob = (o - c) @ r  # body frame: r.T @ (o - c)
-    db = d @ r
-    half = np.asarray(solid.half_size, np.float64)
-    n = o.shape[0]
-    t = np.full(n, np.nan)
-    normal = np.zeros((n, 3))
-    if solid.kind == "sphere":
-        rad = half[0]
-        b = np.einsum("ij,ij->i", ob, db)
-        cc = np.einsum("ij,ij->i", ob, ob) - rad * rad
-        disc = b * b - cc
-        ok = disc >= 0
-        root = np.sqrt(np.where(ok, disc, 0.0))
-        t1, t2 = -b - root, -b + root
-        tt = np.where(t1 > 1e-6, t1, t2)
-        p = ob + tt[:, None] * db
-        if solid.hemisphere:  # canopy: the half with body z < 0 (its "up" side), seen from below
-            ok &= p[:, 2] <= 0.0
-            alt = ob + t2[:, None] * db
-            use2 = ~ok & (disc >= 0) & (alt[:, 2] <= 0) & (t2 > 1e-6)
-            tt = np.where(use2, t2, tt)
-            ok = ok | use2
-            p = ob + tt[:, None] * db
-        ok &= tt > 1e-6
-        t[ok] = tt[ok]
-        normal = p / rad
-    else:
-        inv = 1.0 / np.where(np.abs(db) < 1e-12, 1e-12, db)
-        t_lo = (-half - ob) * inv
-        t_hi = (half - ob) * inv
-        t_near = np.minimum(t_lo, t_hi).max(axis=1)
-        t_far = np.maximum(t_lo, t_hi).min(axis=1)
-        ok = (t_near <= t_far) & (t_far > 1e-6)
-        tt = np.where(t_near > 1e-6, t_near, t_far)
-        t[ok] = tt[ok]
-        p = ob + tt[:, None] * db
-        face = np.argmax(np.abs(p) / half, axis=1)
-        normal[np.arange(n), face] = np.sign(p[np.arange(n), face])
-    sun_az, sun_el = np.radians(params.sun_azimuth_deg), np.radians(params.sun_elevation_deg)
-    sun_site = np.array([np.cos(sun_el) * np.cos(sun_az), np.cos(sun_el) * np.sin(sun_az),
-                         -np.sin(sun_el)])
-    sun_body = r.T @ sun_site
-    shade = 0.35 + 0.65 * np.clip(np.abs(normal @ sun_body), 0, 1)
-    value = np.asarray(solid.radiance, np.float32)[None, :] * shade.astype(np.float32)[:, None]
-    if solid.stripes:
-        gore = np.floor((np.arctan2(p[:, 1], p[:, 0]) + np.pi) / (2 * np.pi) * solid.stripes)
-        value = value * np.where(gore % 2 == 0, 1.0, 0.45).astype(np.float32)[:, None]
-    return t, value.astype(np.float32)

@@ -43,6 +43,7 @@ BAD_KEYS = [
     "",
     "/",
     ".tmp/x",
+    ".versions/x",
     "C:/x",
     "file:///etc/passwd",
     "s3://bucket/x",
@@ -290,3 +291,31 @@ def test_exclusive_transaction_never_overwrites(store: Store) -> None:
             (Path(store.root) / "q" / "v1" / "a").write_bytes(b"theirs")
     assert store.read_bytes("p/v1/a") == b"1" and store.read_bytes("q/v1/a") == b"theirs"
     assert os.listdir(Path(store.root) / ".tmp") == []
+
+
+def test_version_claims_make_concurrent_publishers_take_distinct_versions(store: Store) -> None:
+    assert store._claim("p", 1) and not store._claim("p", 1)  # create-only (O_EXCL)
+    # A publisher that listed before the claim still cannot take v1: it claims v2.
+    v = store.publish("p", {"a": b"mine"})
+    assert v.version == 2 and not (Path(store.root) / "p" / "v1").exists()
+    assert store.versions("p") == [1, 2]  # v1 stays retired (claimed by a killed publisher)
+    assert store.committed_versions("p") == {2: {"a": sha(b"mine")}}
+    assert store.published_prefixes() == ["p"]
+    assert store.list() == ["p/LATEST", "p/v2/a"]  # version records are not listed
+
+
+def test_latest_never_moves_back_to_a_lower_version(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.publish("p", {"a": b"1"})
+    real_claim = Store._claim
+
+    def slow_claim(self, prefix, version):  # a faster publisher commits v3 while we write v2
+        ok = real_claim(self, prefix, version)
+        if version == 2:
+            monkeypatch.setattr(Store, "_claim", real_claim)
+            assert self.publish("p", {"a": b"3"}).version == 3
+        return ok
+
+    monkeypatch.setattr(Store, "_claim", slow_claim)
+    assert store.publish("p", {"a": b"2"}).version == 2
+    assert store.latest("p").version == 3
+    assert sorted(store.committed_versions("p")) == [1, 2, 3]

@@ -1,0 +1,110 @@
+"""The mosaic benchmark's truth problem: a world with known radiance seen by known cameras.
+
+Frames are rendered by sampling the synthetic world (:mod:`rovercam.synth.world`, at infinity)
+at every pixel centre's ray through an ideal CAHV camera (what ``undistort`` hands the mosaic
+stage), so the truth of any mosaic pixel is the world's radiance along its ray. Per-frame gains
+and pointing perturbations are drawn from a seeded generator and recorded.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rovercam.camera import CAHV
+from rovercam.camera.frames import direction_from_azimuth_elevation
+from rovercam.mosaic.cylindrical import FrameGeometry
+from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
+
+__all__ = ["TruthProblem", "make_world", "make_problem", "pointing_camera", "rotate_about_centre",
+           "small_rotation"]
+
+
+def pointing_camera(az_deg: float, el_deg: float, focal_px: float, width: int, height: int,
+                    *, roll_deg: float = 0.0) -> CAHV:
+    """An ideal CAHV camera at the origin of SITE_FRAME looking at (az, el), rolled by ``roll_deg``."""
+    a = direction_from_azimuth_elevation(az_deg, el_deg)[0]
+    right = np.cross([0.0, 0.0, 1.0], a)
+    right /= np.linalg.norm(right)
+    down = np.cross(a, right)
+    r = math.radians(roll_deg)
+    right, down = math.cos(r) * right + math.sin(r) * down, -math.sin(r) * right + math.cos(r) * down
+    hc, vc = (width - 1) / 2.0, (height - 1) / 2.0
+    return CAHV((0.0, 0.0, 0.0), a, focal_px * right + hc * a, focal_px * down + vc * a)
+
+
+def small_rotation(w: np.ndarray) -> np.ndarray:
+    """Rotation matrix of the rotation vector ``w`` (radians), Rodrigues."""
+    theta = float(np.linalg.norm(w))
+    if theta < 1e-15:
+        return np.eye(3)
+    k = np.asarray(w) / theta
+    kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.eye(3) + math.sin(theta) * kx + (1 - math.cos(theta)) * kx @ kx
+
+
+def rotate_about_centre(model, w: np.ndarray):
+    """``model`` turned by the rotation vector ``w`` (radians, model frame) about its centre."""
+    r = small_rotation(w)
+    return model.transformed(r, model.c - r @ model.c)
+
+
+def make_world(seed: int = 1, pixel_deg: float = 0.03, el_range: tuple[float, float] = (-40.0, 30.0)) -> Panorama:
+    """The synthetic world's radiance panorama (band-limited to ~3 ``pixel_deg``)."""
+    params = dataclasses.replace(default_world(seed, pixel_deg), elevation_range_deg=el_range)
+    return render_panorama(params)
+
+
+@dataclass
+class TruthProblem:
+    """Frames with truth. ``models`` are the true CAHV models (SITE_FRAME)."""
+
+    world: Panorama
+    models: list[CAHV]
+    width: int
+    height: int
+    gains: np.ndarray  # true per-frame gain errors applied to the frames (1 = none)
+
+    def geometries(self, models: list | None = None) -> list[FrameGeometry]:
+        return [FrameGeometry(f"F{i:03d}", m, self.width, self.height) for i, m in enumerate(models or self.models)]
+
+    def frame(self, i: int, *, with_gain: bool = True) -> np.ndarray:
+        """Frame ``i`` (height, width, 3) float32: world radiance at every pixel centre's ray."""
+        ys, xs = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
+        _, d = self.models[i].unproject(np.stack([xs.ravel(), ys.ravel()], 1))
+        az = np.degrees(np.arctan2(d[:, 1], d[:, 0]))
+        el = -np.degrees(np.arcsin(np.clip(d[:, 2], -1, 1)))
+        img = sample_panorama(self.world, az.reshape(self.height, self.width), el.reshape(self.height, self.width))
+        return img * np.float32(self.gains[i]) if with_gain else img
+
+    def truth(self, az_deg: np.ndarray, el_deg: np.ndarray) -> np.ndarray:
+        return sample_panorama(self.world, np.asarray(az_deg, np.float64), np.asarray(el_deg, np.float64))
+
+    def write_frames(self, folder: Path, *, with_gain: bool = True) -> list[Path]:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i in range(len(self.models)):
+            p = folder / f"F{i:03d}.npy"
+            np.save(p, self.frame(i, with_gain=with_gain))
+            paths.append(p)
+        return paths
+
+
+def make_problem(world: Panorama, *, columns: int = 20, tiers: tuple[float, ...] = (-16.0, -3.0),
+                 width: int = 1648, height: int = 1200, hfov_deg: float = 25.0, gain_error: float = 0.15,
+                 jitter_deg: float = 0.5, az0_deg: float = 0.0, seed: int = 0) -> TruthProblem:
+    """A tiered 360-degree pan: ``columns`` frames per tier, pointing jittered, gains drawn
+    uniformly in ``1 +- gain_error``."""
+    rng = np.random.default_rng(seed)
+    focal = (width / 2.0) / math.tan(math.radians(hfov_deg / 2.0))
+    models = []
+    for el in tiers:
+        for k in range(columns):
+            az = az0_deg + k * 360.0 / columns + rng.uniform(-jitter_deg, jitter_deg)
+            models.append(pointing_camera(az, el + rng.uniform(-jitter_deg, jitter_deg), focal, width, height,
+                                          roll_deg=rng.uniform(-jitter_deg, jitter_deg)))
+    gains = rng.uniform(1 - gain_error, 1 + gain_error, len(models)) if gain_error else np.ones(len(models))
+    return TruthProblem(world, models, width, height, gains)

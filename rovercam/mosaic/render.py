@@ -1,0 +1,392 @@
+"""Tiled rendering of a mosaic: in memory, or straight into a tiled GeoTIFF.
+
+The output grid is cut into square tiles. Each tile, padded by the blending pyramid's margin,
+pulls only the frames whose footprint (:func:`rovercam.mosaic.warp.frame_window`) meets it,
+samples them through their camera models, chooses seams and blends; then its unpadded centre is
+written out. Tiles are independent, so they run in parallel threads (OpenCV and numpy release the
+GIL), and a GeoTIFF sink keeps memory flat in the output size: only the tiles in flight and a
+bounded cache of frames are in memory. Tiles no frame reaches are never written (sparse GeoTIFF;
+they read back as NaN).
+
+Seams: every covered output pixel goes to the frame that sees it farthest from its own edges
+(relative to the frame's size), a Voronoi partition in the frames' own pixel metric that keeps
+seams mid-way through overlaps, away from the frame borders where residual vignetting and
+distortion live. That choice is also the index map (which frame made each pixel).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from collections import OrderedDict
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, Sequence
+
+import cv2
+import numpy as np
+
+from rovercam.errors import MosaicError
+from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_margin
+from rovercam.mosaic.cylindrical import FrameGeometry
+from rovercam.mosaic.projections import Projection
+from rovercam.mosaic.warp import Window, frame_window, sample_maps
+
+__all__ = ["FrameStack", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels"]
+
+log = logging.getLogger(__name__)
+
+BlendMethod = Literal["multiband", "feather"]
+NO_FRAME = -1
+
+
+@dataclass(frozen=True, slots=True)
+class RenderOptions:
+    """How to render (see :func:`render_mosaic`).
+
+    Attributes
+    ----------
+    blend : {"multiband", "feather"}
+    levels : int or None
+        Multiband pyramid reductions; None chooses from the frames' size on the grid.
+    feather : float
+        Feathering ramp as a fraction of the frame's half-size (feather blending only).
+    tile : int
+        Tile side, output pixels.
+    workers : int
+        Tiles rendered in parallel.
+    map_step : int
+        Lattice spacing of exact camera-model evaluations (:func:`sample_maps`).
+    """
+
+    blend: BlendMethod = "multiband"
+    levels: int | None = None
+    feather: float = 0.5
+    tile: int = 1024
+    workers: int = 2
+    map_step: int = 8
+
+
+class FrameStack:
+    """The frames of one mosaic: geometry up front, pixels on demand (bounded LRU cache).
+
+    Parameters
+    ----------
+    geoms : sequence of FrameGeometry
+        Models in the mosaic frame.
+    load : callable ``(i) -> (H, W, B) array``
+        Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads.
+    gains, offsets : (N,) array_like, optional
+        Photometric correction applied on load: ``gain * image + offset``.
+    cache_mb : float
+        Memory for decoded frames.
+    """
+
+    def __init__(self, geoms: Sequence[FrameGeometry], load: Callable[[int], np.ndarray], *,
+                 gains: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
+                 cache_mb: float = 1024.0) -> None:
+        if not geoms:
+            raise MosaicError("no frames to mosaic")
+        self.geoms = list(geoms)
+        self._load = load
+        n = len(self.geoms)
+        self.gains = np.ones(n) if gains is None else np.asarray(gains, dtype=np.float64)
+        self.offsets = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=np.float64)
+        if self.gains.shape != (n,) or self.offsets.shape != (n,):
+            raise MosaicError(f"need one gain and offset per frame ({n})")
+        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._bytes = 0
+        self._limit = cache_mb * 1e6
+        self._lock = threading.Lock()
+        self._loading: dict[int, threading.Event] = {}
+
+    def __len__(self) -> int:
+        return len(self.geoms)
+
+    def with_corrections(self, gains: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
+        """The same frames with other gains/offsets (a fresh cache)."""
+        return FrameStack(self.geoms, self._load, gains=gains, offsets=offsets, cache_mb=self._limit / 1e6)
+
+    def pixels(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(image, valid)``: corrected float32 (H, W, B) with no-data set to 0, and a float32
+        validity mask (None when every pixel is valid)."""
+        while True:
+            with self._lock:
+                if i in self._cache:
+                    self._cache.move_to_end(i)
+                    return self._cache[i]
+                event = self._loading.get(i)
+                if event is None:
+                    event = self._loading[i] = threading.Event()
+                    break
+            event.wait()
+        try:
+            img = np.array(self._load(i), dtype=np.float32)  # a private copy, corrected in place
+            if img.ndim == 2:
+                img = img[..., None]
+            g = self.geoms[i]
+            if img.shape[:2] != (g.height, g.width):
+                raise MosaicError(f"{g.product_id}: image {img.shape[:2]} != geometry {(g.height, g.width)}")
+            valid = None
+            if not np.isfinite(img.sum(dtype=np.float64)):  # some NaN/inf (no-data): one cheap scan first
+                finite = np.isfinite(img).all(axis=2)
+                img[~finite] = 0.0
+                valid = finite.astype(np.float32)
+            if self.gains[i] != 1.0:
+                img *= np.float32(self.gains[i])
+            if self.offsets[i] != 0.0:
+                img += np.float32(self.offsets[i])
+                if valid is not None:
+                    img[valid == 0] = 0.0
+            img = np.ascontiguousarray(img)
+            entry = (img, valid)
+            with self._lock:
+                self._cache[i] = entry
+                self._bytes += img.nbytes + (valid.nbytes if valid is not None else 0)
+                while self._bytes > self._limit and len(self._cache) > 1:
+                    _, (a, v) = self._cache.popitem(last=False)
+                    self._bytes -= a.nbytes + (v.nbytes if v is not None else 0)
+            return entry
+        finally:
+            with self._lock:
+                self._loading.pop(i).set()
+
+
+def auto_levels(windows: Sequence[Window | None]) -> int:
+    """Pyramid reductions for frames of this size on the grid: bands down to ~1/16 of a frame's
+    smaller side, at most 5 (wider bands cost margin and hide nothing more)."""
+    sides = [min(w.x1 - w.x0, w.y1 - w.y0) for w in windows if w is not None]
+    if not sides:
+        return 1
+    return int(np.clip(math.floor(math.log2(max(np.median(sides), 2) / 16.0)), 1, 5))
+
+
+def _tiles(proj: Projection, tile: int, windows: Sequence[Window | None]) -> list[Window]:
+    """Tiles that some frame reaches, column by column (frames stay cached along a column)."""
+    out = []
+    period = proj.periodic_width
+    for x0 in range(0, proj.width, tile):
+        for y0 in range(0, proj.height, tile):
+            t = Window(x0, min(x0 + tile, proj.width), y0, min(y0 + tile, proj.height))
+            if _overlapping(t, windows, period):
+                out.append(t)
+    return out
+
+
+def _overlapping(t: Window, windows: Sequence[Window | None], period: int | None) -> list[tuple[int, Window]]:
+    """(frame index, frame window shifted to meet ``t``) for every frame window meeting ``t``."""
+    hits = []
+    shifts = (0,) if period is None else (0, -period, period)
+    for i, w in enumerate(windows):
+        if w is None:
+            continue
+        for s in shifts:
+            ws = w.shifted(s)
+            if not ws.intersect(t).empty:
+                hits.append((i, ws))
+    return hits
+
+
+def _centrality(mx: np.ndarray, my: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Distance from the frame's edge relative to its size (> 0 inside, <= 0 outside)."""
+    dx = np.minimum(mx + 0.5, width - 0.5 - mx) / width
+    dy = np.minimum(my + 0.5, height - 0.5 - my) / height
+    return np.minimum(dx, dy)
+
+
+def _warp(img: np.ndarray, valid: np.ndarray | None, mx: np.ndarray, my: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+    out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if out.ndim == 2:
+        out = out[..., None]
+    v = None
+    if valid is not None:
+        v = cv2.remap(valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return out, v
+
+
+def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | None], tile: Window,
+                opts: RenderOptions, levels: int, bands: int) -> tuple[np.ndarray, np.ndarray]:
+    """Render one tile: ``(image (h, w, bands) float32 NaN-uncovered, index (h, w) int16)``."""
+    period = proj.periodic_width
+    multiband = opts.blend == "multiband"
+    step = 1 << levels if multiband else 1
+    margin = pyramid_margin(levels) if multiband else 0
+    pad = tile.grown(margin)
+    if period is None:
+        pad = pad.intersect(Window(0, proj.width, 0, proj.height))
+    else:
+        pad = pad.intersect(Window(-(10**9), 10**9, 0, proj.height))
+    # align the padded tile to the pyramid: grow its far sides to a multiple of the step
+    ph = -(-(pad.y1 - pad.y0) // step) * step
+    pw = -(-(pad.x1 - pad.x0) // step) * step
+    pad = Window(pad.x0, pad.x0 + pw, pad.y0, pad.y0 + ph)
+    best = np.zeros((ph, pw), np.float32)
+    label = np.full((ph, pw), NO_FRAME, np.int16)
+    parts = []
+    for i, win in _overlapping(pad, windows, period):
+        g = stack.geoms[i]
+        # a frame's rectangle: its window grown by the pyramid margin, aligned to the step
+        r = win.grown(margin).intersect(pad)
+        if r.empty:
+            continue
+        ry0 = pad.y0 + ((r.y0 - pad.y0) // step) * step
+        rx0 = pad.x0 + ((r.x0 - pad.x0) // step) * step
+        ry1 = min(pad.y0 + -(-(r.y1 - pad.y0) // step) * step, pad.y1)
+        rx1 = min(pad.x0 + -(-(r.x1 - pad.x0) // step) * step, pad.x1)
+        r = Window(rx0, rx1, ry0, ry1)
+        mx, my = sample_maps(g, proj, r, step=opts.map_step)
+        cen = _centrality(mx, my, g.width, g.height)
+        sub = (slice(r.y0 - pad.y0, r.y1 - pad.y0), slice(r.x0 - pad.x0, r.x1 - pad.x0))
+        img, valid = stack.pixels(i)
+        if valid is not None:
+            v = cv2.remap(valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            cen = np.where(v > 0.999, cen, 0.0)
+        better = cen > best[sub]
+        best[sub] = np.where(better, cen, best[sub])
+        label[sub] = np.where(better, np.int16(i), label[sub])
+        parts.append((i, r, sub, mx, my))
+    if multiband:
+        blender: Any = MultibandBlender(ph, pw, levels, bands)
+    else:
+        blender = FeatherBlender(ph, pw, bands)
+    for i, r, sub, mx, my in parts:
+        mask = (label[sub] == i)
+        if multiband and not mask.any():
+            continue
+        g = stack.geoms[i]
+        img, valid = stack.pixels(i)
+        warped, v = _warp(img, valid, mx, my)
+        if multiband:
+            blender.add(warped, mask.astype(np.float32), sub[0].start, sub[1].start)
+        else:
+            # feather: ramps from 0 at the frame edge over ``feather`` of its half-size
+            dist = np.minimum(np.minimum(mx + 0.5, g.width - 0.5 - mx), np.minimum(my + 0.5, g.height - 0.5 - my))
+            if opts.feather > 0:
+                w = np.clip(dist / (opts.feather * min(g.width, g.height) / 2.0), 0.0, 1.0).astype(np.float32)
+            else:
+                w = (dist > 0).astype(np.float32)
+            if v is not None:
+                w = w * (v > 0.999)
+            blender.add(warped, w, sub[0].start, sub[1].start)
+    out = blender.result()
+    cy = slice(tile.y0 - pad.y0, tile.y1 - pad.y0)
+    cx = slice(tile.x0 - pad.x0, tile.x1 - pad.x0)
+    image = out[cy, cx]
+    index = label[cy, cx]
+    image[index == NO_FRAME] = np.nan
+    return np.ascontiguousarray(image), np.ascontiguousarray(index)
+
+
+def _run_tiles(stack: FrameStack, proj: Projection, opts: RenderOptions, bands: int,
+               consume: Callable[[Window, np.ndarray, np.ndarray], None],
+               progress: Callable[[int, int], None] | None) -> dict[str, Any]:
+    windows = [frame_window(g, proj) for g in stack.geoms]
+    if all(w is None for w in windows):
+        raise MosaicError("no frame reaches the output grid")
+    levels = opts.levels if opts.levels is not None else auto_levels(windows)
+    tiles = _tiles(proj, opts.tile, windows)
+    log.info("rendering %dx%d %s: %d frames, %d tiles, %s%s", proj.width, proj.height, proj.kind,
+             len(stack), len(tiles), opts.blend, f" ({levels} levels)" if opts.blend == "multiband" else "")
+    done = 0
+    with ThreadPoolExecutor(max_workers=max(1, opts.workers)) as pool:
+        pending: set = set()
+        it = iter(tiles)
+        for t in it:
+            pending.add(pool.submit(lambda t=t: (t, *render_tile(stack, proj, windows, t, opts, levels, bands))))
+            if len(pending) >= 2 * max(1, opts.workers):
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    consume(*f.result())
+                    done += 1
+                    if progress:
+                        progress(done, len(tiles))
+        for f in pending:
+            consume(*f.result())
+            done += 1
+            if progress:
+                progress(done, len(tiles))
+    return {"levels": levels, "tiles": len(tiles), "windows": windows}
+
+
+def _bands(stack: FrameStack) -> int:
+    img, _ = stack.pixels(0)
+    return img.shape[2]
+
+
+def render_mosaic(stack: FrameStack, proj: Projection, *, options: RenderOptions = RenderOptions(),
+                  progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Render the whole mosaic in memory.
+
+    Parameters
+    ----------
+    stack : FrameStack
+    proj : Projection
+    options : RenderOptions
+    progress : callable ``(tiles_done, tiles_total)``, optional
+
+    Returns
+    -------
+    image : (height, width, B) ndarray of float32
+        Radiance; NaN where no frame sees the pixel.
+    index : (height, width) ndarray of int16
+        Frame (position in ``stack``) that made each pixel; -1 where none.
+    """
+    bands = _bands(stack)
+    image = np.full((proj.height, proj.width, bands), np.nan, np.float32)
+    index = np.full((proj.height, proj.width), NO_FRAME, np.int16)
+
+    def put(t: Window, img: np.ndarray, idx: np.ndarray) -> None:
+        image[t.y0 : t.y1, t.x0 : t.x1] = img
+        index[t.y0 : t.y1, t.x0 : t.x1] = idx
+
+    _run_tiles(stack, proj, options, bands, put, progress)
+    return image, index
+
+
+def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
+                   index_path: str | Path | None = None, options: RenderOptions = RenderOptions(),
+                   compress: str | None = "zstd", tags: dict[str, str] | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """Render tile by tile straight into a tiled (sparse, BigTIFF) float32 GeoTIFF.
+
+    Memory stays flat in the output size: tiles are written through rasterio windows as they
+    finish, at most ``2 * workers`` are in flight. Unreached tiles are not written and read back
+    as NaN (nodata). ``index_path`` gets the index map as an int16 GeoTIFF (nodata -1).
+
+    Returns
+    -------
+    dict
+        ``levels`` and ``tiles`` rendered.
+    """
+    import rasterio
+    from rasterio.windows import Window as RioWindow
+
+    bands = _bands(stack)
+    block = 512 if options.tile % 512 == 0 else 256 if options.tile % 256 == 0 else 16 * max(options.tile // 16, 1)
+    common = dict(driver="GTiff", width=proj.width, height=proj.height, tiled=True, blockxsize=block,
+                  blockysize=block, BIGTIFF="YES", SPARSE_OK="TRUE")
+    if compress:
+        common["compress"] = compress
+    all_tags = {**proj.to_tags(), **(tags or {})}
+    with rasterio.Env(GDAL_NUM_THREADS=1), \
+            rasterio.open(path, "w", count=bands, dtype="float32", nodata=float("nan"), **common) as dst:
+        dst.update_tags(**all_tags)
+        idx_dst = None
+        if index_path is not None:
+            idx_dst = rasterio.open(index_path, "w", count=1, dtype="int16", nodata=NO_FRAME, **common)
+            idx_dst.update_tags(**all_tags, CONTENT="INDEX_MAP")
+        try:
+            def put(t: Window, img: np.ndarray, idx: np.ndarray) -> None:
+                win = RioWindow(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)
+                if (idx == NO_FRAME).all():
+                    return  # sparse: never written, reads back as nodata
+                dst.write(np.moveaxis(img, -1, 0), window=win)
+                if idx_dst is not None:
+                    idx_dst.write(idx[None], window=win)
+
+            info = _run_tiles(stack, proj, options, bands, put, progress)
+        finally:
+            if idx_dst is not None:
+                idx_dst.close()
+    return {"levels": info["levels"], "tiles": info["tiles"]}
