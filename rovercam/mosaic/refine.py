@@ -246,6 +246,12 @@ def _sift_ties(geoms: Sequence[FrameGeometry], grays8: Sequence[np.ndarray], pai
     for g8 in grays8:
         small = cv2.resize(g8, (g8.shape[1] // 2, g8.shape[0] // 2), interpolation=cv2.INTER_AREA)
         kp, de = sift.detectAndCompute(small, None)
+        if kp:
+            # OpenCV's SIFT detects in parallel and returns keypoints in thread-completion order:
+            # sort them so matching, RANSAC and the adjustment are repeatable (idempotent re-runs)
+            order = sorted(range(len(kp)), key=lambda n: (kp[n].pt[1], kp[n].pt[0], kp[n].size,
+                                                          kp[n].angle, kp[n].response, kp[n].octave))
+            kp, de = [kp[n] for n in order], de[order]
         pts = np.array([k.pt for k in kp], np.float64).reshape(-1, 2) * 2.0 + 0.5  # full-res pixels
         kps.append(pts)
         descs.append(de)
@@ -274,6 +280,9 @@ def _sift_ties(geoms: Sequence[FrameGeometry], grays8: Sequence[np.ndarray], pai
         mi, mj = mi[ok], mj[ok]
         if len(mi) < 8:
             continue
+        # RANSAC draws from OpenCV's thread-local RNG, whose state depends on whatever ran before
+        # on this thread: seed it per pair so a re-run gives the same mosaic (idempotent publish).
+        cv2.setRNGSeed(1_000_003 * i + j)
         _, inl = cv2.findHomography(kps[i][mi].astype(np.float32), kps[j][mj].astype(np.float32), cv2.RANSAC, 3.0)
         if inl is None:
             continue
