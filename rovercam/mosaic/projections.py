@@ -160,6 +160,17 @@ class _AzElGrid(_Base):
             rel = np.where(rel > (self.width * self.scale_deg + 360.0) / 2, rel - 360.0, rel)
         return np.stack([rel / self.scale_deg, (self.el_top_deg - el) / self.scale_deg], axis=1)
 
+    @classmethod
+    def from_tags(cls, tags: dict[str, str], width: int, height: int) -> Any:
+        """Inverse of :meth:`to_tags` (e.g. read back from a published COG)."""
+        cls._check_kind(tags)
+        return cls(float(tags["START_AZIMUTH_DEG"]), float(tags["MAXIMUM_ELEVATION_DEG"]),  # type: ignore[call-arg]
+                   float(tags["MAP_SCALE_DEG_PER_PX"]), width, height, **cls._common_from(tags))
+
+    def to_tags(self) -> dict[str, str]:
+        """Projection parameters as GeoTIFF/STAC tags (rover-frame products carry no CRS)."""
+        return self._grid_tags()
+
     def az_el_grid(self) -> tuple[Array, Array]:
         az = self.az_start_deg + np.arange(self.width, dtype=np.float64) * self.scale_deg
         el = self.el_top_deg - np.arange(self.height, dtype=np.float64) * self.scale_deg
@@ -194,16 +205,6 @@ class CylindricalProjection(_AzElGrid):
     surface_params: tuple[float, ...] = ()
     _KIND: ClassVar[str] = "CYLINDRICAL"
 
-    @classmethod
-    def from_tags(cls, tags: dict[str, str], width: int, height: int) -> "CylindricalProjection":
-        """Inverse of :meth:`to_tags` (e.g. read back from a published COG)."""
-        cls._check_kind(tags)
-        return cls(float(tags["START_AZIMUTH_DEG"]), float(tags["MAXIMUM_ELEVATION_DEG"]),
-                   float(tags["MAP_SCALE_DEG_PER_PX"]), width, height, **cls._common_from(tags))
-
-    def to_tags(self) -> dict[str, str]:
-        """Projection parameters as GeoTIFF/STAC tags (rover-frame products carry no CRS)."""
-        return self._grid_tags()
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,14 +238,6 @@ class EquirectangularProjection(_AzElGrid):
         return cls(-180.0 + s / 2, 90.0 - s / 2, s, width, width // 2, frame, surf.tag,
                    tuple(float(v) for v in origin), surf.parameters())  # type: ignore[arg-type]
 
-    @classmethod
-    def from_tags(cls, tags: dict[str, str], width: int, height: int) -> "EquirectangularProjection":
-        cls._check_kind(tags)
-        return cls(float(tags["START_AZIMUTH_DEG"]), float(tags["MAXIMUM_ELEVATION_DEG"]),
-                   float(tags["MAP_SCALE_DEG_PER_PX"]), width, height, **cls._common_from(tags))
-
-    def to_tags(self) -> dict[str, str]:
-        return self._grid_tags()
 
 
 @dataclass(frozen=True, slots=True)
