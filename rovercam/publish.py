@@ -1,5 +1,4 @@
-"""Publish products atomically, then their catalog row: mosaics (COG + PNG preview + thumbnail),
-multispectral cubes (NetCDF) and image sequences (MP4 + thumbnail), each with its STAC item.
+"""Publish a mosaic: COG + PNG preview + thumbnail + STAC item, atomically, then the catalog row.
 
 Order of effects, and why it is safe to kill at any point::
 
@@ -14,40 +13,23 @@ mosaics give identical bytes and re-publishing is a no-op.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import itertools
 import json
 import logging
-import tempfile
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 import numpy as np
-import pystac
 
 from rovercam.catalog.db import Catalog
-from rovercam.catalog.stac import PLATFORMS, item_id, item_to_bytes, mosaic_file_names, mosaic_item
+from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
 from rovercam.mosaic.model import Mosaic
-from rovercam.provenance import Provenance, sha256_bytes
+from rovercam.provenance import sha256_bytes
 from rovercam.storage.raster import thumbnail, write_cog, write_png
-from rovercam.errors import CatalogError, RovercamError, StorageError
-from rovercam.storage.store import Data, PublishedVersion, Store
+from rovercam.errors import StorageError
+from rovercam.storage.store import PublishedVersion, Store
 
-if TYPE_CHECKING:
-    import xarray
-
-__all__ = [
-    "publish_mosaic",
-    "PublishedMosaic",
-    "mosaic_prefix",
-    "publish_cube",
-    "publish_sequence",
-    "PublishedProduct",
-    "audit_published",
-    "RADIANCE_UNIT",
-]
+__all__ = ["publish_mosaic", "PublishedMosaic", "mosaic_prefix", "audit_published", "RADIANCE_UNIT"]
 
 log = logging.getLogger(__name__)
 

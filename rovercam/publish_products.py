@@ -1,0 +1,318 @@
+"""Publish multispectral cubes (NetCDF) and image sequences (MP4 + thumbnail) with their STAC
+items, atomically, then their catalog rows. Same order of effects and crash safety as
+:mod:`rovercam.publish` (storage commits first, the catalog row last; deterministic encoders make
+re-publishing identical content a no-op that reuses the version).
+
+Store layout: ``sol<sol:05d>/cubes/<name>/v<N>/`` and ``sol<sol:05d>/sequences/<name>/v<N>/``.
+Every file of a version is an asset of its STAC item (what :func:`rovercam.publish.audit_published`
+checks).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import logging
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pystac
+
+from rovercam.catalog.db import Catalog
+from rovercam.catalog.stac import PLATFORMS, item_id, item_to_bytes
+from rovercam.errors import CatalogError, RovercamError
+from rovercam.provenance import Provenance, sha256_bytes, sha256_file
+from rovercam.storage.raster import thumbnail, write_png
+from rovercam.storage.store import Data, PublishedVersion, Store
+
+if TYPE_CHECKING:
+    import xarray
+
+__all__ = ["publish_cube", "publish_sequence", "PublishedProduct", "NETCDF_MEDIA_TYPE", "MP4_MEDIA_TYPE"]
+
+log = logging.getLogger(__name__)
+
+#: Media type of NetCDF files (the one STAC's best-practices list for NetCDF).
+NETCDF_MEDIA_TYPE = "application/x-netcdf"
+#: Media type of MP4 video.
+MP4_MEDIA_TYPE = "video/mp4"
+
+
+@dataclass(frozen=True, slots=True)
+class PublishedProduct:
+    """Where a published cube or sequence version lives.
+
+    Attributes
+    ----------
+    output_id : str
+        Catalog output id, equal to the STAC item id (``M2020-sol00100-NAME-v1``).
+    kind : {"cube", "sequence"}
+    version : int
+    reused : bool
+        True when identical content was already the latest version (nothing written).
+    keys : dict of str -> str
+        STAC asset key (``"data"``, ``"thumbnail"``) and ``"item"`` -> store key.
+    paths : dict of str -> Path or None
+        The same keys -> local file (None on object stores).
+    published : PublishedVersion
+        The storage record (all keys and sha256s).
+    """
+
+    output_id: str
+    kind: Literal["cube", "sequence"]
+    version: int
+    reused: bool
+    keys: dict[str, str]
+    paths: dict[str, Path | None]
+    published: PublishedVersion
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+        raise RovercamError(f"product name must be a plain file name, got {name!r}")
+
+
+def _utc(t: _dt.datetime) -> _dt.datetime:
+    return t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
+
+
+def _publish_product(
+    *,
+    kind: Literal["cube", "sequence"],
+    name: str,
+    sol: int,
+    instrument: str,
+    files: Mapping[str, tuple[str, Data, list[str], str, str]],
+    properties: Mapping[str, Any],
+    store: Store,
+    catalog: Catalog,
+    provenance: Provenance,
+    start_time: _dt.datetime,
+    stop_time: _dt.datetime | None,
+    run_id: str | None,
+    mission: str,
+) -> PublishedProduct:
+    """Publish encoded files plus their STAC item, then record the catalog row.
+
+    ``files``: asset key -> (file name, content, roles, media type, title).
+    """
+    start = _utc(start_time)
+    stop = _utc(stop_time) if stop_time is not None else start
+    if stop < start:
+        raise CatalogError(f"{name}: stop_time {stop} is before start_time {start}")
+    prefix = f"sol{sol:05d}/{kind}s/{name}"
+    item_name = f"{name}.stac.json"
+    data_sha = {fname: _sha(content) for fname, content, *_ in files.values()}
+
+    def render(version: int) -> dict[str, bytes]:
+        props: dict[str, Any] = {
+            "start_datetime": pystac.utils.datetime_to_str(start),
+            "end_datetime": pystac.utils.datetime_to_str(stop),
+            "mission": mission,
+            "instruments": [instrument.lower()],
+            "rovercam:sol": int(sol),
+            "rovercam:instrument": instrument,
+            "rovercam:name": name,
+            "rovercam:kind": kind,
+            "rovercam:version": int(version),
+            **properties,
+            "rovercam:provenance": {
+                "software_version": provenance.software_version,
+                "config_hash": provenance.config_hash,
+                "inputs": dict(sorted(provenance.inputs.items())),
+                "calibration": dict(sorted(provenance.calibration.items())),
+                "steps": list(provenance.steps),
+            },
+        }
+        if mission in PLATFORMS:
+            props["platform"] = PLATFORMS[mission]
+        item = pystac.Item(id=item_id(mission, sol, name, version), geometry=None, bbox=None,
+                           datetime=start, properties=props)
+        for key, (fname, _, roles, media_type, title) in files.items():
+            item.add_asset(key, pystac.Asset(href=f"./{fname}", media_type=media_type, roles=list(roles),
+                                             title=title, extra_fields={"rovercam:sha256": data_sha[fname]}))
+        return {item_name: item_to_bytes(item)}
+
+    published = store.publish(prefix, {fname: content for fname, content, *_ in files.values()}, render=render)
+    output_id = item_id(mission, sol, name, published.version)
+    catalog.record_output(
+        output_id=output_id, name=name, kind=kind, sol=sol, instrument=instrument,
+        version=published.version, storage_keys=published.keys, stac_key=published.keys[item_name],
+        lineage=provenance.inputs, run_id=run_id, mission=mission, start_time=start, end_time=stop,
+        checksums=published.sha256,
+    )
+    log.info("%s: sol %d %s %s v%d (%s)", name, sol, kind, "reused" if published.reused else "published",
+             published.version, output_id)
+    keys = {key: published.keys[fname] for key, (fname, *_) in files.items()}
+    keys["item"] = published.keys[item_name]
+    return PublishedProduct(
+        output_id=output_id, kind=kind, version=published.version, reused=published.reused, keys=keys,
+        paths={k: store.local_path(v) for k, v in keys.items()}, published=published,
+    )
+
+
+def _sha(content: Data) -> str:
+    return sha256_bytes(content) if isinstance(content, bytes) else sha256_file(content)
+
+
+def publish_cube(
+    ds: "xarray.Dataset",
+    *,
+    name: str,
+    sol: int,
+    instrument: str,
+    store: Store,
+    catalog: Catalog,
+    provenance: Provenance,
+    start_time: _dt.datetime,
+    stop_time: _dt.datetime | None = None,
+    run_id: str | None = None,
+    mission: str = "M2020",
+) -> PublishedProduct:
+    """Publish a multispectral cube as NetCDF with its STAC item, then its catalog row.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The cube (e.g. :func:`rovercam.radiometry.cube.build_cube`), at least one data variable.
+    name : str
+        Plain file name; files go to ``sol<sol:05d>/cubes/<name>/v<N>/``: ``<name>.nc``
+        (asset ``data``, ``application/x-netcdf``) and ``<name>.stac.json``.
+    sol : int
+    instrument : str
+        Instrument id (``"MCZ_LEFT"``).
+    store, catalog
+        Where files and the output row (kind ``"cube"``, lineage ``provenance.inputs``) go.
+    provenance : Provenance
+    start_time, stop_time : datetime
+        Time span of the inputs (UTC if naive); the STAC ``datetime`` is ``start_time``.
+    run_id : str, optional
+        The catalog run that produced it.
+    mission : str
+
+    Returns
+    -------
+    PublishedProduct
+        ``reused=True`` when the same bytes were already the latest version.
+
+    Raises
+    ------
+    RovercamError
+        Not a Dataset, no data variables, a bad name, or the cube cannot be written as NetCDF-3
+        (e.g. 64-bit integers). Nothing is published.
+    StorageError, CatalogError
+        Writing failed; nothing partial is visible (see module notes).
+
+    Notes
+    -----
+    NetCDF goes through :func:`rovercam.radiometry.cube.write_cube`; with the scipy engine
+    (NetCDF-3) the bytes depend on the content only (no timestamps), so re-publishing the same
+    cube reuses its version.
+    """
+    import xarray as xr
+
+    from rovercam.radiometry.cube import write_cube
+
+    _check_name(name)
+    if not isinstance(ds, xr.Dataset) or not ds.data_vars or any(v.size == 0 for v in ds.data_vars.values()):
+        raise RovercamError(f"{name}: a cube must be an xarray.Dataset with non-empty data variables")
+    with tempfile.TemporaryDirectory(prefix="rovercam-cube-") as tmp:
+        path = Path(tmp) / f"{name}.nc"
+        try:
+            write_cube(ds, path)
+        except (ValueError, TypeError) as e:
+            raise RovercamError(f"{name}: cannot write the cube as NetCDF: {e}") from e
+        properties: dict[str, Any] = {
+            "rovercam:dims": {str(k): int(v) for k, v in ds.sizes.items()},
+            "rovercam:variables": sorted(str(v) for v in ds.data_vars),
+        }
+        if "band" in ds.coords:
+            properties["rovercam:bands"] = [str(b) for b in ds["band"].values]
+        if "wavelength_nm" in ds.coords:
+            properties["rovercam:wavelength_nm"] = [float(w) for w in ds["wavelength_nm"].values]
+        files = {"data": (path.name, path, ["data"], NETCDF_MEDIA_TYPE, "Multispectral cube (NetCDF)")}
+        return _publish_product(
+            kind="cube", name=name, sol=sol, instrument=instrument, files=files, properties=properties,
+            store=store, catalog=catalog, provenance=provenance, start_time=start_time,
+            stop_time=stop_time, run_id=run_id, mission=mission,
+        )
+
+
+def publish_sequence(
+    frames: Iterable[np.ndarray],
+    *,
+    name: str,
+    sol: int,
+    instrument: str,
+    fps: float,
+    store: Store,
+    catalog: Catalog,
+    provenance: Provenance,
+    start_time: _dt.datetime,
+    stop_time: _dt.datetime | None = None,
+    run_id: str | None = None,
+    mission: str = "M2020",
+    thumbnail_side: int = 512,
+) -> PublishedProduct:
+    """Publish an image sequence as MP4 plus a PNG thumbnail of its first frame, then its row.
+
+    Parameters
+    ----------
+    frames : iterable of (H, W, 3) uint8
+        RGB display frames, same size, H and W even (see :func:`rovercam.storage.video.write_mp4`).
+    name : str
+        Plain file name; files go to ``sol<sol:05d>/sequences/<name>/v<N>/``: ``<name>.mp4``
+        (asset ``data``, ``video/mp4``), ``<name>_thumb.png`` (``thumbnail``), ``<name>.stac.json``.
+    sol, instrument, store, catalog, provenance, start_time, stop_time, run_id, mission
+        As :func:`publish_cube`; the catalog row has kind ``"sequence"``.
+    fps : float
+        Frame rate, frames per second.
+    thumbnail_side : int
+        Longest side of the thumbnail, pixels.
+
+    Returns
+    -------
+    PublishedProduct
+
+    Raises
+    ------
+    RovercamError
+        No frames, a frame not (H, W, 3) uint8, odd or mismatched sizes, fps <= 0. Nothing is
+        published (every frame is encoded before the store is touched).
+    StorageError, CatalogError
+        Encoding or writing failed; nothing partial is visible.
+    """
+    from rovercam.storage.video import MP4_FOURCC, write_mp4
+
+    _check_name(name)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise RovercamError(f"{name}: a sequence needs at least one frame")
+    count = 0
+
+    def counted() -> Iterator[np.ndarray]:
+        nonlocal count
+        for frame in itertools.chain([first], it):
+            count += 1
+            yield frame
+
+    with tempfile.TemporaryDirectory(prefix="rovercam-video-") as tmp:
+        path = write_mp4(counted(), Path(tmp) / f"{name}.mp4", fps=fps)
+        thumb = write_png(thumbnail(first, max_side=thumbnail_side))
+        h, w = first.shape[:2]
+        properties = {"rovercam:frames": count, "rovercam:fps": float(fps), "rovercam:size": [int(w), int(h)],
+                      "rovercam:codec": MP4_FOURCC}
+        files = {
+            "data": (path.name, path, ["data"], MP4_MEDIA_TYPE, f"Image sequence (MP4, {MP4_FOURCC})"),
+            "thumbnail": (f"{name}_thumb.png", thumb, ["thumbnail"], pystac.MediaType.PNG,
+                          "Thumbnail (first frame)"),
+        }
+        return _publish_product(
+            kind="sequence", name=name, sol=sol, instrument=instrument, files=files, properties=properties,
+            store=store, catalog=catalog, provenance=provenance, start_time=start_time,
+            stop_time=stop_time, run_id=run_id, mission=mission,
+        )
