@@ -22,7 +22,7 @@ import numpy as np
 import pystac
 
 from rovercam.catalog.db import Catalog
-from rovercam.catalog.stac import PLATFORMS, item_id, item_to_bytes
+from rovercam.catalog.stac import PLATFORMS, item_id, item_to_bytes, provenance_properties
 from rovercam.errors import CatalogError, RovercamError
 from rovercam.provenance import Provenance, sha256_bytes, sha256_file
 from rovercam.storage.raster import thumbnail, write_png
@@ -119,13 +119,7 @@ def _publish_product(
             "rovercam:kind": kind,
             "rovercam:version": int(version),
             **properties,
-            "rovercam:provenance": {
-                "software_version": provenance.software_version,
-                "config_hash": provenance.config_hash,
-                "inputs": dict(sorted(provenance.inputs.items())),
-                "calibration": dict(sorted(provenance.calibration.items())),
-                "steps": list(provenance.steps),
-            },
+            "rovercam:provenance": provenance_properties(provenance),
         }
         if mission in PLATFORMS:
             props["platform"] = PLATFORMS[mission]

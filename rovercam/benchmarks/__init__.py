@@ -9,9 +9,10 @@ against one, and never assert: they report.
 from __future__ import annotations
 
 import importlib
+import time
 from typing import Callable
 
-__all__ = ["BENCHMARKS", "get"]
+__all__ = ["BENCHMARKS", "get", "best_of"]
 
 #: name -> module path; a module is imported only when its benchmark runs.
 BENCHMARKS: dict[str, str] = {
@@ -29,3 +30,13 @@ def get(name: str) -> Callable[..., dict[str, object]]:
     if name not in BENCHMARKS:
         raise KeyError(f"unknown benchmark {name!r}; known: {', '.join(sorted(BENCHMARKS))}")
     return importlib.import_module(BENCHMARKS[name]).run
+
+
+def best_of(repeats: int, fn: Callable[[], object]) -> float:
+    """Shortest wall time of ``repeats`` calls, seconds (the least disturbed by other load)."""
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
-from typing import Callable
 
 import numpy as np
 
 from rovercam.camera import CAHVOR, CAHVORE, clear_remap_cache, linearize, remap_grid
+from rovercam.benchmarks import best_of
 
 __all__ = ["run"]
 
@@ -31,23 +30,14 @@ MER_NAVCAM = CAHVOR(
 )
 
 
-def _best_of(repeats: int, fn: Callable[[], object]) -> float:
-    """Shortest wall time of ``repeats`` calls, seconds (the least disturbed by other load)."""
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
 
 def _throughput(model, size: tuple[int, int], n: int, repeats: int, seed: int) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
     pixels = rng.uniform((0, 0), (size[0] - 1, size[1] - 1), (n, 2))
     origins, dirs = model.unproject(pixels)
     points = origins + rng.uniform(0.5, 1000.0, (n, 1)) * dirs
-    t_project = _best_of(repeats, lambda: model.project(points))
-    t_unproject = _best_of(repeats, lambda: model.unproject(pixels))
+    t_project = best_of(repeats, lambda: model.project(points))
+    t_unproject = best_of(repeats, lambda: model.unproject(pixels))
     return n / t_project / 1e6, n / t_unproject / 1e6
 
 
@@ -77,16 +67,16 @@ def run(*, quick: bool = False) -> dict[str, object]:
     out["cahvor_project_mpts_s"], out["cahvor_unproject_mpts_s"] = _throughput(
         MER_NAVCAM, (1024, 1024), n, repeats, seed=2
     )
-    out["linearize_s"] = _best_of(repeats, lambda: linearize(NAVCAM, *NAVCAM_SIZE))
+    out["linearize_s"] = best_of(repeats, lambda: linearize(NAVCAM, *NAVCAM_SIZE))
     linear = linearize(NAVCAM, *NAVCAM_SIZE)
 
     def build(range_m: float | None) -> None:
         clear_remap_cache()  # time the build, not the cache
         remap_grid(linear, NAVCAM_SIZE, NAVCAM, range_m=range_m)
 
-    out["remap_grid_20mp_s"] = _best_of(1 if quick else 2, lambda: build(None))
+    out["remap_grid_20mp_s"] = best_of(1 if quick else 2, lambda: build(None))
     if not quick:
-        out["remap_grid_20mp_range_s"] = _best_of(1, lambda: build(10.0))
+        out["remap_grid_20mp_range_s"] = best_of(1, lambda: build(10.0))
     clear_remap_cache()
     log.info("camera benchmark: %s", out)
     return out

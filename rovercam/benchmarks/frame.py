@@ -40,7 +40,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable
@@ -54,6 +53,7 @@ from rovercam.camera import CAHVOR, CAHVORE, linearize, remap_grid
 from rovercam.products.model import CFA, Companding, FrameDefinition, Subframe
 from rovercam.synth.sensor import SensorSpec, expose, vignetting_flat
 from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
+from rovercam.benchmarks import best_of
 
 __all__ = ["run", "frame_accuracy", "demosaic_figures", "natural_scene"]
 
@@ -61,14 +61,6 @@ log = logging.getLogger(__name__)
 
 _CV_BAYER = {"RGGB": cv2.COLOR_BayerBG2RGB}  # OpenCV names the cell at (1, 1)
 
-
-def _best_of(repeats: int, fn: Callable[[], object]) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def _mastcamz_model() -> CAHVOR:
@@ -158,8 +150,8 @@ def _speed(kind: str, repeats: int) -> tuple[float, float]:
         base = _baseline(frame, lut, 1.0 / (frame.exposure_s * np.asarray(cam.responsivity)))
         base()
         mpx = frame.image.size / 1e6
-        t_chain = _best_of(repeats, lambda: chain.run_chain(frame, settings))
-        t_base = _best_of(repeats, base)
+        t_chain = best_of(repeats, lambda: chain.run_chain(frame, settings))
+        t_base = best_of(repeats, base)
     return mpx / t_chain, mpx / t_base
 
 

@@ -21,10 +21,12 @@ from rovercam.errors import CatalogError
 
 if TYPE_CHECKING:
     from rovercam.mosaic.model import Mosaic
+    from rovercam.provenance import Provenance
     from rovercam.storage.store import PublishedVersion, Store
 
 __all__ = [
     "mosaic_item",
+    "provenance_properties",
     "mosaic_file_names",
     "item_id",
     "item_to_bytes",
@@ -62,6 +64,17 @@ def _utc(t: _dt.datetime | None) -> _dt.datetime | None:
     if t is None:
         return None
     return t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
+
+
+def provenance_properties(prov: Provenance) -> dict[str, Any]:
+    """The ``rovercam:provenance`` property of every item: software, config, inputs, calibration, steps."""
+    return {
+        "software_version": prov.software_version,
+        "config_hash": prov.config_hash,
+        "inputs": dict(sorted(prov.inputs.items())),
+        "calibration": dict(sorted(prov.calibration.items())),
+        "steps": list(prov.steps),
+    }
 
 
 def mosaic_item(
@@ -117,13 +130,7 @@ def mosaic_item(
         "rovercam:coverage": round(mosaic.coverage, 6),
         "rovercam:projection": mosaic.projection.to_tags(),
         "rovercam:size": [int(mosaic.projection.width), int(mosaic.projection.height)],
-        "rovercam:provenance": {
-            "software_version": prov.software_version,
-            "config_hash": prov.config_hash,
-            "inputs": dict(sorted(prov.inputs.items())),
-            "calibration": dict(sorted(prov.calibration.items())),
-            "steps": list(prov.steps),
-        },
+        "rovercam:provenance": provenance_properties(prov),
     }
     if mission in PLATFORMS:
         properties["platform"] = PLATFORMS[mission]

@@ -54,6 +54,7 @@ from rovercam.synth.sensor import (
 )
 from rovercam.synth.shots import Shot, shot_list
 from rovercam.synth.terrain import Terrain, TerrainParams, build_terrain
+from rovercam.synth.progress import Steps
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
 from rovercam.synth.world import WorldParams
 
@@ -393,15 +394,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
         shots = [s for s in shots if select(s)]
         if not shots:
             raise ValueError("select kept no shot")
-    total = len(shots) + 4
-    done = 0
-
-    def step(message: str) -> None:
-        nonlocal done
-        done += 1
-        log.info("synth %s sol %d: %s (%d/%d)", profile, sol, message, done, total)
-        if progress is not None:
-            progress(done, total, message)
+    step = Steps(len(shots) + 4, progress, label=f"synth {profile} sol {sol}")
 
     step("terrain")
     sensors = {iid: _sensor(cam, settings) for iid, cam in CAMERAS.items()}

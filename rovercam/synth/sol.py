@@ -48,6 +48,7 @@ from rovercam.synth.pointing import (
 )
 from rovercam.synth.sensor import SensorSpec, auto_exposure, expose, vignetting_flat
 from rovercam.synth.shots import TERRAIN_PROFILES
+from rovercam.synth.progress import Steps
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
 from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
 
@@ -192,15 +193,7 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     pan = mast_pan(prof.frames_per_eye, elevation_deg=prof.pan_elevation_deg,
                    start_azimuth_deg=prof.start_azimuth_deg, step_deg=prof.pan_step_deg)
     eyes = (("NAVCAM_LEFT", "left"), ("NAVCAM_RIGHT", "right"))
-    total = 3 + len(pan) * len(eyes) + 1
-    done = 0
-
-    def step(message: str) -> None:
-        nonlocal done
-        done += 1
-        log.info("synth %s sol %d: %s (%d/%d)", profile, sol, message, done, total)
-        if progress is not None:
-            progress(done, total, message)
+    step = Steps(3 + len(pan) * len(eyes) + 1, progress, label=f"synth {profile} sol {sol}")
 
     panorama = render_panorama(world)
     # Frames are rendered from exactly what the truth stores (float16 on disk).
