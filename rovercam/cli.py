@@ -23,7 +23,7 @@ from rovercam import __version__
 from rovercam.errors import RovercamError
 
 console = Console(stderr=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # errors never wrap: paths stay copyable
 
 
 def _prefect_env() -> None:
