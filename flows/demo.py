@@ -1,7 +1,8 @@
-"""``rovercam demo``: generate a synthetic sol, run ``process-sol`` on it, check it against truth.
+"""``rovercam demo``: generate a synthetic sol, run ``ingest-sol`` on it, check it against truth.
 
-Everything is written under the storage root: the generated sol in ``synthetic/sol<NNNNN>/``,
-the catalog in ``catalog.sqlite``, published products in ``sol<NNNNN>/mosaics/...``.
+Everything is written under the storage root: the generated sol in ``synthetic/sol<NNNNN>/``
+(the demo's source), the fetched products in ``incoming/sol<NNNNN>/``, the catalog in
+``catalog.sqlite``, published products in ``sol<NNNNN>/mosaics/...``.
 """
 from __future__ import annotations
 
@@ -83,14 +84,14 @@ def generate_demo_sol(
 
 
 def process_demo_sol(demo: DemoSol) -> DemoResult:
-    """Run the process-sol flow on a generated sol and score each mosaic against the truth."""
+    """Run the ingest-sol flow on a generated sol and score each mosaic against the truth."""
     from rovercam.synth import load_truth
 
-    from flows.process_sol import process_sol
+    from flows.ingest_sol import ingest_sol
 
     t0 = time.perf_counter()
-    report = process_sol(sol=demo.sol, input_dir=str(demo.sol_dir / "raw"), config_file=demo.config_file,
-                         overrides=demo.overrides)
+    [report] = ingest_sol(source=str(demo.sol_dir / "raw"), sol=demo.sol, config_file=demo.config_file,
+                          overrides=demo.overrides)
     result = DemoResult(demo.settings, demo.sol_dir, report, demo.generate_s, time.perf_counter() - t0)
     truth = load_truth(demo.sol_dir)
     for pub in report["published"]:

@@ -79,7 +79,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with _progress() as prog:
         demo = generate_demo_sol(root, sol=args.sol, profile=args.profile, seed=args.seed,
                                  config_file=args.config, progress=_generate_progress(prog, "generate sol"))
-    console.print(f"generated {demo.sol_dir} in {demo.generate_s:.1f} s; running the process-sol flow")
+    console.print(f"generated {demo.sol_dir} in {demo.generate_s:.1f} s; running the ingest-sol flow")
     _quiet_prefect_task_logs(args.verbose)
     result = process_demo_sol(demo)
     wall = time.perf_counter() - t0
@@ -120,15 +120,38 @@ def _print_sol_report(report: dict) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _prefect_env()
-    from flows.process_sol import process_sol
+    from flows.ingest_sol import ingest_sol
 
     overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
-    report = process_sol(sol=args.sol, input_dir=str(Path(args.input).resolve()), config_file=args.config,
+    source = args.input if "://" in args.input else str(Path(args.input).resolve())
+    reports = ingest_sol(source=source, sol=args.sol, latest=args.latest, config_file=args.config,
                          overrides=overrides)
+    for report in reports:
+        _print_sol_report(report)
+        for pub in report["published"]:
+            console.print(f"  {pub['name']}: {pub.get('cog_path') or pub.get('cog_key')}")
+    return 0 if reports and not any(r["failed"] for r in reports) else 1
+
+
+def cmd_reprocess(args: argparse.Namespace) -> int:
+    _prefect_env()
+    from flows.reprocess_sol import reprocess_sol
+
+    overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
+    report = reprocess_sol(sol=args.sol, cameras=args.cameras or None, stages=args.stages or None,
+                           force=args.force, config_file=args.config, overrides=overrides)
     _print_sol_report(report)
+    console.print("reused from earlier runs: " + (", ".join(f"{k} {v}" for k, v in report["reused"].items()) or "none"))
     for pub in report["published"]:
-        console.print(f"  {pub['name']}: {pub.get('cog_path') or pub.get('cog_key')}")
+        console.print(f"  {pub['name']} v{pub['version']}: {pub.get('cog_path') or pub.get('cog_key')}")
     return 0 if not report["failed"] else 1
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.deployments import serve
+
+    serve(args.deployments, config_file=args.config, only=args.only or None)
+    return 0
 
 
 def cmd_synth(args: argparse.Namespace) -> int:
@@ -334,11 +357,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)
 
-    r = sub.add_parser("run", help="run a whole sol through the Prefect flow")
-    r.add_argument("--sol", type=int, required=True)
-    r.add_argument("--input", required=True, help="folder holding the sol's products")
+    r = sub.add_parser("run", help="fetch a sol's new products from a source and process them (ingest-sol flow)")
+    r.add_argument("--sol", type=int, help="the sol (default: the source's latest --latest sols)")
+    r.add_argument("--latest", type=int, default=1, help="how many of the newest sols when --sol is absent")
+    r.add_argument("--input", required=True,
+                   help="source: a folder, an s3:// prefix, an http(s) PDS-like volume or raw-image feed")
     r.add_argument("--out", help="storage root (default from configuration)")
     r.set_defaults(func=cmd_run)
+
+    rp = sub.add_parser("reprocess", help="reprocess a cataloged sol (reprocess-sol flow)")
+    rp.add_argument("--sol", type=int, required=True)
+    rp.add_argument("--cameras", nargs="*", help="instrument ids or prefixes (default: all)")
+    rp.add_argument("--stages", nargs="*",
+                    help="stages to rerun, with everything after them: ingest calibrate mosaic publish")
+    rp.add_argument("--force", action="store_true", help="recompute every stage")
+    rp.add_argument("--out", help="storage root (default from configuration)")
+    rp.set_defaults(func=cmd_reprocess)
+
+    sv = sub.add_parser("serve", help="serve the deployments (scheduled ingest, reprocessing) to Prefect")
+    sv.add_argument("--deployments", help="deployments file (default: config/deployments.toml)")
+    sv.add_argument("--only", nargs="*", help="serve only these deployment names")
+    sv.set_defaults(func=cmd_serve)
 
     pr = sub.add_parser("process", help="the frame chain on products, no orchestration")
     pr.add_argument("products", nargs="+")

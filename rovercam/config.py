@@ -114,7 +114,15 @@ class PublishSettings(_Section):
 
 
 class PrefectSettings(_Section):
+    """Orchestration (``[prefect]``; flows/ documents each option)."""
+
     max_workers: int = Field(2, ge=1)
+    task_runner: Literal["threads", "dask"] = "threads"
+    dask_address: str = ""
+    dask_workers: int = Field(2, ge=1)
+    chain_tasks: Literal["fused", "per-stage"] = "fused"
+    fetch_timeout_s: float = Field(600.0, gt=0)
+    publish_timeout_s: float = Field(1800.0, gt=0)
 
 
 class CameraSettings(_Section):

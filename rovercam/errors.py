@@ -23,6 +23,7 @@ __all__ = [
     "MosaicError",
     "StorageError",
     "CatalogError",
+    "SourceError",
 ]
 
 
@@ -110,3 +111,24 @@ class StorageError(RovercamError, OSError):
 
 class CatalogError(RovercamError):
     """The catalog database is unreachable or inconsistent."""
+
+
+class SourceError(RovercamError):
+    """A product source (folder, object-store prefix, HTTP archive or feed) cannot be listed or
+    fetched from: unreachable, malformed listing, failed or truncated download, unsafe name.
+
+    Parameters
+    ----------
+    url : str
+        The URL or path involved.
+    problem : str
+        What went wrong, in words a user can act on.
+    """
+
+    def __init__(self, url: str, problem: str):
+        super().__init__(str(url), problem)
+        self.url = str(url)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.url}: {self.problem}"

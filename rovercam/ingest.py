@@ -74,6 +74,9 @@ class IngestResult:
     start_time: str | None = None
     quarantine_key: str | None = None
     duplicate_of: str | None = None
+    #: sha256 over all of the product's files (label + data, image + sidecar), when the caller
+    #: computed it (:func:`rovercam.cachekey.product_content_sha256`); cache keys use it.
+    content_sha256: str | None = None
 
     @property
     def ok(self) -> bool:

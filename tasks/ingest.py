@@ -10,6 +10,7 @@ from rovercam import ingest
 from rovercam.config import Settings
 from rovercam.products import Limits
 
+from tasks._cache import key_parameter
 from tasks._runtime import catalog_for, store_for
 
 
@@ -23,8 +24,12 @@ def _run_name() -> str:
     return f"ingest-{Path(task_run.parameters['path']).name}"
 
 
-@task(name="ingest-product", retries=2, retry_delay_seconds=[2, 10], task_run_name=_run_name)
-def ingest_product(path: str, settings: Settings, sol: int | None = None) -> ingest.IngestResult:
-    """Validate one product; a bad product comes back as a quarantined result, not a failure."""
+@task(name="ingest-product", retries=2, retry_delay_seconds=[2, 10], task_run_name=_run_name,
+      cache_key_fn=key_parameter, persist_result=True)
+def ingest_product(path: str, settings: Settings, sol: int | None = None, key: str = "") -> ingest.IngestResult:
+    """Validate one product; a bad product comes back as a quarantined result, not a failure.
+
+    ``key`` (:func:`rovercam.cachekey.ingest_key`) makes an unchanged file's result reusable.
+    """
     limits = Limits(**settings.limits.model_dump())
     return ingest.ingest_one(path, limits=limits, store=store_for(settings), catalog=catalog_for(settings), sol_hint=sol)

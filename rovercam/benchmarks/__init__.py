@@ -17,11 +17,15 @@ __all__ = ["BENCHMARKS", "get", "best_of"]
 #: name -> module path; a module is imported only when its benchmark runs.
 BENCHMARKS: dict[str, str] = {
     "camera": "rovercam.benchmarks.camera",
+    "edl": "rovercam.benchmarks.edl",
+    # orchestration figures live with the flows (rovercam itself never imports Prefect)
+    "flows": "flows.bench",
     "frame": "rovercam.benchmarks.frame",
     "ingest": "rovercam.benchmarks.ingest",
     "mosaic": "rovercam.benchmarks.mosaic",
     "publish": "rovercam.benchmarks.publish",
     "synth": "rovercam.benchmarks.synth",
+    "viewer": "rovercam.benchmarks.viewer",
 }
 
 

@@ -352,6 +352,19 @@ class Catalog:
                 r.config_hash, r.software_version, dict(r.summary or {}),
             )
 
+    def runs(self, *, sol: int | None = None, limit: int = 50) -> list[RunRecord]:
+        """Processing runs, newest first (optionally of one sol), at most ``limit``."""
+        with self._session("runs") as s:
+            q = select(RunRow)
+            if sol is not None:
+                q = q.where(RunRow.sol == sol)
+            q = q.order_by(RunRow.started_at.desc()).limit(limit)
+            return [
+                RunRecord(r.run_id, r.flow, r.sol, _utc(r.started_at), _utc(r.finished_at), r.status,
+                          r.config_hash, r.software_version, dict(r.summary or {}))
+                for r in s.scalars(q)
+            ]
+
     # ------------------------------------------------------------------ outputs and lineage
 
     def record_output(

@@ -1,0 +1,25 @@
+"""The ``build-mosaics`` flow: (re)build and publish a sol's mosaics, optionally with another
+projection or grouping, from frames already calibrated (reused from the store)."""
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from rovercam.config import load
+
+from flows.reprocess_sol import cataloged_paths
+from flows.stages import run_sol
+
+
+@flow(name="build-mosaics", description="Build and publish a sol's mosaics from its calibrated frames.")
+def build_mosaics(sol: int, cameras: list[str] | None = None, projection: str | None = None,
+                  force: bool = False, config_file: str | None = None,
+                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Mosaics of ``sol`` (``projection`` overrides ``[mosaic] projection``); ``force`` rebuilds
+    them even when an identical build is stored."""
+    extra = {"mosaic": {"projection": projection}} if projection else {}
+    settings = load(config_file, overrides=overrides).with_overrides(extra)
+    refresh = {"mosaic", "publish"} if force else set()
+    return run_sol(sol, cataloged_paths(sol, settings, cameras), settings, flow_name="build-mosaics",
+                   refresh=refresh).to_dict()

@@ -1,0 +1,59 @@
+"""Fetch stage: find a source's sols and copy a sol's new products into the storage root.
+
+Products land in ``<root>/incoming/sol<NNNNN>/`` (the staging folder keeps a manifest, so an
+unchanged product is not transferred twice). Unsafe remote names are refused and transfer errors
+reported per product; the sol goes on with the rest.
+"""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+
+from rovercam import ingest
+from rovercam.config import ConfigError, Settings
+from rovercam.sources import open_source
+
+
+def incoming_dir(sol: int, settings: Settings) -> Path:
+    """``<root>/incoming/sol<NNNNN>`` (a local storage root is required for fetching)."""
+    root = settings.storage_root
+    if "://" in root:
+        raise ConfigError(f"ingest-sol fetches into a local storage root; {root!r} is a URL "
+                          "(use reprocess-sol on products already ingested, or a local root)")
+    return Path(root) / "incoming" / f"sol{sol:05d}"
+
+
+def incoming_paths(sol: int, settings: Settings) -> list[str]:
+    """Product entries staged for ``sol`` (what ingest gets), sorted."""
+    folder = incoming_dir(sol, settings)
+    return [str(p) for p in ingest.discover(folder)] if folder.is_dir() else []
+
+
+@task(name="find-sols", retries=2, retry_delay_seconds=[5, 30])
+def find_sols(source: str, settings: Settings, latest: int = 1) -> list[int]:
+    """The ``latest`` sols ``source`` has."""
+    return open_source(source, settings=settings).latest_sols(latest)
+
+
+def _fetch(source: str, sol: int, settings: Settings) -> dict[str, Any]:
+    src = open_source(source, settings=settings)
+    result = src.fetch(src.list(sol), incoming_dir(sol, settings))
+    return {
+        "fetched": [p.name for p in result.products if p.state in ("fetched", "updated")],
+        "unchanged": [p.name for p in result.products if p.state == "unchanged"],
+        "refused": [{"path": f"{source}: {p.name}", "reason": p.reason} for p in result.refused],
+        "failed": [{"product_id": p.name, "stage": "fetch", "reason": p.reason} for p in result.failed],
+    }
+
+
+@task(name="fetch-new-products", retries=2, retry_delay_seconds=[10, 60], task_run_name="fetch-sol{sol}")
+async def fetch_new(source: str, sol: int, settings: Settings) -> dict[str, Any]:
+    """Copy the sol's new or changed products from ``source`` into the staging folder.
+
+    Runs in a thread the task awaits, so the task timeout (``[prefect] fetch_timeout_s``, set by
+    the flow) is enforced; each request also has its own socket timeout and retries.
+    """
+    return await asyncio.to_thread(_fetch, source, sol, settings)
