@@ -434,6 +434,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     b.set_defaults(func=cmd_bench)
+    from rovercam.viewer.command import register as register_viewer  # `view`, `export-site`
+
+    register_viewer(sub)
     return p
 
 

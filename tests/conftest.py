@@ -35,3 +35,51 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
+
+
+#: Flags for headless Chromium on a machine with a closed network (no background connections),
+#: with WebGL on SwiftShader (software) for the panorama viewer.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+
+
+def _install_chromium() -> str:
+    """apt-get install chromium (CI as root only); returns what happened, for skip messages."""
+    import shutil
+    import subprocess
+
+    if os.environ.get("CI") != "true" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "not installing it (only done as root with CI=true)"
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
+        try:
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
+        except subprocess.TimeoutExpired:
+            return f"{' '.join(cmd)} timed out"
+        if proc.returncode != 0:
+            return f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}"
+    return "installed with apt-get"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of Debian's Chromium (installed by apt-get in CI as root; skips when absent)."""
+    path = "/usr/bin/chromium"
+    note = ""
+    if not os.path.exists(path):
+        note = _install_chromium()
+    if not os.path.exists(path):
+        pytest.skip(f"{path} is absent (apt-get install chromium); {note}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(chromium):
+    """A Playwright Chromium browser driving Debian's binary (no browser download)."""
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="playwright is not installed (pip install 'rovercam[test]')")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -1,0 +1,277 @@
+"""What the viewer may show: the catalog's outputs, their files and their tile pyramids.
+
+:class:`Library` is the one gate between HTTP paths and storage. A request names an output id
+and a file name or a tile; the library answers only for outputs in the catalog, only with files
+the catalog lists for that output, and reads them through :class:`rovercam.storage.Store`, which
+resolves every key inside the storage root (symlinks included). Anything else is ``None``
+(HTTP 404): nothing but catalog contents is ever served.
+"""
+from __future__ import annotations
+
+import logging
+import posixpath
+import re
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import rasterio
+
+from rovercam.catalog import Catalog, OutputRecord, lineage_report
+from rovercam.errors import CatalogError, ConfigError, StorageError
+from rovercam.mosaic.projections import projection_from_tags
+from rovercam.storage import Store
+from rovercam.viewer.pyramid import TileSource
+
+__all__ = ["Library", "OUTPUT_ID_PATTERN"]
+
+log = logging.getLogger(__name__)
+
+#: Output ids the viewer accepts in a URL (catalog ids are ``M2020-sol00100-NAME-v1``).
+OUTPUT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
+
+#: Radiance shown as display white when neither the COG nor the camera settings say.
+DEFAULT_WHITE_RADIANCE = 0.08
+
+_EYES = (("LEFT", "RIGHT"), ("RIGHT", "LEFT"))
+
+
+def _iso(t: Any) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    record: OutputRecord
+    files: dict[str, str]  # file name -> store key
+    data_name: str | None  # the raster the tiles come from
+
+
+def _data_file(rec: OutputRecord, files: dict[str, str]) -> str | None:
+    preferred = f"{rec.name}.tif"
+    if preferred in files:
+        return preferred
+    tifs = sorted(n for n in files if n.lower().endswith((".tif", ".tiff")))
+    return tifs[0] if tifs else None
+
+
+class Library:
+    """The catalog and storage as the viewer sees them (read-only).
+
+    Parameters
+    ----------
+    catalog : Catalog
+    store : Store
+    white_radiance : callable, optional
+        ``instrument -> float``: the radiance shown as display white for an instrument (default:
+        0.08 W m-2 sr-1 nm-1). A ``DISPLAY_WHITE_RADIANCE`` tag in the COG wins.
+    """
+
+    def __init__(self, catalog: Catalog, store: Store, *, white_radiance: Any = None):
+        self.catalog = catalog
+        self.store = store
+        self._white = white_radiance
+        self._lock = threading.Lock()
+        self._sources: dict[str, TileSource] = {}
+        self._entries: dict[str, _Entry] = {}
+        self._newest: dict[tuple[int, str, str], OutputRecord] = {}
+        self.refresh()
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "Library":
+        """The library of a :class:`rovercam.config.Settings` (its catalog and storage root)."""
+
+        def white(instrument: str | None) -> float:
+            try:
+                return float(settings.camera(str(instrument).split("+")[0]).display_white_radiance)
+            except ConfigError:  # a camera without settings: the documented default
+                return DEFAULT_WHITE_RADIANCE
+
+        return cls(Catalog(settings.catalog_url), Store.from_settings(settings), white_radiance=white)
+
+    def refresh(self) -> None:
+        """Re-read the catalog's outputs (new publishes appear; tile sources are kept)."""
+        entries = {}
+        newest: dict[tuple[int, str, str], OutputRecord] = {}  # (sol, kind, name) -> newest version
+        for rec in self.catalog.outputs():
+            files = {posixpath.basename(k): k for k in rec.storage_keys.values()}
+            entries[rec.output_id] = _Entry(rec, files, _data_file(rec, files))
+            key = (rec.sol, rec.kind, rec.name)
+            if key not in newest or rec.version > newest[key].version:
+                newest[key] = rec
+        with self._lock:
+            self._entries, self._newest = entries, newest
+
+    # ------------------------------------------------------------------ lookups
+
+    def ids(self) -> list[str]:
+        """Every output id, catalog order (sol, kind, name, version)."""
+        return list(self._entries)
+
+    def _entry(self, output_id: str) -> _Entry | None:
+        if not isinstance(output_id, str) or not OUTPUT_ID_PATTERN.match(output_id):
+            return None
+        return self._entries.get(output_id)
+
+    def catalog_record(self, output_id: str) -> OutputRecord | None:
+        """The catalog row of an output, or None when unknown."""
+        entry = self._entry(output_id)
+        return entry.record if entry is not None else None
+
+    def file_key(self, output_id: str, name: str) -> str | None:
+        """Store key of file ``name`` of an output, or None when the catalog lists no such file."""
+        entry = self._entry(output_id)
+        if entry is None or not isinstance(name, str) or "/" in name or "\\" in name:
+            return None
+        return entry.files.get(name)
+
+    def read_file(self, output_id: str, name: str) -> bytes | None:
+        """Bytes of a cataloged file of an output; None when not cataloged or not in storage."""
+        key = self.file_key(output_id, name)
+        if key is None:
+            return None
+        try:
+            return self.store.read_bytes(key)
+        except StorageError as exc:
+            log.warning("%s: %s", output_id, exc)
+            return None
+
+    def tile_source(self, output_id: str) -> TileSource | None:
+        """The tile source of an output's raster (opened once), or None when it has none."""
+        entry = self._entry(output_id)
+        if entry is None or entry.data_name is None:
+            return None
+        with self._lock:
+            src = self._sources.get(output_id)
+        if src is not None:
+            return src
+        key = entry.files[entry.data_name]
+        try:
+            local = self.store.local_path(key)
+            if local is not None:
+                if not local.is_file():
+                    return None
+                opener = lambda: rasterio.open(local)  # noqa: E731
+            else:
+                url, fs = self.store.url(key), self.store.fs
+                opener = lambda: rasterio.open(url, opener=fs.open)  # noqa: E731
+            white = self._white(entry.record.instrument) if self._white else DEFAULT_WHITE_RADIANCE
+            src = TileSource(opener, white_radiance=white)
+        except (StorageError, rasterio.errors.RasterioIOError) as exc:
+            log.warning("%s: cannot open %s: %s", output_id, key, exc)
+            return None
+        tag_white = src.tags.get("DISPLAY_WHITE_RADIANCE")
+        if tag_white:
+            src.white_radiance = float(tag_white)
+        with self._lock:
+            self._sources.setdefault(output_id, src)
+            return self._sources[output_id]
+
+    def tile(self, output_id: str, z: int, x: int, y: int) -> bytes | None:
+        """JPEG tile ``(z, x, y)`` of an output's pyramid; None when there is no such tile."""
+        src = self.tile_source(output_id)
+        if src is None or not src.grid.contains(z, x, y):
+            return None
+        return src.tile(z, x, y)
+
+    # ------------------------------------------------------------------ documents
+
+    def _stereo_partner(self, rec: OutputRecord) -> str | None:
+        """Latest output of the other eye: same sol and kind, LEFT <-> RIGHT in name and instrument."""
+        for mine, other in _EYES:
+            if mine in rec.name.upper() and rec.instrument and mine in rec.instrument.upper():
+                i = rec.name.upper().rfind(mine)
+                name = rec.name[:i] + other + rec.name[i + len(mine):]
+                best = self._newest.get((rec.sol, rec.kind, name))
+                if best is not None and self._entries[best.output_id].data_name:
+                    return best.output_id
+                return None
+        return None
+
+    def _view(self, output_id: str) -> dict[str, Any] | None:
+        src = self.tile_source(output_id)
+        if src is None:
+            return None
+        doc: dict[str, Any] = {"grid": src.grid.to_dict(), "panorama": None}
+        tags = src.tags
+        kind = tags.get("MAP_PROJECTION_TYPE")
+        if kind in ("CYLINDRICAL", "EQUIRECTANGULAR"):
+            proj = projection_from_tags(tags, src.grid.width, src.grid.height)
+            doc["panorama"] = {
+                "kind": kind,
+                "az_start_deg": proj.az_start_deg,
+                "el_top_deg": proj.el_top_deg,
+                "scale_deg": proj.scale_deg,
+                "periodic_width": proj.periodic_width or 0,
+            }
+        doc["projection"] = kind
+        return doc
+
+    def summary(self, output_id: str) -> dict[str, Any] | None:
+        """The catalog-page record of an output (JSON-ready), or None when unknown."""
+        entry = self._entry(output_id)
+        if entry is None:
+            return None
+        rec = entry.record
+        thumb = next((n for n in entry.files if n.endswith("_thumb.png")), None)
+        newest = self._newest[(rec.sol, rec.kind, rec.name)].version
+        return {
+            "output_id": rec.output_id,
+            "name": rec.name,
+            "kind": rec.kind,
+            "sol": rec.sol,
+            "instrument": rec.instrument,
+            "mission": rec.mission,
+            "version": rec.version,
+            "latest": rec.version == newest,
+            "start_time": _iso(rec.start_time),
+            "created_at": _iso(rec.created_at),
+            "thumbnail": f"files/{rec.output_id}/{thumb}" if thumb else None,
+            "view": self._view(output_id),
+            "stereo_partner": self._stereo_partner(rec),
+        }
+
+    def index(self) -> dict[str, Any]:
+        """The catalog page's document: every output's summary."""
+        return {"outputs": [s for i in self.ids() if (s := self.summary(i)) is not None]}
+
+    def detail(self, output_id: str) -> dict[str, Any] | None:
+        """The product page's document: summary, files, tags and lineage; None when unknown."""
+        summary = self.summary(output_id)
+        if summary is None:
+            return None
+        entry = self._entries[output_id]
+        rec = entry.record
+        src = self.tile_source(output_id)
+        tags = {k: v for k, v in (src.tags if src else {}).items() if k != "ROVERCAM_PROVENANCE"}
+        try:
+            lin = lineage_report(self.catalog, output_id)
+        except CatalogError:
+            lin = None
+        inputs = []
+        run = None
+        if lin is not None:
+            for i in lin.inputs:
+                p = i.product
+                inputs.append({
+                    "product_id": i.link.product_id,
+                    "sha256": i.link.product_sha256,
+                    "state": p.state if p else None,
+                    "instrument": p.instrument if p else None,
+                    "start_time": _iso(p.start_time) if p else None,
+                })
+            if lin.run is not None:
+                run = {"run_id": lin.run.run_id, "flow": lin.run.flow, "status": lin.run.status,
+                       "software_version": lin.run.software_version, "config_hash": lin.run.config_hash,
+                       "started_at": _iso(lin.run.started_at)}
+        versions = sorted(e.record.output_id for e in self._entries.values()
+                          if e.record.name == rec.name and e.record.sol == rec.sol)
+        return {
+            **summary,
+            "files": [{"name": n, "url": f"files/{rec.output_id}/{n}", "sha256": rec.checksums.get(n)}
+                      for n in sorted(entry.files)],
+            "tags": tags,
+            "run": run,
+            "inputs": inputs,
+            "versions": versions,
+        }

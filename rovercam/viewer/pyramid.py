@@ -1,0 +1,208 @@
+"""Tile pyramids over a published raster: levels, tile windows, and 8-bit tiles read from a COG.
+
+Level ``z`` of a pyramid over a ``width x height`` image is the image reduced by ``2**(top - z)``
+(``top`` = the full-resolution level, the smallest ``z`` is 0 and fits one tile), cut into
+``tile x tile`` tiles from the top-left corner; tiles on the right and bottom edges are smaller.
+Level pixel ``(x, y)`` covers full-resolution pixels ``[x s, (x + 1) s)`` with ``s = 2**(top - z)``
+(pixel convention: docs/conventions.md; centres at integers, so level pixel centre ``x`` sits at
+full-resolution ``(x + 1/2) s - 1/2``).
+
+Tiles are read from a COG window at the reduction of their level: GDAL answers a decimated read
+from the internal overview that matches (published COGs have overviews by factors of 2, made by
+averaging), so a tile of any level costs about one internal block. Radiance becomes display sRGB
+through :func:`rovercam.radiometry.to_display`, the function behind the published PNG previews.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import rasterio
+from numpy.typing import NDArray
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.windows import Window
+
+__all__ = ["TileGrid", "TileSource", "encode_tile", "TILE_SIZE", "TileFormat"]
+
+log = logging.getLogger(__name__)
+
+#: Tile side, pixels (the COG block size, so a full-resolution tile is one internal block).
+TILE_SIZE = 512
+
+TileFormat = Literal["jpg", "png"]
+
+
+@dataclass(frozen=True, slots=True)
+class TileGrid:
+    """The pyramid layout of a ``width x height`` image.
+
+    Attributes
+    ----------
+    width, height : int
+        Full-resolution size, pixels.
+    tile : int
+        Tile side, pixels.
+    top : int
+        The full-resolution level; level 0 fits in one tile.
+    """
+
+    width: int
+    height: int
+    tile: int = TILE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.width < 1 or self.height < 1 or self.tile < 16:
+            raise ValueError(f"bad tile grid {self.width}x{self.height}, tile {self.tile}")
+
+    @property
+    def top(self) -> int:
+        return max(0, math.ceil(math.log2(max(self.width, self.height) / self.tile)))
+
+    def reduction(self, z: int) -> int:
+        """Full-resolution pixels per level-``z`` pixel along each axis (``2**(top - z)``)."""
+        return 1 << (self.top - z)
+
+    def level_size(self, z: int) -> tuple[int, int]:
+        """(width, height) of level ``z``, pixels."""
+        s = self.reduction(z)
+        return -(-self.width // s), -(-self.height // s)
+
+    def tile_counts(self, z: int) -> tuple[int, int]:
+        """(columns, rows) of tiles at level ``z``."""
+        w, h = self.level_size(z)
+        return -(-w // self.tile), -(-h // self.tile)
+
+    def contains(self, z: int, x: int, y: int) -> bool:
+        """True when tile ``(z, x, y)`` exists."""
+        if not 0 <= z <= self.top:
+            return False
+        nx, ny = self.tile_counts(z)
+        return 0 <= x < nx and 0 <= y < ny
+
+    def window(self, z: int, x: int, y: int) -> tuple[Window, tuple[int, int]]:
+        """Full-resolution window of tile ``(z, x, y)`` and the tile's (height, width), pixels.
+
+        Raises
+        ------
+        ValueError
+            The tile does not exist.
+        """
+        if not self.contains(z, x, y):
+            raise ValueError(f"no tile {z}/{x}/{y} in a {self.width}x{self.height} pyramid")
+        s = self.reduction(z)
+        lw, lh = self.level_size(z)
+        x0, y0 = x * self.tile, y * self.tile
+        tw, th = min(self.tile, lw - x0), min(self.tile, lh - y0)
+        col0, row0 = x0 * s, y0 * s
+        win = Window(col0, row0, min(tw * s, self.width - col0), min(th * s, self.height - row0))
+        return win, (th, tw)
+
+    def tiles(self, z: int) -> list[tuple[int, int]]:
+        """Every (x, y) of level ``z``, row by row."""
+        nx, ny = self.tile_counts(z)
+        return [(x, y) for y in range(ny) for x in range(nx)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "tile": self.tile, "top": self.top}
+
+
+def encode_tile(rgb: NDArray[np.uint8], fmt: TileFormat = "jpg", *, quality: int = 90) -> bytes:
+    """Encode an (H, W, 3) uint8 sRGB tile as JPEG or PNG bytes (deterministic)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"tiles are (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
+    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    if fmt == "jpg":
+        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    elif fmt == "png":
+        ok, buf = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
+    else:
+        raise ValueError(f"tile format must be 'jpg' or 'png', got {fmt!r}")
+    if not ok:
+        raise ValueError(f"could not encode a {fmt} tile of shape {rgb.shape}")
+    return buf.tobytes()
+
+
+class TileSource:
+    """Display tiles of one published raster, read window by window, with a small LRU cache.
+
+    Parameters
+    ----------
+    opener : callable
+        ``opener() -> rasterio dataset``; called once per thread (GDAL handles are not shared
+        between threads).
+    white_radiance : float
+        Radiance shown as display white (W m-2 sr-1 nm-1), as in the published preview.
+    cache_tiles : int
+        Encoded tiles kept in memory.
+
+    Notes
+    -----
+    Bands 1-3 are read as linear sRGB radiance (float32, NaN = no data) and encoded with
+    :func:`rovercam.radiometry.to_display`; a uint8 raster is taken as display values already.
+    """
+
+    def __init__(self, opener: Any, *, white_radiance: float, cache_tiles: int = 256):
+        self._opener = opener
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[int, int, int, str], bytes] = OrderedDict()
+        self._cache_tiles = cache_tiles
+        self.white_radiance = float(white_radiance)
+        ds = self._dataset()
+        self.grid = TileGrid(ds.width, ds.height)
+        self.count = ds.count
+        self.dtype = ds.dtypes[0]
+        self.tags: dict[str, str] = dict(ds.tags())
+
+    def _dataset(self) -> Any:
+        ds = getattr(self._local, "ds", None)
+        if ds is None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                ds = self._opener()
+            self._local.ds = ds
+        return ds
+
+    def read_rgb(self, z: int, x: int, y: int) -> NDArray[np.uint8]:
+        """Tile ``(z, x, y)`` as (h, w, 3) uint8 display sRGB (no data -> 0).
+
+        Raises
+        ------
+        ValueError
+            The tile does not exist.
+        """
+        from rovercam.radiometry import to_display  # large package; only tiles need it
+
+        window, (th, tw) = self.grid.window(z, x, y)
+        ds = self._dataset()
+        bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            data = ds.read(bands, window=window, out_shape=(3, th, tw), resampling=Resampling.average)
+        rgb = np.moveaxis(data, 0, 2)
+        if rgb.dtype == np.uint8:
+            return np.ascontiguousarray(rgb)
+        return to_display(rgb.astype(np.float32, copy=False), white_radiance=self.white_radiance)
+
+    def tile(self, z: int, x: int, y: int, fmt: TileFormat = "jpg") -> bytes:
+        """Encoded tile ``(z, x, y)`` (cached). ValueError when the tile does not exist."""
+        key = (z, x, y, fmt)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        data = encode_tile(self.read_rgb(z, x, y), fmt)
+        with self._lock:
+            self._cache[key] = data
+            while len(self._cache) > self._cache_tiles:
+                self._cache.popitem(last=False)
+        return data

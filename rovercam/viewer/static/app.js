@@ -1,0 +1,181 @@
+// rovercam catalog browser: hash routes, so the same files work from the server and a static site.
+//   #/?sol=100&camera=NAVCAM&kind=mosaic&q=text   catalog page
+//   #/output/<id>                                 product page (metadata, files, lineage)
+//   #/view/<id>?mode=..&yaw=..&pitch=..&fov=..    viewer (mode=flat: &x=..&y=..&zoom=..),
+//                                                 &stereo=<other eye id> for an anaglyph
+import { Viewer, MODES } from "./viewer.js";
+
+const app = document.getElementById("app");
+let catalog = null;
+let viewer = null;
+
+const el = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : String(c));
+  return e;
+};
+
+async function getJSON(url) {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+async function loadCatalog(force = false) {
+  if (!catalog || force) catalog = await getJSON("api/outputs.json");
+  return catalog;
+}
+
+function parseHash() {
+  const h = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = h.split("?");
+  return { parts: path.split("/").filter(Boolean).map(decodeURIComponent), params: new URLSearchParams(query || "") };
+}
+
+function setHash(path, params, replace = false) {
+  const q = params && [...params.keys()].length ? "?" + params.toString() : "";
+  const url = "#" + path + q;
+  if (replace) history.replaceState(null, "", url); else location.hash = url;
+}
+
+// ------------------------------------------------------------------ catalog page
+function catalogPage(params) {
+  const outputs = catalog.outputs;
+  const uniq = (f) => [...new Set(outputs.map(f).filter((v) => v !== null && v !== undefined))].sort((a, b) => (a > b ? 1 : -1));
+  const sols = uniq((o) => o.sol), cams = uniq((o) => o.instrument), kinds = uniq((o) => o.kind);
+  const sel = (name, values, label) => el("label", {}, label + " ",
+    el("select", { name, onchange: update }, el("option", { value: "" }, "all"),
+      values.map((v) => el("option", { value: v, selected: String(v) === params.get(name) ? "selected" : null }, v))));
+  const form = el("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); update(); } },
+    sel("sol", sols, "Sol"), sel("camera", cams, "Camera"), sel("kind", kinds, "Kind"),
+    el("label", {}, "Search ", el("input", { name: "q", type: "search", value: params.get("q") || "", oninput: update })),
+    el("label", {}, el("input", { name: "all", type: "checkbox", checked: params.get("all") ? "checked" : null, onchange: update }), " all versions"));
+  const list = el("div", { class: "cards", id: "cards" });
+  function update() {
+    const p = new URLSearchParams();
+    for (const k of ["sol", "camera", "kind", "q"]) { const v = form.elements[k].value; if (v) p.set(k, v); }
+    if (form.elements.all.checked) p.set("all", "1");
+    setHash("/", p, true);
+    render(p);
+  }
+  function render(p) {
+    const q = (p.get("q") || "").toLowerCase();
+    const shown = outputs.filter((o) => (!p.get("sol") || String(o.sol) === p.get("sol")) &&
+      (!p.get("camera") || o.instrument === p.get("camera")) && (!p.get("kind") || o.kind === p.get("kind")) &&
+      (p.get("all") || o.latest) && (!q || `${o.output_id} ${o.name} ${o.instrument}`.toLowerCase().includes(q)));
+    list.replaceChildren();
+    const bySol = new Map();
+    for (const o of shown) { if (!bySol.has(o.sol)) bySol.set(o.sol, []); bySol.get(o.sol).push(o); }
+    for (const [sol, group] of bySol) {
+      list.append(el("section", { class: "sol", "data-sol": sol }, el("h2", {}, `Sol ${sol}`),
+        el("div", { class: "grid" }, group.map(card))));
+    }
+    if (!shown.length) list.append(el("p", { class: "empty" }, "No outputs match."));
+  }
+  render(params);
+  return el("div", {}, el("h1", {}, "Catalog"), form, list);
+}
+
+function card(o) {
+  return el("a", { class: "card", href: `#/output/${encodeURIComponent(o.output_id)}`, "data-output": o.output_id },
+    o.thumbnail ? el("img", { src: o.thumbnail, alt: o.name, loading: "lazy" }) : el("div", { class: "noimg" }, o.kind),
+    el("div", { class: "meta" }, el("strong", {}, o.name), el("span", {}, `${o.instrument || ""} · ${o.kind} · v${o.version}`)));
+}
+
+// ------------------------------------------------------------------ product page
+async function productPage(id) {
+  const d = await getJSON(`api/outputs/${encodeURIComponent(id)}.json`);
+  const rows = [["Output id", d.output_id], ["Kind", d.kind], ["Sol", d.sol], ["Instrument", d.instrument],
+    ["Mission", d.mission], ["Version", `${d.version}${d.latest ? " (latest)" : ""}`], ["Start time", d.start_time],
+    ["Published", d.created_at]];
+  if (d.view) rows.push(["Size", `${d.view.grid.width} × ${d.view.grid.height} px`], ["Projection", d.view.projection || "none"]);
+  const actions = el("div", { class: "actions" });
+  if (d.view && d.view.panorama) {
+    for (const m of MODES.filter((m) => m !== "flat")) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=${m}` }, m));
+  }
+  if (d.view) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=flat` }, "deep zoom"));
+  if (d.view && d.view.panorama && d.stereo_partner) {
+    actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=rectilinear&stereo=${encodeURIComponent(d.stereo_partner)}` }, "anaglyph"));
+  }
+  const table = (head, body) => el("table", {}, el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
+    el("tbody", {}, body.map((r) => el("tr", {}, r.map((c) => el("td", {}, c ?? ""))))));
+  return el("div", { class: "product" },
+    el("p", {}, el("a", { href: "#/" }, "← catalog")),
+    el("h1", {}, d.name),
+    el("div", { class: "split" },
+      d.thumbnail ? el("img", { class: "preview", src: d.thumbnail, alt: d.name }) : null,
+      el("table", { class: "kv" }, el("tbody", {}, rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v ?? "")))))),
+    actions,
+    el("h2", {}, "Files"),
+    table(["file", "sha256"], d.files.map((f) => [el("a", { href: f.url }, f.name), (f.sha256 || "").slice(0, 16)])),
+    d.versions.length > 1 ? el("p", {}, "Versions: ", d.versions.map((v) => [el("a", { href: `#/output/${encodeURIComponent(v)}` }, v), " "])) : null,
+    el("h2", {}, "Lineage"),
+    d.run ? el("p", { class: "run" }, `run ${d.run.run_id} (${d.run.flow}, ${d.run.status}), software ${d.run.software_version}, config ${(d.run.config_hash || "").slice(0, 12)}`) : null,
+    table(["input product", "sha256", "state", "start time"], d.inputs.map((i) => [i.product_id, i.sha256.slice(0, 16), i.state || "(not in this catalog)", i.start_time])),
+    el("h2", {}, "Projection and tags"),
+    table(["tag", "value"], Object.entries(d.tags)));
+}
+
+// ------------------------------------------------------------------ viewer page
+async function viewerPage(id, params) {
+  await loadCatalog();
+  const find = (x) => catalog.outputs.find((o) => o.output_id === x);
+  let o = find(id);
+  if (!o) { await loadCatalog(true); o = find(id); }
+  if (!o || !o.view) throw new Error(`no viewable output ${id}`);
+  const partner = params.get("stereo") ? find(params.get("stereo")) : null;
+  const canvas = el("canvas", { id: "view", "aria-label": `view of ${o.name}` });
+  const modeSel = el("select", { id: "mode", onchange: () => viewer.setView({ mode: modeSel.value, fov: { fisheye: 180, stereographic: 160, littleplanet: 300, panini: 150 }[modeSel.value] || 90 }) },
+    (o.view.panorama ? MODES : ["flat"]).map((m) => el("option", { value: m }, m)));
+  const info = el("span", { class: "info" });
+  const page = el("div", { class: "viewer" },
+    el("div", { class: "bar" }, el("a", { href: `#/output/${encodeURIComponent(id)}` }, "← " + o.name), " ",
+      el("label", {}, "Projection ", modeSel), partner ? el("span", { class: "tag" }, "anaglyph (red: left, cyan: right)") : null, info),
+    canvas);
+  app.replaceChildren(page);
+  let pending = null;
+  viewer = new Viewer(canvas, {
+    tileUrl: (oid, z, x, y) => `tiles/${encodeURIComponent(oid)}/${z}/${x}/${y}.jpg`,
+    onChange: (v) => {
+      modeSel.value = v.mode;
+      info.textContent = v.mode === "flat" ? `zoom ${v.zoom.toFixed(3)}` : `yaw ${v.yaw.toFixed(1)}° pitch ${v.pitch.toFixed(1)}° fov ${v.fov.toFixed(1)}°`;
+      clearTimeout(pending);
+      pending = setTimeout(() => {
+        const p = new URLSearchParams({ mode: v.mode });
+        const r = (x, n) => String(Number(x.toFixed(n)));
+        if (v.mode === "flat") { p.set("x", r(v.x, 1)); p.set("y", r(v.y, 1)); p.set("zoom", r(v.zoom, 4)); }
+        else { p.set("yaw", r(v.yaw, 2)); p.set("pitch", r(v.pitch, 2)); p.set("fov", r(v.fov, 2)); }
+        if (partner) p.set("stereo", partner.output_id);
+        if (params.get("basemax")) p.set("basemax", params.get("basemax"));
+        setHash(`/view/${encodeURIComponent(id)}`, p, true);
+      }, 150);
+    },
+  });
+  window.rovercamViewer = viewer;
+  const view = Object.fromEntries(params.entries());
+  await viewer.open(o, view, partner && partner.view && partner.view.panorama ? partner : null);
+  canvas.focus();
+}
+
+// ------------------------------------------------------------------ router
+// history.replaceState (our own URL updates) fires no hashchange: every call here is a navigation.
+async function route() {
+  const { parts, params } = parseHash();
+  window.rovercamViewer = null;
+  delete document.body.dataset.ready;
+  try {
+    if (parts[0] === "output" && parts[1]) app.replaceChildren(await productPage(parts[1]));
+    else if (parts[0] === "view" && parts[1]) await viewerPage(parts[1], params);
+    else { await loadCatalog(true); app.replaceChildren(catalogPage(params)); }
+  } catch (err) {
+    app.replaceChildren(el("div", { class: "error" }, el("p", {}, String(err.message || err)), el("a", { href: "#/" }, "catalog")));
+  }
+  document.body.dataset.ready = "1";
+}
+window.addEventListener("hashchange", route);
+route();

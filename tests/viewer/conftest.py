@@ -1,0 +1,94 @@
+"""A storage root with published synthetic panoramas for the viewer tests.
+
+The panorama is defined analytically over azimuth and elevation (display sRGB values), so the
+tests can compute what any view of it must show without the viewer's code: ``display_of``
+gives the 8-bit image, and the published radiance is ``white * srgb_decode(display / 255)``,
+which :func:`rovercam.radiometry.to_display` (the tiles' encoder) maps back to ``display``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rovercam.catalog import Catalog
+from rovercam.mosaic.model import Mosaic
+from rovercam.mosaic.projections import EquirectangularProjection
+from rovercam.provenance import Provenance
+from rovercam.publish import publish_mosaic
+from rovercam.radiometry import srgb_decode
+from rovercam.storage import Store
+
+WHITE = 0.08  # W m-2 sr-1 nm-1: the library's default display white (the instruments are not configured)
+PANO_WIDTH = 2048
+SOL = 42
+
+
+def display_of(az_deg: np.ndarray, el_deg: np.ndarray, *, shift_deg: float = 0.0) -> np.ndarray:
+    """The synthetic panorama's display sRGB (float, 0..255) at (az, el), degrees.
+
+    Red ramps with azimuth, green with elevation, blue is a soft 15-degree checker: every view
+    direction has a distinct colour, so a wrong yaw, pitch or scale shows.
+    """
+    az = np.radians(np.asarray(az_deg, dtype=np.float64) - shift_deg)
+    el = np.radians(np.asarray(el_deg, dtype=np.float64))
+    r = 128 + 110 * np.sin(az) * np.cos(el)
+    g = 128 + 110 * np.sin(el)
+    b = 128 + 100 * np.tanh(3 * np.sin(12 * az) * np.sin(12 * el))
+    return np.stack([r, g, b], axis=-1)
+
+
+def _mosaic(name: str, instrument: str, shift_deg: float) -> Mosaic:
+    proj = EquirectangularProjection.full_sphere(PANO_WIDTH)
+    az, el = proj.az_el_grid()
+    display = np.round(display_of(az, el, shift_deg=shift_deg)).astype(np.float32)
+    radiance = (np.float32(WHITE) * srgb_decode(display / np.float32(255))).astype(np.float32)
+    return Mosaic(
+        name=name, sol=SOL, instrument=instrument, image=radiance, projection=proj,
+        provenance=Provenance(inputs={f"SYN_{instrument}_0001": "a" * 64, f"SYN_{instrument}_0002": "b" * 64},
+                              calibration={}, steps=["synthetic viewer test panorama"],
+                              software_version="0.1.0", config_hash="c" * 64),
+        start_time=dt.datetime(2021, 5, 30, 10, 0, tzinfo=dt.timezone.utc),
+        display_white_radiance=WHITE,
+    )
+
+
+@dataclass(frozen=True)
+class ViewerStore:
+    root: Path
+    catalog_url: str
+    left_id: str
+    right_id: str
+
+
+@pytest.fixture(scope="session")
+def viewer_store(tmp_path_factory) -> ViewerStore:
+    """Storage root + catalog with a left and a right synthetic 360-degree panorama (sol 42)."""
+    root = tmp_path_factory.mktemp("viewer") / "store"
+    store = Store(str(root))
+    url = f"sqlite:///{root / 'catalog.sqlite'}"
+    with Catalog(url) as catalog:
+        left = publish_mosaic(_mosaic("SYN_NAVCAM-LEFT_EQR", "SYNCAM_LEFT", 0.0), store=store, catalog=catalog)
+        right = publish_mosaic(_mosaic("SYN_NAVCAM-RIGHT_EQR", "SYNCAM_RIGHT", 2.0), store=store, catalog=catalog)
+    (root / "secret.txt").write_text("not a catalog file")
+    return ViewerStore(root, url, left.output_id, right.output_id)
+
+
+@pytest.fixture(scope="session")
+def library(viewer_store):
+    from rovercam.viewer import Library
+
+    lib = Library(Catalog(viewer_store.catalog_url), Store(str(viewer_store.root)))
+    yield lib
+    lib.catalog.close()
+
+
+@pytest.fixture(scope="session")
+def server_url(library):
+    from rovercam.viewer import running_server
+
+    with running_server(library) as url:
+        yield url
