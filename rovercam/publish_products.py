@@ -31,7 +31,8 @@ from rovercam.storage.store import Data, PublishedVersion, Store
 if TYPE_CHECKING:
     import xarray
 
-__all__ = ["publish_cube", "publish_sequence", "PublishedProduct", "NETCDF_MEDIA_TYPE", "MP4_MEDIA_TYPE"]
+__all__ = ["publish_cube", "publish_sequence", "publish_files", "publish_ortho", "PublishedProduct",
+           "NETCDF_MEDIA_TYPE", "MP4_MEDIA_TYPE", "GEOJSON_MEDIA_TYPE", "COG_MEDIA_TYPE"]
 
 log = logging.getLogger(__name__)
 
@@ -310,3 +311,145 @@ def publish_sequence(
             store=store, catalog=catalog, provenance=provenance, start_time=start_time,
             stop_time=stop_time, run_id=run_id, mission=mission,
         )
+
+
+#: Media type of GeoJSON (RFC 7946).
+GEOJSON_MEDIA_TYPE = "application/geo+json"
+#: Media type of a Cloud-Optimized GeoTIFF.
+COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
+
+
+def publish_files(
+    files: Mapping[str, tuple[str, Data, list[str], str, str]],
+    *,
+    kind: str,
+    name: str,
+    sol: int,
+    instrument: str,
+    store: Store,
+    catalog: Catalog,
+    provenance: Provenance,
+    start_time: _dt.datetime,
+    stop_time: _dt.datetime | None = None,
+    properties: Mapping[str, Any] | None = None,
+    run_id: str | None = None,
+    mission: str = "M2020",
+) -> PublishedProduct:
+    """Publish already-encoded files of any output kind with their STAC item, then the row.
+
+    Parameters
+    ----------
+    files : mapping of str -> (file name, content, roles, media type, title)
+        STAC asset key -> what to write (content: bytes or a local path).
+    kind : str
+        Catalog output kind (``"ortho"``, ``"event"``, ``"contact-sheet"``...); files go to
+        ``sol<sol:05d>/<kind>s/<name>/v<N>/``.
+    name, sol, instrument, store, catalog, provenance, start_time, stop_time, run_id, mission
+        As :func:`publish_cube`.
+    properties : mapping, optional
+        Extra STAC item properties (JSON-ready).
+
+    Returns
+    -------
+    PublishedProduct
+        ``kind`` as given.
+
+    Raises
+    ------
+    RovercamError
+        A bad name or kind, or no file.
+    StorageError, CatalogError
+        Writing failed; nothing partial is visible.
+    """
+    _check_name(name)
+    if not isinstance(kind, str) or not kind or not kind.replace("-", "").isalnum():
+        raise RovercamError(f"output kind must be a plain word, got {kind!r}")
+    if not files:
+        raise RovercamError(f"{name}: nothing to publish")
+    return _publish_product(
+        kind=kind, name=name, sol=sol, instrument=instrument, files=files,  # type: ignore[arg-type]
+        properties=dict(properties or {}), store=store, catalog=catalog, provenance=provenance,
+        start_time=start_time, stop_time=stop_time, run_id=run_id, mission=mission,
+    )
+
+
+def publish_ortho(
+    levels: Iterable[tuple[np.ndarray, Any]],
+    *,
+    name: str,
+    sol: int,
+    instrument: str,
+    crs: str,
+    store: Store,
+    catalog: Catalog,
+    provenance: Provenance,
+    start_time: _dt.datetime,
+    stop_time: _dt.datetime | None = None,
+    track_geojson: str | None = None,
+    level_properties: Iterable[Mapping[str, Any]] | None = None,
+    run_id: str | None = None,
+    mission: str = "M2020",
+    units: str | None = None,
+) -> PublishedProduct:
+    """Publish a georeferenced orthomosaic (one COG per resolution level), its descent track
+    (GeoJSON) and a thumbnail, with the STAC item, then the catalog row (kind ``"ortho"``).
+
+    Parameters
+    ----------
+    levels : iterable of (image, transform)
+        ``image`` (H, W, B) float32 (NaN = no data), coarsest level first; ``transform`` the
+        rasterio affine of that level in ``crs``. Written as ``<name>_L<k>.tif`` (asset
+        ``level<k>``, role ``data``).
+    crs : str
+        CRS of every level (PROJ string or WKT), e.g. :func:`rovercam.edl.ortho.local_crs`.
+    track_geojson : str, optional
+        Written as ``<name>_track.geojson`` (asset ``track``).
+    level_properties : iterable of mapping, optional
+        Per level, JSON-ready facts (cell size, member frames...) for the STAC item.
+    units : str, optional
+        Pixel unit (COG band unit).
+    name, sol, instrument, store, catalog, provenance, start_time, stop_time, run_id, mission
+        As :func:`publish_cube`.
+
+    Returns
+    -------
+    PublishedProduct
+    """
+    from rasterio.crs import CRS
+
+    from rovercam.storage.raster import write_cog
+
+    _check_name(name)
+    levels = list(levels)
+    if not levels:
+        raise RovercamError(f"{name}: an orthomosaic needs at least one level")
+    crs_obj = CRS.from_user_input(crs)
+    files: dict[str, tuple[str, Data, list[str], str, str]] = {}
+    props_levels = []
+    extra = list(level_properties or [{} for _ in levels])
+    for k, (image, transform) in enumerate(levels):
+        image = np.asarray(image, np.float32)
+        blob = write_cog(None, image, crs=crs_obj, transform=transform, units=units,
+                         band_descriptions=("R", "G", "B") if image.ndim == 3 and image.shape[2] == 3 else None,
+                         tags={"ROVERCAM_LEVEL": str(k)})
+        files[f"level{k}"] = (f"{name}_L{k}.tif", blob, ["data"], COG_MEDIA_TYPE, f"Orthomosaic level {k}")
+        props_levels.append({"asset": f"level{k}", "shape": [int(image.shape[0]), int(image.shape[1])],
+                             "transform": [float(v) for v in tuple(transform)[:6]],
+                             **(extra[k] if k < len(extra) else {})})
+    if track_geojson is not None:
+        files["track"] = (f"{name}_track.geojson", track_geojson.encode(), ["metadata"], GEOJSON_MEDIA_TYPE,
+                          "Descent track (Mars 2000 lon/lat, altitude m)")
+    first = np.asarray(levels[0][0], np.float32)
+    lum = first if first.ndim == 2 else first[..., :3].mean(axis=2)
+    finite = np.isfinite(lum)
+    hi = float(np.percentile(lum[finite], 99.5)) if finite.any() else 1.0
+    rgb = np.clip(np.nan_to_num(first if first.ndim == 3 else first[..., None]) / max(hi, 1e-30), 0, 1)
+    rgb = (np.power(rgb, 1 / 2.2) * 255 + 0.5).astype(np.uint8)
+    if rgb.shape[2] == 1:
+        rgb = np.repeat(rgb, 3, axis=2)
+    files["thumbnail"] = (f"{name}_thumb.png", write_png(thumbnail(rgb[..., :3])), ["thumbnail"],
+                          pystac.MediaType.PNG, "Thumbnail (coarsest level)")
+    properties = {"proj:wkt2": crs_obj.to_wkt(), "rovercam:proj": crs, "rovercam:levels": props_levels}
+    return publish_files(files, kind="ortho", name=name, sol=sol, instrument=instrument, store=store,
+                         catalog=catalog, provenance=provenance, start_time=start_time, stop_time=stop_time,
+                         properties=properties, run_id=run_id, mission=mission)
