@@ -24,7 +24,7 @@ from rovercam.config import load
 from rovercam.edl.cameras import camera_overrides
 from rovercam.edl.sequence import DOWN_LOOKING
 
-from flows.stages import calibrate_stage, ingest_stage
+from flows.stages import calibrate_stage, ingest_stage, subflow_settings
 from tasks._runtime import catalog_for
 from tasks.edl import edl_descent, edl_sequence, find_dem
 from tasks.ingest import discover_products
@@ -72,13 +72,15 @@ def process_edl(sol: int, input_dir: str, config_file: str | None = None,
 
     paths = discover_products(input_dir)
     report.products_found = len(paths)
-    results = ingest_stage(paths, settings, sol)
+    with subflow_settings():
+        results = ingest_stage(paths, settings, sol)
     ingested = [r for r in results if r.state == "ingested"]
     report.ingested = [r.product_id for r in ingested]
     report.quarantined = [{"path": r.path, "reason": r.reason} for r in results if r.state == "quarantined"]
     timed("ingest")
 
-    cal = calibrate_stage(ingested, settings, sol)
+    with subflow_settings():
+        cal = calibrate_stage(ingested, settings, sol)
     report.failed += cal["failed"]
     timed("calibrate")
 

@@ -13,10 +13,11 @@ mosaic that fails, is reported with the stage and the reason; the rest go on.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import as_completed
@@ -95,6 +96,20 @@ def _outcome(fut: Any) -> tuple[Any, str | None]:
         return fut.result(), None
     except Exception as exc:  # the task's own exception, re-raised by result()
         return None, str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def subflow_settings() -> Iterator[None]:
+    """Settings for the stage subflows: no heartbeat thread of their own.
+
+    A subflow runs inside its parent's run, whose heartbeat already tells the server the process
+    is alive; a subflow's own heartbeat thread only adds up to a second at its exit (Prefect
+    joins it after a 1 s sleep), which is most of a stage subflow's overhead on a reused sol.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _task_runner(settings: Settings) -> Any:
@@ -295,29 +310,30 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
             get_run_logger().info("sol %d: unchanged since run %s; nothing to do", sol, done["run_id"])
             return _finish(report, catalog, store)
 
-    runner = _task_runner(settings)
-    results = ingest_stage(paths, settings, sol, refresh="ingest" in refresh, shas=shas)
-    ingested = [r for r in results if r.state == "ingested"]
-    report.ingested = [r.product_id for r in ingested]
-    report.quarantined += [{"path": r.path, "reason": r.reason} for r in results if r.state == "quarantined"]
-    report.duplicates = [{"path": r.path, "duplicate_of": r.duplicate_of} for r in results if r.state == "duplicate"]
-    timed("ingest")
+    with subflow_settings():
+        runner = _task_runner(settings)
+        results = ingest_stage(paths, settings, sol, refresh="ingest" in refresh, shas=shas)
+        ingested = [r for r in results if r.state == "ingested"]
+        report.ingested = [r.product_id for r in ingested]
+        report.quarantined += [{"path": r.path, "reason": r.reason} for r in results if r.state == "quarantined"]
+        report.duplicates = [{"path": r.path, "duplicate_of": r.duplicate_of} for r in results if r.state == "duplicate"]
+        timed("ingest")
 
-    cal = calibrate_stage.with_options(task_runner=runner)(ingested, settings, sol, refresh="calibrate" in refresh)
-    report.failed += cal["failed"]
-    report.reused["calibrate"] = cal["reused"]
-    timed("calibrate")
+        cal = calibrate_stage.with_options(task_runner=runner)(ingested, settings, sol, refresh="calibrate" in refresh)
+        report.failed += cal["failed"]
+        report.reused["calibrate"] = cal["reused"]
+        timed("calibrate")
 
-    mos = mosaic_stage(cal["frames"], ingested, settings, sol, refresh="mosaic" in refresh)
-    report.failed += mos["failed"]
-    report.reused["mosaic"] = mos["reused"]
-    timed("mosaic")
+        mos = mosaic_stage(cal["frames"], ingested, settings, sol, refresh="mosaic" in refresh)
+        report.failed += mos["failed"]
+        report.reused["mosaic"] = mos["reused"]
+        timed("mosaic")
 
-    pub = publish_stage(mos["mosaics"], settings, sol, report.run_id, refresh="publish" in refresh)
-    report.published = pub["published"]
-    report.failed += pub["failed"]
-    report.reused["publish"] = sum(1 for p in pub["published"] if p.get("reused"))
-    timed("publish")
+        pub = publish_stage(mos["mosaics"], settings, sol, report.run_id, refresh="publish" in refresh)
+        report.published = pub["published"]
+        report.failed += pub["failed"]
+        report.reused["publish"] = sum(1 for p in pub["published"] if p.get("reused"))
+        timed("publish")
 
     calibrated = {r.product_id for r in cal["frames"]}
     report.products = [

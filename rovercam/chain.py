@@ -60,7 +60,7 @@ from rovercam.stageplan import (
     _remap,
     _RowCache,
 )
-from rovercam.storage import npz
+from rovercam.storage import arrayblob
 
 __all__ = [
     "Frame",
@@ -376,7 +376,7 @@ def process_product(product: Product, settings: Settings, *, sha256: str = "") -
 # --- serialisation between tasks (arrays stay in storage; ids and keys cross task boundaries) ---
 
 def dumps_frame(frame: Frame) -> bytes:
-    """Encode a Frame as an .npz blob (image array + JSON metadata)."""
+    """Encode a Frame as one blob (image array + JSON metadata; see rovercam.storage.arrayblob)."""
     meta = {
         "product_id": frame.product_id,
         "instrument": frame.instrument,
@@ -404,12 +404,12 @@ def dumps_frame(frame: Frame) -> bytes:
         "radiometric_type": frame.radiometric_type,
         "bad_pixels_repaired": frame.bad_pixels_repaired,
     }
-    return npz.pack(frame.image, meta)
+    return arrayblob.pack(frame.image, meta)
 
 
 def loads_frame(blob: bytes) -> Frame:
     """Inverse of :func:`dumps_frame`."""
-    image, meta = npz.unpack(blob)
+    image, meta = arrayblob.unpack(blob)
     frames = {
         k: FrameDefinition(v[0], tuple(v[1]), tuple(v[2]), v[3], tuple(v[4])) for k, v in meta["frames"].items()
     }

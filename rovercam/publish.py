@@ -82,6 +82,8 @@ def _cog_tags(mosaic: Mosaic) -> dict[str, str]:
         SOL=str(int(mosaic.sol)),
         INSTRUMENT_ID=mosaic.instrument,
         RADIANCE_UNIT=RADIANCE_UNIT,
+        # the radiance shown as display white in the previews (viewers use it for their tiles)
+        DISPLAY_WHITE_RADIANCE=repr(float(mosaic.display_white_radiance)),
         ROVERCAM_PROVENANCE=json.dumps(mosaic.provenance.to_dict(), sort_keys=True),
     )
     if mosaic.start_time is not None:

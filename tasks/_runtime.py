@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from typing import Any
 
 from rovercam.catalog import Catalog
 from rovercam.config import Settings
 from rovercam.storage import Store
 
-_saved_blocks: set[str] = set()
+_saved_blocks: dict[str, Any] = {}
+_catalogs: dict[str, Catalog] = {}
 _lock = threading.Lock()
 
 
@@ -18,8 +20,13 @@ def store_for(settings: Settings) -> Store:
 
 
 def catalog_for(settings: Settings) -> Catalog:
-    """The configured catalog database."""
-    return Catalog(settings.catalog_url)
+    """The configured catalog database (one per URL and process: opening checks migrations)."""
+    url = settings.catalog_url
+    with _lock:
+        catalog = _catalogs.get(url)
+        if catalog is None:
+            catalog = _catalogs[url] = Catalog(url)
+    return catalog
 
 
 def work_key(sol: int | None, stage: str, product_id: str) -> str:
@@ -28,27 +35,29 @@ def work_key(sol: int | None, stage: str, product_id: str) -> str:
     return f"work/{sol_part}/{stage}/{product_id}"
 
 
-def result_storage_for(settings: Settings) -> str:
-    """Slug of the Prefect block that persists cached task results under the storage root.
+def result_storage_for(settings: Settings) -> Any:
+    """The Prefect block that persists cached task results under the storage root.
 
     Task results (small references and reports, never pixels) go to ``<root>/prefect-results``:
     a LocalFileSystem block for a local root, a RemoteFileSystem (fsspec, so S3 with the same
-    ``[storage] options``) for a URL root. The block is saved once per process and root.
+    ``[storage] options``) for a URL root. The block is saved once per process, API and root, and
+    the saved *instance* is returned: a slug would make every task read the block back from the
+    API twice (~0.1 s per task here), an instance costs nothing.
     """
     from prefect.filesystems import LocalFileSystem, RemoteFileSystem
+    from prefect.settings import PREFECT_API_URL
 
     root = settings.storage_root
     name = "rovercam-results-" + hashlib.sha256(root.encode()).hexdigest()[:12]
-    if "://" in root:
-        slug, block = f"remote-file-system/{name}", RemoteFileSystem(
-            basepath=root.rstrip("/") + "/prefect-results", settings=dict(settings.storage.options))
-    else:
-        slug, block = f"local-file-system/{name}", LocalFileSystem(basepath=f"{root}/prefect-results")
-    from prefect.settings import PREFECT_API_URL
-
-    marker = f"{PREFECT_API_URL.value()}|{slug}"  # one save per API (ephemeral: None) and root
+    marker = f"{PREFECT_API_URL.value()}|{name}"  # one save per API (ephemeral: None) and root
     with _lock:
-        if marker not in _saved_blocks:
+        block = _saved_blocks.get(marker)
+        if block is None:
+            if "://" in root:
+                block = RemoteFileSystem(basepath=root.rstrip("/") + "/prefect-results",
+                                         settings=dict(settings.storage.options))
+            else:
+                block = LocalFileSystem(basepath=f"{root}/prefect-results")
             block.save(name, overwrite=True)
-            _saved_blocks.add(marker)
-    return slug
+            _saved_blocks[marker] = block
+    return block

@@ -8,7 +8,7 @@ from rovercam.config import Settings
 
 from tasks._runtime import store_for, work_key
 
-FRAME_FILE = "frame.npz"
+FRAME_FILE = "frame.blob"
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +23,7 @@ class FrameRef:
 def save_frame(frame: chain.Frame, stage: str, settings: Settings) -> FrameRef:
     """Write ``frame`` under the work area; returns its reference."""
     prefix = work_key(frame.sol, stage, frame.product_id)
-    with store_for(settings).transaction(prefix) as txn:
+    with store_for(settings).transaction(prefix, durable=False) as txn:
         txn.put(FRAME_FILE, chain.dumps_frame(frame))
     return FrameRef(frame.product_id, txn.keys[FRAME_FILE], stage)
 

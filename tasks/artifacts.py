@@ -6,6 +6,7 @@ UI groups each sol's artifacts across runs (``sol-00100-summary`` ...).
 from __future__ import annotations
 
 import base64
+import time
 from typing import Any
 
 from prefect.artifacts import (create_image_artifact, create_markdown_artifact, create_progress_artifact,
@@ -13,18 +14,23 @@ from prefect.artifacts import (create_image_artifact, create_markdown_artifact, 
 
 
 class Progress:
-    """A progress artifact (0-100 %) updated as work completes."""
+    """A progress artifact (0-100 %) updated as work completes, at most every ``every_s`` seconds
+    (and at the end), so a sol of thousands of frames does not make thousands of API calls."""
 
-    def __init__(self, key: str, description: str, *, total: int, done: int = 0):
-        self.total, self.done = max(total, 1), done
+    def __init__(self, key: str, description: str, *, total: int, done: int = 0, every_s: float = 2.0):
+        self.total, self.done, self.every_s = max(total, 1), done, every_s
         self._id = create_progress_artifact(progress=self._pct(), key=key, description=description)
+        self._last = time.monotonic()
 
     def _pct(self) -> float:
         return round(100.0 * self.done / self.total, 1)
 
     def advance(self, n: int = 1) -> None:
         self.done += n
-        update_progress_artifact(self._id, progress=self._pct())
+        now = time.monotonic()
+        if self.done >= self.total or now - self._last >= self.every_s:
+            update_progress_artifact(self._id, progress=self._pct())
+            self._last = now
 
 
 def summary_markdown(report: Any) -> str:

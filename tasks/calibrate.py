@@ -35,6 +35,6 @@ def calibrate(item: IngestResult, settings: Settings, key: str) -> FrameRef:
         raise ProductError(item.path, f"file changed since ingest (sha256 {sha[:12]} != {item.sha256[:12]})")
     product = read_product(item.path, limits=Limits(**settings.limits.model_dump()))
     frame = chain.run_chain(chain.frame_from_product(product, sha256=sha, settings=settings), settings)
-    with store_for(settings).transaction(calibrated_prefix(item.sol, item.product_id, key)) as txn:
+    with store_for(settings).transaction(calibrated_prefix(item.sol, item.product_id, key), durable=False) as txn:
         txn.put(FRAME_FILE, chain.dumps_frame(frame))
     return FrameRef(item.product_id, txn.keys[FRAME_FILE], "undistort")

@@ -27,6 +27,6 @@ def build_mosaic(name: str, refs: list[FrameRef], settings: Settings, sol: int, 
     """
     loaders = [lambda r=r: load_frame(r, settings) for r in refs]
     mosaic = build_mosaic_from_frames(name, loaders, settings)
-    with store_for(settings).transaction(mosaic_work_prefix(sol, name, key or "unkeyed")) as txn:
+    with store_for(settings).transaction(mosaic_work_prefix(sol, name, key or "unkeyed"), durable=False) as txn:
         txn.put(MOSAIC_FILE, dumps_mosaic(mosaic))
     return txn.keys[MOSAIC_FILE]

@@ -91,6 +91,7 @@ def test_publish_end_to_end(env) -> None:
         assert tags.get(k, "") == v  # GDAL drops metadata items whose value is empty
     assert json.loads(tags["ROVERCAM_PROVENANCE"]) == m.provenance.to_dict()
     assert tags["SOL"] == "100" and tags["START_TIME"] == "2021-05-30T10:00:00+00:00"
+    assert float(tags["DISPLAY_WHITE_RADIANCE"]) == m.display_white_radiance  # previews' white, for viewers
 
     # PNG preview: to_display of the radiance, alpha = coverage.
     bgra = cv2.imdecode(np.frombuffer(out.png_path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)

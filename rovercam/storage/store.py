@@ -260,7 +260,7 @@ class Store:
     # ------------------------------------------------------------------ writing
 
     @contextlib.contextmanager
-    def transaction(self, prefix: str, *, exclusive: bool = False) -> Iterator[Transaction]:
+    def transaction(self, prefix: str, *, exclusive: bool = False, durable: bool = True) -> Iterator[Transaction]:
         """Stage files under ``.tmp/<uuid>/`` and move them to ``prefix`` on clean exit.
 
         Each :meth:`Transaction.put` is verified by reading the staged object back. On an
@@ -275,6 +275,9 @@ class Store:
             Refuse to commit into a prefix that already holds objects (versioned publishing:
             a version folder is written once). On local disk the check is the ``rename``
             itself, so two concurrent writers cannot both win.
+        durable : bool
+            False skips the read-back verification and the fsyncs (the commit stays atomic):
+            for intermediate results that can be recomputed, such as the work area's frames.
 
         Raises
         ------
@@ -283,7 +286,7 @@ class Store:
         """
         prefix = _check_key(prefix, what="prefix")
         self._path(prefix, what="prefix")
-        txn = Transaction(self, prefix, exclusive=exclusive)
+        txn = Transaction(self, prefix, exclusive=exclusive, durable=durable)
         if exclusive and self.list(prefix):
             raise StorageError(f"{prefix}: already holds objects; refusing to overwrite")
         try:
@@ -558,8 +561,9 @@ class Transaction:
         Name -> final key (valid once the ``with`` block has exited cleanly).
     """
 
-    def __init__(self, store: Store, prefix: str, *, exclusive: bool = False):
+    def __init__(self, store: Store, prefix: str, *, exclusive: bool = False, durable: bool = True):
         self._store = store
+        self.durable = durable
         self.prefix = prefix
         self.exclusive = exclusive
         self.sha256: dict[str, str] = {}
@@ -569,6 +573,8 @@ class Transaction:
 
     def put(self, name: str, data: Data) -> str:
         """Stage ``data`` as ``<prefix>/<name>``; returns its sha256 (verified by read-back).
+
+        A transaction that is not ``durable`` neither hashes nor verifies, and returns "".
 
         Raises
         ------
@@ -582,18 +588,21 @@ class Transaction:
             raise StorageError(f"{self.prefix}/{name}: put twice in one transaction")
         if not isinstance(data, (bytes, Path)):
             raise StorageError(f"{self.prefix}/{name}: data must be bytes or Path, got {type(data).__name__}")
-        expected = _hash_data(data)
+        expected = _hash_data(data) if self.durable else ""  # not durable: no checksum at all
         fs = self._store.fs
         staged = posixpath.join(self._staging, name)
         fs.makedirs(posixpath.dirname(staged), exist_ok=True)
         if isinstance(data, bytes):
             with fs.open(staged, "wb") as f:
                 f.write(data)
-                if self._store.is_local:
+                if self._store.is_local and self.durable:
                     f.flush()
                     os.fsync(f.fileno())
         else:
             fs.put_file(str(data), staged)
+        if not self.durable:
+            self.sha256[name] = expected
+            return expected
         with fs.open(staged, "rb") as f:
             got = _hash_stream(f)
         if got != expected:
@@ -612,9 +621,11 @@ class Transaction:
                 # One rename publishes the whole set: readers see all files or none. rename()
                 # fails onto a non-empty directory, so a concurrent writer cannot be overwritten.
                 os.makedirs(posixpath.dirname(dest), exist_ok=True)
-                _fsync_tree(self._staging)
+                if self.durable:
+                    _fsync_tree(self._staging)
                 os.rename(self._staging, dest)
-                _fsync_dir(posixpath.dirname(dest))
+                if self.durable:
+                    _fsync_dir(posixpath.dirname(dest))
             else:
                 if self.exclusive and fs.exists(dest) and fs.find(dest):
                     raise StorageError(f"{self.prefix}: written by another writer meanwhile")
@@ -625,7 +636,7 @@ class Transaction:
                         os.replace(posixpath.join(self._staging, name), target)
                     else:
                         fs.mv(posixpath.join(self._staging, name), target)
-                if store.is_local:
+                if store.is_local and self.durable:
                     _fsync_dir(dest)
         except StorageError:
             raise

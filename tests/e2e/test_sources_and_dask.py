@@ -58,3 +58,26 @@ def test_http_archive_on_dask_runner_then_catalog_report(http_volume, tmp_path, 
     assert [o["count"] for o in summary["outputs"] if o["sol"] == SOL] == [2]
     assert summary["runs"][0]["flow"] == "ingest-sol" and summary["runs"][0]["published"] == 2
     assert len(summary["quarantined"]) == 1
+
+
+def test_reprocess_on_a_dask_scheduler_given_by_address(http_volume, tmp_path, prefect_harness):
+    """`[prefect] dask_address`: the calibration tasks run on an existing Dask cluster."""
+    pytest.importorskip("prefect_dask", reason="pip install 'rovercam[dask]'")
+    from distributed import Client, LocalCluster
+
+    from flows.ingest_sol import ingest_sol
+    from flows.reprocess_sol import reprocess_sol
+
+    url, gen = http_volume
+    overrides = {"storage": {"root": str(tmp_path / "store")},
+                 "calibration": {"search_path": [str(gen / "calibration"), "data/calibration"]}}
+    [first] = ingest_sol(source=url, sol=SOL, overrides=overrides)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        remote = {**overrides, "prefect": {"task_runner": "dask", "dask_address": cluster.scheduler_address}}
+        report = reprocess_sol(sol=SOL, stages=["calibrate"], overrides=remote)
+        # the scheduler saw one calibrate task per cataloged product
+        done = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert not report["failed"] and report["reused"]["calibrate"] == 0
+    assert len(report["ingested"]) == 8 and any("calibrate" in p for p in done), done
+    assert [p["version"] for p in report["published"]] == [p["version"] for p in first["published"]]

@@ -147,6 +147,23 @@ def test_checksum_mismatch_aborts(store: Store, monkeypatch: pytest.MonkeyPatch)
     assert store.list() == []
 
 
+def test_non_durable_transaction_is_still_atomic_and_skips_fsync(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Work-area results: no fsync and no read-back, but all-or-nothing visibility stays.
+    calls = []
+    monkeypatch.setattr(os, "fsync", lambda fd: calls.append(fd))
+    with store.transaction("work/a", durable=False) as txn:
+        txn.put("f.npz", b"frame")
+    assert store.read_bytes("work/a/f.npz") == b"frame" and calls == []
+    with pytest.raises(RuntimeError, match="boom"):
+        with store.transaction("work/b", durable=False) as txn:
+            txn.put("f.npz", b"frame")
+            raise RuntimeError("boom")
+    assert not store.exists("work/b/f.npz")
+    with store.transaction("pub/c") as txn:  # the default stays durable
+        txn.put("f", b"x")
+    assert calls
+
+
 def test_open_is_read_only_and_missing_keys_raise(store: Store) -> None:
     with pytest.raises(StorageError, match="read-only"):
         store.open("a", mode="wb")  # type: ignore[arg-type]

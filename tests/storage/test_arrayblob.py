@@ -1,0 +1,35 @@
+"""The frame blob: exact round trips, refusal of anything else."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rovercam.storage import arrayblob
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint16", ">i2", "float64"])
+@pytest.mark.parametrize("shape", [(5, 7), (4, 3, 3), (0, 3)])
+def test_round_trip_is_exact(dtype, shape):
+    rng = np.random.default_rng(1)
+    image = (rng.random(shape) * 1000).astype(dtype)
+    meta = {"product_id": "P", "nested": {"q": [1.0, 2.5]}, "none": None}
+    back, m = arrayblob.unpack(arrayblob.pack(image, meta))
+    assert back.dtype == image.dtype and back.shape == image.shape
+    np.testing.assert_array_equal(back, image)
+    assert m == meta
+
+
+def test_non_contiguous_input_is_packed_in_c_order():
+    image = np.arange(24, dtype=np.float32).reshape(4, 6)[:, ::2]
+    back, _ = arrayblob.unpack(arrayblob.pack(image, {}))
+    np.testing.assert_array_equal(back, image)
+
+
+def test_foreign_and_truncated_blobs_are_refused():
+    blob = arrayblob.pack(np.ones((4, 4), np.float32), {"a": 1})
+    with pytest.raises(ValueError, match="bad magic"):
+        arrayblob.unpack(b"PK\x03\x04" + blob[4:])
+    with pytest.raises(ValueError, match="truncated"):
+        arrayblob.unpack(blob[:-3])
+    with pytest.raises(ValueError, match="object"):
+        arrayblob.pack(np.array([object()]), {})
