@@ -88,7 +88,7 @@ def build(specs: list[DeploymentSpec], *, config_file: str | None = None) -> lis
         out.append(flow_object(spec.flow).to_deployment(
             name=spec.name, description=spec.description or None, parameters=params,
             tags=["rovercam", *spec.tags], paused=spec.paused, schedules=schedules,
-            version=_code_version()))
+            version=_code_version(), _sync=True))  # sync even when an event loop is running
     return out
 
 

@@ -74,9 +74,14 @@ def chromium() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium):
-    """A Playwright Chromium browser driving Debian's binary (no browser download)."""
+    """A Playwright Chromium browser driving Debian's binary (no browser download).
+
+    Module-scoped: Playwright's sync API keeps an event loop on the main thread while it is open,
+    which makes libraries that dispatch on "am I in async code?" (Prefect) change behaviour in
+    tests that run later.
+    """
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="playwright is not installed (pip install 'rovercam[test]')")
     with sync_api.sync_playwright() as p:
