@@ -10,14 +10,17 @@ Figures (seconds are wall time on this machine; the Prefect server is started be
 - ``plain_s``, ``flow_1w_s``, ``overhead_pct``: the same sol through plain function calls
   (ingest_one, run_chain, build_mosaic, publish_mosaic, one after another) and through the flows
   with one worker thread, each on a fresh root; overhead = flow / plain - 1;
-- ``dask_1w_frames_per_s``, ``dask_2w_frames_per_s``, ``dask_speedup_2w``: the calibrate subflow
+- ``dask_1w_frames_per_s``, ``dask_2w_frames_per_s``, ``dask_speedup_2w``: the calibrate stage
   on the Dask task runner with a LocalCluster of one, then two single-threaded worker processes,
-  recomputing every frame (cluster start-up excluded).
+  recomputing every frame (cluster start-up excluded), on full-size Mastcam-Z frames (the
+  ``mastcamz-pan`` profile, generated once into the temporary folder: several minutes the first
+  time) -- navcam-pan's quarter-size frames take ~60 ms each, too little work to measure scaling.
 """
 from __future__ import annotations
 
 import logging
 import math
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -71,6 +74,21 @@ def _plain(sol: int, raw: Path, root: Path, sol_dir: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _dask_sol(quick: bool) -> tuple[Path, int] | None:
+    """The sol for the Dask figures: full-size Mastcam-Z frames (the ``mastcamz-pan`` profile, 102
+    frames of 1648x1200), generated once into the temporary folder and reused (it takes minutes)."""
+    if quick:
+        return None
+    from rovercam.config import load
+    from rovercam.synth import generate_sol
+
+    sol_dir = Path(tempfile.gettempdir()) / "rovercam-bench-flows" / "mastcamz-pan-400"
+    if not (sol_dir / "truth" / "manifest.json").is_file():
+        shutil.rmtree(sol_dir, ignore_errors=True)
+        generate_sol(sol_dir, sol=400, profile="mastcamz-pan", seed=0, settings=load())
+    return sol_dir, 400
+
+
 def _dask_rate(sol: int, root: Path, sol_dir: Path, workers: int) -> tuple[float, int]:
     """Frames per second of the calibrate stage on a LocalCluster of ``workers`` processes.
 
@@ -80,13 +98,14 @@ def _dask_rate(sol: int, root: Path, sol_dir: Path, workers: int) -> tuple[float
     from prefect import flow
 
     from flows.stages import _calibrate_stage, _task_runner, ingest_stage
-    from tasks.fetch import incoming_paths
+    from tasks.fetch import _fetch, incoming_paths
 
     settings, _ = _settings_for(root, sol_dir, task_runner="dask", dask_workers=workers)
     items = []
 
     @flow(name="bench-ingest")
     def ingest() -> None:
+        _fetch(str(sol_dir / "raw"), sol, settings)
         items.extend(r for r in ingest_stage(incoming_paths(sol, settings), settings, sol) if r.state == "ingested")
 
     @flow(name="bench-dask-calibrate", task_runner=_task_runner(settings))
@@ -157,8 +176,12 @@ def run(*, quick: bool = False) -> dict[str, object]:
         res["overhead_pct"] = round(100.0 * (res["flow_1w_s"] / res["plain_s"] - 1.0), 1)
 
         try:
-            r1, n = _dask_rate(sol, tmp / "a", sol_dir, 1)
-            r2, _ = _dask_rate(sol, tmp / "a", sol_dir, 2)
+            import prefect_dask  # noqa: F401
+
+            dask_dir, dask_sol = _dask_sol(quick) or (sol_dir, sol)
+            res["dask_profile"] = "mastcamz-pan" if dask_dir != sol_dir else profile
+            r1, n = _dask_rate(dask_sol, tmp / "d", dask_dir, 1)
+            r2, _ = _dask_rate(dask_sol, tmp / "d", dask_dir, 2)
             res.update(dask_frames=n, dask_1w_frames_per_s=round(r1, 2), dask_2w_frames_per_s=round(r2, 2),
                        dask_speedup_2w=round(r2 / r1, 2))
         except ImportError as e:

@@ -127,7 +127,8 @@ def _task_runner(settings: Settings) -> Any:
             "n_workers": settings.prefect.dask_workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None,
             # one thread per worker process: OpenCV and BLAS must not oversubscribe the cores
-            "env": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "OPENCV_NUM_THREADS": "1"},
+            "env": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            "preload": ["tasks._dask_worker"],
         })
     return ThreadPoolTaskRunner(max_workers=settings.prefect.max_workers)
 
