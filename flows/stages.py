@@ -30,7 +30,7 @@ from rovercam.mosaic.grouping import group_records, mosaic_name
 from tasks import artifacts
 from tasks._runtime import catalog_for, result_storage_for, store_for
 from tasks._stage import FRAME_FILE, FrameRef
-from tasks.calibrate import calibrate, calibrated_prefix
+from tasks.calibrate import calibrate, calibrate_batch, calibrated_prefix
 from tasks.color import color
 from tasks.debayer import debayer
 from tasks.decompand import decompand
@@ -122,12 +122,22 @@ def _task_runner(settings: Settings) -> Any:
         except ImportError as e:  # pragma: no cover - depends on the optional extra
             raise RuntimeError("[prefect] task_runner = 'dask' needs `pip install rovercam[dask]`") from e
         if settings.prefect.dask_address:
+            # remote workers report to the PREFECT_API_URL of their own environment
             return DaskTaskRunner(address=settings.prefect.dask_address)
+        from prefect.client.orchestration import get_client
+
+        with get_client(sync_client=True) as client:  # the server this process reports to
+            api_url = str(client.api_url)
         return DaskTaskRunner(cluster_kwargs={
             "n_workers": settings.prefect.dask_workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None,
-            # one thread per worker process: OpenCV and BLAS must not oversubscribe the cores
-            "env": {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
+            "env": {
+                # one thread per worker process: OpenCV and BLAS must not oversubscribe the cores
+                "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                # the same Prefect server as the flow: without it, each worker of a local run would
+                # start a temporary server of its own and its task runs would not be seen
+                "PREFECT_API_URL": api_url,
+            },
             "preload": ["tasks._dask_worker"],
         })
     return ThreadPoolTaskRunner(max_workers=settings.prefect.max_workers)
@@ -166,35 +176,54 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
     store = store_for(settings)
     calibration = cachekey.calibration_fingerprint(settings)
     refs: dict[str, FrameRef] = {}
-    pending: dict[Any, IngestResult] = {}
-    task = calibrate.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
+    pending: dict[Any, list[IngestResult]] = {}
+    storage = result_storage_for(settings)
+    task = calibrate.with_options(result_storage=storage, refresh_cache=refresh)
+    batch_task = calibrate_batch.with_options(result_storage=storage, refresh_cache=refresh)
+    batch = settings.prefect.dask_batch if settings.prefect.task_runner == "dask" else 1
     started = time.perf_counter()  # the task runner (threads or a Dask cluster) is already up
+    todo: list[tuple[IngestResult, str]] = []
     for item in items:
         key = cachekey.calibrate_key(item.content_sha256 or item.sha256, settings, calibration=calibration)
         stored = f"{calibrated_prefix(item.sol, item.product_id, key)}/{FRAME_FILE}"
         if settings.prefect.chain_tasks == "per-stage":
-            pending[_per_stage(item, settings)] = item
+            pending[_per_stage(item, settings)] = [item]
         elif not refresh and store.exists(stored):
             refs[item.product_id] = FrameRef(item.product_id, stored, "undistort")
         else:
-            pending[task.submit(item, settings, key)] = item
+            todo.append((item, key))
+    for i in range(0, len(todo), batch):
+        group = todo[i:i + batch]
+        if batch == 1:
+            pending[task.submit(group[0][0], settings, group[0][1])] = [group[0][0]]
+        else:
+            keys = [k for _, k in group]
+            pending[batch_task.submit([it for it, _ in group], settings, keys, cachekey.digest(keys))] = \
+                [it for it, _ in group]
     reused = len(refs)
     failed: list[dict[str, str]] = []
     progress = artifacts.Progress(f"sol-{sol:05d}-calibrate", f"calibrating {len(items)} frames of sol {sol}",
                                   total=len(items), done=reused)
     for fut in as_completed(list(pending)):
-        item = pending[fut]
-        ref, reason = _outcome(fut)
-        if reason is None:
-            refs[item.product_id] = ref
+        members = pending[fut]
+        result, reason = _outcome(fut)
+        if reason is not None:
+            outcomes = [(it.product_id, None, reason) for it in members]
+        elif len(members) == 1 and isinstance(result, FrameRef):
+            outcomes = [(members[0].product_id, result, None)]
         else:
-            failed.append({"product_id": item.product_id, "stage": "calibrate", "reason": reason})
-            logger.error("%s: calibration failed: %s", item.product_id, reason)
-        progress.advance()
-    logger.info("calibrate: %d frame(s) reused, %d computed, %d failed", reused, len(pending) - len(failed),
-                len(failed))
+            outcomes = result
+        for pid, ref, why in outcomes:
+            if why is None:
+                refs[pid] = ref
+            else:
+                failed.append({"product_id": pid, "stage": "calibrate", "reason": why})
+                logger.error("%s: calibration failed: %s", pid, why)
+        progress.advance(len(members))
+    computed = sum(len(m) for m in pending.values()) - len(failed)
+    logger.info("calibrate: %d frame(s) reused, %d computed, %d failed", reused, computed, len(failed))
     ordered = [refs[i.product_id] for i in items if i.product_id in refs]
-    return {"frames": ordered, "failed": failed, "reused": reused, "computed": len(pending) - len(failed),
+    return {"frames": ordered, "failed": failed, "reused": reused, "computed": computed,
             "compute_s": time.perf_counter() - started}
 
 

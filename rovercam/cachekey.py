@@ -30,8 +30,13 @@ from typing import Iterable
 import rovercam
 from rovercam.config import Settings
 
-__all__ = ["code_version", "calibration_fingerprint", "ingest_key", "calibrate_key", "mosaic_key",
+__all__ = ["digest", "code_version", "calibration_fingerprint", "ingest_key", "calibrate_key", "mosaic_key",
            "publish_key", "product_content_sha256", "sol_key"]
+
+
+def digest(*parts: object) -> str:
+    """sha256 hex digest of JSON-serialisable ``parts`` (keys sorted, compact)."""
+    return _digest(*parts)
 
 
 def _digest(*parts: object) -> str:
