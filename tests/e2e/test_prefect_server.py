@@ -131,18 +131,15 @@ def _artifacts(flow_run_id):
 
 @pytest.fixture(scope="module")
 def reprocessed(served):
-    old = os.environ.get("PREFECT_API_URL")
-    os.environ["PREFECT_API_URL"] = served["api"]
-    try:
+    # Prefect reads PREFECT_API_URL once per settings context, so point this process at the
+    # server through a settings context (an os.environ change after import would be ignored).
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: served["api"]}):
         ingest = _run(served, "ingest-sol/ingest-latest", {"source": str(served["drop"]), "sol": SOL})
         reprocess = _run(served, "reprocess-sol/reprocess", {"sol": SOL})
         arts = _artifacts(reprocess.id)
-        yield ingest, reprocess, arts
-    finally:
-        if old is None:
-            os.environ.pop("PREFECT_API_URL", None)
-        else:
-            os.environ["PREFECT_API_URL"] = old
+    yield ingest, reprocess, arts
 
 
 def test_deployments_run_to_completion_through_the_api(served, reprocessed):

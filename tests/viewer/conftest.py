@@ -22,23 +22,7 @@ from rovercam.publish import publish_mosaic
 from rovercam.radiometry import srgb_decode
 from rovercam.storage import Store
 
-WHITE = 0.08  # W m-2 sr-1 nm-1: the library's default display white (the instruments are not configured)
-PANO_WIDTH = 2048
-SOL = 42
-
-
-def display_of(az_deg: np.ndarray, el_deg: np.ndarray, *, shift_deg: float = 0.0) -> np.ndarray:
-    """The synthetic panorama's display sRGB (float, 0..255) at (az, el), degrees.
-
-    Red ramps with azimuth, green with elevation, blue is a soft 15-degree checker: every view
-    direction has a distinct colour, so a wrong yaw, pitch or scale shows.
-    """
-    az = np.radians(np.asarray(az_deg, dtype=np.float64) - shift_deg)
-    el = np.radians(np.asarray(el_deg, dtype=np.float64))
-    r = 128 + 110 * np.sin(az) * np.cos(el)
-    g = 128 + 110 * np.sin(el)
-    b = 128 + 100 * np.tanh(3 * np.sin(12 * az) * np.sin(12 * el))
-    return np.stack([r, g, b], axis=-1)
+from viewer_truth import PANO_WIDTH, SOL, WHITE, display_of
 
 
 def _mosaic(name: str, instrument: str, shift_deg: float) -> Mosaic:

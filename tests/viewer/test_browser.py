@@ -15,7 +15,7 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from conftest import SOL, display_of
+from viewer_truth import SOL, display_of
 
 PANO_MODES = ["rectilinear", "fisheye", "architectural", "stereographic", "littleplanet", "panini"]
 # The session fixture ``browser`` (tests/conftest.py) runs Debian's Chromium with WebGL on

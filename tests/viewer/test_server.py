@@ -55,7 +55,7 @@ def test_product_document_has_lineage_and_files_with_their_checksums(server_url,
 
 
 def test_tile_is_the_display_encoding_of_the_radiance(server_url, viewer_store):
-    from conftest import display_of
+    from viewer_truth import display_of
 
     from rovercam.mosaic.projections import EquirectangularProjection
 
