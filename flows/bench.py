@@ -26,22 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from flows.demo import generated_sol_settings
+
 __all__ = ["run"]
 
 log = logging.getLogger(__name__)
-
-
-def _settings_for(root: Path, sol_dir: Path, **prefect: Any) -> tuple[Any, dict[str, Any]]:
-    from rovercam.config import load
-
-    base = load()
-    overrides: dict[str, Any] = {
-        "storage": {"root": str(root)},
-        "calibration": {"search_path": [str(sol_dir / "calibration"), *base.calibration.search_path]},
-    }
-    if prefect:
-        overrides["prefect"] = prefect
-    return base.with_overrides(overrides), overrides
 
 
 def _plain(sol: int, raw: Path, root: Path, sol_dir: Path) -> float:
@@ -54,7 +43,7 @@ def _plain(sol: int, raw: Path, root: Path, sol_dir: Path) -> float:
     from rovercam.publish import publish_mosaic
     from rovercam.storage import Store
 
-    settings, _ = _settings_for(root, sol_dir)
+    settings, _ = generated_sol_settings(root, sol_dir)
     t0 = time.perf_counter()
     store, catalog = Store.from_settings(settings), Catalog(settings.catalog_url)
     limits = Limits(**settings.limits.model_dump())
@@ -100,7 +89,7 @@ def _dask_rate(sol: int, root: Path, sol_dir: Path, workers: int) -> tuple[float
     from flows.stages import _calibrate_stage, _task_runner, ingest_stage
     from tasks.fetch import _fetch, incoming_paths
 
-    settings, _ = _settings_for(root, sol_dir, task_runner="dask", dask_workers=workers)
+    settings, _ = generated_sol_settings(root, sol_dir, task_runner="dask", dask_workers=workers)
     items = []
 
     @flow(name="bench-ingest")
@@ -137,7 +126,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="rovercam-bench-flows-") as tmp:
         tmp = Path(tmp)
         sol_dir = tmp / "sol"
-        settings, _ = _settings_for(tmp / "gen", sol_dir)
+        settings, _ = generated_sol_settings(tmp / "gen", sol_dir)
         manifest = generate_sol(sol_dir, sol=sol, profile=profile, seed=5, settings=settings)
         n_products = len(manifest.frames) + len(manifest.expected_bad)
         # 5 % of the products bad: the generator's own truncated one plus damaged ones
@@ -155,7 +144,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         warm_up()  # starts the local Prefect server: not part of any figure below
         res["server_start_s"] = round(time.perf_counter() - t0, 2)
 
-        _, overrides = _settings_for(tmp / "a", sol_dir)
+        _, overrides = generated_sol_settings(tmp / "a", sol_dir)
         t0 = time.perf_counter()
         [first] = ingest_sol(source=str(sol_dir / "raw"), sol=sol, overrides=overrides)
         res["first_run_s"] = round(time.perf_counter() - t0, 2)
@@ -169,7 +158,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         res["sol_completed"] = bool(first["published"]) and not first["failed"]
 
         res["plain_s"] = round(_plain(sol, sol_dir / "raw", tmp / "b", sol_dir), 2)
-        _, overrides = _settings_for(tmp / "c", sol_dir, max_workers=1)
+        _, overrides = generated_sol_settings(tmp / "c", sol_dir, max_workers=1)
         t0 = time.perf_counter()
         ingest_sol(source=str(sol_dir / "raw"), sol=sol, overrides=overrides)
         res["flow_1w_s"] = round(time.perf_counter() - t0, 2)

@@ -57,6 +57,21 @@ def mosaic_psnr(cog_path: str | Path, truth, *, white_radiance: float) -> tuple[
     return display_psnr(image, ref, white_radiance=white_radiance, mask=covered), float(covered.mean())
 
 
+def generated_sol_settings(root: str | Path, sol_dir: str | Path, *, config_file: str | None = None,
+                           **prefect: Any) -> tuple[Settings, dict[str, Any]]:
+    """Settings (and the overrides that make them) to process a generated sol into ``root``: the
+    generator's own LUT and flats come first on the calibration search path; ``prefect`` keywords
+    override ``[prefect]``."""
+    base = load(config_file, overrides={"storage": {"root": str(root)}})
+    overrides: dict[str, Any] = {
+        "storage": {"root": str(root)},
+        "calibration": {"search_path": [str(Path(sol_dir) / "calibration"), *base.calibration.search_path]},
+    }
+    if prefect:
+        overrides["prefect"] = prefect
+    return base.with_overrides(overrides), overrides
+
+
 def generate_demo_sol(
     storage_root: str | Path,
     *,
@@ -71,13 +86,7 @@ def generate_demo_sol(
 
     root = Path(storage_root).expanduser().resolve()
     sol_dir = root / "synthetic" / f"sol{sol:05d}"
-    base = load(config_file, overrides={"storage": {"root": str(root)}})
-    overrides = {
-        "storage": {"root": str(root)},
-        # the generator's own LUT and flats come first on the calibration search path
-        "calibration": {"search_path": [str(sol_dir / "calibration"), *base.calibration.search_path]},
-    }
-    settings = base.with_overrides(overrides)
+    settings, overrides = generated_sol_settings(root, sol_dir, config_file=config_file)
     t0 = time.perf_counter()
     generate_sol(sol_dir, sol=sol, profile=profile, seed=seed, settings=settings, progress=progress)
     return DemoSol(sol, sol_dir, settings, overrides, config_file, time.perf_counter() - t0)

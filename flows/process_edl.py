@@ -12,7 +12,6 @@ missing from the configuration are read from ``cameras/*.toml`` on the calibrati
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +23,7 @@ from rovercam.config import load
 from rovercam.edl.cameras import camera_overrides
 from rovercam.edl.sequence import DOWN_LOOKING
 
-from flows.stages import calibrate_stage, ingest_stage, subflow_settings
+from flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
 from tasks._runtime import catalog_for
 from tasks.edl import edl_descent, edl_sequence, find_dem
 from tasks.ingest import discover_products
@@ -62,14 +61,7 @@ def process_edl(sol: int, input_dir: str, config_file: str | None = None,
     catalog = catalog_for(settings)
     report.run_id = catalog.start_run(flow="process-edl", sol=sol, config_hash=settings.config_hash,
                                       software_version=cachekey.code_version())
-    clock = time.perf_counter()
-
-    def timed(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.stage_seconds[stage] = round(now - clock, 3)
-        clock = now
-
+    timed = stage_timer(report.stage_seconds)
     paths = discover_products(input_dir)
     report.products_found = len(paths)
     with subflow_settings():
@@ -100,12 +92,10 @@ def process_edl(sol: int, input_dir: str, config_file: str | None = None,
             fut = edl_sequence.submit(instrument, refs, settings, sol, report.run_id)
         futures.append((instrument, fut))
     for instrument, fut in futures:
-        fut.wait()
-        if fut.state.is_completed():
-            out = fut.result()
+        out, reason = outcome(fut)
+        if reason is None:
             (report.descents if instrument in DOWN_LOOKING else report.videos).append(out)
         else:
-            reason = str(fut.result(raise_on_failure=False))
             report.failed.append({"product_id": instrument, "stage": "edl", "reason": reason})
             logger.error("%s: EDL products failed: %s", instrument, reason)
     timed("edl")

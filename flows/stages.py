@@ -17,7 +17,7 @@ import contextlib
 import json
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.futures import as_completed
@@ -90,7 +90,20 @@ class SolReport:
         return self.__dict__.copy()
 
 
-def _outcome(fut: Any) -> tuple[Any, str | None]:
+def stage_timer(seconds: dict[str, float]) -> Callable[[str], None]:
+    """``timed(stage)`` records in ``seconds`` the wall time since the previous call (or creation)."""
+    clock = time.perf_counter()
+
+    def timed(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = round(now - clock, 3)
+        clock = now
+
+    return timed
+
+
+def outcome(fut: Any) -> tuple[Any, str | None]:
     """(result, None) of a finished future, or (None, reason) when its task failed."""
     try:
         return fut.result(), None
@@ -183,8 +196,10 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
     batch = settings.prefect.dask_batch if settings.prefect.task_runner == "dask" else 1
     started = time.perf_counter()  # the task runner (threads or a Dask cluster) is already up
     todo: list[tuple[IngestResult, str]] = []
+    keys: dict[str, str] = {}
     for item in items:
-        key = cachekey.calibrate_key(item.content_sha256 or item.sha256, settings, calibration=calibration)
+        key = keys[item.product_id] = cachekey.calibrate_key(item.content_sha256 or item.sha256, settings,
+                                                              calibration=calibration)
         stored = f"{calibrated_prefix(item.sol, item.product_id, key)}/{FRAME_FILE}"
         if settings.prefect.chain_tasks == "per-stage":
             pending[_per_stage(item, settings)] = [item]
@@ -197,8 +212,9 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
         if batch == 1:
             pending[task.submit(group[0][0], settings, group[0][1])] = [group[0][0]]
         else:
-            keys = [k for _, k in group]
-            pending[batch_task.submit([it for it, _ in group], settings, keys, cachekey.digest(keys))] = \
+            member_keys = [k for _, k in group]
+            pending[batch_task.submit([it for it, _ in group], settings, member_keys,
+                                      cachekey.digest(member_keys))] = \
                 [it for it, _ in group]
     reused = len(refs)
     failed: list[dict[str, str]] = []
@@ -206,7 +222,7 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
                                   total=len(items), done=reused)
     for fut in as_completed(list(pending)):
         members = pending[fut]
-        result, reason = _outcome(fut)
+        result, reason = outcome(fut)
         if reason is not None:
             outcomes = [(it.product_id, None, reason) for it in members]
         elif len(members) == 1 and isinstance(result, FrameRef):
@@ -223,29 +239,30 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
     computed = sum(len(m) for m in pending.values()) - len(failed)
     logger.info("calibrate: %d frame(s) reused, %d computed, %d failed", reused, computed, len(failed))
     ordered = [refs[i.product_id] for i in items if i.product_id in refs]
-    return {"frames": ordered, "failed": failed, "reused": reused, "computed": computed,
-            "compute_s": time.perf_counter() - started}
+    return {"frames": ordered, "keys": {r.product_id: keys[r.product_id] for r in ordered}, "failed": failed,
+            "reused": reused, "computed": computed, "compute_s": time.perf_counter() - started}
 
 
 @flow(name="calibrate", flow_run_name="calibrate-sol{sol}",
       description="The frame chain on every ingested product (cached by content and configuration).")
 def calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False) -> dict[str, Any]:
-    """Calibrated frame references for ``items``, plus failures and how many were reused."""
+    """Calibrated frame references for ``items`` and their cache keys (product id -> key), plus
+    failures and how many were reused."""
     return _calibrate_stage(items, settings, sol, refresh)
 
 
 # --- mosaic and publish ---------------------------------------------------------------------------
 
 @flow(name="mosaic", flow_run_name="mosaic-sol{sol}", description="Group frames and build mosaics.")
-def mosaic_stage(frames: list[FrameRef], items: list[IngestResult], settings: Settings, sol: int,
-                 refresh: bool = False) -> dict[str, Any]:
-    """Build one mosaic per group of frames (cached by frames and ``[mosaic]``)."""
+def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list[IngestResult],
+                 settings: Settings, sol: int, refresh: bool = False) -> dict[str, Any]:
+    """Build one mosaic per group of frames (cached by the frames' calibrate keys, ``frame_keys``
+    as the calibrate stage returns them, and ``[mosaic]``)."""
     logger = get_run_logger()
     by_id = {r.product_id: r for r in items}
     fields = settings.mosaic.group_by
     groups = group_records(frames, fields, describe=lambda ref: by_id[ref.product_id])
     store = store_for(settings)
-    calibration = cachekey.calibration_fingerprint(settings)
     task = build_mosaic.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
     done: list[dict[str, str]] = []
     pending: dict[Any, tuple[str, str]] = {}
@@ -254,9 +271,7 @@ def mosaic_stage(frames: list[FrameRef], items: list[IngestResult], settings: Se
             logger.info("group %s: %d frame(s), no mosaic", group, len(refs))
             continue
         name = mosaic_name(group, fields, settings.mosaic.projection)
-        frame_keys = [cachekey.calibrate_key(by_id[r.product_id].content_sha256 or by_id[r.product_id].sha256,
-                                             settings, calibration=calibration) for r in refs]
-        key = cachekey.mosaic_key(name, frame_keys, settings)
+        key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], settings)
         stored = f"{mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
         if not refresh and store.exists(stored):
             done.append({"name": name, "mosaic_key": stored, "key": key})
@@ -265,7 +280,7 @@ def mosaic_stage(frames: list[FrameRef], items: list[IngestResult], settings: Se
     reused = len(done)
     failed = []
     for fut, (name, key) in pending.items():
-        stored, reason = _outcome(fut)
+        stored, reason = outcome(fut)
         if reason is None:
             done.append({"name": name, "mosaic_key": stored, "key": key})
         else:
@@ -284,7 +299,7 @@ def publish_stage(mosaics: list[dict[str, str]], settings: Settings, sol: int, r
     futures = task.map([m["mosaic_key"] for m in mosaics], unmapped(settings), unmapped(run_id), keys)
     published, failed = [], []
     for m, fut in zip(mosaics, futures):
-        out, reason = _outcome(fut)
+        out, reason = outcome(fut)
         if reason is None:
             published.append(out)
         else:
@@ -317,14 +332,7 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     store, catalog = store_for(settings), catalog_for(settings)
     report.run_id = catalog.start_run(flow=flow_name, sol=sol, config_hash=settings.config_hash,
                                       software_version=cachekey.code_version())
-    clock = time.perf_counter()
-
-    def timed(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        report.stage_seconds[stage] = round(now - clock, 3)
-        clock = now
-
+    timed = stage_timer(report.stage_seconds)
     report.products_found = len(paths)
     shas = [cachekey.product_content_sha256(p) for p in paths]
     key = cachekey.sol_key([(p.rsplit("/", 1)[-1], sha) for p, sha in zip(paths, shas)], settings)
@@ -354,7 +362,7 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
         report.reused["calibrate"] = cal["reused"]
         timed("calibrate")
 
-        mos = mosaic_stage(cal["frames"], ingested, settings, sol, refresh="mosaic" in refresh)
+        mos = mosaic_stage(cal["frames"], cal["keys"], ingested, settings, sol, refresh="mosaic" in refresh)
         report.failed += mos["failed"]
         report.reused["mosaic"] = mos["reused"]
         timed("mosaic")

@@ -36,10 +36,6 @@ __all__ = ["digest", "code_version", "calibration_fingerprint", "ingest_key", "c
 
 def digest(*parts: object) -> str:
     """sha256 hex digest of JSON-serialisable ``parts`` (keys sorted, compact)."""
-    return _digest(*parts)
-
-
-def _digest(*parts: object) -> str:
     blob = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str).encode()
     return hashlib.sha256(blob).hexdigest()
 
@@ -72,7 +68,7 @@ def calibration_fingerprint(settings: Settings) -> str:
             for name in files:
                 st = os.stat(os.path.join(dirpath, name))
                 entries.append((os.path.join(dirpath, name), st.st_size, st.st_mtime_ns))
-    return _digest(sorted(entries))
+    return digest(sorted(entries))
 
 
 def _sections(settings: Settings, *names: str) -> dict:
@@ -81,7 +77,7 @@ def _sections(settings: Settings, *names: str) -> dict:
 
 def ingest_key(product_sha256: str, settings: Settings, *, sol: int | None = None) -> str:
     """Key of ingesting one product file (its content, the sol it is filed under, ``[limits]``)."""
-    return _digest("ingest", product_sha256, sol, _sections(settings, "limits"), code_version())
+    return digest("ingest", product_sha256, sol, _sections(settings, "limits"), code_version())
 
 
 def calibrate_key(product_sha256: str, settings: Settings, *, calibration: str | None = None) -> str:
@@ -91,18 +87,18 @@ def calibrate_key(product_sha256: str, settings: Settings, *, calibration: str |
     walks the search path).
     """
     cal = calibration if calibration is not None else calibration_fingerprint(settings)
-    return _digest("calibrate", product_sha256, _sections(settings, "chain", "limits", "cameras"), cal,
+    return digest("calibrate", product_sha256, _sections(settings, "chain", "limits", "cameras"), cal,
                    code_version())
 
 
 def mosaic_key(name: str, frame_keys: Iterable[str], settings: Settings) -> str:
     """Key of one mosaic: its name, its frames' calibrate keys (any order), ``[mosaic]``."""
-    return _digest("mosaic", name, sorted(frame_keys), _sections(settings, "mosaic"), code_version())
+    return digest("mosaic", name, sorted(frame_keys), _sections(settings, "mosaic"), code_version())
 
 
 def publish_key(mosaic_key_: str, settings: Settings) -> str:
     """Key of publishing one mosaic (the mosaic's key and ``[publish]``)."""
-    return _digest("publish", mosaic_key_, _sections(settings, "publish"), code_version())
+    return digest("publish", mosaic_key_, _sections(settings, "publish"), code_version())
 
 
 def product_content_sha256(path: str | os.PathLike[str]) -> str:
@@ -127,5 +123,5 @@ def sol_key(products: Iterable[tuple[str, str]], settings: Settings, *, calibrat
     """Key of a whole sol run: its products' (file name, content sha256) pairs, every section that
     changes results, the calibration files and the code. Equal keys mean nothing needs redoing."""
     cal = calibration if calibration is not None else calibration_fingerprint(settings)
-    return _digest("sol", sorted(products), _sections(settings, "limits", "chain", "cameras", "mosaic", "publish"),
+    return digest("sol", sorted(products), _sections(settings, "limits", "chain", "cameras", "mosaic", "publish"),
                    cal, code_version())

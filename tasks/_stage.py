@@ -5,6 +5,10 @@ from dataclasses import dataclass
 
 from rovercam import chain
 from rovercam.config import Settings
+from rovercam.errors import ProductError
+from rovercam.ingest import IngestResult
+from rovercam.products import Limits, read_product
+from rovercam.provenance import sha256_file
 
 from tasks._runtime import store_for, work_key
 
@@ -26,6 +30,15 @@ def save_frame(frame: chain.Frame, stage: str, settings: Settings) -> FrameRef:
     with store_for(settings).transaction(prefix, durable=False) as txn:
         txn.put(FRAME_FILE, chain.dumps_frame(frame))
     return FrameRef(frame.product_id, txn.keys[FRAME_FILE], stage)
+
+
+def frame_from_ingested(item: IngestResult, settings: Settings) -> chain.Frame:
+    """Read an ingested product into a chain Frame, refusing it if the file changed since ingest."""
+    sha = sha256_file(item.path)
+    if sha != item.sha256:
+        raise ProductError(item.path, f"file changed since ingest (sha256 {sha[:12]} != {item.sha256[:12]})")
+    product = read_product(item.path, limits=Limits(**settings.limits.model_dump()))
+    return chain.frame_from_product(product, sha256=sha, settings=settings)
 
 
 def load_frame(ref: FrameRef, settings: Settings) -> chain.Frame:

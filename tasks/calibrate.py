@@ -13,14 +13,11 @@ from prefect.runtime import task_run
 
 from rovercam import chain
 from rovercam.config import Settings
-from rovercam.errors import ProductError
 from rovercam.ingest import IngestResult
-from rovercam.products import Limits, read_product
-from rovercam.provenance import sha256_file
 
 from tasks._cache import key_parameter
 from tasks._runtime import store_for
-from tasks._stage import FRAME_FILE, FrameRef
+from tasks._stage import FRAME_FILE, FrameRef, frame_from_ingested
 
 
 log = logging.getLogger(__name__)
@@ -34,11 +31,7 @@ def calibrated_prefix(sol: int | None, product_id: str, key: str) -> str:
 
 def calibrate_one(item: IngestResult, settings: Settings, key: str) -> FrameRef:
     """Run the chain on ``item`` and store the frame under its cache ``key`` (see module notes)."""
-    sha = sha256_file(item.path)
-    if sha != item.sha256:
-        raise ProductError(item.path, f"file changed since ingest (sha256 {sha[:12]} != {item.sha256[:12]})")
-    product = read_product(item.path, limits=Limits(**settings.limits.model_dump()))
-    frame = chain.run_chain(chain.frame_from_product(product, sha256=sha, settings=settings), settings)
+    frame = chain.run_chain(frame_from_ingested(item, settings), settings)
     with store_for(settings).transaction(calibrated_prefix(item.sol, item.product_id, key), durable=False) as txn:
         txn.put(FRAME_FILE, chain.dumps_frame(frame))
     return FrameRef(item.product_id, txn.keys[FRAME_FILE], "undistort")

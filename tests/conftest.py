@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from _apt import apt_install
 
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
@@ -37,38 +38,13 @@ def prefect_harness():
         yield
 
 
-#: Flags for headless Chromium on a machine with a closed network (no background connections),
-#: with WebGL on SwiftShader (software) for the panorama viewer.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-
-
-def _install_chromium() -> str:
-    """apt-get install chromium (CI as root only); returns what happened, for skip messages."""
-    import shutil
-    import subprocess
-
-    if os.environ.get("CI") != "true" or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "not installing it (only done as root with CI=true)"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "chromium"]):
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
-        except subprocess.TimeoutExpired:
-            return f"{' '.join(cmd)} timed out"
-        if proc.returncode != 0:
-            return f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}"
-    return "installed with apt-get"
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Path of Debian's Chromium (installed by apt-get in CI as root; skips when absent)."""
-    path = "/usr/bin/chromium"
+    from rovercam.benchmarks.viewer import CHROMIUM as path
     note = ""
     if not os.path.exists(path):
-        note = _install_chromium()
+        note = apt_install("chromium")
     if not os.path.exists(path):
         pytest.skip(f"{path} is absent (apt-get install chromium); {note}")
     return path
@@ -85,6 +61,8 @@ def browser(chromium):
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="playwright is not installed (pip install 'rovercam[test]')")
     with sync_api.sync_playwright() as p:
+        from rovercam.benchmarks.viewer import CHROMIUM_ARGS
+
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b
         b.close()

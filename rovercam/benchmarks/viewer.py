@@ -40,9 +40,11 @@ __all__ = ["run", "write_procedural_panorama"]
 log = logging.getLogger(__name__)
 
 CHROMIUM = "/usr/bin/chromium"
-_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
+#: Headless Chromium on a machine with a closed network (no background connections), WebGL on
+#: SwiftShader (software); the browser tests use the same flags.
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 _WHITE = 0.08
 
 
@@ -198,7 +200,7 @@ def _browser_views(library_factory: Any, output_id: str, repeats: int) -> dict[s
     first, base, sharp = [], [], []
     renderer = ""
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         for _ in range(repeats):
             with running_server(library_factory()) as url:
                 ctx = browser.new_context(viewport={"width": 1280, "height": 720}, bypass_csp=True)

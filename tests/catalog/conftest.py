@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _apt import apt_install
 
 
 def _pg_bindir() -> Path | None:
@@ -34,21 +35,6 @@ def _pg_bindir() -> Path | None:
         return Path(found[-1]).parent
     initdb = shutil.which("initdb")
     return Path(initdb).resolve().parent if initdb else None
-
-
-def _install_postgres() -> str:
-    """apt-get install postgresql (CI as root only); returns what happened, for skip messages."""
-    if os.environ.get("CI") != "true" or os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "not installing it (only done as root with CI=true)"
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "postgresql"]):
-        try:
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-        except subprocess.TimeoutExpired:
-            return f"{' '.join(cmd)} timed out"
-        if proc.returncode != 0:
-            return f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}"
-    return "installed with apt-get"
 
 
 def _free_port() -> int:
@@ -74,7 +60,7 @@ def postgres_server() -> Iterator[int]:
     bindir = _pg_bindir()
     note = ""
     if bindir is None:
-        note = _install_postgres()
+        note = apt_install("postgresql", timeout_s=600)
         bindir = _pg_bindir()
     if bindir is None:
         pytest.skip(f"no PostgreSQL server binaries (apt-get install postgresql); {note}")
