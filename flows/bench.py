@@ -12,9 +12,13 @@ Figures (seconds are wall time on this machine; the Prefect server is started be
   with one worker thread, each on a fresh root; overhead = flow / plain - 1;
 - ``dask_1w_frames_per_s``, ``dask_2w_frames_per_s``, ``dask_speedup_2w``: the calibrate stage
   on the Dask task runner with a LocalCluster of one, then two single-threaded worker processes,
-  recomputing every frame (cluster start-up excluded), on full-size Mastcam-Z frames (the
-  ``mastcamz-pan`` profile, generated once into the temporary folder: several minutes the first
-  time) -- navcam-pan's quarter-size frames take ~60 ms each, too little work to measure scaling.
+  recomputing every frame (cluster start-up and a warm-up pass excluded, median of 3 passes), on
+  full-size Mastcam-Z frames (the ``mastcamz-pan`` profile, generated once into the temporary
+  folder: several minutes the first time; navcam-pan's quarter-size frames are too little work
+  per task to measure scaling); ``dask_batch_1w``/``_2w`` are the products per task;
+- ``bare_1p_frames_per_s``, ``bare_2p_frames_per_s``, ``bare_speedup_2p``: the same frames
+  through the same chain in one and two plain processes, no Prefect and no Dask: the ceiling of
+  the Dask figures on this machine.
 """
 from __future__ import annotations
 
@@ -78,33 +82,86 @@ def _dask_sol(quick: bool) -> tuple[Path, int] | None:
     return sol_dir, 400
 
 
-def _dask_rate(sol: int, root: Path, sol_dir: Path, workers: int) -> tuple[float, int]:
+def _ingested(sol: int, root: Path, sol_dir: Path) -> list[Any]:
+    """Fetch and ingest the sol into ``root`` (through the ingest flow); the ingested results."""
+    from prefect import flow
+
+    from flows.stages import ingest_stage
+    from tasks.fetch import _fetch, incoming_paths
+
+    settings, _ = generated_sol_settings(root, sol_dir)
+
+    @flow(name="bench-ingest")
+    def ingest() -> list[Any]:
+        _fetch(str(sol_dir / "raw"), sol, settings)
+        return [r for r in ingest_stage(incoming_paths(sol, settings), settings, sol) if r.state == "ingested"]
+
+    return ingest()
+
+
+def _median(values: list[float]) -> float:
+    return sorted(values)[len(values) // 2]
+
+
+def _dask_rate(items: list[Any], sol: int, root: Path, sol_dir: Path, workers: int, passes: int = 3) -> float:
     """Frames per second of the calibrate stage on a LocalCluster of ``workers`` processes.
 
-    The stage runs twice on the same cluster, recomputing every frame; the second pass is timed,
-    so worker start-up and first imports are not counted.
+    The stage runs ``passes + 1`` times on the same cluster, recomputing every frame; the first
+    pass warms the workers up (start-up and first imports are not counted) and the median rate of
+    the others is returned.
     """
     from prefect import flow
 
-    from flows.stages import _calibrate_stage, _task_runner, ingest_stage
-    from tasks.fetch import _fetch, incoming_paths
+    from flows.stages import _calibrate_stage, _task_runner
 
     settings, _ = generated_sol_settings(root, sol_dir, task_runner="dask", dask_workers=workers)
-    items = []
-
-    @flow(name="bench-ingest")
-    def ingest() -> None:
-        _fetch(str(sol_dir / "raw"), sol, settings)
-        items.extend(r for r in ingest_stage(incoming_paths(sol, settings), settings, sol) if r.state == "ingested")
 
     @flow(name="bench-dask-calibrate", task_runner=_task_runner(settings))
-    def measure() -> dict[str, Any]:
+    def measure() -> list[float]:
         _calibrate_stage(items, settings, sol, refresh=True)  # warm the workers up
-        return _calibrate_stage(items, settings, sol, refresh=True)
+        return [out["computed"] / out["compute_s"]
+                for out in (_calibrate_stage(items, settings, sol, refresh=True) for _ in range(passes))]
 
-    ingest()
-    out = measure()
-    return out["computed"] / out["compute_s"], out["computed"]
+    return _median(measure())
+
+
+def _bare_worker(items: list[Any], settings: Any, passes: int, barrier: Any, times: Any) -> None:
+    """One process of :func:`_bare_rate`: a warm-up pass over its share, then ``passes`` timed
+    passes, each started with the others (``barrier``); puts the seconds of each on ``times``."""
+    import cv2
+
+    from tasks.calibrate import calibrate_one
+
+    cv2.setNumThreads(1)  # as on a Dask worker (tasks/_dask_worker.py)
+    for n in range(passes + 1):
+        barrier.wait()
+        t0 = time.perf_counter()
+        for item in items:
+            calibrate_one(item, settings, "bare" + "0" * 60)  # rewritten each pass, as on Dask
+        if n:
+            times.put((n, time.perf_counter() - t0))
+
+
+def _bare_rate(items: list[Any], root: Path, sol_dir: Path, processes: int, passes: int = 3) -> float:
+    """Frames per second of the same frame chain (``calibrate_one``: read, chain, store) with no
+    orchestration at all: ``processes`` plain processes, one OpenCV thread each, every process a
+    fixed share of the frames. What this machine can give, to compare the Dask figures with."""
+    import multiprocessing as mp
+
+    settings, _ = generated_sol_settings(root, sol_dir)
+    ctx = mp.get_context("spawn")
+    barrier, times = ctx.Barrier(processes), ctx.Queue()
+    procs = [ctx.Process(target=_bare_worker, args=(items[i::processes], settings, passes, barrier, times))
+             for i in range(processes)]
+    for p in procs:
+        p.start()
+    per_pass: dict[int, float] = {}
+    for _ in range(processes * passes):
+        n, seconds = times.get(timeout=1800)
+        per_pass[n] = max(per_pass.get(n, 0.0), seconds)  # a pass ends when its slowest process does
+    for p in procs:
+        p.join()
+    return _median([len(items) / s for s in per_pass.values()])
 
 
 def run(*, quick: bool = False) -> dict[str, object]:
@@ -167,12 +224,20 @@ def run(*, quick: bool = False) -> dict[str, object]:
         try:
             import prefect_dask  # noqa: F401
 
+            from flows.stages import dask_batch_size
+
             dask_dir, dask_sol = _dask_sol(quick) or (sol_dir, sol)
             res["dask_profile"] = "mastcamz-pan" if dask_dir != sol_dir else profile
-            r1, n = _dask_rate(dask_sol, tmp / "d", dask_dir, 1)
-            r2, _ = _dask_rate(dask_sol, tmp / "d", dask_dir, 2)
-            res.update(dask_frames=n, dask_1w_frames_per_s=round(r1, 2), dask_2w_frames_per_s=round(r2, 2),
-                       dask_speedup_2w=round(r2 / r1, 2))
+            items = _ingested(dask_sol, tmp / "d", dask_dir)
+            b1, b2 = (_bare_rate(items, tmp / "d", dask_dir, n) for n in (1, 2))
+            r1, r2 = (_dask_rate(items, dask_sol, tmp / "d", dask_dir, n) for n in (1, 2))
+            batch = [dask_batch_size(len(items), generated_sol_settings(tmp, dask_dir, task_runner="dask",
+                                                                        dask_workers=n)[0]) for n in (1, 2)]
+            res.update(dask_frames=len(items), dask_batch_1w=batch[0], dask_batch_2w=batch[1],
+                       dask_1w_frames_per_s=round(r1, 2), dask_2w_frames_per_s=round(r2, 2),
+                       dask_speedup_2w=round(r2 / r1, 2),
+                       bare_1p_frames_per_s=round(b1, 2), bare_2p_frames_per_s=round(b2, 2),
+                       bare_speedup_2p=round(b2 / b1, 2))
         except ImportError as e:
             log.warning("Dask figures skipped: %s", e)
             res.update(dask_speedup_2w=None, dask_note="pip install 'rovercam[dask]'")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
@@ -141,7 +142,7 @@ def _task_runner(settings: Settings) -> Any:
 
         with get_client(sync_client=True) as client:  # the server this process reports to
             api_url = str(client.api_url)
-        return DaskTaskRunner(cluster_kwargs={
+        return DaskTaskRunner(cluster_class="tasks._dask_worker.local_cluster", cluster_kwargs={
             "n_workers": settings.prefect.dask_workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None,
             "env": {
@@ -183,6 +184,24 @@ def _per_stage(item: IngestResult, settings: Settings) -> Any:
     return fut
 
 
+def dask_batch_size(products: int, settings: Settings) -> int:
+    """Products per calibration task on Dask: ``[prefect] dask_batch``, or when that is 0 (auto)
+    enough for about :data:`TASKS_PER_WORKER` tasks per worker.
+
+    A Prefect task on Dask costs ~0.13 s of CPU (the flow serializes Prefect's settings context for
+    it, the worker rebuilds them and a TLS context for its API client, the server records its
+    states); a Mastcam-Z frame's chain is ~0.06 s. A few tasks per worker pay that a few times and
+    still let a worker that finishes early take over queued work.
+    """
+    if settings.prefect.dask_batch:
+        return settings.prefect.dask_batch
+    return max(1, math.ceil(products / (TASKS_PER_WORKER * settings.prefect.dask_workers)))
+
+
+#: Tasks per Dask worker that ``[prefect] dask_batch = 0`` aims at.
+TASKS_PER_WORKER = 4
+
+
 def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False
                      ) -> dict[str, Any]:
     logger = get_run_logger()
@@ -193,7 +212,6 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
     storage = result_storage_for(settings)
     task = calibrate.with_options(result_storage=storage, refresh_cache=refresh)
     batch_task = calibrate_batch.with_options(result_storage=storage, refresh_cache=refresh)
-    batch = settings.prefect.dask_batch if settings.prefect.task_runner == "dask" else 1
     started = time.perf_counter()  # the task runner (threads or a Dask cluster) is already up
     todo: list[tuple[IngestResult, str]] = []
     keys: dict[str, str] = {}
@@ -207,6 +225,7 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
             refs[item.product_id] = FrameRef(item.product_id, stored, "undistort")
         else:
             todo.append((item, key))
+    batch = dask_batch_size(len(todo), settings) if settings.prefect.task_runner == "dask" else 1
     for i in range(0, len(todo), batch):
         group = todo[i:i + batch]
         if batch == 1:

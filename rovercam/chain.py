@@ -76,6 +76,7 @@ __all__ = [
     "run_chain",
     "process_product",
     "dumps_frame",
+    "frame_pieces",
     "loads_frame",
     "STAGES",
 ]
@@ -377,6 +378,12 @@ def process_product(product: Product, settings: Settings, *, sha256: str = "") -
 
 def dumps_frame(frame: Frame) -> bytes:
     """Encode a Frame as one blob (image array + JSON metadata; see rovercam.storage.arrayblob)."""
+    return b"".join(frame_pieces(frame))
+
+
+def frame_pieces(frame: Frame) -> tuple[bytes, memoryview | bytes]:
+    """:func:`dumps_frame` in two pieces, ``(head, pixels)``, the pixels a view of the frame's
+    image: what ``Transaction.put`` stores without a joined copy (~6 ms of a Mastcam-Z frame)."""
     meta = {
         "product_id": frame.product_id,
         "instrument": frame.instrument,
@@ -404,7 +411,7 @@ def dumps_frame(frame: Frame) -> bytes:
         "radiometric_type": frame.radiometric_type,
         "bad_pixels_repaired": frame.bad_pixels_repaired,
     }
-    return arrayblob.pack(frame.image, meta)
+    return arrayblob.pack_pieces(frame.image, meta)
 
 
 def loads_frame(blob: bytes) -> Frame:

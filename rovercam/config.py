@@ -120,7 +120,7 @@ class PrefectSettings(_Section):
     task_runner: Literal["threads", "dask"] = "threads"
     dask_address: str = ""
     dask_workers: int = Field(2, ge=1)
-    dask_batch: int = Field(4, ge=1)
+    dask_batch: int = Field(0, ge=0)  # 0: auto, about 4 tasks per worker
     chain_tasks: Literal["fused", "per-stage"] = "fused"
     fetch_timeout_s: float = Field(600.0, gt=0)
     publish_timeout_s: float = Field(1800.0, gt=0)

@@ -28,7 +28,7 @@ def save_frame(frame: chain.Frame, stage: str, settings: Settings) -> FrameRef:
     """Write ``frame`` under the work area; returns its reference."""
     prefix = work_key(frame.sol, stage, frame.product_id)
     with store_for(settings).transaction(prefix, durable=False) as txn:
-        txn.put(FRAME_FILE, chain.dumps_frame(frame))
+        txn.put(FRAME_FILE, chain.frame_pieces(frame))
     return FrameRef(frame.product_id, txn.keys[FRAME_FILE], stage)
 
 

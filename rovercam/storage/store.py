@@ -53,8 +53,10 @@ __all__ = ["Store", "Transaction", "PublishedVersion", "Data"]
 
 log = logging.getLogger(__name__)
 
-#: Bytes in memory, or a local file to copy (streamed, never read whole).
-Data = bytes | Path
+#: Bytes in memory; a tuple of bytes-like pieces, stored one after another (a large array goes
+#: out without first being joined into one copy); or a local file to copy (streamed, never read
+#: whole).
+Data = bytes | tuple | Path
 
 _TMP = ".tmp"
 _META = ".versions"
@@ -138,6 +140,9 @@ def _hash_data(data: Data) -> str:
     h = hashlib.sha256()
     if isinstance(data, bytes):
         h.update(data)
+    elif isinstance(data, tuple):
+        for piece in data:
+            h.update(piece)
     else:
         with open(data, "rb") as f:
             while block := f.read(_CHUNK):
@@ -586,15 +591,17 @@ class Transaction:
         name = _check_key(name, what="file name")
         if name in self.sha256:
             raise StorageError(f"{self.prefix}/{name}: put twice in one transaction")
-        if not isinstance(data, (bytes, Path)):
-            raise StorageError(f"{self.prefix}/{name}: data must be bytes or Path, got {type(data).__name__}")
+        if not isinstance(data, (bytes, tuple, Path)):
+            raise StorageError(f"{self.prefix}/{name}: data must be bytes, a tuple of bytes-like pieces "
+                               f"or a Path, got {type(data).__name__}")
         expected = _hash_data(data) if self.durable else ""  # not durable: no checksum at all
         fs = self._store.fs
         staged = posixpath.join(self._staging, name)
         fs.makedirs(posixpath.dirname(staged), exist_ok=True)
-        if isinstance(data, bytes):
+        if not isinstance(data, Path):
             with fs.open(staged, "wb") as f:
-                f.write(data)
+                for piece in (data,) if isinstance(data, bytes) else data:
+                    f.write(piece)
                 if self._store.is_local and self.durable:
                     f.flush()
                     os.fsync(f.fileno())

@@ -19,6 +19,13 @@ def test_round_trip_is_exact(dtype, shape):
     assert m == meta
 
 
+def test_pieces_are_the_blob_unjoined_and_share_the_pixels():
+    image = np.arange(60, dtype=np.float32).reshape(4, 5, 3)
+    head, pixels = arrayblob.pack_pieces(image, {"a": 1})
+    assert head + bytes(pixels) == arrayblob.pack(image, {"a": 1})
+    assert np.shares_memory(np.frombuffer(pixels, dtype=np.float32), image)  # no copy
+
+
 def test_non_contiguous_input_is_packed_in_c_order():
     image = np.arange(24, dtype=np.float32).reshape(4, 6)[:, ::2]
     back, _ = arrayblob.unpack(arrayblob.pack(image, {}))

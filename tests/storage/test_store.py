@@ -105,6 +105,21 @@ def test_transaction_commits_bytes_and_files(store: Store, tmp_path: Path) -> No
     assert store.url("x/y").startswith("file://") and store.url("x/y").endswith("/root/x/y")
 
 
+@pytest.mark.parametrize("durable", [True, False])
+def test_transaction_stores_pieces_one_after_another(store: Store, durable: bool) -> None:
+    import numpy as np
+
+    pixels = memoryview(np.arange(1000, dtype=np.float32)).cast("B")
+    pieces = (b"head:", pixels, b"", b":tail")
+    whole = b"head:" + bytes(pixels) + b":tail"
+    with store.transaction("work/pieces", durable=durable) as txn:
+        assert txn.put("blob", pieces) == (sha(whole) if durable else "")
+    assert store.read_bytes("work/pieces/blob") == whole
+    with pytest.raises(StorageError, match="a tuple of bytes-like pieces or a Path, got list"):
+        with store.transaction("work/other") as txn:
+            txn.put("blob", [b"lists are refused"])
+
+
 def test_exception_mid_transaction_leaves_nothing_visible(store: Store) -> None:
     with pytest.raises(RuntimeError, match="boom"):
         with store.transaction("sol00001/frames/P2") as txn:
@@ -271,7 +286,7 @@ def test_publish_refuses_empty_and_reserved_names(store: Store) -> None:
         store.publish("p", {})
     with pytest.raises(StorageError, match="reserved"):
         store.publish("p", {"LATEST": b"x"})
-    with pytest.raises(StorageError, match="bytes or Path"):
+    with pytest.raises(StorageError, match="must be bytes, a tuple of bytes-like pieces or a Path"):
         with store.transaction("p") as txn:
             txn.put("a", "text")  # type: ignore[arg-type]
 
