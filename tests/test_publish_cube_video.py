@@ -24,7 +24,7 @@ from rovercam.publish import audit_published
 from rovercam.publish_products import PublishedProduct, publish_cube, publish_sequence
 from rovercam.radiometry.cube import MASTCAMZ_FILTERS
 from rovercam.storage import Store
-from rovercam.storage.video import write_mp4
+from rovercam.storage.video import mp4_frames, write_mp4
 
 UTC = dt.timezone.utc
 START = dt.datetime(2021, 5, 30, 10, 0, tzinfo=UTC)
@@ -72,14 +72,8 @@ def frames(n: int = 6, h: int = 48, w: int = 64) -> list[np.ndarray]:
 def read_mp4(path: Path) -> tuple[list[np.ndarray], float]:
     cap = cv2.VideoCapture(str(path))
     fps = cap.get(cv2.CAP_PROP_FPS)
-    got = []
-    while True:
-        ok, bgr = cap.read()
-        if not ok:
-            break
-        got.append(bgr[..., ::-1])
     cap.release()
-    return got, fps
+    return list(mp4_frames(path)), fps
 
 
 def sha(path: Path) -> str:

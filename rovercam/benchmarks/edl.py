@@ -24,7 +24,7 @@ Figures (RDCAM; ``*_coarse_labels``: the same with 0.5 deg / 3 % label errors, n
 - ``altitude_err_pct``: max over RDCAM frames of |recovered camera height - true| / true
   altitude, % (true camera centres from the manifest); ``altitude_err_pct_label``: the same
   for the perturbed labels; ``lcam_altitude_err_pct`` for LCAM;
-- ``video_frames_ok``: every MP4 decoded with ``cv2.VideoCapture`` has the frame count and
+- ``video_frames_ok``: every MP4 decoded (``mp4_frames``, OpenCV) has the frame count and
   size written;
 - ``frames_per_s``: products through read + chain + EDL products per second of wall time (whole
   sequence, 2 cores shared); ``peak_rss_mb``: the child's peak RSS; ``frames``, ``wall_s``,
@@ -202,14 +202,12 @@ def _descent_figures(rd: Any, frames: list, sol_dir: Path, manifest: Any, suffix
 
 def _child(spec: dict[str, Any]) -> dict[str, Any]:
     """The measured pipeline (in a child process), then the scoring (not timed)."""
-    import cv2
-
     from rovercam.edl.descent import solve_descent
     from rovercam.edl.events import detect_events
     from rovercam.edl.ground import load_dem
     from rovercam.edl.sequence import DOWN_LOOKING, EdlFrame, assess_quality
     from rovercam.edl.video import contact_sheet, display_frames
-    from rovercam.storage.video import write_mp4
+    from rovercam.storage.video import mp4_frames, write_mp4
     from rovercam.synth.truth import SolManifest
 
     sol_dir = Path(spec["sol"])
@@ -248,16 +246,8 @@ def _child(spec: dict[str, Any]) -> dict[str, Any]:
         out["lcam_levels"] = len(lc.levels)
     ok = True
     for iid, (path, count, (h, w)) in videos.items():
-        cap = cv2.VideoCapture(str(path))
-        read, size = 0, None
-        while True:
-            got, img = cap.read()
-            if not got:
-                break
-            read += 1
-            size = img.shape[:2]
-        cap.release()
-        ok &= read == count and size == (h, w)
+        sizes = [img.shape[:2] for img in mp4_frames(path)]
+        ok &= len(sizes) == count and set(sizes) == {(h, w)}
     out["video_frames_ok"] = bool(ok)
     # coarse labels (RDCAM only, not timed): what the refinement alone achieves
     rd_frames = edl_frames(sol_dir, pointing_error_deg=coarse[0], position_error_pct=coarse[1], seed=1,

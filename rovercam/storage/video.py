@@ -1,4 +1,4 @@
-"""MP4 encoding of image sequences (OpenCV ``VideoWriter``, MPEG-4 Part 2, fourcc ``mp4v``).
+"""MP4 encoding (and decoding, to check it) of image sequences (OpenCV ``VideoWriter``, MPEG-4 Part 2, fourcc ``mp4v``).
 
 The ``mp4v`` codec ships with opencv-python-headless (its bundled FFmpeg); H.264 does not, so
 it is not offered. The encoder is deterministic: the same frames and frame rate give the same
@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 
 from rovercam.errors import RovercamError, StorageError
 
-__all__ = ["write_mp4", "MP4_FOURCC"]
+__all__ = ["write_mp4", "mp4_frames", "MP4_FOURCC"]
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +101,17 @@ def write_mp4(frames: Iterable[NDArray[np.uint8]], path: str | os.PathLike[str],
         raise
     log.info("%s: %d frames %dx%d at %.3g fps", p.name, count, size[1], size[0], fps)
     return p
+
+
+def mp4_frames(path: str | os.PathLike[str]) -> Iterator[NDArray[np.uint8]]:
+    """Decode an MP4 file frame by frame (OpenCV ``VideoCapture``), as :func:`write_mp4` takes
+    them: (H, W, 3) uint8 RGB. One frame is in memory at a time; an unreadable file yields none."""
+    cap = cv2.VideoCapture(str(path))
+    try:
+        while True:
+            ok, bgr = cap.read()
+            if not ok:
+                return
+            yield bgr[..., ::-1]
+    finally:
+        cap.release()
