@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from rovercam.config import load
+from rovercam.sources import source_calibration
 
 from flows.stages import SolReport, run_sol
 from tasks.fetch import fetch_new, find_sols, incoming_paths
@@ -28,6 +29,11 @@ def ingest_sol(source: str, sol: int | None = None, latest: int = 1, config_file
     reused, so the reports stay complete.
     """
     settings = load(config_file, overrides=overrides)
+    travelling = [p for p in source_calibration(source) if p not in settings.calibration.search_path]
+    if travelling:  # the source's own calibration (a generated sol's) comes first
+        settings = settings.with_overrides(
+            {"calibration": {"search_path": [*travelling, *settings.calibration.search_path]}})
+        get_run_logger().info("%s: calibration from %s first", source, ", ".join(travelling))
     sols = [sol] if sol is not None else find_sols(source, settings, latest)
     if not sols:
         get_run_logger().warning("%s: no sols found", source)

@@ -20,7 +20,6 @@ from prefect.artifacts import create_markdown_artifact
 
 from rovercam import cachekey
 from rovercam.config import load
-from rovercam.edl.cameras import camera_overrides
 from rovercam.edl.sequence import DOWN_LOOKING
 
 from flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
@@ -56,7 +55,6 @@ def process_edl(sol: int, input_dir: str, config_file: str | None = None,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     logger = get_run_logger()
     settings = load(config_file, overrides=overrides)
-    settings = settings.with_overrides(camera_overrides(settings))
     report = EdlReport(sol=sol, storage_root=settings.storage_root, dem=find_dem(input_dir))
     catalog = catalog_for(settings)
     report.run_id = catalog.start_run(flow="process-edl", sol=sol, config_hash=settings.config_hash,

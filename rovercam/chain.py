@@ -43,7 +43,7 @@ from rovercam import radiometry as _rad
 from rovercam.config import Settings
 from rovercam.errors import ProductError
 from rovercam.products.model import CFA, Companding, FrameDefinition, Product, Subframe
-from rovercam.provenance import Provenance
+from rovercam.provenance import CalibrationLevel, Provenance
 from rovercam.stageplan import (
     _PLANNERS,
     _STRIP_LINES,
@@ -79,16 +79,26 @@ __all__ = [
     "frame_pieces",
     "loads_frame",
     "STAGES",
+    "calibration_level",
+    "band_space",
 ]
 
 log = logging.getLogger(__name__)
 
-Units = Literal["code", "dn", "radiance_camera", "radiance_srgb", "iof_camera", "iof_srgb"]
+Units = Literal["code", "dn", "radiance_camera", "radiance_srgb", "iof_camera", "iof_srgb",
+                "relative_camera", "relative_srgb"]
 #: What the calibrated values are (PDS4 img:Radiometric_Correction radiometric_type, plus
-#: "relative_radiance" for products without an exposure time).
+#: rovercam's relative kinds, docs/calibration.md): "relative" = flat-fielded DN/s (no absolute
+#: responsivity), "relative_dn" = DN (no exposure time either), "relative_radiance" = radiance
+#: times an unknown exposure (responsivity known, exposure not), "raw" = companded codes.
 RadiometricType = Literal[
-    "none", "spectral_radiance", "scaled_spectral_radiance", "radiance_factor", "relative_radiance"
+    "none", "spectral_radiance", "scaled_spectral_radiance", "radiance_factor", "relative_radiance",
+    "relative", "relative_dn", "raw"
 ]
+_ABSOLUTE = ("spectral_radiance", "scaled_spectral_radiance", "radiance_factor")
+_UNIT_TEXT = {"spectral_radiance": "W m-2 sr-1 nm-1", "scaled_spectral_radiance": "W m-2 sr-1 nm-1",
+              "radiance_factor": "1 (I/F)", "relative_radiance": "W m-2 sr-1 nm-1 s (exposure unknown)",
+              "relative": "DN s-1", "relative_dn": "DN", "raw": "companded code"}
 
 #: Stage names in order; the flow and ``rovercam process`` run them in this order.
 STAGES = ("decompand", "debayer", "flat", "color", "undistort")
@@ -121,6 +131,16 @@ class Frame:
         See :data:`RadiometricType`; set by ``flat``.
     bad_pixels_repaired : bool
         Set by ``debayer`` when it repaired the mosaic, so ``flat`` does not repeat it.
+    mission : str
+        The product's mission (``M2020``, ``MSL``, ``MER``, ``NSYT``): with ``instrument``, the
+        registry key of its camera.
+    radiance_scaling, label_radiometric_type : from a MIPL radiometric product's label
+        (``value = stored * factor + offset``; "spectral_radiance", ...), else None.
+    flat_fielded : bool
+        A flat field was divided out (by this chain, or by MIPL for a derived product).
+    missing : tuple of str
+        Calibration that was not available (recorded, not an error unless
+        ``[calibration] strict``); see :attr:`level`.
     """
 
     product_id: str
@@ -149,6 +169,36 @@ class Frame:
     solar_elevation_deg: float | None = None
     radiometric_type: RadiometricType = "none"
     bad_pixels_repaired: bool = False
+    mission: str = ""
+    radiance_scaling: tuple[float, float] | None = None
+    label_radiometric_type: str | None = None
+    flat_fielded: bool = False
+    missing: tuple[str, ...] = ()
+    zoom_position: int | None = None
+
+    @property
+    def level(self) -> CalibrationLevel:
+        """The calibration level of the values (docs/calibration.md)."""
+        return calibration_level(self)
+
+
+def band_space(frame: Frame) -> str:
+    """What the bands are: "linear sRGB primaries", "camera RGB" or "one band"."""
+    if frame.image.ndim == 2 or frame.image.shape[2] == 1:
+        return "one band"
+    return "linear sRGB primaries" if frame.units.endswith("_srgb") else "camera RGB"
+
+
+def calibration_level(frame: Frame) -> CalibrationLevel:
+    """What ``frame``'s values are: level, units and what calibration was missing."""
+    rtype = frame.radiometric_type
+    if frame.units == "code" or rtype == "raw":
+        return CalibrationLevel(0, "companded code", frame.missing)
+    if frame.units == "dn":
+        return CalibrationLevel(1, "DN", frame.missing)
+    if rtype in _ABSOLUTE:
+        return CalibrationLevel(3, _UNIT_TEXT[rtype], frame.missing)
+    return CalibrationLevel(2 if frame.flat_fielded else 1, _UNIT_TEXT.get(rtype, "DN"), frame.missing)
 
 
 def _label_value(label: Any, group: str, key: str) -> Any:
@@ -198,7 +248,7 @@ def frame_from_product(product: Product, *, sha256: str = "", settings: Settings
         elevation = _label_number(product.label, group, "SOLAR_ELEVATION")
         if elevation is not None:
             break
-    return Frame(
+    frame = Frame(
         product_id=product.product_id,
         instrument=product.instrument,
         image=product.image,
@@ -223,15 +273,26 @@ def frame_from_product(product: Product, *, sha256: str = "", settings: Settings
         onboard_flat=onboard,
         ground_flat_applied=bool(product.flat_field_applied and onboard is None),
         solar_elevation_deg=elevation,
+        mission=product.mission,
+        radiance_scaling=product.radiance_scaling,
+        label_radiometric_type=product.radiometric_type,
+        flat_fielded=bool(product.flat_field_applied and onboard is None),
+        zoom_position=product.zoom_position,
     )
+    frame.provenance.level = calibration_level(frame)
+    return frame
 
 
 def _step(frame: Frame, text: str, **changes: Any) -> Frame:
     prov = replace(frame.provenance, steps=[*frame.provenance.steps, text])
     if "calibration" in changes:
         prov.calibration = {**prov.calibration, **changes.pop("calibration")}
+    if "missing" in changes:
+        changes["missing"] = tuple(dict.fromkeys([*frame.missing, *changes["missing"]]))
     log.info("%s: %s", frame.product_id, text)
-    return replace(frame, provenance=prov, **changes)
+    out = replace(frame, provenance=prov, **changes)
+    out.provenance.level = calibration_level(out)
+    return out
 
 
 # --- the stages ------------------------------------------------------------------------------------
@@ -240,7 +301,7 @@ def decompand(frame: Frame, settings: Settings) -> Frame:
     """Undo onboard companding with the inverse LUT the label names (DOMAIN.md §6)."""
     plan = _plan_decompand(frame, settings)
     if "lut" not in plan.op:
-        return _step(frame, plan.text)
+        return _step(frame, plan.text, **plan.changes)
     dn = _rad.decompand(frame.image, plan.op["lut"])
     return _step(frame, plan.text, image=dn, calibration=plan.calibration, **plan.changes)
 
@@ -410,6 +471,12 @@ def frame_pieces(frame: Frame) -> tuple[bytes, memoryview | bytes]:
         "solar_elevation_deg": frame.solar_elevation_deg,
         "radiometric_type": frame.radiometric_type,
         "bad_pixels_repaired": frame.bad_pixels_repaired,
+        "mission": frame.mission,
+        "radiance_scaling": list(frame.radiance_scaling) if frame.radiance_scaling else None,
+        "label_radiometric_type": frame.label_radiometric_type,
+        "flat_fielded": frame.flat_fielded,
+        "missing": list(frame.missing),
+        "zoom_position": frame.zoom_position,
     }
     return arrayblob.pack_pieces(frame.image, meta)
 
@@ -448,4 +515,10 @@ def loads_frame(blob: bytes) -> Frame:
         solar_elevation_deg=meta.get("solar_elevation_deg"),
         radiometric_type=meta.get("radiometric_type", "none"),
         bad_pixels_repaired=bool(meta.get("bad_pixels_repaired", False)),
+        mission=meta.get("mission", ""),
+        radiance_scaling=tuple(meta["radiance_scaling"]) if meta.get("radiance_scaling") else None,
+        label_radiometric_type=meta.get("label_radiometric_type"),
+        flat_fielded=bool(meta.get("flat_fielded", False)),
+        missing=tuple(meta.get("missing", ())),
+        zoom_position=meta.get("zoom_position"),
     )

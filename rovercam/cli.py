@@ -182,6 +182,9 @@ def cmd_process(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     limits = Limits(**settings.limits.model_dump())
     failures = 0
+    done = Table(title="calibrated frames")
+    for col in ("product", "camera", "level", "units", "missing"):
+        done.add_column(col)
     with _progress() as prog:
         task_id = prog.add_task("process", total=len(args.products))
         for p in args.products:
@@ -192,11 +195,17 @@ def cmd_process(args: argparse.Namespace) -> int:
                 err.print(f"[red]error[/] {escape(str(exc))}")
                 failures += 1
             else:
-                tags = {"PRODUCT_ID": frame.product_id, "UNITS": "W m-2 sr-1 nm-1 (linear sRGB primaries)",
+                level = frame.level
+                tags = {"PRODUCT_ID": frame.product_id, **level.tags(), "BANDS": chain.band_space(frame),
                         "PROVENANCE": json.dumps(frame.provenance.to_dict()),
                         "CAMERA_MODEL": json.dumps(frame.camera_model.to_pds3())}
-                write_cog(out / f"{frame.product_id}.tif", frame.image.astype(np.float32), tags=tags)
+                write_cog(out / f"{frame.product_id}.tif", frame.image.astype(np.float32), tags=tags,
+                          units=level.units)
+                done.add_row(frame.product_id, f"{frame.mission}/{frame.instrument}", f"{level.level} {level.name}",
+                             level.units, ", ".join(level.missing) or "-")
             prog.advance(task_id)
+    if done.row_count:
+        console.print(done)
     console.print(f"{len(args.products) - failures} processed, {failures} failed -> {out.resolve()}")
     return 0 if failures == 0 else 1
 

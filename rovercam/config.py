@@ -23,15 +23,18 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rovercam.errors import ConfigError
+from rovercam.registry import camera_tables_in, find_camera, merge_camera_tables
 
 __all__ = [
     "Settings",
     "CameraSettings",
     "load",
     "defaults_dir",
+    "data_dir",
+    "calibration_data_dir",
     "ENV_PREFIX",
 ]
 
@@ -54,7 +57,14 @@ class CatalogSettings(_Section):
 
 
 class CalibrationSettings(_Section):
-    search_path: list[str] = Field(default_factory=lambda: ["data/calibration"])
+    """Where calibration files are found and what a missing one means (``[calibration]``)."""
+
+    # User folders, searched first, in order; the calibration shipped with rovercam
+    # (:func:`data_dir`) is always searched last.
+    search_path: list[str] = Field(default_factory=list)
+    # False: a missing flat, LUT or responsivity lowers the frame's calibration level and the run
+    # goes on (recorded); True: it is a CalibrationError.
+    strict: bool = False
 
 
 class LimitsSettings(_Section):
@@ -127,29 +137,55 @@ class PrefectSettings(_Section):
 
 
 class CameraSettings(_Section):
-    """Calibration of one camera (``config/cameras/<camera>.toml``)."""
+    """One camera of the registry: instrument facts and the calibration rovercam has for it.
+
+    Cameras are keyed by mission and instrument id (``[cameras.<MISSION>.<INSTRUMENT_ID>]``);
+    the shipped registry is ``config/cameras/<mission>.toml``, documented in docs/cameras.md.
+    Every value that is not known is absent, and the frame chain records what it could not do
+    (docs/calibration.md); nothing here is a placeholder.
+    """
 
     instrument_id: str
-    code: str
     mission: str
-    detector_samples: int = Field(gt=0)
-    detector_lines: int = Field(gt=0)
-    cfa_pattern: Literal["RGGB", "GRBG", "GBRG", "BGGR"] | None = "RGGB"
+    code: str = ""
+    name: str = ""
+    # Other INSTRUMENT_ID spellings of this camera (raw-image site names, archive variants).
+    aliases: tuple[str, ...] = ()
+    # Full-resolution detector, pixels; None where not published.
+    detector_samples: int | None = Field(None, gt=0)
+    detector_lines: int | None = Field(None, gt=0)
+    bits: int | None = Field(None, ge=1, le=16)  # ADC depth
+    cfa_pattern: Literal["RGGB", "GRBG", "GBRG", "BGGR"] | None = None  # None: monochrome
+    # LUT family: inverse-LUT file = luts/<lut_prefix><SAMPLE_BIT_MODE_ID>.txt on the search path,
+    # unless ``luts`` maps the label's id to a dated file stem (e.g. {LUT2 = "M20_LUT2_v2a"}).
     lut_prefix: str = ""
+    luts: dict[str, str] = Field(default_factory=dict)
     bias_dn: float = 0.0
-    responsivity: tuple[float, float, float]
+    bias_source: str = ""
+    # Flat field, relative to a calibration folder. ``{downsample}`` is replaced by the product's
+    # pixel averaging (1, 2, 4) and ``{zoom:04d}`` by the nearest of ``flat_zoom_counts`` to the
+    # label's zoom motor count; ``flat_filters`` lists the filters it serves (empty: all).
+    flat: str | None = None
+    flat_zoom_counts: tuple[int, ...] = ()
+    flat_filters: tuple[str, ...] = ()
+    flat_source: str = ""
+    # Bad-pixel map: text ("x y" 0-based detector pixels per line) or an image (non-zero = bad).
+    bad_pixels: str | None = None
+    stereo_partner: str | None = None
+    # "absolute": a published responsivity turns DN/s into radiance; "relative": values stay
+    # flat-fielded DN/s. The source says where that status comes from.
+    radiometry: Literal["absolute", "relative"] = "relative"
+    radiometry_source: str = Field(min_length=1)
+    # DN s^-1 per W m^-2 sr^-1 nm^-1, camera R, G, B (one band: three equal values).
+    responsivity: tuple[float, float, float] | None = None
+    # Camera RGB -> CIE XYZ; None: frames stay in camera RGB (not colour calibrated).
     xyz_from_camera: tuple[
         tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]
-    ]
-    flat: str | None = None
+    ] | None = None
     read_noise_dn: float = Field(0.0, ge=0)
     gain_e_per_dn: float = Field(1.0, gt=0)
-    display_white_radiance: float = Field(0.08, gt=0)
-    # Label LUT id -> inverse-LUT file stem on the calibration path (e.g. {LUT2 = "M20_LUT2_v2a"});
-    # ids not listed use <lut_prefix><id>.
-    luts: dict[str, str] = Field(default_factory=dict)
-    # Bad-pixel list (text, "x y" 0-based detector pixels per line), relative to the search path.
-    bad_pixels: str | None = None
+    # Radiance shown as white in previews; None: previews stretch to the data.
+    display_white_radiance: float | None = Field(None, gt=0)
     # Responsivity temperature term: k(T) = k * (1 + b1 dT + b2 dT^2), dT = T - temperature_ref_c.
     temperature_ref_c: float | None = None
     responsivity_temperature_coeff: tuple[float, float] = (0.0, 0.0)
@@ -165,13 +201,28 @@ class CameraSettings(_Section):
     # narrow-band cameras in solar_irradiance_by_filter.
     solar_irradiance: tuple[float, float, float] = (1.65, 1.86, 2.03)
     solar_irradiance_by_filter: dict[str, float] = Field(default_factory=dict)
+    # The generator's own values (rovercam.synth), never a real instrument's.
+    synthetic: bool = False
+    # Anything a reader of docs/cameras.md should know (unverified facts, string A/B caveats).
+    notes: str = ""
 
     @field_validator("responsivity")
     @classmethod
-    def _positive(cls, v: tuple[float, float, float]) -> tuple[float, float, float]:
-        if any(x <= 0 for x in v):
+    def _positive(cls, v: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if v is not None and any(x <= 0 for x in v):
             raise ValueError(f"responsivity must be positive, got {v}")
         return v
+
+    @model_validator(mode="after")
+    def _absolute_needs_responsivity(self) -> "CameraSettings":
+        if self.radiometry == "absolute" and self.responsivity is None:
+            raise ValueError("radiometry = \"absolute\" needs a responsivity")
+        return self
+
+    @property
+    def key(self) -> str:
+        """``MISSION/INSTRUMENT_ID``."""
+        return f"{self.mission}/{self.instrument_id}"
 
 
 class Settings(_Section):
@@ -185,7 +236,8 @@ class Settings(_Section):
     mosaic: MosaicSettings = MosaicSettings()
     publish: PublishSettings = PublishSettings()
     prefect: PrefectSettings = PrefectSettings()
-    cameras: dict[str, CameraSettings] = Field(default_factory=dict)
+    # mission -> INSTRUMENT_ID -> camera (the registry, then search-path tables, then user values)
+    cameras: dict[str, dict[str, CameraSettings]] = Field(default_factory=dict)
     sources: tuple[str, ...] = ()  # where the values came from, lowest precedence first
 
     @property
@@ -205,19 +257,23 @@ class Settings(_Section):
 
     @property
     def calibration_path(self) -> tuple[Path, ...]:
-        """Calibration search folders as absolute paths, in order."""
-        return tuple(Path(p).expanduser().resolve() for p in self.calibration.search_path)
+        """Calibration search folders as absolute paths, in order: the user's, then rovercam's own."""
+        user = tuple(Path(p).expanduser().resolve() for p in self.calibration.search_path)
+        shipped = calibration_data_dir()
+        return user if shipped in user else (*user, shipped)
 
-    def camera(self, instrument_id: str) -> CameraSettings:
-        """Settings of one camera; ConfigError naming the known cameras when absent."""
-        try:
-            return self.cameras[instrument_id.upper()]
-        except KeyError:
-            known = ", ".join(sorted(self.cameras)) or "none"
-            raise ConfigError(
-                f"no calibration configured for camera {instrument_id!r} (known: {known}); "
-                "add config/cameras/<camera>.toml or a [cameras.<ID>] table in your config file"
-            ) from None
+    def camera(self, instrument_id: str, mission: str | None = None) -> CameraSettings:
+        """One camera of the registry, by mission and INSTRUMENT_ID (or one of its aliases).
+
+        ``mission`` may be omitted only when the id names one camera across all missions.
+
+        Raises
+        ------
+        ConfigError
+            No such camera (the message lists the mission's cameras), or an id that several
+            missions use without a mission.
+        """
+        return find_camera(self.cameras, instrument_id, mission)
 
     @property
     def config_hash(self) -> str:
@@ -231,9 +287,16 @@ class Settings(_Section):
     def with_overrides(self, overrides: Mapping[str, Any]) -> "Settings":
         """A copy with nested ``overrides`` applied and validated."""
         data = self.model_dump(mode="python")
+        cameras = data.pop("cameras")
         _deep_merge(data, overrides)
         data["sources"] = (*self.sources, "overrides")
-        return _validate(data, "overrides")
+        if data["calibration"]["search_path"] == self.calibration.search_path:
+            _deep_merge(cameras, overrides.get("cameras") or {})
+            data["cameras"] = cameras
+            return _validate(data, "overrides")
+        # a new search path may bring camera tables: they apply over these cameras
+        data["cameras"] = overrides.get("cameras") or {}
+        return _with_cameras(data, cameras, "overrides")
 
 
 def defaults_dir() -> Path:
@@ -246,6 +309,21 @@ def defaults_dir() -> Path:
         if (candidate / "pipeline.toml").is_file():
             return candidate
     raise ConfigError("cannot find rovercam's default configuration (config/pipeline.toml)")
+
+
+def data_dir() -> Path:
+    """rovercam's shipped data folder (``data/`` of the source tree, ``rovercam/_data`` of a wheel):
+    real calibration files and their manifest (data/README.md)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here.parent / "data", here / "_data"):
+        if (candidate / "manifest.toml").is_file():
+            return candidate
+    raise ConfigError("cannot find rovercam's shipped data (data/manifest.toml); reinstall rovercam")
+
+
+def calibration_data_dir() -> Path:
+    """The calibration folder rovercam ships (``<data>/calibration``), last on every search path."""
+    return data_dir() / "calibration"
 
 
 def load(
@@ -270,19 +348,20 @@ def load(
     ------
     ConfigError
         A file is missing or not TOML, or a value is invalid (the message names file and key).
+
+    Notes
+    -----
+    Cameras are merged in this order, later winning: the shipped registry
+    (``config/cameras/<mission>.toml``); whole camera tables found in ``cameras/*.toml`` of the
+    calibration search-path folders (a generated sol's own ``calibration/`` folder, say), the
+    first folder winning; then single values from the user file, the environment and
+    ``overrides`` (``[cameras.M2020.NAVCAM_LEFT] bias_dn = 130``).
     """
     env = os.environ if environ is None else environ
     ddir = defaults_dir()
     data = _read_toml(ddir / "pipeline.toml")
     sources = [str(ddir / "pipeline.toml")]
-    cameras: dict[str, Any] = {}
-    for f in sorted((ddir / "cameras").glob("*.toml")):
-        cam = _read_toml(f)
-        iid = str(cam.get("instrument_id", "")).upper()
-        if not iid:
-            raise ConfigError(f"{f}: instrument_id is missing")
-        cameras[iid] = cam
-    data["cameras"] = cameras
+    registry = camera_tables_in(ddir / "cameras")
 
     if path is None:
         path = env.get(ENV_PREFIX + "CONFIG") or None
@@ -290,11 +369,7 @@ def load(
             home_file = Path("~/.config/rovercam/config.toml").expanduser()
             path = home_file if home_file.is_file() else None
     if path is not None:
-        user = _read_toml(Path(path))
-        user_cams = user.pop("cameras", {})
-        _deep_merge(data, user)
-        for iid, cam in user_cams.items():
-            data["cameras"].setdefault(iid.upper(), {}).update(cam)
+        _deep_merge(data, _read_toml(Path(path)))
         sources.append(str(path))
 
     env_over: dict[str, Any] = {}
@@ -302,6 +377,8 @@ def load(
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
         parts = key[len(ENV_PREFIX):].lower().split("__")
+        if parts[0] == "cameras" and len(parts) == 4:  # ROVERCAM_CAMERAS__M2020__NAVCAM_LEFT__BIAS_DN
+            parts[1], parts[2] = parts[1].upper(), parts[2].upper()
         node = env_over
         for p in parts[:-1]:
             node = node.setdefault(p, {})
@@ -313,7 +390,15 @@ def load(
         _deep_merge(data, overrides)
         sources.append("overrides")
     data["sources"] = tuple(sources)
-    return _validate(data, " < ".join(sources))
+    return _with_cameras(data, registry, " < ".join(sources))
+
+
+def _with_cameras(data: dict[str, Any], registry: dict[str, dict[str, dict[str, Any]]], origin: str) -> Settings:
+    """Validate ``data`` with its cameras: ``registry`` < search-path tables < ``data["cameras"]``."""
+    search = (data.get("calibration") or {}).get("search_path") or []
+    folders = [Path(p).expanduser().resolve() / "cameras" for p in search]
+    data["cameras"] = merge_camera_tables(registry, folders, data.get("cameras") or {}, origin)
+    return _validate(data, origin)
 
 
 def _validate(data: dict[str, Any], origin: str) -> Settings:

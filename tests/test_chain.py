@@ -2,7 +2,8 @@
 
 Truth sources: the inverse LUT table itself (decompand), the radiance equation
 L = (DN - bias) / flat / (t * k) (flat), the configured colour matrices (color), and the camera
-model's own projection (undistort).
+model's own projection (undistort). The tests' camera is a synthetic table written into the
+test's calibration folder (``cameras/navcam_left.toml``), as a generated sol carries its own.
 """
 from __future__ import annotations
 
@@ -29,7 +30,28 @@ def cal_dir(tmp_path):
     yy, xx = np.mgrid[0:H, 0:W]
     flat_img = (1.0 - 0.3 * (((xx - W / 2) / W) ** 2 + ((yy - H / 2) / H) ** 2)).astype(np.float32)
     rad.write_flat(tmp_path / "flats" / "NAVCAM_LEFT_flat.tif", flat_img)
+    (tmp_path / "cameras").mkdir()
+    (tmp_path / "cameras" / "navcam_left.toml").write_text(TEST_CAMERA)
     return tmp_path
+
+
+#: A synthetic Navcam-left table (the numbers of the first synthetic generator; not a real camera).
+TEST_CAMERA = """
+instrument_id = "NAVCAM_LEFT"
+mission = "M2020"
+detector_samples = 5120
+detector_lines = 3840
+cfa_pattern = "RGGB"
+lut_prefix = "M20_"
+bias_dn = 133.0
+responsivity = [4.6e6, 5.4e6, 3.9e6]
+radiometry = "absolute"
+radiometry_source = "synthetic: the chain tests' camera"
+synthetic = true
+xyz_from_camera = [[0.439191, 0.349567, 0.161742], [0.158214, 0.852862, -0.011076], [0.001119, -0.048862, 1.136743]]
+flat = "flats/NAVCAM_LEFT_flat.tif"
+display_white_radiance = 0.08
+"""
 
 
 @pytest.fixture()
@@ -49,7 +71,7 @@ def navcam_model() -> CAHVORE:
 
 def make_frame(image, **kw) -> chain.Frame:
     base = dict(
-        product_id="NLM_0100_TEST", instrument="NAVCAM_LEFT", image=image, units="code",
+        product_id="NLM_0100_TEST", instrument="NAVCAM_LEFT", mission="M2020", image=image, units="code",
         camera_model=navcam_model(), camera_frame="ROVER_NAV_FRAME",
         frames={"ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
         exposure_s=0.01, companding=Companding("SOFTWARE", "LUT2", "companded", 12),
@@ -76,10 +98,16 @@ def test_decompand_never_inverts_twice(settings):
     assert out.image is dn and "not needed" in out.provenance.steps[-1]
 
 
-def test_decompand_missing_lut_names_file_and_path(settings):
+def test_decompand_missing_lut_lowers_the_level_or_is_an_error_when_strict(settings):
     f = make_frame(np.zeros((H, W), np.uint8), companding=Companding("SOFTWARE", "LUT9", "companded", 12))
-    with pytest.raises(CalibrationError, match="LUT9"):
-        chain.decompand(f, settings)
+    out = chain.decompand(f, settings)
+    assert out.units == "code" and out.missing == ("inverse LUT M20_LUT9",)
+    assert out.level.level == 0 and "values stay companded codes" in out.provenance.steps[-1]
+    done = chain.run_chain(f, settings)  # the frame still goes through, as codes
+    assert done.level.name == "raw" and done.level.units == "companded code"
+    strict = settings.with_overrides({"calibration": {"strict": True}})
+    with pytest.raises(CalibrationError, match="M20_LUT9"):
+        chain.decompand(f, strict)
 
 
 def test_debayer_respects_state_and_phase(settings):
@@ -97,7 +125,7 @@ def test_debayer_respects_state_and_phase(settings):
 
 
 def test_flat_gives_radiance_by_the_equation(settings, cal_dir):
-    cam = settings.camera("NAVCAM_LEFT")
+    cam = settings.camera("NAVCAM_LEFT", "M2020")
     flat_img = rad.load_flat(cal_dir / "flats" / "NAVCAM_LEFT_flat.tif")
     truth = np.array([0.05, 0.04, 0.03], np.float32)  # W m^-2 sr^-1 nm^-1
     t = 0.01
@@ -110,7 +138,7 @@ def test_flat_gives_radiance_by_the_equation(settings, cal_dir):
 
 
 def test_color_inverts_the_configured_crosstalk(settings):
-    cam = settings.camera("NAVCAM_LEFT")
+    cam = settings.camera("NAVCAM_LEFT", "M2020")
     srgb_from_camera = rad.SRGB_FROM_XYZ @ np.asarray(cam.xyz_from_camera)
     world = np.array([0.05, 0.035, 0.02])
     camera_rgb = np.linalg.solve(srgb_from_camera, world)
@@ -148,7 +176,7 @@ def test_frame_serialisation_round_trip(settings):
 
 def test_flat_undoes_an_onboard_radial_flat(settings, cal_dir):
     # truth: MIPL's s_ob term (DOMAIN.md §8.1): L = (DN - b) / s_ob / flat / (t k)
-    cam = settings.camera("NAVCAM_LEFT")
+    cam = settings.camera("NAVCAM_LEFT", "M2020")
     flat_img = rad.load_flat(cal_dir / "flats" / "NAVCAM_LEFT_flat.tif")
     parm = (W / 2, H / 2, 1e-4, 1e-8, 0.0)
     s_ob = rad.radial_flat((H, W), parm)
@@ -165,10 +193,10 @@ def test_flat_undoes_an_onboard_radial_flat(settings, cal_dir):
 
 def test_flat_temperature_and_f_number_terms(settings):
     # truth: k(T, f#) = k (1 + b1 dT) (f#_ref / f#)^2, rovercam.radiometry.responsivity docstring
-    over = settings.with_overrides({"cameras": {"NAVCAM_LEFT": {
+    over = settings.with_overrides({"cameras": {"M2020": {"NAVCAM_LEFT": {
         "flat": None, "temperature_ref_c": -20.0, "responsivity_temperature_coeff": [-0.002, 0.0],
-        "f_number_ref": 6.7, "f_number_table": [[26.0, 6.7], [110.0, 9.5]]}}})
-    cam = over.camera("NAVCAM_LEFT")
+        "f_number_ref": 6.7, "f_number_table": [[26.0, 6.7], [110.0, 9.5]]}}}})
+    cam = over.camera("NAVCAM_LEFT", "M2020")
     k = np.asarray(cam.responsivity) * (1 - 0.002 * 30.0) * (6.7 / 8.1) ** 2  # T = 10 C, 68 mm -> f/8.1
     truth = np.array([0.05, 0.04, 0.03])
     dn = np.broadcast_to(truth * k * 0.02 + cam.bias_dn, (H, W, 3)).astype(np.float32)
@@ -181,8 +209,8 @@ def test_flat_iof_and_zenith_scaling(settings):
     import datetime as dt
     import math
 
-    cam = settings.camera("NAVCAM_LEFT")
-    plain = settings.with_overrides({"cameras": {"NAVCAM_LEFT": {"flat": None}}})
+    cam = settings.camera("NAVCAM_LEFT", "M2020")
+    plain = settings.with_overrides({"cameras": {"M2020": {"NAVCAM_LEFT": {"flat": None}}}})
     truth = np.array([0.05, 0.04, 0.03])
     dn = np.broadcast_to(truth * np.asarray(cam.responsivity) * 0.01 + cam.bias_dn, (H, W, 3)).astype(np.float32)
     when = dt.datetime(2023, 1, 8, 3, 53, tzinfo=dt.timezone.utc)
@@ -202,10 +230,10 @@ def test_flat_iof_and_zenith_scaling(settings):
 
 def test_missing_exposure_is_relative_or_an_error(settings):
     dn = np.full((H, W, 3), 1133.0, np.float32)
-    plain = settings.with_overrides({"cameras": {"NAVCAM_LEFT": {"flat": None}}})
+    plain = settings.with_overrides({"cameras": {"M2020": {"NAVCAM_LEFT": {"flat": None}}}})
     out = chain.flat(make_frame(dn, units="dn", exposure_s=None), plain)
     assert out.radiometric_type == "relative_radiance" and "exposure unknown" in out.provenance.steps[-1]
-    np.testing.assert_allclose(out.image[0, 0], 1000.0 / np.asarray(plain.camera("NAVCAM_LEFT").responsivity), rtol=1e-5)
+    np.testing.assert_allclose(out.image[0, 0], 1000.0 / np.asarray(plain.camera("NAVCAM_LEFT", "M2020").responsivity), rtol=1e-5)
     with pytest.raises(ProductError, match="exposure"):
         chain.flat(make_frame(dn, units="dn", exposure_s=None),
                    plain.with_overrides({"chain": {"missing_exposure": "error"}}))
@@ -217,7 +245,7 @@ def test_bad_photosites_are_repaired_on_the_mosaic(settings, cal_dir):
     raw = rad.mosaic(rgb, "RGGB").astype(np.uint16)
     raw[20, 30] = 4095  # a hot photosite (an R site of RGGB: even line, even sample)
     (cal_dir / "bad.txt").write_text("# x y\n30 20\n")
-    over = settings.with_overrides({"cameras": {"NAVCAM_LEFT": {"bad_pixels": "bad.txt"}}})
+    over = settings.with_overrides({"cameras": {"M2020": {"NAVCAM_LEFT": {"bad_pixels": "bad.txt"}}}})
     out = chain.debayer(make_frame(raw, units="dn"), over)
     # truth: the flat colour the mosaic was made from; without repair Malvar spreads the hot value
     np.testing.assert_allclose(out.image[16:25, 26:35], rgb[16:25, 26:35], atol=1e-3)
@@ -248,10 +276,10 @@ def test_vng_refuses_12_bit_dn(settings):
 @pytest.mark.parametrize("choice", ["fixed", "grey_world"])
 def test_white_balance(settings, choice):
     over = settings.with_overrides({"chain": {"white_balance": choice},
-                                    "cameras": {"NAVCAM_LEFT": {"white_balance": [2.0, 1.0, 4.0]}}})
+                                    "cameras": {"M2020": {"NAVCAM_LEFT": {"white_balance": [2.0, 1.0, 4.0]}}}})
     cam_rgb = np.broadcast_to(np.array([0.02, 0.04, 0.01], np.float32), (H, W, 3)).copy()
     out = chain.color(make_frame(cam_rgb, units="radiance_camera"), over)
-    cam = over.camera("NAVCAM_LEFT")
+    cam = over.camera("NAVCAM_LEFT", "M2020")
     srgb_from_camera = rad.SRGB_FROM_XYZ @ np.asarray(cam.xyz_from_camera)
     gains = np.array([2.0, 1.0, 4.0])  # fixed: configured; grey world: mean G / mean band = 2, 1, 4
     np.testing.assert_allclose(out.image[0, 0], srgb_from_camera @ (gains * cam_rgb[0, 0]), rtol=1e-5)
@@ -261,7 +289,7 @@ def test_white_balance(settings, choice):
 def test_label_lut_names_map_to_dated_files(settings, cal_dir):
     lut = rad.design_sqrt_lut("M20_LUT2_v2a", in_bits=12, floor_dn=100)
     rad.write_lut(cal_dir / "luts" / "M20_LUT2_v2a.txt", lut)
-    over = settings.with_overrides({"cameras": {"NAVCAM_LEFT": {"luts": {"LUT2": "M20_LUT2_v2a"}}}})
+    over = settings.with_overrides({"cameras": {"M2020": {"NAVCAM_LEFT": {"luts": {"LUT2": "M20_LUT2_v2a"}}}}})
     codes = np.arange(W * H).reshape(H, W).astype(np.uint8)
     out = chain.decompand(make_frame(codes), over)
     np.testing.assert_array_equal(out.image, lut.values[codes])
@@ -341,38 +369,61 @@ REALDATA = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "s
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("rel, instrument, bands", [
-    ("msl/FLB_431397159EDR_F0141262FHAZ00323M1.IMG", "FHAZ_LEFT_B", 1),
-    ("m2020/NLF_0670_0726421423_362ECM_N0320604NCAM08111_01_095J01.png", "NAVCAM_LEFT", 3),
+@pytest.mark.parametrize("rel, camera, bands, level, units, missing", [
+    # MSL FHAZ EDR: 12-bit DN, no CFA, B-string flat shipped; no public responsivity
+    ("msl/FLB_431397159EDR_F0141262FHAZ00323M1.IMG", "MSL/FHAZ_LEFT_B", 1, 2, "DN s-1",
+     ("absolute responsivity",)),
+    # MSL NRB RAD: MIPL radiance, value = stored x 1e-5 (label); nothing re-applied
+    ("msl/NRB_701384494RAD_F0933408NCAM00200M1.LBL", "MSL/NAV_RIGHT_B", 1, 3, "W m-2 sr-1 nm-1", ()),
+    # MER hazcam EDR, 2x2 averaged: no MER calibration is shipped
+    ("mer/1f581291004ednd2fcp1121r0m1.img", "MER/FRONT_HAZCAM_RIGHT", 1, 1, "DN s-1",
+     ("flat field", "absolute responsivity")),
+    # M2020 raw-site PNG: LUT2 codes decoded onboard, no exposure time, FM103 flat tile
+    ("m2020/NLF_0670_0726421423_362ECM_N0320604NCAM08111_01_095J01.png", "M2020/NAVCAM_LEFT", 3, 2, "DN",
+     ("absolute responsivity", "colour matrix")),
 ])
-def test_real_products_go_through_the_chain(rel, instrument, bands):
+def test_real_products_go_through_the_chain_with_no_setup(rel, camera, bands, level, units, missing):
     if not REALDATA.is_dir():
         pytest.skip(f"real products not available ({REALDATA} is absent)")
     from rovercam.products import read_product
 
-    settings = config.load(environ={}, overrides={
-        "calibration": {"search_path": [str(REALDATA)]},
-        # the real LUT2 table is the dated file M20_LUT2_v2a.txt; no public Navcam flat
-        "cameras": {"NAVCAM_LEFT": {"luts": {"LUT2": "M20_LUT2_v2a"}, "flat": None}}})
+    settings = config.load(environ={})  # the shipped registry and data/ only
     product = read_product(REALDATA / rel)
     frame = chain.process_product(product, settings)
-    assert frame.instrument == instrument and frame.image.dtype == np.float32
+    assert f"{frame.mission}/{frame.instrument}" == camera and frame.image.dtype == np.float32
     assert frame.image.shape[2:] == ((3,) if bands == 3 else ())
-    assert isinstance(frame.camera_model, CAHV) and frame.units == "radiance_srgb"
+    assert isinstance(frame.camera_model, CAHV)
+    assert (frame.level.level, frame.level.units, frame.level.missing) == (level, units, missing)
+    assert frame.provenance.level == frame.level  # recorded with the frame
     valid = np.isfinite(frame.image)
-    assert valid.mean() > 0.95  # min-fov linearization leaves no empty border
-    if bands == 1:
-        # FLB EDR: 12-bit DN 31..2588 at 0.389 s (label) -> daylight radiance with the placeholder
-        # responsivity; positive and of the order of 0.01-0.1 W m^-2 sr^-1 nm^-1
-        assert frame.radiometric_type == "spectral_radiance"
-        assert 0.005 < np.nanmedian(frame.image) < 0.2
-    else:
-        # raw-site PNG: LUT2 codes, decoded onboard, no exposure time -> relative radiance
-        assert frame.radiometric_type == "relative_radiance"
+    assert valid.mean() > 0.9  # min-fov linearization leaves no empty border (flat corners aside)
+    assert np.nanmedian(frame.image) > 0
+    if rel.endswith(".png"):
         assert "decompand: M20_LUT2_v2a" in frame.provenance.steps
         assert "M20_LUT2_v2a.txt" in frame.provenance.calibration
+        assert "FM103_flat_rgb_bias_mask_sf1.jpg" in frame.provenance.calibration
         med = np.nanmedian(frame.image.reshape(-1, 3), axis=0)
-        assert med[0] > med[2] > 0  # Mars: red above blue on sRGB primaries
+        assert med[0] > med[2] > 0  # Mars: red above blue in camera RGB
+    if "RAD" in rel:
+        # truth: the label's MSL:RADIANCE_SCALING_FACTOR 1.0e-05 and OFFSET 0 on the stored DN
+        dn = product.image.astype(np.float64)
+        assert frame.provenance.steps[2].startswith("flat: MIPL radiometric product (spectral_radiance)")
+        lo, hi = np.nanpercentile(frame.image, [5, 95])
+        assert np.percentile(dn, 5) * 1e-5 * 0.5 < lo and hi < np.percentile(dn, 95) * 1e-5 * 2
+
+
+@pytest.mark.realdata
+def test_strict_calibration_refuses_what_is_missing():
+    if not REALDATA.is_dir():
+        pytest.skip(f"real products not available ({REALDATA} is absent)")
+    from rovercam.products import read_product
+
+    strict = config.load(environ={}, overrides={"calibration": {"strict": True}})
+    product = read_product(REALDATA / "mer/1f581291004ednd2fcp1121r0m1.img")
+    with pytest.raises(CalibrationError, match="flat field.*strict"):
+        chain.process_product(product, strict)
+    rad_product = read_product(REALDATA / "msl/NRB_701384494RAD_F0933408NCAM00200M1.LBL")
+    assert chain.process_product(rad_product, strict).level.level == 3  # nothing is missing
 
 
 def test_malvar_matches_the_reference_and_beats_bilinear():

@@ -93,10 +93,8 @@ def make_edl_sol(out: str | Path, *, seed: int = 5, sol: int = 100, rdcam_step: 
 
 def _settings(sol_dir: Path) -> Any:
     from rovercam import config
-    from rovercam.edl.cameras import camera_overrides
-
-    s = config.load(environ={}, overrides={"calibration": {"search_path": [str(sol_dir / "calibration")]}})
-    return s.with_overrides(camera_overrides(s))
+    # the sol's own camera tables (calibration/cameras/*.toml) come with its search path
+    return config.load(environ={}, overrides={"calibration": {"search_path": [str(sol_dir / "calibration")]}})
 
 
 def edl_frames(sol_dir: str | Path, *, position_error_pct: float = 0.0, pointing_error_deg: float = 0.0,

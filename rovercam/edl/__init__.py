@@ -14,7 +14,6 @@ rover-view sequences to stabilized videos, contact sheets and events.
 
 Method, CRS choice and measured figures: docs/edl.md.
 """
-from rovercam.edl.cameras import camera_overrides
 from rovercam.edl.descent import DescentResult, solve_descent
 from rovercam.edl.events import Event, detect_events, structure_fraction, touchdown_event
 from rovercam.edl.ground import DemGrid, NestedDem, Plane, intersect, load_dem
@@ -46,5 +45,4 @@ __all__ = [
     "display_frames", "contact_sheet", "stabilizing_transforms",
     "Event", "detect_events", "structure_fraction", "touchdown_event",
     "GeometricScore", "geometric_score", "resample_truth",
-    "camera_overrides",
 ]

@@ -181,6 +181,44 @@ def _cfa(state: Mapping[str, Any], bands: int | None) -> CFA:
     return CFA(pattern=pattern, state=kind, venue=venue, method=method)  # type: ignore[arg-type]
 
 
+#: MIPL product types whose pixels are already expanded (the inverse LUT applied), whatever the
+#: label's SAMPLE_BIT_METHOD still says (docs/calibration.md, "Derived products").
+#: HITS: MER ILF/RAD/FFL/RSD/IOF, MSL ILT/RAD/RAS and MMM DRXX/DRCX/DRLX/DRCL, M2020 RAD/RAS/IOF.
+DECOMPANDED_TYPES = frozenset({"ILF", "ILT", "RAD", "RAS", "IOF", "FFL", "RSD", "RFL",
+                               "DRXX", "DRCX", "DRLX", "DRCL"})
+#: Product type -> what its physical values are (MIPL marsrad / ASU IOF).
+_RADIOMETRIC_TYPES = {"RAD": "spectral_radiance", "RAS": "scaled_spectral_radiance",
+                      "IOF": "radiance_factor"}
+
+
+def _radiance_scaling(derived: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(factor, offset) from DERIVED_IMAGE_PARMS (MSL archive labels namespace them ``MSL:``)."""
+    for ns in ("", "MSL:", "MER:", "M2020:"):
+        factor = _number(derived.get(ns + "RADIANCE_SCALING_FACTOR"))
+        if factor is not None and factor > 0:
+            return factor, _number(derived.get(ns + "RADIANCE_OFFSET")) or 0.0
+    return None
+
+
+def _derived(product_type: str | None, derived: Mapping[str, Any], companding: Companding
+             ) -> tuple[Companding, tuple[float, float] | None, str | None]:
+    """The companding state, radiance scaling and radiometric type a derived product implies."""
+    ptype = (product_type or "").upper()
+    if ptype in DECOMPANDED_TYPES and companding.state == "companded":
+        companding = Companding(method=companding.method, lut=companding.lut, state="expanded",
+                                original_bits=companding.original_bits)
+    scaling = _radiance_scaling(derived)
+    if scaling is None:
+        return companding, None, None
+    kind = _RADIOMETRIC_TYPES.get(ptype)
+    if kind is None:
+        text = (_text(derived.get("RADIOMETRIC_CORRECTION_TYPE")) or "").upper()
+        kind = "spectral_radiance" if text.startswith("MIPLRAD") else None
+    if kind is None:
+        return companding, None, None  # a scaling we cannot name is not used
+    return companding, scaling, kind
+
+
 def _stats(image: Mapping[str, Any]) -> ImageStats | None:
     keys = ("MEAN", "MEDIAN", "MINIMUM", "MAXIMUM", "STANDARD_DEVIATION", "CHECKSUM")
     values = [_number(image.get(k)) for k in keys]
@@ -289,6 +327,8 @@ def product_from_label(
     flat_file = _text(derived.get("FLAT_FIELD_FILE_NAME"))
     focal = state.get("FOCAL_LENGTH")
     instrument = _text(label.get("INSTRUMENT_ID")) or (pid.instrument if pid else "UNKNOWN")
+    companding, scaling, radiometric = _derived(pid.product_type if pid else None, derived,
+                                                _companding(state))
     return Product(
         product_id=pid_text,
         mission=_mission(label, pid.mission if pid else None),
@@ -313,7 +353,7 @@ def product_from_label(
         focal_length_mm=_number(focal),
         zoom_position=_integer(state.get("INSTRUMENT_ZOOM_POSITION",
                                          state.get("ZOOM_POSITION_COUNT"))),
-        companding=_companding(state),
+        companding=companding,
         cfa=_cfa(state, bands),
         subframe=Subframe(
             first_line=_integer(image_obj.get("FIRST_LINE")) or 1,
@@ -323,6 +363,8 @@ def product_from_label(
         downsample=(avg_h, avg_w),
         flat_field_applied=_flag(state.get("FLAT_FIELD_CORRECTION_FLAG", False))
         or flat_file is not None,
+        radiance_scaling=scaling,
+        radiometric_type=radiometric,
         label_stats=_stats(image_obj),
         warnings=warnings,
     )

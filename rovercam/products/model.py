@@ -144,6 +144,12 @@ class Product:
     subframe: Subframe = field(default_factory=Subframe)
     downsample: tuple[int, int] = (1, 1)  # (lines, samples) averaging factors
     flat_field_applied: bool = False
+    # MIPL radiometric products (RAD, RAS, IOF): stored value -> physical value,
+    # ``value = stored * factor + offset`` (DERIVED_IMAGE_PARMS RADIANCE_SCALING_FACTOR/OFFSET).
+    radiance_scaling: tuple[float, float] | None = None
+    # What the physical values are: "spectral_radiance", "scaled_spectral_radiance" (RAS) or
+    # "radiance_factor" (IOF); None for products that are not radiometric.
+    radiometric_type: str | None = None
     label_stats: ImageStats | None = None
     warnings: list[str] = field(default_factory=list)
 

@@ -27,7 +27,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any, Literal
 
 from rovercam.sources.feed import FeedSource, sidecar_from_item
-from rovercam.sources.filesystem import FilesystemSource
+from rovercam.sources.filesystem import FilesystemSource, source_calibration
 from rovercam.sources.layout import group_files, sol_of_folder
 from rovercam.sources.model import (
     FetchedProduct,
@@ -48,6 +48,7 @@ __all__ = [
     "SourceKind",
     "Source",
     "FilesystemSource",
+    "source_calibration",
     "HttpVolumeSource",
     "FeedSource",
     "RemoteFile",

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import posixpath
 from collections.abc import Iterator
+from pathlib import Path
 from typing import IO, Any
 
 from rovercam.errors import SourceError
@@ -18,9 +19,23 @@ from rovercam.sources.layout import Entry
 from rovercam.sources.model import RemoteFile
 from rovercam.sources.source import TransientSourceError, TreeSource, iso_time
 
-__all__ = ["FilesystemSource"]
+__all__ = ["FilesystemSource", "source_calibration"]
 
 log = logging.getLogger(__name__)
+
+
+def source_calibration(location: str) -> list[str]:
+    """Calibration folders that travel with a local source folder, in search order.
+
+    A folder named ``calibration`` inside the source folder or beside it (a generated sol keeps
+    its LUTs, flats and camera tables in ``<sol>/calibration`` next to ``<sol>/raw``) is searched
+    before the configured folders; none for object stores and HTTP sources.
+    """
+    if "://" in location and not location.startswith("file://"):
+        return []
+    root = Path(location.removeprefix("file://")).expanduser().resolve()
+    found = [p / "calibration" for p in (root, root.parent)]
+    return [str(p) for p in found if p.is_dir()]
 
 
 def _validators(info: dict[str, Any]) -> tuple[int | None, str | None, str | None]:
