@@ -42,7 +42,8 @@ def _plain(sol: int, raw: Path, root: Path, sol_dir: Path) -> float:
     from rovercam import chain, ingest
     from rovercam.catalog import Catalog
     from rovercam.mosaic.build import build_mosaic
-    from rovercam.mosaic.grouping import group_records, mosaic_name
+    from rovercam.bands import band_count
+    from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
     from rovercam.products import Limits, read_product
     from rovercam.publish import publish_mosaic
     from rovercam.storage import Store
@@ -59,11 +60,12 @@ def _plain(sol: int, raw: Path, root: Path, sol_dir: Path) -> float:
         frames[r.product_id] = chain.process_product(read_product(r.path, limits=limits), settings, sha256=r.sha256)
     by_id = {r.product_id: r for r in ok}
     fields = settings.mosaic.group_by
-    for key, pids in group_records(list(frames), fields, describe=lambda pid: by_id[pid]).items():
-        if len(pids) >= settings.mosaic.min_frames:
-            name = mosaic_name(key, fields, settings.mosaic.projection)
-            mosaic = build_mosaic(name, [lambda p=p: frames[p] for p in pids], settings)
-            publish_mosaic(mosaic, store=store, catalog=catalog)
+    for key, members in group_records(list(frames), fields, describe=lambda pid: by_id[pid]).items():
+        for bands, pids in split_by_bands(members, lambda pid: band_count(frames[pid].image)):
+            if len(pids) >= settings.mosaic.min_frames:
+                name = mosaic_name(key, fields, settings.mosaic.projection, bands=bands)
+                mosaic = build_mosaic(name, [lambda p=p: frames[p] for p in pids], settings)
+                publish_mosaic(mosaic, store=store, catalog=catalog)
     return time.perf_counter() - t0
 
 

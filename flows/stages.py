@@ -26,11 +26,11 @@ from prefect.futures import as_completed
 from rovercam import cachekey
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
-from rovercam.mosaic.grouping import group_records, mosaic_name
+from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
 
 from tasks import artifacts
 from tasks._runtime import catalog_for, result_storage_for, store_for
-from tasks._stage import FRAME_FILE, FrameRef
+from tasks._stage import FRAME_FILE, FrameRef, frame_bands
 from tasks.calibrate import calibrate, calibrate_batch, calibrated_prefix
 from tasks.color import color
 from tasks.debayer import debayer
@@ -276,7 +276,8 @@ def calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, ref
 def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list[IngestResult],
                  settings: Settings, sol: int, refresh: bool = False) -> dict[str, Any]:
     """Build one mosaic per group of frames (cached by the frames' calibrate keys, ``frame_keys``
-    as the calibrate stage returns them, and ``[mosaic]``)."""
+    as the calibrate stage returns them, and ``[mosaic]``). A group whose frames differ in band
+    count (grayscale and colour) makes one mosaic per band count, named with a ``<B>BAND`` part."""
     logger = get_run_logger()
     by_id = {r.product_id: r for r in items}
     fields = settings.mosaic.group_by
@@ -285,17 +286,19 @@ def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list
     task = build_mosaic.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
     done: list[dict[str, str]] = []
     pending: dict[Any, tuple[str, str]] = {}
-    for group, refs in groups.items():
-        if len(refs) < settings.mosaic.min_frames:
-            logger.info("group %s: %d frame(s), no mosaic", group, len(refs))
-            continue
-        name = mosaic_name(group, fields, settings.mosaic.projection)
-        key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], settings)
-        stored = f"{mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
-        if not refresh and store.exists(stored):
-            done.append({"name": name, "mosaic_key": stored, "key": key})
-        else:
-            pending[task.submit(name, refs, settings, sol, key)] = (name, key)
+    for group, members in groups.items():
+        for bands, refs in split_by_bands(members, lambda ref: frame_bands(ref, settings)):
+            if len(refs) < settings.mosaic.min_frames:
+                logger.info("group %s%s: %d frame(s), no mosaic", group,
+                            f" ({bands} band)" if bands else "", len(refs))
+                continue
+            name = mosaic_name(group, fields, settings.mosaic.projection, bands=bands)
+            key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], settings)
+            stored = f"{mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
+            if not refresh and store.exists(stored):
+                done.append({"name": name, "mosaic_key": stored, "key": key})
+            else:
+                pending[task.submit(name, refs, settings, sol, key)] = (name, key)
     reused = len(done)
     failed = []
     for fut, (name, key) in pending.items():

@@ -75,7 +75,25 @@ def mosaic_prefix(sol: int, name: str) -> str:
     return f"sol{sol:05d}/mosaics/{name}"
 
 
-def _cog_tags(mosaic: Mosaic) -> dict[str, str]:
+#: COG band descriptions by band count.
+_BAND_DESCRIPTIONS = {1: ("GRAY",), 3: ("R", "G", "B")}
+
+
+def _display_white(mosaic: Mosaic) -> tuple[float, str]:
+    """The radiance shown as preview white and where it comes from: the camera's display white,
+    else the :data:`~rovercam.radiometry.WHITE_PERCENTILE` percentile of the mosaic's finite values."""
+    from rovercam.radiometry import WHITE_PERCENTILE, percentile_white
+
+    if mosaic.display_white_radiance is not None:
+        return float(mosaic.display_white_radiance), "camera"
+    try:
+        white = percentile_white(mosaic.image, percentile=WHITE_PERCENTILE)
+    except ValueError as exc:
+        raise ValueError(f"{mosaic.name}: no display white for the previews: {exc}") from None
+    return white, f"percentile {WHITE_PERCENTILE:g} of finite values"
+
+
+def _cog_tags(mosaic: Mosaic, white: tuple[float, str]) -> dict[str, str]:
     tags = dict(mosaic.projection.to_tags())
     tags.update(
         MOSAIC_NAME=mosaic.name,
@@ -83,7 +101,8 @@ def _cog_tags(mosaic: Mosaic) -> dict[str, str]:
         INSTRUMENT_ID=mosaic.instrument,
         RADIANCE_UNIT=RADIANCE_UNIT,
         # the radiance shown as display white in the previews (viewers use it for their tiles)
-        DISPLAY_WHITE_RADIANCE=repr(float(mosaic.display_white_radiance)),
+        DISPLAY_WHITE_RADIANCE=repr(white[0]),
+        DISPLAY_WHITE_SOURCE=white[1],
         ROVERCAM_PROVENANCE=json.dumps(mosaic.provenance.to_dict(), sort_keys=True),
     )
     if mosaic.start_time is not None:
@@ -96,9 +115,10 @@ def _cog_tags(mosaic: Mosaic) -> dict[str, str]:
 def _validate(mosaic: Mosaic) -> None:
     image = mosaic.image
     p = mosaic.projection
-    if not isinstance(image, np.ndarray) or image.dtype != np.float32 or image.ndim != 3 or image.shape[2] != 3:
+    if (not isinstance(image, np.ndarray) or image.dtype != np.float32 or image.ndim != 3
+            or image.shape[2] not in _BAND_DESCRIPTIONS):
         got = getattr(image, "shape", None), getattr(image, "dtype", None)
-        raise ValueError(f"{mosaic.name}: image must be (H, W, 3) float32 radiance, got {got}")
+        raise ValueError(f"{mosaic.name}: image must be (H, W, 3) or (H, W, 1) float32 radiance, got {got}")
     if image.shape[:2] != (p.height, p.width):
         raise ValueError(
             f"{mosaic.name}: image (H, W) {image.shape[:2]} != projection {(p.height, p.width)}"
@@ -121,7 +141,8 @@ def publish_mosaic(
     Parameters
     ----------
     mosaic : Mosaic
-        ``image`` (H, W, 3) float32 radiance (W m-2 sr-1 nm-1), NaN where uncovered.
+        ``image`` (H, W, 3) or (H, W, 1) float32 radiance (W m-2 sr-1 nm-1), NaN where
+        uncovered. ``display_white_radiance`` None: previews are scaled by a percentile.
     store : Store
         Files go to ``sol<sol:05d>/mosaics/<name>/v<N>/``.
     catalog : Catalog
@@ -140,15 +161,17 @@ def publish_mosaic(
     Raises
     ------
     ValueError
-        The mosaic image does not match its projection or is not float32 RGB.
+        The mosaic image does not match its projection, is not float32 with 1 or 3 bands, or
+        (with no display white) has no positive finite values to scale the previews by.
     StorageError, CatalogError
         Writing failed; nothing partial is visible (see module notes).
 
     Notes
     -----
-    Published files: ``<name>.tif`` (COG, float32, NaN nodata, projection tags and
-    ``ROVERCAM_PROVENANCE`` JSON tag), ``<name>_preview.png`` (sRGB via
-    :func:`rovercam.radiometry.to_display`, alpha = coverage), ``<name>_thumb.png`` and
+    Published files: ``<name>.tif`` (COG, float32, 3 bands or 1, NaN nodata, projection tags,
+    ``DISPLAY_WHITE_RADIANCE`` and ``DISPLAY_WHITE_SOURCE`` and the ``ROVERCAM_PROVENANCE`` JSON
+    tag), ``<name>_preview.png`` (8-bit sRGB via :func:`rovercam.radiometry.to_display`, RGBA,
+    or gray + alpha for a 1-band mosaic; alpha = coverage), ``<name>_thumb.png`` (likewise) and
     ``<name>.stac.json``.
     """
     # Imported here: the radiometry package is large and only the preview needs it.
@@ -158,19 +181,20 @@ def publish_mosaic(
     names = mosaic_file_names(mosaic.name)
     image = mosaic.image
     covered = np.isfinite(image).all(axis=2)
+    white = _display_white(mosaic)
 
     cog = write_cog(
         None,
         image,
         nodata_mask=~covered,
-        tags=_cog_tags(mosaic),
-        band_descriptions=("R", "G", "B"),
+        tags=_cog_tags(mosaic, white),
+        band_descriptions=_BAND_DESCRIPTIONS[image.shape[2]],
         units=RADIANCE_UNIT,
     )
-    display = radiometry.to_display(image, white_radiance=mosaic.display_white_radiance)
+    display = radiometry.to_display(image, white_radiance=white[0])  # (H, W, 3) or (H, W, 1)
     display[~covered] = 0
     alpha = np.where(covered, 255, 0).astype(np.uint8)
-    rgba = np.dstack([display, alpha])
+    rgba = np.dstack([display, alpha])  # RGBA, or gray + alpha
     files: dict[str, bytes] = {
         names["data"]: cog,  # bytes: write_cog(None, ...) encodes in memory
         names["overview"]: write_png(rgba),
@@ -182,7 +206,7 @@ def publish_mosaic(
     def render(version: int) -> dict[str, bytes]:
         # The item names its version, so the store renders it for each candidate version.
         draft = PublishedVersion(prefix, version, {}, dict(data_sha))
-        item = mosaic_item(mosaic, draft, assets=names, mission=mission)
+        item = mosaic_item(mosaic, draft, assets=names, mission=mission, display_white=white)
         return {names["item"]: item_to_bytes(item)}
 
     published = store.publish(prefix, files, render=render)

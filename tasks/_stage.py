@@ -9,6 +9,7 @@ from rovercam.errors import ProductError
 from rovercam.ingest import IngestResult
 from rovercam.products import Limits, read_product
 from rovercam.provenance import sha256_file
+from rovercam.storage import arrayblob
 
 from tasks._runtime import store_for, work_key
 
@@ -43,6 +44,13 @@ def frame_from_ingested(item: IngestResult, settings: Settings) -> chain.Frame:
 
 def load_frame(ref: FrameRef, settings: Settings) -> chain.Frame:
     return chain.loads_frame(store_for(settings).read_bytes(ref.key))
+
+
+def frame_bands(ref: FrameRef, settings: Settings) -> int:
+    """Band count of the stored frame ``ref`` (1 for an (H, W) image), from the blob's head only."""
+    with store_for(settings).open(ref.key) as f:
+        shape, _, _ = arrayblob.peek(f)
+    return 1 if len(shape) == 2 else int(shape[2])
 
 
 def run_stage(stage: str, ref: FrameRef, settings: Settings) -> FrameRef:

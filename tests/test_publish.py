@@ -51,6 +51,7 @@ def synthetic_mosaic(seed: int = 0) -> Mosaic:
         ),
         start_time=dt.datetime(2021, 5, 30, 10, 0, tzinfo=UTC),
         stop_time=dt.datetime(2021, 5, 30, 10, 5, tzinfo=UTC),
+        display_white_radiance=0.08,
     )
 
 
@@ -92,6 +93,7 @@ def test_publish_end_to_end(env) -> None:
     assert json.loads(tags["ROVERCAM_PROVENANCE"]) == m.provenance.to_dict()
     assert tags["SOL"] == "100" and tags["START_TIME"] == "2021-05-30T10:00:00+00:00"
     assert float(tags["DISPLAY_WHITE_RADIANCE"]) == m.display_white_radiance  # previews' white, for viewers
+    assert tags["DISPLAY_WHITE_SOURCE"] == "camera"
 
     # PNG preview: to_display of the radiance, alpha = coverage.
     bgra = cv2.imdecode(np.frombuffer(out.png_path.read_bytes(), np.uint8), cv2.IMREAD_UNCHANGED)
@@ -191,4 +193,58 @@ def test_publish_validates_the_mosaic(env) -> None:
         publish_mosaic(dataclasses.replace(m, image=m.image.astype(np.float64)), store=store, catalog=catalog)
     with pytest.raises(ValueError, match="file name"):
         publish_mosaic(dataclasses.replace(m, name="../evil"), store=store, catalog=catalog)
+    assert store.list() == []
+
+
+def test_single_band_mosaic_publishes_a_gray_cog_and_gray_previews(env) -> None:
+    """A grayscale camera's mosaic: 1-band float32 COG, 8-bit gray + alpha previews, and (no
+    camera white known) previews scaled by the 99.5th percentile of the finite values."""
+    store, catalog = env
+    rgb = synthetic_mosaic()
+    image = rgb.image[..., 1:2].copy()  # (H, W, 1): one band, NaN where uncovered
+    m = dataclasses.replace(rgb, name="NCAM00100_NAVCAM_LEFT_1BAND_CYL", image=image, display_white_radiance=None)
+    out = publish_mosaic(m, store=store, catalog=catalog)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(out.cog_path) as src:
+            assert src.count == 1 and src.dtypes == ("float32",) and np.isnan(src.nodata)
+            assert src.descriptions == ("GRAY",)
+            back = src.read(1)
+            tags = src.tags()
+    np.testing.assert_array_equal(back, image[..., 0])  # lossless
+    covered = np.isfinite(image[..., 0])
+    # truth for the white: numpy's percentile of the covered values (this image is far below the
+    # 4e6-sample lattice, so every value counts)
+    white = float(np.percentile(image[covered].astype(np.float64), 99.5))
+    assert float(tags["DISPLAY_WHITE_RADIANCE"]) == pytest.approx(white, rel=1e-12)
+    assert tags["DISPLAY_WHITE_SOURCE"] == "percentile 99.5 of finite values"
+
+    png = out.png_path.read_bytes()
+    assert (png[24], png[25]) == (8, 4)  # IHDR: 8 bits, gray + alpha (PNG spec 11.2.2), not RGB
+    bgra = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(bgra[..., 3], np.where(covered, 255, 0))
+    expected = radiometry.to_display(image, white_radiance=white)[..., 0]
+    np.testing.assert_array_equal(bgra[..., 0][covered], expected[covered])
+    assert (bgra[..., 0] == bgra[..., 2]).all()
+    # values at or above the white clip to 255; below 0.99 white (sRGB 253.9) they do not
+    g = image[..., 0]
+    assert (bgra[..., 0][covered & (g >= white)] == 255).all()
+    assert (bgra[..., 0][covered & (g < 0.99 * white)] < 255).all()
+    thumb = out.thumbnail_path.read_bytes()
+    assert (thumb[24], thumb[25]) == (8, 4)
+    assert cv2.imdecode(np.frombuffer(thumb, np.uint8), cv2.IMREAD_UNCHANGED).shape == (176, 512, 4)
+
+    props = json.loads(out.stac_path.read_bytes())["properties"]
+    assert props["rovercam:bands"] == 1
+    assert props["rovercam:display_white_source"] == "percentile 99.5 of finite values"
+    assert props["rovercam:display_white_radiance"] == pytest.approx(white, rel=1e-12)
+
+
+def test_publish_refuses_a_mosaic_with_nothing_to_scale_the_preview_by(env) -> None:
+    store, catalog = env
+    m = synthetic_mosaic()
+    blank = dataclasses.replace(m, image=np.full((H, W, 1), np.nan, np.float32), display_white_radiance=None)
+    with pytest.raises(ValueError, match="NCAM00100_NAVCAM_LEFT_CYL: no display white"):
+        publish_mosaic(blank, store=store, catalog=catalog)
     assert store.list() == []

@@ -84,6 +84,7 @@ def mosaic_item(
     *,
     assets: Mapping[str, str] | None = None,
     mission: str = "M2020",
+    display_white: tuple[float, str] | None = None,
 ) -> pystac.Item:
     """The STAC item of one published mosaic version.
 
@@ -101,6 +102,10 @@ def mosaic_item(
         The item file itself is ``assets["item"]`` when present (used for the self href).
     mission : str
         Mission id (``"M2020"``); ``platform`` follows from :data:`PLATFORMS`.
+    display_white : (float, str), optional
+        The radiance the previews show as white and its source (``"camera"``, or the
+        percentile of the mosaic's values used when no camera white is known), recorded as
+        ``rovercam:display_white_radiance`` and ``rovercam:display_white_source``.
 
     Returns
     -------
@@ -130,8 +135,12 @@ def mosaic_item(
         "rovercam:coverage": round(mosaic.coverage, 6),
         "rovercam:projection": mosaic.projection.to_tags(),
         "rovercam:size": [int(mosaic.projection.width), int(mosaic.projection.height)],
+        "rovercam:bands": int(mosaic.image.shape[2]) if mosaic.image.ndim == 3 else 1,
         "rovercam:provenance": provenance_properties(prov),
     }
+    if display_white is not None:
+        properties["rovercam:display_white_radiance"] = float(display_white[0])
+        properties["rovercam:display_white_source"] = str(display_white[1])
     if mission in PLATFORMS:
         properties["platform"] = PLATFORMS[mission]
     item = pystac.Item(

@@ -14,7 +14,7 @@ from rovercam.mosaic.cylindrical import (
     render_cylindrical,
 )
 from rovercam.mosaic.gains import GainSolution, estimate_gains, overlapping_pairs
-from rovercam.mosaic.grouping import group_key, group_records, mosaic_name
+from rovercam.mosaic.grouping import group_key, group_records, mosaic_name, split_by_bands
 from rovercam.mosaic.model import Mosaic, dumps_mosaic, loads_mosaic
 from rovercam.mosaic.plan import plan_projection
 from rovercam.mosaic.projections import (
@@ -63,4 +63,5 @@ __all__ = [
     "render_cylindrical",
     "render_geotiff",
     "render_mosaic",
+    "split_by_bands",
 ]

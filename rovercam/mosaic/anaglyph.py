@@ -13,6 +13,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 
+from rovercam.bands import as_bands
 from rovercam.camera import rectify_pair, remap_grid
 from rovercam.errors import MosaicError
 
@@ -47,7 +48,7 @@ def _resample(image: np.ndarray, dst: Any, size: tuple[int, int], src: Any) -> n
     my = np.where(np.isfinite(my), my, -1e5).astype(np.float32)
     img = np.asarray(image, dtype=np.float32)
     out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=np.nan)
-    return out if out.ndim == 3 else out[..., None]
+    return as_bands(out)  # OpenCV drops a single band's axis
 
 
 def make_anaglyph(

@@ -14,6 +14,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from rovercam.bands import as_bands
+
 __all__ = ["MultibandBlender", "FeatherBlender", "pyramid_margin"]
 
 
@@ -49,7 +51,7 @@ class MultibandBlender:
 
         Parameters
         ----------
-        image : (h, w, bands) float32
+        image : (h, w, bands) or (h, w) float32
             The frame on the rectangle, *extended* past its footprint (e.g. by border
             replication): the low bands near a seam read a little beyond it.
         mask : (h, w) float32
@@ -57,18 +59,16 @@ class MultibandBlender:
         y0, x0 : int
             Rectangle origin in the tile; ``y0, x0, h, w`` multiples of ``2**levels``.
         """
-        gauss = image
+        gauss = as_bands(image)
         m = mask
         for k in range(self.levels + 1):
             ys, xs = y0 >> k, x0 >> k
             h, w = m.shape
             if k < self.levels:
-                down = cv2.pyrDown(gauss)
-                band = gauss - cv2.pyrUp(down, dstsize=(w, h))
+                down = as_bands(cv2.pyrDown(gauss))  # OpenCV drops a single band's axis
+                band = gauss - as_bands(cv2.pyrUp(down, dstsize=(w, h)))
             else:
                 band = gauss
-            if band.ndim == 2:
-                band = band[..., None]
             self.acc[k][ys : ys + h, xs : xs + w] += band * m[..., None]
             self.wsum[k][ys : ys + h, xs : xs + w] += m
             if k < self.levels:
@@ -89,7 +89,7 @@ class MultibandBlender:
                 out = band
             else:
                 h, wd = band.shape[:2]
-                up = cv2.pyrUp(out, dstsize=(wd, h)).reshape(band.shape)
+                up = as_bands(cv2.pyrUp(out, dstsize=(wd, h)))
                 band += up
                 out = band
         assert out is not None
@@ -97,18 +97,20 @@ class MultibandBlender:
 
 
 class FeatherBlender:
-    """Weighted mean of frames on a ``(height, width)`` tile."""
+    """Weighted mean of frames on a ``(height, width)`` tile, ``bands`` channels."""
 
     def __init__(self, height: int, width: int, bands: int = 3) -> None:
         self.acc = np.zeros((height, width, bands), np.float32)
         self.wsum = np.zeros((height, width), np.float32)
 
     def add(self, image: np.ndarray, weight: np.ndarray, y0: int, x0: int) -> None:
-        """Add ``weight * image`` on the rectangle at (y0, x0) (weight 0 outside the frame)."""
+        """Add ``weight * image`` on the rectangle at (y0, x0) (weight 0 outside the frame);
+        ``image`` (h, w, bands) or (h, w)."""
         h, w = weight.shape
-        self.acc[y0 : y0 + h, x0 : x0 + w] += image * weight[..., None]
+        self.acc[y0 : y0 + h, x0 : x0 + w] += as_bands(image) * weight[..., None]
         self.wsum[y0 : y0 + h, x0 : x0 + w] += weight
 
     def result(self) -> np.ndarray:
+        """The blended tile (height, width, bands) float32 (NaN where every weight is 0)."""
         with np.errstate(invalid="ignore", divide="ignore"):
             return (self.acc / self.wsum[..., None]).astype(np.float32)

@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
+from rovercam.bands import band_count
 from rovercam.chain import Frame
 from rovercam.config import Settings
 from rovercam.errors import MosaicError
@@ -30,6 +31,28 @@ from rovercam.provenance import Provenance
 __all__ = ["build_mosaic", "build_cylindrical_mosaic"]
 
 log = logging.getLogger(__name__)
+
+#: Frame units before calibration (stored codes, raw DN): not mosaicked.
+_UNCALIBRATED_UNITS = ("code", "dn")
+
+
+def _check_frame(f: Frame, first: Frame | None) -> None:
+    """A calibrated float frame with the same units and band count as the mosaic's first frame.
+
+    Unit names are not listed: any calibrated unit goes (radiance, I/F, relative...), as long as
+    every frame of one mosaic shares it.
+    """
+    if f.units in _UNCALIBRATED_UNITS or not np.issubdtype(f.image.dtype, np.floating):
+        raise MosaicError(f"{f.product_id}: mosaics take calibrated float frames, got units {f.units!r} "
+                          f"({f.image.dtype})")
+    if first is None:
+        return
+    if f.units != first.units:
+        raise MosaicError(f"{f.product_id}: units {f.units!r} differ from {first.product_id}'s {first.units!r}")
+    bands, first_bands = band_count(f.image), band_count(first.image)
+    if bands != first_bands:
+        raise MosaicError(f"{f.product_id}: {bands} band(s), {first.product_id} has {first_bands}; "
+                          "group frames by band count (rovercam.mosaic.grouping.split_by_bands)")
 
 
 def build_mosaic(
@@ -53,16 +76,24 @@ def build_mosaic(
     Raises
     ------
     MosaicError
-        Frames not in colour-calibrated radiance, fewer than ``min_frames``, a frame chain that
-        does not reach SITE_FRAME, or a grid over ``max_pixels``.
+        A frame not calibrated (units ``"code"``/``"dn"``, or integer pixels); frames of other
+        units or band counts than the first frame's; fewer than ``min_frames``; a frame chain
+        that does not reach SITE_FRAME; or a grid over ``max_pixels``.
+
+    Notes
+    -----
+    Frames may have one band (grayscale cameras: the mosaic is ``(H, W, 1)``) or three; all
+    frames of one mosaic share units and band count. ``extra["units"]`` records the units.
     """
     opts = settings.mosaic
     geoms: list[FrameGeometry] = []
     prov, times, instruments, sols = Provenance(), [], set(), set()
+    first: Frame | None = None
     for load in loaders:
         f = load()
-        if f.units != "radiance_srgb":
-            raise MosaicError(f"{f.product_id}: mosaics take colour-calibrated radiance, got {f.units}")
+        _check_frame(f, first)
+        if first is None:
+            first = f
         h, w = f.image.shape[:2]
         geoms.append(frame_geometry(f.product_id, f.camera_model, f.camera_frame, f.frames, w, h))
         prov = prov.merged(f.provenance)
@@ -76,7 +107,9 @@ def build_mosaic(
     def pixels(i: int) -> np.ndarray:
         return loaders[i]().image
 
-    extra: dict = {"frames": [g.product_id for g in geoms]}
+    if first is None:
+        raise MosaicError(f"{name}: no frames")
+    extra: dict = {"frames": [g.product_id for g in geoms], "units": first.units, "bands": band_count(first.image)}
     steps = []
     if opts.refine_pointing and len(geoms) > 1:
         try:
@@ -111,10 +144,10 @@ def build_mosaic(
                                 tile=opts.tile, workers=opts.workers)
     image, index = render_mosaic(stack, proj, options=render_opts,
                                  progress=(lambda d, t: progress(f"tile {d}/{t}")) if progress else None)
-    if image.shape[2] != 3:
-        raise MosaicError(f"{name}: mosaics are RGB, frames have {image.shape[2]} band(s)")
     cams = [settings.cameras.get(i) for i in sorted(instruments)]
-    white = min((c.display_white_radiance for c in cams if c), default=0.08)
+    # no camera display white known: None, and publishing scales previews by a percentile
+    whites = [c.display_white_radiance for c in cams if c and getattr(c, "display_white_radiance", None)]
+    white = min(whites) if whites else None
     blend = f"multiband" if opts.blend == "multiband" else f"feather {opts.feather:g}"
     prov.steps.append(f"mosaic: {proj.kind.lower()}, surface {opts.surface}, {blend}"
                       + "".join(f", {s}" for s in steps))

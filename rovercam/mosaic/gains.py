@@ -26,6 +26,7 @@ from typing import Callable, Literal, Sequence
 import cv2
 import numpy as np
 
+from rovercam.bands import as_bands
 from rovercam.errors import MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry
 
@@ -76,14 +77,12 @@ def _reduced(img: np.ndarray, factor: int) -> np.ndarray:
     """Block mean by ``factor`` (NaN where any input is NaN), then a blur (sigma 1.5 px)."""
     h, w = img.shape[:2]
     h2, w2 = h // factor, w // factor
-    a = np.ascontiguousarray(img[: h2 * factor, : w2 * factor], dtype=np.float32)
-    if a.ndim == 2:
-        a = a[..., None]
+    a = np.ascontiguousarray(as_bands(img)[: h2 * factor, : w2 * factor], dtype=np.float32)
     if factor > 1:  # INTER_AREA at an integer factor is the block mean (NaN stays NaN)
-        a = cv2.resize(a, (w2, h2), interpolation=cv2.INTER_AREA).reshape(h2, w2, -1)
+        a = as_bands(cv2.resize(a, (w2, h2), interpolation=cv2.INTER_AREA))
     # smooth enough that bilinear reads between samples (frame j) lose no contrast against reads
     # on them (frame i): that asymmetry would bias the least squares
-    return cv2.GaussianBlur(a, (0, 0), 1.5).reshape(h2, w2, -1)
+    return as_bands(cv2.GaussianBlur(a, (0, 0), 1.5))
 
 
 def estimate_gains(
@@ -101,8 +100,9 @@ def estimate_gains(
     ----------
     geoms : sequence of FrameGeometry
         Models in one frame (the mosaic's).
-    load : callable ``(i) -> (H, W, B)`` float array
-        Frame pixels, radiance; NaN = no data. Each frame is loaded once.
+    load : callable ``(i) -> (H, W, B) or (H, W)`` float array
+        Frame pixels, radiance; NaN = no data; one or more bands (gains are one per frame,
+        from all bands together). Each frame is loaded once.
     model : {"gain", "gain_offset"}
         One gain per frame, or a gain and an additive offset.
     reduce : int, optional
@@ -147,8 +147,8 @@ def estimate_gains(
         if ok.sum() < 16:
             continue
         a = si[v.ravel()[ok].astype(int), u.ravel()[ok].astype(int)]
-        b = cv2.remap(sj, qu[ok].astype(np.float32)[None], qv[ok].astype(np.float32)[None],
-                      cv2.INTER_LINEAR).reshape(-1, sj.shape[2])
+        b = as_bands(cv2.remap(sj, qu[ok].astype(np.float32)[None], qv[ok].astype(np.float32)[None],
+                               cv2.INTER_LINEAR))[0]
         a = a.astype(np.float64) / level
         b = b.astype(np.float64) / level
         good = np.all(np.isfinite(a) & np.isfinite(b) & (a > 1e-3) & (b > 1e-3), axis=1)

@@ -29,15 +29,17 @@ class Mosaic:
     sol : int
     instrument : str
         Instrument id of the frames (``"NAVCAM_LEFT"``).
-    image : (H, W, 3) ndarray of float32
-        Radiance in W m^-2 sr^-1 nm^-1, linear sRGB primaries; NaN where no frame covers the pixel.
+    image : (H, W, B) ndarray of float32
+        B = 3: radiance in W m^-2 sr^-1 nm^-1, linear sRGB primaries; B = 1: one band of a
+        grayscale camera. NaN where no frame covers the pixel.
     projection : Projection
         Any of :mod:`rovercam.mosaic.projections`; ``projection.to_tags()`` describes it.
     provenance : Provenance
     start_time, stop_time : datetime or None
         Earliest / latest START_TIME of the inputs (UTC).
-    display_white_radiance : float
-        Radiance shown as white in previews (``to_display``).
+    display_white_radiance : float or None
+        Radiance shown as white in previews (``to_display``); None when no camera white is
+        known: publishing then uses a percentile of the image (:func:`rovercam.radiometry.percentile_white`).
     extra : dict
         Anything else worth recording (per-frame gains, coverage...); ``extra["frames"]`` lists
         the input product ids in index-map order.
@@ -53,7 +55,7 @@ class Mosaic:
     provenance: Provenance
     start_time: _dt.datetime | None = None
     stop_time: _dt.datetime | None = None
-    display_white_radiance: float = 0.08
+    display_white_radiance: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     index: np.ndarray | None = None
 
@@ -107,7 +109,7 @@ def loads_mosaic(blob: bytes) -> Mosaic:
         provenance=Provenance.from_dict(meta["provenance"]),
         start_time=_dt.datetime.fromisoformat(t0) if t0 else None,
         stop_time=_dt.datetime.fromisoformat(t1) if t1 else None,
-        display_white_radiance=meta["display_white_radiance"],
+        display_white_radiance=meta.get("display_white_radiance"),
         extra=meta["extra"],
         index=index,
     )

@@ -31,6 +31,7 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.sparse import csr_matrix
 
+from rovercam.bands import as_bands
 from rovercam.errors import MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.gains import overlapping_pairs
@@ -112,9 +113,8 @@ class Refinement:
 
 
 def _gray(img: np.ndarray) -> np.ndarray:
-    a = np.asarray(img, dtype=np.float32)
-    g = a.mean(axis=2) if a.ndim == 3 else a
-    return np.nan_to_num(g, nan=0.0)
+    """(H, W) float32 mean of the bands (a single band as is), no data -> 0."""
+    return np.nan_to_num(as_bands(img).astype(np.float32).mean(axis=2), nan=0.0)
 
 
 def _to8(gray: np.ndarray, level: tuple[float, float]) -> np.ndarray:

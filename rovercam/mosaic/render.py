@@ -27,6 +27,7 @@ from typing import Any, Callable, Literal, Sequence
 import cv2
 import numpy as np
 
+from rovercam.bands import as_bands
 from rovercam.errors import MosaicError
 from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_margin
 from rovercam.mosaic.cylindrical import FrameGeometry
@@ -75,8 +76,9 @@ class FrameStack:
     ----------
     geoms : sequence of FrameGeometry
         Models in the mosaic frame.
-    load : callable ``(i) -> (H, W, B) array``
-        Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads.
+    load : callable ``(i) -> (H, W, B) or (H, W) array``
+        Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads. Every frame
+        of a stack has the same band count B (1 for grayscale cameras, 3 for colour).
     gains, offsets : (N,) array_like, optional
         Photometric correction applied on load: ``gain * image + offset``.
     cache_mb : float
@@ -100,6 +102,7 @@ class FrameStack:
         self._limit = cache_mb * 1e6
         self._lock = threading.Lock()
         self._loading: dict[int, threading.Event] = {}
+        self._bands: int | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
@@ -122,12 +125,15 @@ class FrameStack:
                     break
             event.wait()
         try:
-            img = np.array(self._load(i), dtype=np.float32)  # a private copy, corrected in place
-            if img.ndim == 2:
-                img = img[..., None]
+            img = as_bands(np.array(self._load(i), dtype=np.float32))  # a private copy, corrected in place
             g = self.geoms[i]
             if img.shape[:2] != (g.height, g.width):
                 raise MosaicError(f"{g.product_id}: image {img.shape[:2]} != geometry {(g.height, g.width)}")
+            if self._bands is None:
+                self._bands = img.shape[2]
+            elif img.shape[2] != self._bands:
+                raise MosaicError(f"{g.product_id}: {img.shape[2]} band(s), other frames of this mosaic "
+                                  f"have {self._bands}")
             valid = None
             if not np.isfinite(img.sum(dtype=np.float64)):  # some NaN/inf (no-data): one cheap scan first
                 finite = np.isfinite(img).all(axis=2)
@@ -196,9 +202,7 @@ def _centrality(mx: np.ndarray, my: np.ndarray, width: int, height: int) -> np.n
 
 
 def _warp(img: np.ndarray, valid: np.ndarray | None, mx: np.ndarray, my: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    out = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    if out.ndim == 2:
-        out = out[..., None]
+    out = as_bands(cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
     v = None
     if valid is not None:
         v = cv2.remap(valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -310,6 +314,7 @@ def _run_tiles(stack: FrameStack, proj: Projection, opts: RenderOptions, bands: 
 
 
 def _bands(stack: FrameStack) -> int:
+    """The stack's band count (its first frame's; :meth:`FrameStack.pixels` refuses others)."""
     img, _ = stack.pixels(0)
     return img.shape[2]
 

@@ -19,8 +19,10 @@ from rovercam.radiometry.badpixel import load_bad_pixels, map_to_product, repair
 from rovercam.radiometry.bias import subtract_bias
 from rovercam.radiometry.color import (
     SRGB_FROM_XYZ,
+    WHITE_PERCENTILE,
     XYZ_FROM_SRGB,
     apply_color_matrix,
+    percentile_white,
     srgb_decode,
     srgb_encode,
     to_display,
@@ -74,6 +76,8 @@ __all__ = [
     "srgb_encode",
     "srgb_decode",
     "to_display",
+    "percentile_white",
+    "WHITE_PERCENTILE",
     "load_bad_pixels",
     "map_to_product",
     "repair_bad_pixels",

@@ -19,6 +19,8 @@ __all__ = [
     "srgb_encode",
     "srgb_decode",
     "to_display",
+    "percentile_white",
+    "WHITE_PERCENTILE",
 ]
 
 
@@ -144,30 +146,32 @@ def srgb_decode(encoded: ArrayLike) -> NDArray[np.float32]:
 
 
 def to_display(radiance_srgb: ArrayLike, *, white_radiance: float) -> NDArray[np.uint8]:
-    """Encode linear-sRGB radiance as an 8-bit display image.
+    """Encode linear radiance as an 8-bit display image (sRGB transfer curve).
 
     Parameters
     ----------
-    radiance_srgb : (H, W, 3) array_like
-        Linear sRGB components in radiance units (W m^-2 sr^-1 nm^-1).
+    radiance_srgb : (H, W, 3), (H, W, 1) or (H, W) array_like
+        Linear sRGB components in radiance units (W m^-2 sr^-1 nm^-1), or one band of a
+        grayscale camera (encoded with the same curve: 8-bit grayscale).
     white_radiance : float, keyword-only
-        The radiance shown as display white (255); brighter values clip.
+        The radiance shown as display white (255); brighter values clip. With no camera white
+        known, :func:`percentile_white` gives one from the image.
 
     Returns
     -------
-    (H, W, 3) ndarray of uint8
+    ndarray of uint8, the shape of ``radiance_srgb``
         ``round(255 * srgb_encode(radiance / white_radiance))``; NaN (no data) -> 0.
 
     Raises
     ------
     ValueError
-        Not (H, W, 3), or ``white_radiance`` not positive and finite.
+        Not (H, W, 3), (H, W, 1) or (H, W), or ``white_radiance`` not positive and finite.
     """
-    if not (np.isfinite(white_radiance) and white_radiance > 0):
+    if not (white_radiance is not None and np.isfinite(white_radiance) and white_radiance > 0):
         raise ValueError(f"white_radiance must be positive and finite, got {white_radiance!r}")
     work = as_working(radiance_srgb)
-    if work.ndim != 3 or work.shape[2] != 3:
-        raise ValueError(f"display images are (H, W, 3), got shape {work.shape}")
+    if not (work.ndim == 2 or (work.ndim == 3 and work.shape[2] in (1, 3))):
+        raise ValueError(f"display images are (H, W, 3), (H, W, 1) or (H, W), got shape {work.shape}")
     x = np.multiply(work, np.float32(1.0 / white_radiance), dtype=np.float32)
     np.fmax(x, np.float32(0), out=x)  # fmax, unlike clip, turns NaN (no data) into 0
     np.fmin(x, np.float32(1), out=x)
@@ -175,3 +179,51 @@ def to_display(radiance_srgb: ArrayLike, *, white_radiance: float) -> NDArray[np
     encoded *= np.float32(255)
     encoded += np.float32(0.5)  # round half up; values are within [0, 255.5]
     return encoded.astype(np.uint8)
+
+
+#: Percentile of the finite values shown as display white when no camera white is known.
+WHITE_PERCENTILE = 99.5
+
+
+def percentile_white(image: ArrayLike, *, percentile: float = WHITE_PERCENTILE,
+                     max_samples: int = 4_000_000) -> float:
+    """A display white from the image itself: the ``percentile`` of its finite values.
+
+    For previews of cameras with no known display white (no absolute radiometry, or a camera
+    table without ``display_white_radiance``). A high percentile, not the maximum, so a few hot
+    pixels or specular glints do not darken the whole preview.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, B) array_like
+        Linear values (radiance or relative); NaN/inf = no data. Every band counts.
+    percentile : float
+        In (0, 100].
+    max_samples : int
+        Larger images are read on a regular pixel lattice of about this many pixels (every band
+        of each), which keeps the cost bounded on large mosaics.
+
+    Returns
+    -------
+    float
+        The white, in the image's units.
+
+    Raises
+    ------
+    ValueError
+        No finite values, or a white that is not positive.
+    """
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile!r}")
+    a = np.asarray(image)
+    if a.ndim not in (2, 3):
+        raise ValueError(f"images are (H, W) or (H, W, B), got shape {a.shape}")
+    step = max(1, int(np.ceil(np.sqrt(a.shape[0] * a.shape[1] / max(max_samples, 1)))))
+    sample = np.asarray(a[::step, ::step], dtype=np.float64).ravel()
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        raise ValueError("no finite values to choose a display white from")
+    white = float(np.percentile(sample, percentile))
+    if not white > 0:
+        raise ValueError(f"the {percentile:g}th percentile of the finite values is {white!r}, not a usable white")
+    return white

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import io
 import json
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["pack", "pack_pieces", "unpack", "MAGIC"]
+__all__ = ["pack", "pack_pieces", "unpack", "peek", "MAGIC"]
 
 MAGIC = b"\x93RCBLOB1"
 
@@ -58,3 +58,22 @@ def unpack(blob: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     if len(blob) - start != count * dtype.itemsize:
         raise ValueError(f"truncated blob: {len(blob) - start} data bytes, expected {count * dtype.itemsize}")
     return np.frombuffer(blob, dtype=dtype, count=count, offset=start).reshape(shape), meta
+
+
+def peek(stream: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, dict[str, Any]]:
+    """``(shape, dtype, meta)`` of a blob from its head only (the pixels are not read).
+
+    For decisions that need a frame's size or band count but not its pixels (grouping frames
+    into mosaics by band count). ``stream`` is positioned at the blob's start.
+    """
+    head = stream.read(16)
+    if head[:8] != MAGIC or len(head) < 16:
+        raise ValueError("not a rovercam array blob (bad magic)")
+    n = int.from_bytes(head[8:16], "little")
+    meta = json.loads(stream.read(n).decode())
+    header = io.BytesIO(stream.read(256))  # the .npy header is at most a few hundred bytes
+    np.lib.format.read_magic(header)
+    shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
+    if fortran or dtype.hasobject:
+        raise ValueError("unexpected array layout in blob")
+    return tuple(shape), dtype, meta

@@ -11,7 +11,9 @@ content-hash idempotent publishing (:meth:`rovercam.storage.Store.publish`) work
 from __future__ import annotations
 
 import os
+import struct
 import warnings
+import zlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +26,8 @@ from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.io import MemoryFile
 
+from rovercam.bands import as_bands
+
 __all__ = ["write_cog", "write_png", "thumbnail", "COG_BLOCKSIZE"]
 
 #: Internal tile size of every COG (pixels); also the size below which no overview is made.
@@ -31,10 +35,8 @@ COG_BLOCKSIZE = 512
 
 
 def _validate_image(image: NDArray[Any]) -> NDArray[Any]:
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
+    image = as_bands(image)
+    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise ValueError(f"image must be (H, W) or (H, W, B), got shape {image.shape}")
     if image.dtype not in (np.float32, np.uint8):
         raise TypeError(f"image dtype must be float32 or uint8, got {image.dtype}")
@@ -163,31 +165,57 @@ def write_cog(
 
 
 def _to_bgr(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    if rgb.shape[2] == 1:
+        return rgb[:, :, 0]
     if rgb.shape[2] == 3:
         return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     return cv2.cvtColor(rgb, cv2.COLOR_RGBA2BGRA)
 
 
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png_gray_alpha(la: NDArray[np.uint8]) -> bytes:
+    """An 8-bit gray + alpha PNG (colour type 4), which OpenCV's encoder cannot write.
+
+    Every row uses the PNG "Up" filter (W3C PNG specification, section 9.2): smooth previews
+    compress about as well as with adaptive filtering, and the bytes are deterministic.
+    """
+    h, w = la.shape[:2]
+    rows = la.reshape(h, w * 2)
+    up = np.empty((h, w * 2 + 1), np.uint8)
+    up[:, 0] = 2  # filter type Up
+    up[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=up[1:, 1:], dtype=np.uint8, casting="unsafe")
+    header = struct.pack(">IIBBBBB", w, h, 8, 4, 0, 0, 0)  # 8 bits, gray + alpha, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+            + _png_chunk(b"IDAT", zlib.compress(up.tobytes(), 6)) + _png_chunk(b"IEND", b""))
+
+
 def write_png(rgb: NDArray[np.uint8], *, alpha: NDArray[Any] | None = None) -> bytes:
-    """Encode an RGB (or RGBA) image as PNG bytes.
+    """Encode an 8-bit image as PNG bytes: grayscale, gray + alpha, RGB or RGBA.
 
     Parameters
     ----------
-    rgb : (H, W, 3) or (H, W, 4) ndarray of uint8
-        Display values, channel order R, G, B (, A). OpenCV's BGR order is handled here.
+    rgb : (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4) ndarray of uint8
+        Display values: gray (, alpha), or R, G, B (, A). OpenCV's BGR order is handled here.
     alpha : (H, W) ndarray of bool or uint8, optional
-        Opacity: bool True = opaque, or uint8 0..255. Not allowed when ``rgb`` has 4 channels.
+        Opacity: bool True = opaque, or uint8 0..255. Not allowed when ``rgb`` has an alpha
+        channel already (2 or 4 channels).
 
     Returns
     -------
     bytes
-        The PNG file (8-bit, RGB or RGBA).
+        The PNG file, 8 bits per channel, colour type gray (0), gray + alpha (4), RGB (2) or
+        RGBA (6) after the channels given.
     """
     rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
-        raise ValueError(f"rgb must be (H, W, 3|4) uint8, got {rgb.shape} {rgb.dtype}")
+    if rgb.dtype != np.uint8 or rgb.ndim not in (2, 3) or as_bands(rgb).shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"rgb must be (H, W) or (H, W, 1|2|3|4) uint8, got {rgb.shape} {rgb.dtype}")
+    rgb = as_bands(rgb)
     if alpha is not None:
-        if rgb.shape[2] == 4:
+        if rgb.shape[2] in (2, 4):
             raise ValueError("rgb already has an alpha channel; do not pass alpha too")
         alpha = np.asarray(alpha)
         if alpha.shape != rgb.shape[:2]:
@@ -197,7 +225,9 @@ def write_png(rgb: NDArray[np.uint8], *, alpha: NDArray[Any] | None = None) -> b
         elif alpha.dtype != np.uint8:
             raise TypeError(f"alpha must be bool or uint8, got {alpha.dtype}")
         rgb = np.dstack([rgb, alpha])
-    ok, buf = cv2.imencode(".png", _to_bgr(np.ascontiguousarray(rgb)),
+    if rgb.shape[2] == 2:
+        return _png_gray_alpha(np.ascontiguousarray(rgb))
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(_to_bgr(np.ascontiguousarray(rgb))),
                            [cv2.IMWRITE_PNG_COMPRESSION, 6])
     if not ok:
         raise ValueError(f"OpenCV could not encode a {rgb.shape} image as PNG")
@@ -209,19 +239,20 @@ def thumbnail(rgb: NDArray[np.uint8], *, max_side: int = 512) -> NDArray[np.uint
 
     Parameters
     ----------
-    rgb : (H, W, C) ndarray of uint8
-        C = 3 (RGB) or 4 (RGBA); returned with the same channel count.
+    rgb : (H, W) or (H, W, C) ndarray of uint8
+        C = 1 (gray), 2 (gray + alpha), 3 (RGB) or 4 (RGBA); returned with the same shape
+        convention and channel count.
     max_side : int
         Longest side of the result, in pixels. Images already small enough are copied as is.
 
     Returns
     -------
-    (h, w, C) ndarray of uint8
+    (h, w) or (h, w, C) ndarray of uint8
         ``h = round(H * s)``, ``w = round(W * s)`` with ``s = max_side / max(H, W)``, each >= 1.
     """
     rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] not in (3, 4):
-        raise ValueError(f"rgb must be (H, W, 3|4) uint8, got {rgb.shape} {rgb.dtype}")
+    if rgb.dtype != np.uint8 or rgb.ndim not in (2, 3) or as_bands(rgb).shape[2] not in (1, 2, 3, 4):
+        raise ValueError(f"rgb must be (H, W) or (H, W, 1|2|3|4) uint8, got {rgb.shape} {rgb.dtype}")
     if max_side < 1:
         raise ValueError(f"max_side must be >= 1, got {max_side}")
     h, w = rgb.shape[:2]
@@ -229,4 +260,5 @@ def thumbnail(rgb: NDArray[np.uint8], *, max_side: int = 512) -> NDArray[np.uint
     if scale >= 1.0:
         return rgb.copy()
     size = (max(1, round(w * scale)), max(1, round(h * scale)))  # OpenCV takes (width, height)
-    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return small if rgb.ndim == 2 else small.reshape(size[1], size[0], rgb.shape[2])

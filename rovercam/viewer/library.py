@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 #: Output ids the viewer accepts in a URL (catalog ids are ``M2020-sol00100-NAME-v1``).
 OUTPUT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 
-#: Radiance shown as display white when neither the COG nor the camera settings say.
-DEFAULT_WHITE_RADIANCE = 0.08
-
 _EYES = (("LEFT", "RIGHT"), ("RIGHT", "LEFT"))
 
 
@@ -63,8 +60,9 @@ class Library:
     catalog : Catalog
     store : Store
     white_radiance : callable, optional
-        ``instrument -> float``: the radiance shown as display white for an instrument (default:
-        0.08 W m-2 sr-1 nm-1). A ``DISPLAY_WHITE_RADIANCE`` tag in the COG wins.
+        ``instrument -> float or None``: the radiance shown as display white for an instrument.
+        A ``DISPLAY_WHITE_RADIANCE`` tag in the COG wins; with neither, tiles are scaled by a
+        percentile of the raster (:class:`rovercam.viewer.pyramid.TileSource`).
     """
 
     def __init__(self, catalog: Catalog, store: Store, *, white_radiance: Any = None):
@@ -81,11 +79,12 @@ class Library:
     def from_settings(cls, settings: Any) -> "Library":
         """The library of a :class:`rovercam.config.Settings` (its catalog and storage root)."""
 
-        def white(instrument: str | None) -> float:
+        def white(instrument: str | None) -> float | None:
             try:
-                return float(settings.camera(str(instrument).split("+")[0]).display_white_radiance)
-            except ConfigError:  # a camera without settings: the documented default
-                return DEFAULT_WHITE_RADIANCE
+                value = getattr(settings.camera(str(instrument).split("+")[0]), "display_white_radiance", None)
+            except ConfigError:  # a camera without settings: the COG's tag, else a percentile
+                return None
+            return float(value) if value is not None else None
 
         return cls(Catalog(settings.catalog_url), Store.from_settings(settings), white_radiance=white)
 
@@ -155,7 +154,7 @@ class Library:
             else:
                 url, fs = self.store.url(key), self.store.fs
                 opener = lambda: rasterio.open(url, opener=fs.open)  # noqa: E731
-            white = self._white(entry.record.instrument) if self._white else DEFAULT_WHITE_RADIANCE
+            white = self._white(entry.record.instrument) if self._white else None
             src = TileSource(opener, white_radiance=white)
         except (StorageError, rasterio.errors.RasterioIOError) as exc:
             log.warning("%s: cannot open %s: %s", output_id, key, exc)
@@ -192,7 +191,7 @@ class Library:
         src = self.tile_source(output_id)
         if src is None:
             return None
-        doc: dict[str, Any] = {"grid": src.grid.to_dict(), "panorama": None}
+        doc: dict[str, Any] = {"grid": src.grid.to_dict(), "panorama": None, "bands": src.bands}
         tags = src.tags
         kind = tags.get("MAP_PROJECTION_TYPE")
         if kind in ("CYLINDRICAL", "EQUIRECTANGULAR"):

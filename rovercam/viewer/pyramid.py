@@ -11,6 +11,8 @@ Tiles are read from a COG window at the reduction of their level: GDAL answers a
 from the internal overview that matches (published COGs have overviews by factors of 2, made by
 averaging), so a tile of any level costs about one internal block. Radiance becomes display sRGB
 through :func:`rovercam.radiometry.to_display`, the function behind the published PNG previews.
+A 1-band raster (grayscale cameras) gives 8-bit grayscale tiles (one-channel JPEG/PNG), which
+browsers decode to equal R, G and B, so the viewer's shader shows them gray unchanged.
 """
 from __future__ import annotations
 
@@ -115,10 +117,11 @@ class TileGrid:
 
 
 def encode_tile(rgb: NDArray[np.uint8], fmt: TileFormat = "jpg", *, quality: int = 90) -> bytes:
-    """Encode an (H, W, 3) uint8 sRGB tile as JPEG or PNG bytes (deterministic)."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"tiles are (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")
-    bgr = np.ascontiguousarray(rgb[..., ::-1])
+    """Encode an (H, W, 3) uint8 sRGB tile, or an (H, W, 1) grayscale one, as JPEG or PNG bytes
+    (deterministic; a grayscale tile is a one-channel file)."""
+    if rgb.ndim != 3 or rgb.shape[2] not in (1, 3) or rgb.dtype != np.uint8:
+        raise ValueError(f"tiles are (H, W, 3) or (H, W, 1) uint8, got {rgb.shape} {rgb.dtype}")
+    bgr = np.ascontiguousarray(rgb[..., ::-1] if rgb.shape[2] == 3 else rgb[..., 0])
     if fmt == "jpg":
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
     elif fmt == "png":
@@ -138,29 +141,37 @@ class TileSource:
     opener : callable
         ``opener() -> rasterio dataset``; called once per thread (GDAL handles are not shared
         between threads).
-    white_radiance : float
-        Radiance shown as display white (W m-2 sr-1 nm-1), as in the published preview.
+    white_radiance : float or None
+        Radiance shown as display white (W m-2 sr-1 nm-1), as in the published preview. None:
+        the raster's ``DISPLAY_WHITE_RADIANCE`` tag, else
+        :func:`rovercam.radiometry.percentile_white` of its coarsest pyramid level.
     cache_tiles : int
         Encoded tiles kept in memory.
 
     Notes
     -----
     Bands 1-3 are read as linear sRGB radiance (float32, NaN = no data) and encoded with
-    :func:`rovercam.radiometry.to_display`; a uint8 raster is taken as display values already.
+    :func:`rovercam.radiometry.to_display`; a raster of one or two bands gives grayscale
+    tiles of band 1. A uint8 raster is taken as display values already.
     """
 
-    def __init__(self, opener: Any, *, white_radiance: float, cache_tiles: int = 256):
+    def __init__(self, opener: Any, *, white_radiance: float | None, cache_tiles: int = 256):
         self._opener = opener
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[int, int, int, str], bytes] = OrderedDict()
         self._cache_tiles = cache_tiles
-        self.white_radiance = float(white_radiance)
         ds = self._dataset()
         self.grid = TileGrid(ds.width, ds.height)
         self.count = ds.count
+        self.bands = 3 if ds.count >= 3 else 1
         self.dtype = ds.dtypes[0]
         self.tags: dict[str, str] = dict(ds.tags())
+        if white_radiance is None and self.tags.get("DISPLAY_WHITE_RADIANCE"):
+            white_radiance = float(self.tags["DISPLAY_WHITE_RADIANCE"])
+        if white_radiance is None and self.dtype != "uint8":
+            white_radiance = self._percentile_white()
+        self.white_radiance = float(white_radiance) if white_radiance is not None else 1.0
 
     def _dataset(self) -> Any:
         ds = getattr(self._local, "ds", None)
@@ -171,8 +182,20 @@ class TileSource:
             self._local.ds = ds
         return ds
 
+    def _percentile_white(self) -> float:
+        """:func:`~rovercam.radiometry.percentile_white` of level 0 (one tile, an overview read)."""
+        from rovercam.radiometry import percentile_white
+
+        window, (th, tw) = self.grid.window(0, 0, 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            data = self._dataset().read(list(range(1, self.bands + 1)), window=window,
+                                        out_shape=(self.bands, th, tw), resampling=Resampling.average)
+        return percentile_white(np.moveaxis(data, 0, 2))
+
     def read_rgb(self, z: int, x: int, y: int) -> NDArray[np.uint8]:
-        """Tile ``(z, x, y)`` as (h, w, 3) uint8 display sRGB (no data -> 0).
+        """Tile ``(z, x, y)`` as (h, w, 3) uint8 display sRGB, or (h, w, 1) 8-bit grayscale for
+        a 1-band raster (no data -> 0).
 
         Raises
         ------
@@ -183,10 +206,10 @@ class TileSource:
 
         window, (th, tw) = self.grid.window(z, x, y)
         ds = self._dataset()
-        bands = [1, 2, 3] if ds.count >= 3 else [1, 1, 1]
+        bands = list(range(1, self.bands + 1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            data = ds.read(bands, window=window, out_shape=(3, th, tw), resampling=Resampling.average)
+            data = ds.read(bands, window=window, out_shape=(len(bands), th, tw), resampling=Resampling.average)
         rgb = np.moveaxis(data, 0, 2)
         if rgb.dtype == np.uint8:
             return np.ascontiguousarray(rgb)

@@ -88,5 +88,24 @@ def test_to_display():
     assert out.tolist() == [[[255, 188, 0], [0, 255, 128]]]
     with pytest.raises(ValueError):
         to_display(rad, white_radiance=0.0)
-    with pytest.raises(ValueError):
-        to_display(rad[..., 0], white_radiance=1.0)
+    # one band of a grayscale camera, (H, W) or (H, W, 1): the same curve, the same shape
+    assert to_display(rad[..., 1], white_radiance=white).tolist() == [[188, 255]]
+    assert to_display(rad[..., 1:2], white_radiance=white).tolist() == [[[188], [255]]]
+    for bad in (rad[..., :2], rad[0, 0]):  # two bands; a 1-D array
+        with pytest.raises(ValueError):
+            to_display(bad, white_radiance=1.0)
+
+
+def test_percentile_white():
+    from rovercam.radiometry import percentile_white
+
+    values = np.arange(1, 1001, dtype=np.float32).reshape(20, 50)  # 1 .. 1000
+    img = np.dstack([values, values])
+    img[0, 0] = np.nan
+    # numpy's linear percentile of the finite values (1000 per band, minus the NaN pixel)
+    truth = np.percentile(np.concatenate([values.ravel()[1:]] * 2).astype(np.float64), 99.5)
+    assert percentile_white(img) == pytest.approx(truth, rel=1e-12)
+    with pytest.raises(ValueError, match="no finite"):
+        percentile_white(np.full((3, 3), np.nan, np.float32))
+    with pytest.raises(ValueError, match="not a usable white"):
+        percentile_white(np.zeros((3, 3), np.float32))

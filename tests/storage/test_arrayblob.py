@@ -40,3 +40,17 @@ def test_foreign_and_truncated_blobs_are_refused():
         arrayblob.unpack(blob[:-3])
     with pytest.raises(ValueError, match="object"):
         arrayblob.pack(np.array([object()]), {})
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (6, 5, 1), (6, 5, 3)])
+def test_peek_reads_shape_dtype_and_meta_from_the_head_only(shape):
+    import io
+
+    image = np.zeros(shape, np.float32)
+    blob = arrayblob.pack(image, {"units": "radiance_camera"})
+    stream = io.BytesIO(blob)
+    got_shape, dtype, meta = arrayblob.peek(stream)
+    assert (got_shape, dtype, meta) == (shape, np.dtype(np.float32), {"units": "radiance_camera"})
+    assert stream.tell() < len(blob) - image.nbytes + 256  # the pixels were not read
+    with pytest.raises(ValueError, match="magic"):
+        arrayblob.peek(io.BytesIO(b"not a blob at all"))

@@ -148,6 +148,33 @@ def test_png_round_trip_keeps_rgb_order_and_alpha() -> None:
     np.testing.assert_array_equal(plain[..., ::-1], rgb)
 
 
+def _png_ihdr(data: bytes) -> tuple[int, int]:
+    """(bit depth, colour type) from the IHDR chunk (PNG specification, section 11.2.2:
+    colour type 0 = gray, 2 = RGB, 4 = gray + alpha, 6 = RGBA)."""
+    assert data[12:16] == b"IHDR"
+    return data[24], data[25]
+
+
+def test_png_of_one_band_is_8_bit_grayscale_with_optional_alpha() -> None:
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 256, (37, 53), dtype=np.uint8)  # odd sizes: row filtering edge cases
+    alpha = rng.random((37, 53)) > 0.3
+    for image in (g, g[..., None]):
+        plain = write_png(image)
+        assert _png_ihdr(plain) == (8, 0)
+        np.testing.assert_array_equal(cv2.imdecode(np.frombuffer(plain, np.uint8), cv2.IMREAD_UNCHANGED), g)
+    for data in (write_png(g, alpha=alpha), write_png(np.dstack([g, np.where(alpha, 255, 0).astype(np.uint8)]))):
+        assert _png_ihdr(data) == (8, 4)  # gray + alpha, not RGB
+        # OpenCV decodes gray + alpha as BGRA with B = G = R = gray (lossless)
+        bgra = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        for c in range(3):
+            np.testing.assert_array_equal(bgra[..., c], g)
+        np.testing.assert_array_equal(bgra[..., 3], np.where(alpha, 255, 0))
+    assert write_png(g, alpha=alpha) == write_png(g, alpha=alpha)  # deterministic bytes
+    with pytest.raises(ValueError, match="alpha"):
+        write_png(np.dstack([g, g]), alpha=alpha)
+
+
 def test_png_rejects_bad_input() -> None:
     with pytest.raises(ValueError):
         write_png(np.zeros((4, 4, 3), np.float32))
@@ -164,6 +191,9 @@ def test_png_rejects_bad_input() -> None:
         ((3000, 1000, 4), 512, (512, 171, 4)),
         ((100, 200, 3), 512, (100, 200, 3)),  # already small: unchanged
         ((1, 5000, 3), 512, (1, 512, 3)),  # never below one pixel
+        ((1000, 3000), 512, (171, 512)),  # grayscale keeps its shape convention
+        ((1000, 3000, 1), 512, (171, 512, 1)),
+        ((1000, 3000, 2), 512, (171, 512, 2)),  # gray + alpha
     ],
 )
 def test_thumbnail_shape(shape: tuple, max_side: int, expected: tuple) -> None:

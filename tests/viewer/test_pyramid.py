@@ -64,3 +64,35 @@ def test_encode_tile_rejects_non_rgb():
     with pytest.raises(ValueError):
         encode_tile(np.zeros((4, 4), np.uint8))
     assert encode_tile(np.zeros((4, 4, 3), np.uint8), "png")[:4] == b"\x89PNG"
+
+
+def test_one_band_cog_gives_grayscale_tiles(tmp_path):
+    """A grayscale camera's COG: tiles are one-channel 8-bit images of to_display(band 1) (the
+    browser decodes them to R = G = B, which the viewer's shader shows as gray)."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    h, w = 600, 1100
+    radiance = (rng.random((h, w)) * 0.05).astype(np.float32)
+    radiance[:50] = np.nan  # uncovered
+    path = write_cog(tmp_path / "g.tif", radiance, tags={"DISPLAY_WHITE_RADIANCE": "0.05"})
+    src = TileSource(lambda: rasterio.open(path), white_radiance=None)
+    assert src.bands == 1 and src.white_radiance == 0.05  # the COG's tag
+    full = src.read_rgb(2, 1, 0)
+    assert full.shape == (512, 512, 1)
+    np.testing.assert_array_equal(full[..., 0], to_display(radiance[:512, 512:1024], white_radiance=0.05))
+    for fmt in ("png", "jpg"):
+        tile = cv2.imdecode(np.frombuffer(src.tile(2, 1, 0, fmt), np.uint8), cv2.IMREAD_UNCHANGED)
+        assert tile.shape == (512, 512)  # one channel in the file
+    png = cv2.imdecode(np.frombuffer(src.tile(2, 1, 0, "png"), np.uint8), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(png, full[..., 0])  # PNG tiles are lossless
+
+
+def test_tiles_without_a_white_scale_by_a_percentile_of_the_coarsest_level(tmp_path):
+    rng = np.random.default_rng(4)
+    radiance = (rng.random((600, 1100)) * 0.05).astype(np.float32)
+    path = write_cog(tmp_path / "g.tif", radiance)  # no DISPLAY_WHITE_RADIANCE tag
+    src = TileSource(lambda: rasterio.open(path), white_radiance=None)
+    with rasterio.open(path) as ds:  # truth: level 0 is the 4x overview (one 512 px tile)
+        level0 = ds.read(1, out_shape=(150, 275), resampling=rasterio.enums.Resampling.average)
+    assert src.white_radiance == pytest.approx(float(np.percentile(level0, 99.5)), rel=1e-6)
