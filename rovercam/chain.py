@@ -81,6 +81,7 @@ __all__ = [
     "STAGES",
     "calibration_level",
     "band_space",
+    "expected_level",
 ]
 
 log = logging.getLogger(__name__)
@@ -428,6 +429,40 @@ def run_chain(frame: Frame, settings: Settings, *, fused: bool = True) -> Frame:
             continue
         _remap(rows.get(ya, yb), maps[0][y0:y1], maps[1][y0:y1] - np.float32(ya), dst=out[y0:y1])
     return replace(virt, image=out)
+
+
+def expected_level(product: Product, settings: Settings) -> CalibrationLevel:
+    """The calibration level the chain will give ``product``, planned from its label and the
+    registry without any pixel work (``rovercam inspect``; works on labels read without pixels).
+
+    Raises
+    ------
+    CalibrationError
+        With ``[calibration] strict``, what is missing.
+    """
+    if product.image is not None:
+        shape: tuple[int, ...] = product.image.shape
+    else:
+        ds_l, ds_s = product.downsample
+        lines = (product.subframe.lines or ds_l) // ds_l
+        samples = (product.subframe.samples or ds_s) // ds_s
+        bands = 3 if product.cfa.state == "decoded" else 1
+        shape = (lines, samples) if bands == 1 else (lines, samples, bands)
+    stand_in = replace(product, image=_placeholder(shape, np.uint8 if product.companding.state == "companded"
+                                                   else np.uint16))
+    frame = frame_from_product(stand_in, settings=settings)
+    for name in STAGES[:-1]:  # undistort changes no level
+        plan = _PLANNERS[name](frame, settings)
+        if name == "decompand" and plan.op:
+            image = _placeholder(frame.image.shape, np.uint16)
+        elif name == "debayer" and plan.op:
+            image = _placeholder(frame.image.shape[:2] + (3,), np.float32)
+        elif name in ("flat", "color"):
+            image = _placeholder(frame.image.shape, np.float32)
+        else:
+            image = frame.image
+        frame = _step(frame, plan.text, image=image, calibration=plan.calibration, **plan.changes)
+    return frame.level
 
 
 def process_product(product: Product, settings: Settings, *, sha256: str = "") -> Frame:

@@ -210,6 +210,40 @@ def cmd_process(args: argparse.Namespace) -> int:
     return 0 if failures == 0 else 1
 
 
+def cmd_cameras(args: argparse.Namespace) -> int:
+    from rovercam.config import load
+    from rovercam.provenance import LEVEL_NAMES
+    from rovercam.registry import camera_status, iter_cameras, registry_markdown
+
+    settings = load(args.config)
+    folders = list(settings.calibration_path)
+    cameras = {m: c for m, c in settings.cameras.items() if not args.mission or m == args.mission.upper()}
+    if args.mission and not cameras:
+        raise RovercamError(f"no cameras for mission {args.mission!r} (missions: {', '.join(sorted(settings.cameras))})")
+    if args.markdown:
+        sys.stdout.write(registry_markdown(cameras, folders))
+        return 0
+    status = [camera_status(cam, folders) for cam in iter_cameras(cameras)]
+    if args.json:
+        sys.stdout.write(json.dumps(status) + "\n")
+        return 0
+    table = Table(title=f"camera registry ({len(status)} cameras; calibration from {', '.join(map(str, folders))})")
+    for col in ("camera", "detector", "bits", "CFA", "LUTs", "flat", "bad pixels", "partner", "radiometry",
+                "best level"):
+        table.add_column(col)
+    for st in status:
+        flats = st["flat"]
+        flat = "none" if not flats else (f"{len(flats)} file(s)" if all(flats.values())
+                                         else f"[red]missing {sum(v is None for v in flats.values())}[/]")
+        bad = "none" if not st["bad_pixels"] else ("yes" if all(st["bad_pixels"].values()) else "[red]missing[/]")
+        table.add_row(st["camera"], st["detector"], str(st["bits"] or "?"), st["cfa"], str(len(st["luts"])), flat,
+                      bad, st["partner"] or "-", st["radiometry"] + (" (synthetic)" if st["synthetic"] else ""),
+                      f"{st['level']} {LEVEL_NAMES[st['level']]}")
+    console.print(table)
+    console.print("radiometric status and sources: rovercam cameras --markdown, docs/cameras.md")
+    return 0
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rovercam.config import load
     from rovercam.ingest import ingest_paths
@@ -229,9 +263,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from rovercam.config import load
     from rovercam.products import read_product, summarize
 
-    summary = summarize(read_product(args.product, pixels=not args.label_only))
+    product = read_product(args.product, pixels=not args.label_only)
+    summary = summarize(product)
+    summary["calibration"] = _expected_calibration(product, load(args.config))
     if args.json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")
     else:
@@ -240,6 +277,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             table.add_row(str(k), str(v))
         console.print(table)
     return 0
+
+
+def _expected_calibration(product, settings) -> dict:
+    """What the frame chain will make of a product: its camera in the registry and the level."""
+    from rovercam.chain import expected_level
+    from rovercam.errors import ConfigError
+
+    try:
+        camera = settings.camera(product.instrument, product.mission).key
+    except ConfigError:
+        camera = None
+    level = expected_level(product, settings)
+    return {"camera": camera, **level.to_dict()}
 
 
 def _sol_range(text: str) -> tuple[int, int]:
@@ -305,7 +355,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             rows = search_outputs(cat, sol=args.sol, sols=sols, camera=args.camera, kind=args.kind,
                                   mission=args.mission, since=args.since, until=args.until,
                                   latest_only=args.latest)
-            cols = ("output_id", "kind", "sol", "instrument", "version", "start_time", "stac_key")
+            cols = ("output_id", "kind", "sol", "instrument", "version", "calibration_level", "units",
+                    "start_time", "stac_key")
         if args.what == "export-stac":
             from rovercam.catalog.export import export_stac
             from rovercam.storage import Store
@@ -392,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("products", nargs="+")
     pr.add_argument("--out", required=True)
     pr.set_defaults(func=cmd_process)
+
+    cm = sub.add_parser("cameras", help="the camera registry and each camera's calibration status")
+    cm.add_argument("--mission", help="one mission (M2020, MSL, MER, NSYT)")
+    cm.add_argument("--json", action="store_true")
+    cm.add_argument("--markdown", action="store_true", help="the table of docs/cameras.md, with sources")
+    cm.set_defaults(func=cmd_cameras)
 
     g = sub.add_parser("ingest", help="ingest products (files or folders) into the catalog")
     g.add_argument("paths", nargs="+")

@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 
 from rovercam.catalog.db import Catalog
+from rovercam.provenance import CalibrationLevel
 from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
 from rovercam.mosaic.model import Mosaic
 from rovercam.provenance import sha256_bytes
@@ -93,13 +94,21 @@ def _display_white(mosaic: Mosaic) -> tuple[float, str]:
     return white, f"percentile {WHITE_PERCENTILE:g} of finite values"
 
 
+def _level_tags(level: CalibrationLevel | None) -> dict[str, str]:
+    """CALIBRATION_LEVEL, UNITS, CALIBRATION_MISSING; "unknown" for a mosaic whose frames did not
+    come through the frame chain (its provenance has no level)."""
+    if level is None:
+        return {"CALIBRATION_LEVEL": "unknown", "UNITS": "unknown", "CALIBRATION_MISSING": "unknown"}
+    return level.tags()
+
+
 def _cog_tags(mosaic: Mosaic, white: tuple[float, str]) -> dict[str, str]:
     tags = dict(mosaic.projection.to_tags())
     tags.update(
         MOSAIC_NAME=mosaic.name,
         SOL=str(int(mosaic.sol)),
         INSTRUMENT_ID=mosaic.instrument,
-        RADIANCE_UNIT=RADIANCE_UNIT,
+        **_level_tags(mosaic.provenance.level),
         # the radiance shown as display white in the previews (viewers use it for their tiles)
         DISPLAY_WHITE_RADIANCE=repr(white[0]),
         DISPLAY_WHITE_SOURCE=white[1],
@@ -189,7 +198,7 @@ def publish_mosaic(
         nodata_mask=~covered,
         tags=_cog_tags(mosaic, white),
         band_descriptions=_BAND_DESCRIPTIONS[image.shape[2]],
-        units=RADIANCE_UNIT,
+        units=mosaic.provenance.level.units if mosaic.provenance.level else None,
     )
     display = radiometry.to_display(image, white_radiance=white[0])  # (H, W, 3) or (H, W, 1)
     display[~covered] = 0
@@ -212,6 +221,7 @@ def publish_mosaic(
     published = store.publish(prefix, files, render=render)
 
     output_id = item_id(mission, mosaic.sol, mosaic.name, published.version)
+    level = mosaic.provenance.level
     catalog.record_output(
         output_id=output_id,
         name=mosaic.name,
@@ -227,6 +237,8 @@ def publish_mosaic(
         start_time=mosaic.start_time,
         end_time=mosaic.stop_time or mosaic.start_time,
         checksums=published.sha256,
+        calibration_level=None if level is None else level.level,
+        units=None if level is None else level.units,
     )
     log.info(
         "%s: sol %d %s v%d (%s)", mosaic.name, mosaic.sol, "reused" if published.reused else "published",

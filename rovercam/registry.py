@@ -18,6 +18,7 @@ Missions are named as rovercam's products name them (:attr:`rovercam.products.Pr
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
@@ -197,8 +198,9 @@ def lut_files(cam: "CameraSettings", folders: list[Path]) -> list[str]:
         names = {p.name for p in d.iterdir() if p.is_file()}
         for stem in cam.luts.values():
             found |= {n for n in names if n.lower() == f"{stem}.txt".lower()}
-        if cam.lut_prefix:
-            found |= {n for n in names if n.lower().startswith(cam.lut_prefix.lower())}
+        if cam.lut_prefix:  # <prefix>LUT<n>.txt, as labels name them (SAMPLE_BIT_MODE_ID LUT<n>)
+            pattern = re.compile(re.escape(cam.lut_prefix) + r"LUT\d+\.txt", re.IGNORECASE)
+            found |= {n for n in names if pattern.fullmatch(n)}
     return sorted(found)
 
 
@@ -225,8 +227,10 @@ def camera_status(cam: "CameraSettings", folders: list[Path]) -> dict[str, Any]:
     level = 3 if cam.radiometry == "absolute" else (2 if has_flat else 1)
     detector = (f"{cam.detector_samples}x{cam.detector_lines}"
                 if cam.detector_samples and cam.detector_lines else "?")
+    # a camera whose sensor facts are unknown (bits absent) may have a CFA the label names
+    cfa = cam.cfa_pattern or ("none" if cam.bits is not None else "? (label)")
     return {"camera": cam.key, "name": cam.name, "detector": detector, "bits": cam.bits,
-            "cfa": cam.cfa_pattern or "none", "luts": lut_files(cam, folders), "flat": flats,
+            "cfa": cfa, "luts": lut_files(cam, folders), "flat": flats,
             "bad_pixels": bad, "partner": cam.stereo_partner, "radiometry": cam.radiometry,
             "source": cam.radiometry_source, "synthetic": cam.synthetic, "level": level,
             "notes": cam.notes}

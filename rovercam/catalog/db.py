@@ -93,6 +93,8 @@ class OutputRecord:
     start_time: _dt.datetime | None = None
     end_time: _dt.datetime | None = None
     checksums: dict[str, str] = field(default_factory=dict)
+    calibration_level: int | None = None  # 0 raw .. 3 absolute (docs/calibration.md)
+    units: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +124,7 @@ def output_record(r: OutputRow) -> OutputRecord:
     return OutputRecord(
         r.output_id, r.name, r.kind, r.sol, r.instrument, r.version, dict(r.storage_keys),
         r.stac_key, _utc(r.created_at), r.run_id, r.mission, _utc(r.start_time),
-        _utc(r.end_time), dict(r.checksums or {}),
+        _utc(r.end_time), dict(r.checksums or {}), r.calibration_level, r.units,
     )
 
 
@@ -384,6 +386,8 @@ class Catalog:
         start_time: _dt.datetime | None = None,
         end_time: _dt.datetime | None = None,
         checksums: Mapping[str, str] | None = None,
+        calibration_level: int | None = None,
+        units: str | None = None,
     ) -> str:
         """Record a published output version and its inputs, in one transaction.
 
@@ -402,6 +406,8 @@ class Catalog:
             Mission id and the time span of the inputs (UTC), for searches by time.
         checksums : mapping of str -> str, optional
             File name -> sha256 of the published bytes (as in the store's version record).
+        calibration_level, units : optional
+            What the data are (:class:`rovercam.provenance.CalibrationLevel`).
 
         Returns
         -------
@@ -426,6 +432,7 @@ class Catalog:
             row.start_time = _utc(start_time)
             row.end_time = _utc(end_time)
             row.checksums = dict(checksums) if checksums is not None else None
+            row.calibration_level, row.units = calibration_level, units
             s.flush()
             s.execute(delete(LineageRow).where(LineageRow.output_id == output_id))
             s.add_all(

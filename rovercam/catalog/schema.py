@@ -147,6 +147,9 @@ class OutputRow(Base):
     start_time: Mapped[_dt.datetime | None]
     end_time: Mapped[_dt.datetime | None]
     checksums: Mapped[dict[str, Any] | None]  # file name -> sha256 of the published bytes
+    # Added by migration 0003: 0 raw .. 3 absolute (docs/calibration.md), and the data's units.
+    calibration_level: Mapped[int | None] = mapped_column(Integer)
+    units: Mapped[str | None] = mapped_column(String(64))
 
 
 class LineageRow(Base):

@@ -74,6 +74,7 @@ def provenance_properties(prov: Provenance) -> dict[str, Any]:
         "inputs": dict(sorted(prov.inputs.items())),
         "calibration": dict(sorted(prov.calibration.items())),
         "steps": list(prov.steps),
+        "calibration_level": None if prov.level is None else prov.level.to_dict(),
     }
 
 
@@ -137,6 +138,9 @@ def mosaic_item(
         "rovercam:size": [int(mosaic.projection.width), int(mosaic.projection.height)],
         "rovercam:bands": int(mosaic.image.shape[2]) if mosaic.image.ndim == 3 else 1,
         "rovercam:provenance": provenance_properties(prov),
+        # what the data are: 0 raw .. 3 absolute, and their units (docs/calibration.md)
+        "rovercam:calibration_level": None if prov.level is None else prov.level.level,
+        "rovercam:units": None if prov.level is None else prov.level.units,
     }
     if display_white is not None:
         properties["rovercam:display_white_radiance"] = float(display_white[0])

@@ -19,7 +19,7 @@ import numpy as np
 from rovercam.bands import band_count
 from rovercam.chain import Frame
 from rovercam.config import Settings
-from rovercam.errors import MosaicError
+from rovercam.errors import ConfigError, MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry, frame_geometry
 from rovercam.mosaic.gains import estimate_gains
 from rovercam.mosaic.model import Mosaic
@@ -55,6 +55,23 @@ def _check_frame(f: Frame, first: Frame | None) -> None:
                           "group frames by band count (rovercam.mosaic.grouping.split_by_bands)")
 
 
+def _display_white(cameras: set[tuple[str, str]], first: Frame, settings: Settings) -> float | None:
+    """The cameras' display white radiance for absolute radiance mosaics; None otherwise (relative
+    values, or no camera gives one), and publishing then scales previews by a percentile."""
+    if not first.units.startswith("radiance"):
+        return None
+    whites = []
+    for mission, instrument in sorted(cameras):
+        try:
+            cam = settings.camera(instrument, mission or None)
+        except ConfigError:
+            return None
+        if cam.display_white_radiance is None:
+            return None
+        whites.append(cam.display_white_radiance)
+    return min(whites) if whites else None
+
+
 def build_mosaic(
     name: str,
     loaders: Sequence[Callable[[], Frame]],
@@ -88,6 +105,7 @@ def build_mosaic(
     opts = settings.mosaic
     geoms: list[FrameGeometry] = []
     prov, times, instruments, sols = Provenance(), [], set(), set()
+    cameras: set[tuple[str, str]] = set()
     first: Frame | None = None
     for load in loaders:
         f = load()
@@ -100,6 +118,7 @@ def build_mosaic(
         if f.start_time:
             times.append(f.start_time)
         instruments.add(f.instrument)
+        cameras.add((f.mission, f.instrument))
         sols.add(f.sol)
     if len(geoms) < opts.min_frames:
         raise MosaicError(f"{name}: {len(geoms)} frame(s), fewer than mosaic.min_frames={opts.min_frames}")
@@ -144,10 +163,7 @@ def build_mosaic(
                                 tile=opts.tile, workers=opts.workers)
     image, index = render_mosaic(stack, proj, options=render_opts,
                                  progress=(lambda d, t: progress(f"tile {d}/{t}")) if progress else None)
-    cams = [settings.cameras.get(i) for i in sorted(instruments)]
-    # no camera display white known: None, and publishing scales previews by a percentile
-    whites = [c.display_white_radiance for c in cams if c and getattr(c, "display_white_radiance", None)]
-    white = min(whites) if whites else None
+    white = _display_white(cameras, first, settings)
     blend = f"multiband" if opts.blend == "multiband" else f"feather {opts.feather:g}"
     prov.steps.append(f"mosaic: {proj.kind.lower()}, surface {opts.surface}, {blend}"
                       + "".join(f", {s}" for s in steps))
