@@ -9,9 +9,14 @@ each pipeline stage can be tested and measured.
   product is truncated on purpose and listed as expected-bad.
 - :func:`load_truth` reads the truth back; ``truth.radiance(directions)`` and
   ``truth.radiance_grid(az, el)`` give the world radiance (W m^-2 sr^-1 nm^-1, linear-sRGB
-  "world RGB") for any SITE_FRAME direction.
+  "world RGB") for any SITE_FRAME direction; ``truth.gray_radiance_grid(az, el)`` the one band
+  a panchromatic camera sees (fixed world-RGB weights).
+- The generator owns its cameras' calibration (:mod:`.cameras`, never the pipeline's settings)
+  and writes one camera table per camera it used to ``calibration/cameras/<camera>.toml``
+  (:mod:`.calibration`), beside the LUTs and flats.
 
-Profiles: ``demo`` and ``tiny`` keep the world *at infinity* (:mod:`.world`; no parallax, so
+Profiles: ``demo``, ``tiny`` and ``heritage-navcam`` (an MSL Navcam pan: 1024x1024 12-bit
+monochrome EDRs with CAHVOR labels) keep the world *at infinity* (:mod:`.world`; no parallax, so
 the truth panorama is exactly what a perfect mosaic shows from any mast position; the demo scores
 its mosaics against it). ``navcam-pan``, ``mastcamz-pan``, ``edl`` and ``full`` render a terrain
 with relief (:mod:`.terrain`) through every camera (:mod:`.cameras`, :mod:`.shots`,

@@ -42,7 +42,8 @@ from rovercam.radiometry import (
     write_flat,
     write_lut,
 )
-from rovercam.synth.cameras import CAMERAS, CameraSpec
+from rovercam.synth.calibration import camera_table_path, write_camera_table
+from rovercam.synth.cameras import CAMERAS, XYZ_FROM_CAMERA, CameraSpec, sensor_spec
 from rovercam.synth.pointing import RoverPose, boresight, navcam_pair, perturbed
 from rovercam.synth.sensor import (
     SensorSpec,
@@ -65,10 +66,6 @@ Progress = Callable[[int, int, str], None]
 
 #: Step of the truth panorama from the mast, degrees.
 PANORAMA_STEP_DEG = 0.2
-#: Camera RGB -> XYZ of every synthetic camera unless the configuration gives one (the
-#: config/cameras/navcam_*.toml matrix: crosstalk X = [[.86,.11,.03],[.09,.82,.09],[.02,.14,.84]]).
-XYZ_FROM_CAMERA = ((0.439191, 0.349567, 0.161742), (0.158214, 0.852862, -0.011076),
-                   (0.001119, -0.048862, 1.136743))
 _LUTS = {  # name -> design_sqrt_lut keywords (DOMAIN.md §6 shapes)
     "M20_LUT2": dict(in_bits=12),
     "M20_MCZ_LUT0": dict(in_bits=11, floor_dn=2, pedestal_dn=0.0, top_dn=2025, max_dn=2033),
@@ -78,40 +75,6 @@ _SCLK_SOL0 = 666893698.0
 _SOL_S = 88775.244
 _WHITE = 0.08  # display white radiance for the sRGB truth images, W m^-2 sr^-1 nm^-1
 _STATE: dict[str, Any] = {}  # worker-process state, set by _init_worker in each worker only
-
-
-def _sensor(cam: CameraSpec, settings: Any) -> SensorSpec:
-    xyz = XYZ_FROM_CAMERA
-    if settings is not None and cam.instrument_id in getattr(settings, "cameras", {}):
-        cs = settings.camera(cam.instrument_id)
-        return SensorSpec.from_camera_settings(cs, vignetting=cam.vignetting)
-    return SensorSpec(
-        instrument_id=cam.instrument_id, code=cam.code, detector_samples=cam.samples,
-        detector_lines=cam.lines, cfa_pattern=cam.cfa or "RGGB", lut_prefix=cam.lut_prefix,
-        bias_dn=cam.bias_dn, responsivity=cam.responsivity, xyz_from_camera=xyz,
-        flat=f"flats/{cam.instrument_id}_flat.tif", read_noise_dn=cam.read_noise_dn,
-        gain_e_per_dn=cam.gain_e_per_dn, dn_max=cam.dn_max, vignetting=cam.vignetting,
-        temperature_c=cam.temperature_c)
-
-
-def _camera_toml(cam: CameraSpec, spec: SensorSpec) -> str:
-    """The camera's calibration in the config/cameras/*.toml format."""
-    m = spec.xyz_from_camera
-    rows = ",\n".join(f"    [{r[0]:.6f}, {r[1]:.6f}, {r[2]:.6f}]" for r in m)
-    cfa = f'"{cam.cfa}"' if cam.cfa else None
-    return (f"# Synthetic {cam.instrument_id} calibration written by rovercam.synth.\n"
-            f'instrument_id = "{cam.instrument_id}"\ncode = "{cam.code}"\nmission = "M2020"\n'
-            f"detector_samples = {cam.samples}\ndetector_lines = {cam.lines}\n"
-            + (f"cfa_pattern = {cfa}\n" if cfa
-               else "# monochrome: no cfa_pattern (TOML has no null; see the report)\n")
-            + f'lut_prefix = "{cam.lut_prefix}"\n'
-            f"bias_dn = {spec.bias_dn}\nresponsivity = {list(spec.responsivity)}\n"
-            f"xyz_from_camera = [\n{rows},\n]\n" f'flat = "{spec.flat}"\n'
-            f"read_noise_dn = {spec.read_noise_dn}\ngain_e_per_dn = {spec.gain_e_per_dn}\n"
-            f"display_white_radiance = {_WHITE}\n"
-            f"# not in CameraSettings yet: dark current and bad pixels\n"
-            f"# dark_dn_per_s = {cam.dark_dn_per_s}\n"
-            f"# bad_pixels = \"badpixels/{cam.instrument_id}_*.txt\"\n")
 
 
 def _detector_grid(shot: Shot) -> tuple[int, int]:
@@ -361,7 +324,9 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
     """Generate a terrain profile (called by :func:`rovercam.synth.generate_sol`).
 
     ``select`` keeps only the shots it accepts (tests generate a few of each kind); every kept
-    shot is rendered exactly as in the whole profile.
+    shot is rendered exactly as in the whole profile. ``settings`` is accepted and unused:
+    camera values come from :data:`rovercam.synth.cameras.CAMERAS`, and each camera used gets
+    its table in ``calibration/cameras/`` (:mod:`rovercam.synth.calibration`).
 
     OpenCV is switched to one thread for the duration (and restored): worker processes are
     forked, and a forked child must not inherit OpenCV's thread pool.
@@ -397,7 +362,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
     step = Steps(len(shots) + 4, progress, label=f"synth {profile} sol {sol}")
 
     step("terrain")
-    sensors = {iid: _sensor(cam, settings) for iid, cam in CAMERAS.items()}
+    sensors = {iid: sensor_spec(iid) for iid in CAMERAS}  # never from settings
     luts = {name: design_sqrt_lut(name, **kw) for name, kw in _LUTS.items()}
     for name, lut in luts.items():
         write_lut(out / "calibration" / "luts" / f"{name}.txt", lut)
@@ -409,8 +374,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
     bad_maps = {}
     for iid in used:
         cam = CAMERAS[iid]
-        (out / "calibration" / "cameras" / f"{iid.lower()}.toml").write_text(
-            _camera_toml(cam, sensors[iid]))
+        write_camera_table(out / "calibration", sensors[iid], cam=cam)
         primary = next(s for s in shots if s.instrument_id == iid)
         flat = _flat(sensors[iid], primary, primary.samples)
         if primary.dark_columns != (0, 0):
@@ -488,7 +452,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
         calibration={"luts": {n: f"calibration/luts/{n}.txt" for n in luts},
                      "lut": "calibration/luts/M20_LUT2.txt",
                      "flats": {iid: f"calibration/{sensors[iid].flat}" for iid in used},
-                     "cameras": {iid: f"calibration/cameras/{iid.lower()}.toml" for iid in used},
+                     "cameras": {iid: f"calibration/{camera_table_path(iid)}" for iid in used},
                      "bad_pixels": bad_maps, "search_path": "calibration"},
         panorama={"file": "panorama.npy", "step_deg": PANORAMA_STEP_DEG,
                   "elevation_max_deg": 65.0, "shape": list(stored.shape), "frame": "SITE_FRAME",

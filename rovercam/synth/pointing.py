@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.camera import CAHVORE
+from rovercam.camera import CAHVOR, CAHVORE
 from rovercam.camera.frames import azimuth_elevation, matrix_to_quaternion
 
 __all__ = [
@@ -107,7 +107,7 @@ class Pointing:
     elevation_deg: float
 
 
-def boresight(model: CAHVORE, samples: int, lines: int) -> NDArray[np.float64]:
+def boresight(model: CAHVORE | CAHVOR, samples: int, lines: int) -> NDArray[np.float64]:
     """Unit ray (3,) through the detector centre ((samples-1)/2, (lines-1)/2), model frame."""
     _, d = model.unproject(np.array([[(samples - 1) / 2.0, (lines - 1) / 2.0]]))
     return d[0]
@@ -117,13 +117,15 @@ def boresight(model: CAHVORE, samples: int, lines: int) -> NDArray[np.float64]:
 class NavcamPair:
     """The two Navcam eyes at the template pointing, ROVER_NAV_FRAME, product pixels.
 
+    Mars 2020 (CAHVORE) or MSL (CAHVOR) Navcams, whichever template built them.
+
     ``right`` is ``left`` moved by the baseline and then rotated by ``r_right_left`` about its own
     centre, so right-eye ray directions are ``r_right_left @`` left-eye ray directions of the
     same pixel (the intrinsics are identical).
     """
 
-    left: CAHVORE
-    right: CAHVORE
+    left: CAHVORE | CAHVOR
+    right: CAHVORE | CAHVOR
     r_right_left: NDArray[np.float64]
     pointing: Pointing
     samples: int
@@ -135,7 +137,8 @@ class NavcamPair:
         return (self.left.c + self.right.c) / 2.0
 
 
-def navcam_pair(scale: float, samples: int, lines: int) -> NavcamPair:
+def navcam_pair(scale: float, samples: int, lines: int, *,
+                template: CAHVORE | CAHVOR | None = None) -> NavcamPair:
     """The left and right Navcam models of a detector resampled by ``scale``, rover frame.
 
     Parameters
@@ -144,13 +147,18 @@ def navcam_pair(scale: float, samples: int, lines: int) -> NavcamPair:
         Product pixels per full-resolution pixel (1/4 for the demo detector: 1280x960).
     samples, lines : int
         Product size (the detector centre defines the pointing).
+    template : CAHVORE or CAHVOR, keyword-only
+        Full-resolution left-eye model, ROVER_NAV_FRAME; default the Mars 2020 sol-670 Navcam
+        left (:data:`NAVCAM_LEFT_SOL670`). The right eye is built from it the same way.
 
     Notes
     -----
     The demo detector *is* the scaled model (``H' = s H``, ``V' = s V``): it is the true geometry
     of the synthetic camera, so no half-pixel binning term applies.
     """
-    left = CAHVORE(**NAVCAM_LEFT_SOL670).scaled(scale, scale)  # type: ignore[arg-type]
+    if template is None:
+        template = CAHVORE(**NAVCAM_LEFT_SOL670)  # type: ignore[arg-type]
+    left = template.scaled(scale, scale)
     internal = left.internal()
     right_axis = (left.h - internal.hc * left.a) / internal.hs  # camera +x (right), rover frame
     yaw, pitch, roll = _RIGHT_EYE_MISALIGNMENT_DEG
@@ -189,7 +197,8 @@ def mast_rotation(
     return r, t
 
 
-def perturbed(model: CAHVORE, error_deg: float, rng: np.random.Generator) -> CAHVORE:
+def perturbed(model: CAHVORE | CAHVOR, error_deg: float,
+              rng: np.random.Generator) -> CAHVORE | CAHVOR:
     """The model rotated about its centre by a random small rotation (pointing-knowledge error).
 
     Each of three axis angles is normal with sigma ``error_deg``; ``error_deg = 0`` returns the

@@ -6,16 +6,19 @@ Per pixel (the forward model the frame chain inverts, DOMAIN.md §8):
    camera's spectral crosstalk: ``L_cam = camera_from_world @ L_world`` with
    ``camera_from_world = inv(SRGB_FROM_XYZ @ xyz_from_camera)``, so that the pipeline's colour
    path (camera -> XYZ by ``xyz_from_camera``, XYZ -> linear sRGB by the D65 matrix) recovers
-   the world RGB exactly;
+   the world RGB exactly. A panchromatic (monochrome) camera instead sees one band,
+   ``L_gray = panchromatic @ L_world`` (weights summing to 1);
 2. ``DN = L_cam * responsivity * exposure_s * flat(x, y) + bias``;
 3. Bayer sampling (the detector keeps one band per pixel), shot noise (``gain_e_per_dn``
    electrons per DN, Gaussian approximation of Poisson) and read noise, rounding, clipping to
-   0..4095 (12 bits);
-4. 12 -> 8 bit companding through the inverse LUT the generator writes.
+   0..dn_max (12 bits for ECAM);
+4. 12 -> 8 bit companding through the inverse LUT the generator writes (none for cameras whose
+   ``lut_mode`` is ``"NONE"``).
 
-:class:`SensorSpec` holds the parameters; build it from the camera settings the pipeline
-calibrates with (:meth:`SensorSpec.from_camera_settings`) so that the generator's sensor truth
-and the pipeline's calibration come from the same configuration file.
+:class:`SensorSpec` holds the parameters. The generator's own cameras build theirs from
+:data:`rovercam.synth.cameras.CAMERAS` (:func:`rovercam.synth.cameras.sensor_spec`) and write
+them beside the sol as camera tables (:mod:`rovercam.synth.calibration`), so the pipeline
+calibrates a generated sol with exactly the values that made it.
 """
 from __future__ import annotations
 
@@ -52,16 +55,16 @@ class SensorSpec:
         ``"NAVCAM_LEFT"``, ``"NL"``.
     detector_samples, detector_lines : int
         Full-resolution detector size (5120 x 3840 for ECAM).
-    cfa_pattern : {"RGGB", "GRBG", "GBRG", "BGGR"}
-        Bayer pattern at the detector origin.
+    cfa_pattern : {"RGGB", "GRBG", "GBRG", "BGGR"} or None
+        Bayer pattern at the detector origin; None for a monochrome detector.
     lut_prefix : str
         Prefix of the inverse-LUT file name (``"M20_"`` -> ``M20_LUT2.txt``).
     bias_dn : float
         Constant bias (DN).
     responsivity : (3,) float
-        DN s^-1 per W m^-2 sr^-1 nm^-1, camera R, G, B.
-    xyz_from_camera : (3, 3) float
-        Camera RGB -> CIE XYZ (D65), as the pipeline calibrates.
+        DN s^-1 per W m^-2 sr^-1 nm^-1, camera R, G, B (three equal numbers for one band).
+    xyz_from_camera : (3, 3) float or None
+        Camera RGB -> CIE XYZ (D65), as the pipeline calibrates; None for a panchromatic camera.
     flat : str
         Flat-field file name relative to the calibration folder.
     read_noise_dn, gain_e_per_dn : float
@@ -72,17 +75,22 @@ class SensorSpec:
         ``flat = 1 - a r^2 - b r^4`` with r = 1 at the detector corner.
     temperature_c : float
         INSTRUMENT_TEMPERATURE written to the labels.
+    lut_mode : str
+        SAMPLE_BIT_MODE_ID of the companding LUT (``"LUT2"``), ``"NONE"`` for uncompanded DN.
+    panchromatic : (3,) float or None
+        Weights of world R, G, B in the one band of a monochrome camera (sum 1); None for a
+        colour camera.
     """
 
     instrument_id: str
     code: str
     detector_samples: int
     detector_lines: int
-    cfa_pattern: str
+    cfa_pattern: str | None
     lut_prefix: str
     bias_dn: float
     responsivity: tuple[float, float, float]
-    xyz_from_camera: tuple[tuple[float, float, float], ...]
+    xyz_from_camera: tuple[tuple[float, float, float], ...] | None
     flat: str
     read_noise_dn: float
     gain_e_per_dn: float
@@ -90,10 +98,24 @@ class SensorSpec:
     vignetting: tuple[float, float] = (0.30, 0.08)
     temperature_c: float = -21.5
     extra: dict[str, Any] = field(default_factory=dict)
+    lut_mode: str = "LUT2"
+    panchromatic: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.xyz_from_camera is None) == (self.panchromatic is None):
+            raise ValueError(f"{self.instrument_id}: give exactly one of xyz_from_camera (colour) "
+                             "and panchromatic (monochrome)")
+        if self.panchromatic is not None and abs(sum(self.panchromatic) - 1.0) > 1e-9:
+            raise ValueError(f"{self.instrument_id}: panchromatic weights must sum to 1, got "
+                             f"{self.panchromatic}")
 
     @classmethod
     def from_camera_settings(cls, cs: Any, **overrides: Any) -> "SensorSpec":
-        """Build from a :class:`rovercam.config.CameraSettings` (any object with its fields)."""
+        """Build from a :class:`rovercam.config.CameraSettings` (any object with its fields).
+
+        For callers that simulate a configured camera (the frame benchmark); the generator's
+        own cameras never read settings (:func:`rovercam.synth.cameras.sensor_spec`).
+        """
         values = dict(
             instrument_id=cs.instrument_id,
             code=cs.code,
@@ -113,26 +135,36 @@ class SensorSpec:
 
     @property
     def camera_from_world(self) -> NDArray[np.float64]:
-        """(3, 3) camera RGB from world RGB: ``inv(SRGB_FROM_XYZ @ xyz_from_camera)``."""
+        """(3, 3) camera bands from world RGB: ``inv(SRGB_FROM_XYZ @ xyz_from_camera)``.
+
+        A panchromatic camera's three rows are all its weights (every "band" is the one gray
+        band), so ``camera_from_world @ L_world`` repeats the gray radiance three times.
+        """
+        if self.panchromatic is not None:
+            return np.tile(np.asarray(self.panchromatic, dtype=np.float64), (3, 1))
         return np.linalg.inv(SRGB_FROM_XYZ @ np.asarray(self.xyz_from_camera, dtype=np.float64))
 
     @property
-    def lut_name(self) -> str:
-        """File stem of the inverse LUT (``M20_LUT2``)."""
-        return f"{self.lut_prefix}LUT2"
+    def lut_name(self) -> str | None:
+        """File stem of the inverse LUT (``M20_LUT2``); None when the DN are not companded."""
+        return None if self.lut_mode == "NONE" else f"{self.lut_prefix}{self.lut_mode}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready parameters (the truth manifest records them)."""
-        return {
+        out: dict[str, Any] = {
             "instrument_id": self.instrument_id, "code": self.code,
             "cfa_pattern": self.cfa_pattern, "bias_dn": self.bias_dn,
             "responsivity": list(self.responsivity),
-            "xyz_from_camera": [list(r) for r in self.xyz_from_camera],
+            "xyz_from_camera": (None if self.xyz_from_camera is None
+                                else [list(r) for r in self.xyz_from_camera]),
             "camera_from_world": self.camera_from_world.tolist(),
             "read_noise_dn": self.read_noise_dn, "gain_e_per_dn": self.gain_e_per_dn,
             "dn_max": self.dn_max, "vignetting": list(self.vignetting),
             "temperature_c": self.temperature_c, "flat": self.flat,
         }
+        if self.panchromatic is not None:
+            out["panchromatic"] = list(self.panchromatic)
+        return out
 
 
 def vignetting_flat(spec: SensorSpec, lines: int, samples: int) -> NDArray[np.float32]:
@@ -158,8 +190,9 @@ def auto_exposure(signal_rate: NDArray[np.float32], spec: SensorSpec, *,
 
     Parameters
     ----------
-    signal_rate : (H, W, 3) ndarray of float32
-        Noiseless signal per second of exposure, DN s^-1 (flat included, bias excluded).
+    signal_rate : (H, W, 3) or (H, W) ndarray of float32
+        Noiseless signal per second of exposure, DN s^-1 (flat included, bias excluded); 2-D
+        for a monochrome sensor.
     spec : SensorSpec
     limits_s : (float, float)
         Shortest and longest commandable exposure.
@@ -169,7 +202,8 @@ def auto_exposure(signal_rate: NDArray[np.float32], spec: SensorSpec, *,
     float
         Seconds, rounded to the commanding quantum (10 us).
     """
-    peak = float(np.percentile(signal_rate.max(axis=-1)[::4, ::4], _AE_PERCENTILE))
+    brightest = signal_rate.max(axis=-1) if signal_rate.ndim == 3 else signal_rate
+    peak = float(np.percentile(brightest[::4, ::4], _AE_PERCENTILE))
     target = _AE_FILL * (spec.dn_max - spec.bias_dn)
     t = target / peak if peak > 0 else limits_s[1]
     t = float(np.clip(t, *limits_s))

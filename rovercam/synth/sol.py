@@ -3,7 +3,8 @@
 One rover position, a mast pan of both Navcam eyes, rendered from the world of
 :mod:`rovercam.synth.world` through the true camera models and the sensor model of
 :mod:`rovercam.synth.sensor`, written as Mars 2020 ECM-like raw products (8-bit companded,
-Bayer RGGB encoded, one band, PDS3 attached label with a CAHVORE model).
+Bayer RGGB encoded, one band, PDS3 attached label with a CAHVORE model) or, for the heritage
+profile, MSL Navcam EDR-like ones (12-bit DN in 16-bit words, monochrome, CAHVOR).
 
 Profiles:
 
@@ -14,6 +15,18 @@ Profiles:
   pixel averaging, a full-frame subframe of 1280x960), since a Bayer mosaic cannot be binned. Plus one deliberately truncated product.
 - ``"tiny"``: 4 frames per eye (a partial pan) at 1/16 (320x240), plus one truncated product:
   fast enough for unit tests.
+- ``"heritage-navcam"``: an MSL Navcam (B string) 360-degree pan at elevation -10 degrees, 10
+  frames per eye on the full 1024x1024 detector (CAHVOR, 0.82 mrad/px, ~45 degree field, so
+  neighbours overlap by ~20 % at the centre row and more towards the corners), INSTRUMENT_ID
+  NAV_LEFT_B/NAV_RIGHT_B, product ids ``NLB_<sclk>EDR_F<site><drive>NCAM00530M1``, DN not
+  companded (SAMPLE_BIT_METHOD NONE), no CFA. The one band sees world RGB through fixed
+  panchromatic weights (:data:`rovercam.synth.cameras.MSL_NAVCAM_PANCHROMATIC`); the truth's
+  :meth:`~rovercam.synth.Truth.gray_radiance_grid` applies the same weights. Plus one truncated
+  product.
+
+Every camera's sensor values are the generator's own (:data:`rovercam.synth.cameras.CAMERAS`),
+never read from the pipeline's settings; ``calibration/cameras/<camera>.toml`` records them
+(:mod:`rovercam.synth.calibration`).
 
 With the Navcam's ~97-degree horizontal field, 8 frames over 360 degrees overlap their
 neighbours by ~55 % (5 frames would give ~25 %); the truth manifest records the overlap.
@@ -37,6 +50,9 @@ from rovercam.camera.frames import azimuth_elevation
 from rovercam.products import CFA, Companding, FrameDefinition, Product, Subframe
 from rovercam.products import format_m2020_id, write_pds3
 from rovercam.radiometry import design_sqrt_lut, write_flat, write_lut
+from rovercam.synth.calibration import camera_table_path, write_camera_table
+from rovercam.synth.cameras import msl_navcam_left_model, sensor_spec
+from rovercam.synth.heritage import format_msl_id, msl_sclk
 from rovercam.synth.pointing import (
     NavcamPair,
     RoverPose,
@@ -46,17 +62,24 @@ from rovercam.synth.pointing import (
     navcam_pair,
     perturbed,
 )
-from rovercam.synth.sensor import SensorSpec, auto_exposure, expose, vignetting_flat
+from rovercam.synth.sensor import (
+    SensorSpec,
+    auto_exposure,
+    expose,
+    expose_frame,
+    vignetting_flat,
+)
 from rovercam.synth.shots import TERRAIN_PROFILES
 from rovercam.synth.progress import Steps
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
 from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
 
-__all__ = ["generate_sol", "Profile", "PROFILES", "default_sensors"]
+__all__ = ["generate_sol", "Profile", "PROFILES", "Rig", "RIGS", "default_sensors"]
 
 log = logging.getLogger(__name__)
 
-ProfileName = Literal["demo", "tiny", "navcam-pan", "mastcamz-pan", "edl", "full"]
+ProfileName = Literal["demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl",
+                      "full"]
 Progress = Callable[[int, int, str], None]
 
 #: Sub-pixel offsets (x, y) averaged per frame pixel (2x2 supersampling).
@@ -73,8 +96,34 @@ _SEQUENCE_ID = "NCAM00530"
 
 
 @dataclass(frozen=True, slots=True)
+class Rig:
+    """The stereo pair of a pan profile and how its products are written.
+
+    ``mission`` picks the product naming and clock (Mars 2020 ids and SCLK, or MSL
+    engineering-camera ids and SCLK, :mod:`rovercam.synth.heritage`); ``template`` the
+    full-resolution left-eye model (None: the Mars 2020 sol-670 Navcam).
+    """
+
+    name: str
+    left: str
+    right: str
+    mission: Literal["M2020", "MSL"]
+    product_type: str
+
+    def template(self) -> Any:
+        """Full-resolution left-eye camera model, or None for the default Navcam template."""
+        return msl_navcam_left_model() if self.mission == "MSL" else None
+
+
+RIGS: dict[str, Rig] = {
+    "m2020-navcam": Rig("m2020-navcam", "NAVCAM_LEFT", "NAVCAM_RIGHT", "M2020", "ECM"),
+    "msl-navcam": Rig("msl-navcam", "NAV_LEFT_B", "NAV_RIGHT_B", "MSL", "EDR"),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class Profile:
-    """A generation profile: detector scale and the mast pan."""
+    """A generation profile: the camera pair, detector scale and the mast pan."""
 
     name: str
     scale: float  # product pixels per full-resolution pixel
@@ -82,26 +131,26 @@ class Profile:
     pan_elevation_deg: float
     pan_step_deg: float | None  # None: 360 / frames_per_eye
     start_azimuth_deg: float
-    camera_specific: str  # product-id positions 46-49: tile index + downsample code
+    camera_specific: str  # M2020 product-id positions 46-49: tile index + downsample code
+    rig: str = "m2020-navcam"
 
 
 PROFILES: dict[str, Profile] = {
     "demo": Profile("demo", 1 / 4, 8, -14.0, None, 0.0, "01_2"),
     "tiny": Profile("tiny", 1 / 16, 4, -14.0, 60.0, 0.0, "01_2"),
+    "heritage-navcam": Profile("heritage-navcam", 1.0, 10, -10.0, None, 0.0, "", "msl-navcam"),
 }
 
 
-def default_sensors(settings: Any = None) -> dict[str, SensorSpec]:
-    """Sensor specs of both Navcam eyes from the configuration (``rovercam.config.load()``)."""
-    if settings is None:
-        from rovercam import config
-
-        settings = config.load()
-    return {iid: SensorSpec.from_camera_settings(settings.camera(iid))
-            for iid in ("NAVCAM_LEFT", "NAVCAM_RIGHT")}
+def default_sensors(rig: str = "m2020-navcam") -> dict[str, SensorSpec]:
+    """Sensor specs of both eyes of a rig (the generator's own values, never settings)."""
+    r = RIGS[rig]
+    return {iid: sensor_spec(iid) for iid in (r.left, r.right)}
 
 
-def _sclk(sol: int, seconds_after_start: float) -> float:
+def _sclk(sol: int, seconds_after_start: float, mission: str = "M2020") -> float:
+    if mission == "MSL":
+        return msl_sclk(sol, _PAN_LMST_H, seconds_after_start)
     lmst_s = _PAN_LMST_H * 3600.0 * (_SOL_S / 86400.0)
     return round(_SCLK_SOL0 + sol * _SOL_S + lmst_s + seconds_after_start, 3)
 
@@ -119,6 +168,34 @@ def _supersampled_directions(pair: NavcamPair) -> NDArray[np.float32]:
     if not np.isfinite(dirs).all():
         raise RuntimeError("the Navcam template does not invert over the whole detector")
     return dirs.astype(np.float32)
+
+
+def _signal_rate(radiance: NDArray[np.float32], spec: SensorSpec,
+                 flat: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Noiseless signal, DN s^-1: (H, W, 3) camera bands, or (H, W) for a panchromatic camera."""
+    if spec.panchromatic is not None:
+        gray = radiance @ np.asarray(spec.panchromatic, np.float32)
+        return gray * np.float32(spec.responsivity[0]) * flat
+    cam = radiance @ spec.camera_from_world.T.astype(np.float32)
+    return cam * np.asarray(spec.responsivity, np.float32) * flat[..., None]
+
+
+def _expose(rate: NDArray[np.float32], exposure: float, spec: SensorSpec, lut: Any,
+            rng: np.random.Generator) -> tuple[NDArray, NDArray[np.uint16]]:
+    """Stored pixels (companded Bayer codes, or monochrome DN) and the DN before companding."""
+    if spec.cfa_pattern is None:
+        return expose_frame(rate, exposure, spec, rng, lut=lut, cfa_state="none")
+    return expose(rate, exposure, spec, lut, rng)
+
+
+def _product_id(rig: Rig, iid: str, sol: int, sclk: float, rover: RoverPose,
+                prof: Profile) -> str:
+    if rig.mission == "MSL":
+        return format_msl_id(instrument=iid, sclk=sclk, site=rover.site, drive=rover.drive,
+                             sequence=_SEQUENCE_ID, product_type=rig.product_type)
+    return format_m2020_id(instrument=iid, sol=sol, sclk=sclk, site=rover.site,
+                           drive=rover.drive, sequence=_SEQUENCE_ID, filter="M",
+                           camera_specific=prof.camera_specific, compression="LU")
 
 
 def _render(panorama: Panorama, dirs_template: NDArray[np.float32],
@@ -139,20 +216,23 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     Parameters
     ----------
     out_dir : path-like
-        Created if needed. Receives ``raw/<PRODUCT_ID>.IMG``, ``calibration/luts/M20_LUT2.txt``,
-        ``calibration/flats/NAVCAM_{LEFT,RIGHT}_flat.tif`` and ``truth/`` (manifest.json,
-        panorama.npy). Nothing is written outside it.
+        Created if needed. Receives ``raw/<PRODUCT_ID>.IMG``, ``calibration/luts/M20_LUT2.txt``
+        (not for uncompanded heritage DN), ``calibration/flats/<CAMERA>_flat.tif``,
+        ``calibration/cameras/<camera>.toml`` and ``truth/`` (manifest.json, panorama.npy).
+        Nothing is written outside it.
     sol : int, keyword-only
         Sol number (0-9999).
-    profile : {"demo", "tiny", "navcam-pan", "mastcamz-pan", "edl", "full"}, keyword-only
-        ``demo``/``tiny``: see the module docstring (world at infinity). The others render the
+    profile : {"demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl", "full"}
+        Keyword-only. ``demo``/``tiny``/``heritage-navcam``: see the module docstring (world at
+        infinity). The others render the
         terrain world with every camera (:mod:`rovercam.synth.shots`,
         :mod:`rovercam.synth.mission`).
     seed : int, keyword-only
         Everything is deterministic per seed.
     settings : rovercam.config.Settings, optional
-        Camera calibration (bias, responsivity, colour matrix, noise) shared with the pipeline;
-        default ``rovercam.config.load()``.
+        Accepted for the callers that pass it; camera values never come from it (the generator
+        owns its cameras, :data:`rovercam.synth.cameras.CAMERAS`, and writes their tables to
+        ``calibration/cameras/``).
     progress : callable, optional
         ``progress(done, total, message)`` after each step.
     pointing_error_deg : float, keyword-only
@@ -178,21 +258,22 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
                                     settings=settings, progress=progress,
                                     pointing_error_deg=pointing_error_deg, utc=_utc)
     prof = PROFILES[profile]
-    sensors = default_sensors(settings)
+    rig = RIGS[prof.rig]
+    sensors = default_sensors(prof.rig)
     out = Path(out_dir)
     raw_dir, cal_dir, truth_dir = out / "raw", out / "calibration", out / "truth"
-    for d in (raw_dir, cal_dir / "luts", cal_dir / "flats", truth_dir):
+    for d in (raw_dir, cal_dir / "flats", cal_dir / "cameras", truth_dir):
         d.mkdir(parents=True, exist_ok=True)
 
-    left_spec = sensors["NAVCAM_LEFT"]
+    left_spec = sensors[rig.left]
     samples = int(round(left_spec.detector_samples * prof.scale))
     lines = int(round(left_spec.detector_lines * prof.scale))
-    pair = navcam_pair(prof.scale, samples, lines)
+    pair = navcam_pair(prof.scale, samples, lines, template=rig.template())
     pixel_deg = float(np.degrees(1.0 / pair.left.internal().hs))
     world = default_world(seed, pixel_deg)
     pan = mast_pan(prof.frames_per_eye, elevation_deg=prof.pan_elevation_deg,
                    start_azimuth_deg=prof.start_azimuth_deg, step_deg=prof.pan_step_deg)
-    eyes = (("NAVCAM_LEFT", "left"), ("NAVCAM_RIGHT", "right"))
+    eyes = ((rig.left, "left"), (rig.right, "right"))
     step = Steps(3 + len(pan) * len(eyes) + 1, progress, label=f"synth {profile} sol {sol}")
 
     panorama = render_panorama(world)
@@ -203,12 +284,16 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     np.save(truth_dir / "panorama.npy", stored)
     step("world panorama")
 
-    lut = design_sqrt_lut(left_spec.lut_name, in_bits=12)
-    lut_path = write_lut(cal_dir / "luts" / f"{left_spec.lut_name}.txt", lut)
+    lut, lut_path = None, None
+    if left_spec.lut_name is not None:
+        (cal_dir / "luts").mkdir(exist_ok=True)
+        lut = design_sqrt_lut(left_spec.lut_name, in_bits=12)
+        lut_path = write_lut(cal_dir / "luts" / f"{left_spec.lut_name}.txt", lut)
     flats: dict[str, NDArray[np.float32]] = {}
     for iid, _ in eyes:
         flats[iid] = vignetting_flat(sensors[iid], lines, samples)
         write_flat(cal_dir / sensors[iid].flat, flats[iid])
+        write_camera_table(cal_dir, sensors[iid])
     dirs_template = _supersampled_directions(pair)
     step("calibration files and camera rays")
 
@@ -221,10 +306,10 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
             index=(rover.site, rover.drive)),
     }
     frame_truths: list[FrameTruth] = []
-    first_left: tuple[Product, NDArray[np.uint8]] | None = None
+    first_left: tuple[Product, NDArray] | None = None
     for k, target in enumerate(pan):
         r_head, t_head = mast_rotation(pair.pointing, target, bar_centre=pair.bar_centre)
-        sclk = _sclk(sol, k * _FRAME_INTERVAL_S)
+        sclk = _sclk(sol, k * _FRAME_INTERVAL_S, rig.mission)
         for iid, eye in eyes:
             spec = sensors[iid]
             template = pair.left if eye == "left" else pair.right
@@ -232,18 +317,15 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
             r_rover_template = r_head if eye == "left" else r_head @ pair.r_right_left
             radiance = _render(panorama, dirs_template, r_site_rover @ r_rover_template,
                                lines, samples)
-            cam = radiance @ spec.camera_from_world.T.astype(np.float32)
-            rate = cam * np.asarray(spec.responsivity, np.float32) * flats[iid][..., None]
+            rate = _signal_rate(radiance, spec, flats[iid])
             exposure = auto_exposure(rate, spec)
             eye_index = 0 if eye == "left" else 1
             rng = np.random.default_rng(np.random.SeedSequence([seed, 1009, k, eye_index]))
-            codes, dn = expose(rate, exposure, spec, lut, rng)
+            codes, dn = _expose(rate, exposure, spec, lut, rng)
             label_model = perturbed(true_model, pointing_error_deg, rng)
-            pid = format_m2020_id(instrument=iid, sol=sol, sclk=sclk, site=rover.site,
-                                  drive=rover.drive, sequence=_SEQUENCE_ID, filter="M",
-                                  camera_specific=prof.camera_specific, compression="LU")
-            product = _product(pid, iid, sol, sclk, rover, label_model, frames_def, exposure,
-                               spec, codes, prof)
+            pid = _product_id(rig, iid, sol, sclk, rover, prof)
+            product = _product(pid, rig, iid, sol, sclk, rover, label_model, frames_def,
+                               exposure, spec, codes)
             path = raw_dir / f"{pid}.IMG"
             write_pds3(path, product, embed_vicar=True)
             centre = boresight(true_model, samples, lines)
@@ -262,7 +344,7 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
                 first_left = (product, codes)
             step(f"{pid} exposure {exposure * 1000:.2f} ms")
 
-    bad = _write_truncated(raw_dir, out, first_left, sol, rover, prof)
+    bad = _write_truncated(raw_dir, out, first_left, sol, rover, prof, rig)
     step(f"{bad.product_id} (truncated on purpose)")
 
     manifest = SolManifest(
@@ -273,16 +355,20 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
                "quaternion": list(rover.quaternion), "site": rover.site, "drive": rover.drive,
                "frame": "ROVER_NAV_FRAME", "reference": "SITE_FRAME"},
         sensors={iid: s.to_dict() for iid, s in sensors.items()},
-        calibration={"lut": str(lut_path.relative_to(out)),
+        calibration={**({"lut": str(lut_path.relative_to(out))} if lut_path else {}),
                      "flats": {iid: str((cal_dir / sensors[iid].flat).relative_to(out))
                                for iid, _ in eyes},
+                     "cameras": {iid: f"calibration/{camera_table_path(iid)}"
+                                 for iid, _ in eyes},
                      "search_path": "calibration"},
         panorama={"file": "panorama.npy", "step_deg": panorama.step_deg,
                   "elevation_max_deg": panorama.elevation_max_deg,
                   "shape": list(stored.shape), "frame": "SITE_FRAME",
                   "units": "W m^-2 sr^-1 nm^-1", "bands": "world RGB = linear sRGB primaries",
                   "sampling": "bilinear, wrap in azimuth; column j = azimuth j*step, "
-                              "row i = elevation elevation_max - i*step"},
+                              "row i = elevation elevation_max - i*step",
+                  **({"gray_weights": list(left_spec.panchromatic)}
+                     if left_spec.panchromatic is not None else {})},
         supersampling=SUPERSAMPLING,
         extra={"pan_overlap": _overlap(prof, pixel_deg, samples)},
     )
@@ -302,43 +388,48 @@ def _jsonable(keywords: dict[str, Any]) -> dict[str, Any]:
     return {k: list(v) if isinstance(v, tuple) else v for k, v in keywords.items()}
 
 
-def _product(pid: str, iid: str, sol: int, sclk: float, rover: RoverPose, model: Any,
+def _product(pid: str, rig: Rig, iid: str, sol: int, sclk: float, rover: RoverPose, model: Any,
              frames: dict[str, FrameDefinition], exposure: float, spec: SensorSpec,
-             codes: NDArray[np.uint8], prof: Profile) -> Product:
+             codes: NDArray) -> Product:
     # The demo detector *is* the product grid (see the module docstring): a Bayer mosaic
     # cannot be pixel-averaged, so the labels declare no downsampling and a subframe equal to
     # the whole (scaled) detector.
     lines, samples = codes.shape
+    if spec.lut_name is None:  # heritage EDR: DN as read out, SAMPLE_BIT_METHOD NONE
+        companding = Companding()
+    else:
+        companding = Companding(method="SOFTWARE", lut=spec.lut_mode, state="companded",
+                                original_bits=12)
+    if spec.cfa_pattern is None:
+        cfa = CFA()
+    else:  # Raw (not JPEG) MIPL labels say CFA_VENUE NONE, BAYER_METHOD RAW_BAYER.
+        cfa = CFA(pattern=spec.cfa_pattern, state="encoded",  # type: ignore[arg-type]
+                  venue="NONE", method="RAW_BAYER")
     return Product(
-        product_id=pid, mission="M2020", instrument=iid, sol=sol, sclk=sclk, site=rover.site,
-        drive=rover.drive, sequence_id=_SEQUENCE_ID, product_type="ECM", start_time=_utc(sclk),
-        image=codes, camera_model=model, camera_frame="ROVER_NAV_FRAME", frames=dict(frames),
-        exposure_s=exposure, temperature_c=spec.temperature_c,
-        companding=Companding(method="SOFTWARE", lut="LUT2", state="companded", original_bits=12),
-        # Raw (not JPEG) MIPL labels say CFA_VENUE NONE, BAYER_METHOD RAW_BAYER.
-        cfa=CFA(pattern=spec.cfa_pattern, state="encoded",  # type: ignore[arg-type]
-                venue="NONE", method="RAW_BAYER"),
+        product_id=pid, mission=rig.mission, instrument=iid, sol=sol, sclk=sclk,
+        site=rover.site, drive=rover.drive, sequence_id=_SEQUENCE_ID,
+        product_type=rig.product_type, start_time=_utc(sclk), image=codes, camera_model=model,
+        camera_frame="ROVER_NAV_FRAME", frames=dict(frames), exposure_s=exposure,
+        temperature_c=spec.temperature_c, companding=companding, cfa=cfa,
         subframe=Subframe(first_line=1, first_sample=1, lines=lines, samples=samples),
         downsample=(1, 1),
     )
 
 
-def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray[np.uint8]] | None,
-                     sol: int, rover: RoverPose, prof: Profile) -> ExpectedBad:
+def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray] | None,
+                     sol: int, rover: RoverPose, prof: Profile, rig: Rig) -> ExpectedBad:
     """A repeat of the first left frame whose file ends 37 % into the image (a downlink gap)."""
     if first is None:
         raise ValueError("no frame was generated to break")
     product, codes = first
-    sclk = _sclk(sol, (prof.frames_per_eye + 1) * _FRAME_INTERVAL_S)
-    pid = format_m2020_id(instrument=product.instrument, sol=sol, sclk=sclk, site=rover.site,
-                          drive=rover.drive, sequence=_SEQUENCE_ID, filter="M",
-                          camera_specific=prof.camera_specific, compression="LU")
+    sclk = _sclk(sol, (prof.frames_per_eye + 1) * _FRAME_INTERVAL_S, rig.mission)
+    pid = _product_id(rig, product.instrument, sol, sclk, rover, prof)
     broken = Product(**{**{f: getattr(product, f) for f in product.__dataclass_fields__},
                         "product_id": pid, "sclk": sclk, "start_time": _utc(sclk), "image": codes})
     path = raw_dir / f"{pid}.IMG"
     write_pds3(path, broken, embed_vicar=True)
     size = path.stat().st_size
-    image_bytes = codes.size
+    image_bytes = codes.nbytes
     keep = size - image_bytes + int(0.37 * image_bytes)
     with open(path, "r+b") as f:
         f.truncate(keep)

@@ -8,6 +8,7 @@ mosaic on any output grid::
 
     truth = load_truth(sol_dir)
     rgb = truth.radiance_grid(az_deg, el_deg)   # (H, W, 3) W m^-2 sr^-1 nm^-1, world RGB
+    gray = truth.gray_radiance_grid(az_deg, el_deg)  # (H, W): what a panchromatic camera sees
 """
 from __future__ import annotations
 
@@ -187,6 +188,52 @@ class Truth:
         """
         return sample_panorama(self.panorama, np.asarray(az_deg, dtype=np.float64),
                                np.asarray(el_deg, dtype=np.float64))
+
+    @property
+    def gray_weights(self) -> NDArray[np.float32]:
+        """(3,) world-RGB weights of the sol's panchromatic cameras (sum 1).
+
+        Raises
+        ------
+        rovercam.errors.RovercamError
+            The sol has no panchromatic cameras (its manifest records no weights).
+        """
+        w = self.manifest.panorama.get("gray_weights")
+        if w is None:
+            raise RovercamError(f"profile {self.manifest.profile!r}: no panchromatic cameras, so "
+                                "no gray weights; pass weights= explicitly")
+        return np.asarray(w, dtype=np.float32)
+
+    def gray_radiance(self, directions_site: ArrayLike, *,
+                      weights: ArrayLike | None = None) -> NDArray[np.float32]:
+        """One-band radiance towards SITE_FRAME directions: ``weights @ world RGB``.
+
+        Parameters
+        ----------
+        directions_site : (N, 3) array_like
+            Directions in SITE_FRAME (need not be unit length).
+        weights : (3,) array_like, keyword-only
+            World-RGB weights; default :attr:`gray_weights` (what the sol's monochrome cameras
+            see, e.g. the ``heritage-navcam`` profile's MSL Navcams).
+
+        Returns
+        -------
+        (N,) ndarray of float32
+            W m^-2 sr^-1 nm^-1.
+        """
+        w = self.gray_weights if weights is None else np.asarray(weights, dtype=np.float32)
+        return self.radiance(directions_site) @ w
+
+    def gray_radiance_grid(self, az_deg: ArrayLike, el_deg: ArrayLike, *,
+                           weights: ArrayLike | None = None) -> NDArray[np.float32]:
+        """One-band radiance on an azimuth/elevation grid (degrees, SITE_FRAME).
+
+        The truth a one-band mosaic is scored against: :meth:`radiance_grid` through the
+        sol's panchromatic weights (or ``weights``). Returns (H, W) float32,
+        W m^-2 sr^-1 nm^-1.
+        """
+        w = self.gray_weights if weights is None else np.asarray(weights, dtype=np.float32)
+        return self.radiance_grid(az_deg, el_deg) @ w
 
     def camera_radiance(self, directions_site: ArrayLike,
                         instrument_id: str) -> NDArray[np.float32]:

@@ -24,6 +24,8 @@ from rovercam.synth.shots import shot_list
 from rovercam.synth.sol import _utc
 from rovercam.synth.terrain import TerrainParams, build_terrain
 
+from synth_tables import check_table
+
 _PICK = {"navcam-pan": {0, 1, 4, 5}, "navcam-tiles": {0, 4}, "navcam-subframe": {0, 1},
          "hazcam": {0, 3}, "mcz-multispectral": {0, 10}, "EDL_RDCAM": {60, 69},
          "LCAM": {15}, "EDL_PUCAM1": {0}, "EDL_DDCAM": {5}, "EDL_RUCAM": {0}}
@@ -253,3 +255,16 @@ def test_contact_sheet_is_written(sol: Path, tmp_path: Path) -> None:
     out = contact_sheet(sol, tmp_path / "sheet.png", columns=6, thumb_width=160)
     sheet = cv2.imread(str(out))
     assert sheet is not None and sheet.shape[1] == 6 * 164
+
+
+def test_camera_tables_written_for_every_camera_used(sol: Path) -> None:
+    m = load_truth(sol).manifest
+    used = {f.instrument_id for f in m.frames}
+    assert set(m.calibration["cameras"]) == used
+    assert sorted(p.name for p in (sol / "calibration/cameras").iterdir()) == \
+        sorted(f"{iid.lower()}.toml" for iid in used)
+    for iid in used:
+        table = check_table(sol, iid)
+        assert table["mission"] == "M2020"
+    lcam = check_table(sol, "LCAM")  # the one monochrome camera: no CFA, no colour matrix
+    assert lcam["bits"] == 8 and lcam["luts"] == {}
