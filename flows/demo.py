@@ -44,7 +44,9 @@ class DemoResult:
 
 
 def mosaic_psnr(cog_path: str | Path, truth, *, white_radiance: float) -> tuple[float, float]:
-    """(PSNR dB on the display scale, covered fraction) of a published cylindrical COG vs truth."""
+    """(PSNR dB on the display scale, covered fraction) of a published cylindrical COG vs truth:
+    the world radiance for a 3-band mosaic, the sol's one-band (panchromatic) radiance for a
+    1-band one (:meth:`rovercam.synth.Truth.gray_radiance_grid`)."""
     import rasterio
 
     with rasterio.open(cog_path) as ds:
@@ -52,7 +54,7 @@ def mosaic_psnr(cog_path: str | Path, truth, *, white_radiance: float) -> tuple[
         tags = ds.tags()
     proj = CylindricalProjection.from_tags(tags, image.shape[1], image.shape[0])
     az, el = proj.az_el_grid()
-    ref = truth.radiance_grid(az, el)
+    ref = truth.radiance_grid(az, el) if image.shape[2] == 3 else truth.gray_radiance_grid(az, el)[..., None]
     covered = np.all(np.isfinite(image), axis=2)
     return display_psnr(image, ref, white_radiance=white_radiance, mask=covered), float(covered.mean())
 
@@ -104,7 +106,8 @@ def process_demo_sol(demo: DemoSol) -> DemoResult:
     result = DemoResult(demo.settings, demo.sol_dir, report, demo.generate_s, time.perf_counter() - t0)
     truth = load_truth(demo.sol_dir)
     for pub in report["published"]:
-        white = demo.settings.camera(pub["instrument"].split("+")[0]).display_white_radiance
+        # the generated sol's own (synthetic) camera tables give the display white
+        white = demo.settings.camera(pub["instrument"].split("+")[0], "M2020").display_white_radiance
         result.psnr_db[pub["name"]], result.coverage[pub["name"]] = mosaic_psnr(
             pub["cog_path"], truth, white_radiance=white
         )

@@ -51,7 +51,9 @@ from rovercam import chain, config
 from rovercam import radiometry as rad
 from rovercam.camera import CAHVOR, CAHVORE, linearize, remap_grid
 from rovercam.products.model import CFA, Companding, FrameDefinition, Subframe
-from rovercam.synth.sensor import SensorSpec, expose, vignetting_flat
+from rovercam.synth.calibration import camera_table_path, write_camera_table
+from rovercam.synth.cameras import sensor_spec
+from rovercam.synth.sensor import expose, vignetting_flat
 from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
 from rovercam.benchmarks import best_of
 
@@ -94,11 +96,11 @@ def _make_case(kind: str, cal: Path, settings: config.Settings) -> chain.Frame:
         lut = rad.design_sqrt_lut("M20_MCZ_LUT0", in_bits=11, floor_dn=2, pedestal_dn=0,
                                   top_dn=2025, max_dn=2033)
         w, h, dn_max, bits = 1648, 1200, 2033, 11
-    cam = settings.camera(iid)
+    cam = settings.camera(iid, "M2020")  # the synthetic table :func:`_settings` put on the path
     (cal / "luts").mkdir(parents=True, exist_ok=True)
     (cal / "flats").mkdir(parents=True, exist_ok=True)
     rad.write_lut(cal / "luts" / f"{cam.luts.get(lut_id, cam.lut_prefix + lut_id)}.txt", lut)
-    spec = SensorSpec.from_camera_settings(cam, dn_max=dn_max)
+    spec = sensor_spec(iid)
     flat_img = vignetting_flat(spec, h, w)
     if cam.flat:
         rad.write_flat(cal / cam.flat, flat_img)
@@ -108,7 +110,7 @@ def _make_case(kind: str, cal: Path, settings: config.Settings) -> chain.Frame:
     codes, _ = expose(rate, 0.5 * (dn_max - cam.bias_dn) / float(rate.max()), spec, lut,
                       np.random.default_rng(7))
     return chain.Frame(
-        product_id=f"BENCH_{kind.upper()}", instrument=iid, image=codes, units="code",
+        product_id=f"BENCH_{kind.upper()}", instrument=iid, mission="M2020", image=codes, units="code",
         camera_model=model, camera_frame="ROVER_NAV_FRAME",
         frames={"ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
         exposure_s=0.5 * (dn_max - cam.bias_dn) / float(rate.max()),
@@ -119,6 +121,10 @@ def _make_case(kind: str, cal: Path, settings: config.Settings) -> chain.Frame:
 
 
 def _settings(cal: Path) -> config.Settings:
+    """Settings with the generator's camera tables (synthetic Navcam and Mastcam-Z) in ``cal``."""
+    for iid in ("NAVCAM_LEFT", "MCZ_LEFT"):
+        if not (cal / camera_table_path(iid)).is_file():
+            write_camera_table(cal, sensor_spec(iid))
     return config.load(environ={}, overrides={"calibration": {"search_path": [str(cal)]}})
 
 
@@ -144,7 +150,7 @@ def _speed(kind: str, repeats: int) -> tuple[float, float]:
         settings = _settings(cal)
         frame = _make_case(kind, cal, settings)
         chain.run_chain(frame, settings)  # warm-up: remap grid, gain map, LUT
-        cam = settings.camera(frame.instrument)
+        cam = settings.camera(frame.instrument, frame.mission)
         lut = rad.find_lut(cam.luts.get(frame.companding.lut, cam.lut_prefix + frame.companding.lut),
                            [cal / "luts"])
         base = _baseline(frame, lut, 1.0 / (frame.exposure_s * np.asarray(cam.responsivity)))
@@ -243,7 +249,7 @@ def frame_accuracy(sol_dir: str | Path, *, max_frames: int | None = None) -> dic
         t_rgb = _truth_image(truth, frame, "world")
         ok &= np.isfinite(cam_rad).all(axis=-1) & (t_cam > 0).all(axis=-1)
         rel_all.append((np.abs(cam_rad[ok] - t_cam[ok]) / t_cam[ok]).ravel())
-        white = settings.camera(frame.instrument).display_white_radiance
+        white = settings.camera(frame.instrument, frame.mission).display_white_radiance
         de = rad.delta_e_2000(rad.lab_from_linear_srgb(srgb[ok], white=white),
                               rad.lab_from_linear_srgb(t_rgb[ok], white=white))
         de_all.append(de)

@@ -101,6 +101,18 @@ class FilesystemSource(TreeSource):
                              size=None if is_dir else size, mtime=mtime, etag=etag))
         return out
 
+    def _label_sol(self, entry: Entry) -> int | None:
+        """A local product's sol from its label (PLANET_DAY_NUMBER), for ids without one."""
+        if not self._local:
+            return None
+        from rovercam.errors import ProductError
+        from rovercam.products import read_product
+
+        try:
+            return read_product(str(entry.handle), pixels=False).sol
+        except (ProductError, OSError):
+            return None
+
     def _url_of(self, handle: str) -> str:
         return handle if self._local else self._fs.unstrip_protocol(handle)
 

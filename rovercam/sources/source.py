@@ -385,14 +385,20 @@ class TreeSource(Source):
             by_name = {e.name: e for e in files}
             for entry, members in group_files(list(by_name)):
                 product_sol = sol if sol is not None else _sol_from_name(entry)
+                if product_sol is None:  # MSL and MER ids carry no sol: the label does
+                    product_sol = self._label_sol(by_name[entry])
                 if product_sol is None:
-                    log.info("%s: %s has no product id to take a sol from; skipped",
-                             self.location, entry)
+                    log.warning("%s: %s has no sol in its name and no readable label sol; "
+                                "put it in a sol<N> folder", self.location, entry)
                     continue
                 remote = tuple(self._remote_file(prefix, by_name[m]) for m in members)
                 out.append(RemoteProduct(name=entry, sol=product_sol, files=remote,
                                          primary=_join(prefix, entry), source=self.location))
         return out
+
+    def _label_sol(self, entry: Entry) -> int | None:
+        """The sol a product's label gives (None: not read here; only local files are read)."""
+        return None
 
     def _remote_file(self, prefix: str, entry: Entry) -> RemoteFile:
         return RemoteFile(path=_join(prefix, entry.name), url=self._url(entry), size=entry.size,
