@@ -375,6 +375,7 @@ REALDATA = __import__("pathlib").Path(__file__).resolve().parents[1].parent / "s
      ("absolute responsivity",)),
     # MSL NRB RAD: MIPL radiance, value = stored x 1e-5 (label); nothing re-applied
     ("msl/NRB_701384494RAD_F0933408NCAM00200M1.LBL", "MSL/NAV_RIGHT_B", 1, 3, "W m-2 sr-1 nm-1", ()),
+    ("msl/NRB_701384494RAD_F0933408NCAM00200M1.IMG", "MSL/NAV_RIGHT_B", 1, 3, "W m-2 sr-1 nm-1", ()),
     # MER hazcam EDR, 2x2 averaged: no MER calibration is shipped
     ("mer/1f581291004ednd2fcp1121r0m1.img", "MER/FRONT_HAZCAM_RIGHT", 1, 1, "DN s-1",
      ("flat field", "absolute responsivity")),
