@@ -274,8 +274,11 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     else:
         table = Table(show_header=False)
         for k, v in summary.items():
-            table.add_row(str(k), str(v))
+            if k != "label_angles":
+                table.add_row(str(k), str(v))
         console.print(table)
+        if summary["label_angles"]:
+            console.print(_label_angles_table(summary["label_angles"]))
     return 0
 
 
@@ -290,6 +293,32 @@ def _expected_calibration(product, settings) -> dict:
         camera = None
     level = expected_level(product, settings)
     return {"camera": camera, **level.to_dict()}
+
+
+def _label_angles_table(entries: list[dict]) -> Table:
+    """The label's az/el groups beside the computed pointing, one row per group and quantity."""
+
+    def pair(d: dict | None, fmt: str = "{:.4f}") -> str:
+        if not d or d.get("azimuth_deg") is None or d.get("elevation_deg") is None:
+            return "-"
+        return f"{fmt.format(d['azimuth_deg'])} / {fmt.format(d['elevation_deg'])}"
+
+    table = Table(title="label az/el (deg) vs computed; converted = azimuth clockwise [0, 360), "
+                        "elevation up (docs/conventions.md)")
+    for col in ("group", "what", "frame", "label az / el", "convention", "converted az / el",
+                "computed az / el", "diff az / el / angle"):
+        table.add_column(col)
+    for e in entries:
+        conv = e["convention"]
+        diff = e["difference_deg"]
+        table.add_row(
+            e["group"], e["quantity"], str(e["frame"]), pair(e["label"], "{:g}"),
+            f"{conv['azimuth']} / {conv['elevation']}\n[dim]{escape(conv['source'])}[/]",
+            pair(e["converted"]), pair(e["computed"]),
+            "-" if diff is None else
+            f"{diff['azimuth_deg']:+.2e} / {diff['elevation_deg']:+.2e} / {diff['separation_deg']:.2e}",
+        )
+    return table
 
 
 def _sol_range(text: str) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from rovercam.camera.model import (
     ModelBase,
     as_pixels,
     as_points,
-    as_unit_vector,
+    as_axis_vector,
     as_vector,
     cahv_jacobian,
     cahv_project_offsets,
@@ -39,14 +39,15 @@ class CAHV(ModelBase):
     c : (3,) array_like
         Camera centre, metres, in the model's reference frame.
     a : (3,) array_like
-        Unit axis (image-plane normal); renormalised (labels round it to 6 digits).
+        Axis (image-plane normal), unit length to the label's ~6 digits. Kept as given, as JPL
+        cmod does (``x = d.H / d.A`` with the stored A); within 1e-3 of unit length.
     h, v : (3,) array_like
         Horizontal and vertical vectors, pixels: ``H = hs H' + hc A``, ``V = vs V' + vc A``.
 
     Raises
     ------
     rovercam.errors.CameraModelError
-        Wrong shapes, non-finite values, A far from unit length, or a degenerate H/V/A.
+        Wrong shapes, non-finite values, A more than 1e-3 from unit length, or a degenerate H/V/A.
 
     Notes
     -----
@@ -60,7 +61,7 @@ class CAHV(ModelBase):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "c", as_vector("C", self.c))
-        object.__setattr__(self, "a", as_unit_vector("A", self.a))
+        object.__setattr__(self, "a", as_axis_vector("A", self.a))
         object.__setattr__(self, "h", as_vector("H", self.h))
         object.__setattr__(self, "v", as_vector("V", self.v))
         check_linear_part(self.c, self.a, self.h, self.v)

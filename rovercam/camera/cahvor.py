@@ -17,7 +17,7 @@ from rovercam.camera.model import (
     ModelBase,
     as_pixels,
     as_points,
-    as_unit_vector,
+    as_axis_vector,
     as_vector,
     cahv_jacobian,
     cahv_project_offsets,
@@ -26,6 +26,7 @@ from rovercam.camera.model import (
     components_key,
     newton_solve,
     py_floats,
+    secant_solve,
     rotation_jacobian,
     unit_rows,
 )
@@ -40,9 +41,10 @@ class CAHVOR(ModelBase):
     Parameters
     ----------
     c, a, h, v : (3,) array_like
-        As for :class:`~rovercam.camera.CAHV` (A renormalised).
+        As for :class:`~rovercam.camera.CAHV` (A kept as given).
     o : (3,) array_like
-        Unit optical axis (renormalised from the label's 6 digits).
+        Optical axis, unit length to the label's ~6 digits, kept as given (JPL cmod uses the
+        stored O: ``w = d.O``, ``l = d - w O``); within 1e-3 of unit length.
     r : (3,) array_like
         Radial distortion terms R0, R1, R2 (dimensionless).
 
@@ -63,10 +65,10 @@ class CAHVOR(ModelBase):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "c", as_vector("C", self.c))
-        object.__setattr__(self, "a", as_unit_vector("A", self.a))
+        object.__setattr__(self, "a", as_axis_vector("A", self.a))
         object.__setattr__(self, "h", as_vector("H", self.h))
         object.__setattr__(self, "v", as_vector("V", self.v))
-        object.__setattr__(self, "o", as_unit_vector("O", self.o))
+        object.__setattr__(self, "o", as_axis_vector("O", self.o))
         object.__setattr__(self, "r", as_vector("R", self.r))
         check_linear_part(self.c, self.a, self.h, self.v)
 
@@ -116,10 +118,12 @@ class CAHVOR(ModelBase):
     ) -> tuple[Array, Array]:
         """:meth:`project_directions` from d.O, d.d, d.A, d.H, d.V (fast path of remap grids).
 
-        ``d' = (1 + mu) d - mu w O`` so ``d'.X = (1 + mu) d.X - mu w O.X`` for X in A, H, V.
+        ``d' = (1 + mu) d - mu w O`` so ``d'.X = (1 + mu) d.X - mu w O.X`` for X in A, H, V, and
+        ``l.l = d.d - w^2 (2 - O.O)`` with the stored O (not exactly unit length).
         """
+        oo = float(self.o @ self.o)
         with np.errstate(divide="ignore", invalid="ignore"):
-            tau = np.maximum(d_d - d_o * d_o, 0.0) / (d_o * d_o)
+            tau = np.maximum(d_d - d_o * d_o * (2.0 - oo), 0.0) / (d_o * d_o)
             r0, r1, r2 = self.r
             mu = r0 + (r1 + r2 * tau) * tau
             one_mu = 1.0 + mu
@@ -136,7 +140,9 @@ class CAHVOR(ModelBase):
         The CAHV ray ``r`` (unit, forward) is split into ``w = r.O`` and ``l = r - wO``; the
         distortion is removed by solving ``k5 u^5 + k3 u^3 + k1 u = 1`` (``k1 = 1 + R0``,
         ``k3 = R1 tau``, ``k5 = R2 tau^2``) by Newton from ``u = 1 - mu``, then
-        ``direction = unit(r - (1 - u) l)``.
+        ``direction = unit(r - (1 - u) l)``. That closed form inverts :meth:`project` exactly
+        only for a unit-length O. With a label's O (kept as given, as cmod uses it) the ray
+        ``r + beta O`` is solved exactly instead, starting from it (see ``_exact_beta``).
 
         Parameters
         ----------
@@ -174,13 +180,40 @@ class CAHVOR(ModelBase):
         u = newton_solve(step, u0)
         dirs = unit_rows(rr - (1.0 - u)[:, None] * lam)
         origins = np.broadcast_to(self.c, dirs.shape).copy()
+        if float(self.o @ self.o) != 1.0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                beta = self._exact_beta(omega, lam, omega * (1.0 / u - 1.0))
+            exact = np.isfinite(beta)
+            dirs[exact] = unit_rows(rr[exact] + beta[exact, None] * self.o[None, :])
         return origins, dirs
+
+    def _exact_beta(self, omega: Array, lam: Array, beta0: Array) -> Array:
+        """beta such that ``d = r + beta O`` projects along the CAHV ray ``r`` (any |O|).
+
+        With ``k = O.O``: ``d.O = w + beta k``, ``l_d = l + beta (1 - k) O``, and
+        ``d' = (1 + mu) d - mu (d.O) O`` is parallel to r iff
+        ``g(beta) = beta (1 + mu (1 - k)) - mu w = 0`` (for k = 1: cmod's ``beta = mu w``).
+        """
+        k = float(self.o @ self.o)
+        lam_o = lam @ self.o
+        lam2 = np.einsum("ij,ij->i", lam, lam)
+        r0, r1, r2 = self.r
+
+        def g(beta: Array, idx: Array) -> Array:
+            w = omega[idx] + beta * k
+            l2 = lam2[idx] + beta * (2.0 * (1.0 - k) * lam_o[idx] + beta * (1.0 - k) ** 2 * k)
+            tau = l2 / (w * w)
+            mu = r0 + (r1 + r2 * tau) * tau
+            return beta * (1.0 + mu * (1.0 - k)) - mu * omega[idx]
+
+        return secant_solve(g, beta0, beta0 + 1e-6 * (1.0 + np.abs(beta0)))
 
     def project_jacobians(self, points: ArrayLike) -> tuple[Array, Array, Array]:
         """Pixels and Jacobians of :meth:`project` (see :meth:`CAHV.project_jacobians`).
 
         ``d d'/d d = I + mu (I - O O^T) + l (d mu/d d)^T`` with
-        ``d mu/d d = (R1 + 2 R2 tau) (2 l / w^2 - 2 tau O / w)``.
+        ``d mu/d d = (R1 + 2 R2 tau) (2 (l - (l.O) O) / w^2 - 2 tau O / w)`` (``l.O = 0`` only
+        when O is exactly unit length).
         """
         d = as_points(points) - self.c
         d_prime, omega, lam, tau, mu = self._distort(d)
@@ -189,7 +222,8 @@ class CAHVOR(ModelBase):
         _, r1, r2 = self.r
         dmu_dtau = r1 + 2.0 * r2 * tau
         with np.errstate(divide="ignore", invalid="ignore"):
-            dtau_dd = 2.0 * lam / (omega * omega)[:, None] - (
+            lam_t = lam - (lam @ self.o)[:, None] * self.o[None, :]  # (I - O O^T) l
+            dtau_dd = 2.0 * lam_t / (omega * omega)[:, None] - (
                 2.0 * tau / omega
             )[:, None] * self.o[None, :]
         eye = np.eye(3)[None, :, :]

@@ -23,7 +23,7 @@ from rovercam.camera.model import (
     as_pixels,
     as_points,
     as_scalar,
-    as_unit_vector,
+    as_axis_vector,
     as_vector,
     cahv_jacobian,
     cahv_project_offsets,
@@ -32,7 +32,9 @@ from rovercam.camera.model import (
     components_key,
     newton_solve,
     py_floats,
+    secant_solve,
     rotation_jacobian,
+    unit_rows,
 )
 from rovercam.errors import CameraModelError
 
@@ -42,6 +44,8 @@ __all__ = ["CAHVORE"]
 _LINEARITY_EPS = 1e-15
 #: Below this incidence angle (rad) cmod treats the ray as on-axis (d' = d; ray = (C, O)).
 _SMALL_ANGLE = 1e-8
+#: Range (metres from the ray origin) at which ``unproject`` pins rays of a bent pre-image.
+REFINE_RANGE_M = 1.0
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -51,7 +55,8 @@ class CAHVORE(ModelBase):
     Parameters
     ----------
     c, a, h, v, o, r : array_like
-        As for :class:`~rovercam.camera.CAHVOR` (A and O renormalised).
+        As for :class:`~rovercam.camera.CAHVOR` (A and O kept as the label gives them, as cmod
+        uses them: ``zeta = d.O``, ``l3 = d - zeta O`` with the stored O).
     e : (3,) array_like
         Entrance-pupil terms E0, E1, E2, metres.
     mtype : int
@@ -80,10 +85,10 @@ class CAHVORE(ModelBase):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "c", as_vector("C", self.c))
-        object.__setattr__(self, "a", as_unit_vector("A", self.a))
+        object.__setattr__(self, "a", as_axis_vector("A", self.a))
         object.__setattr__(self, "h", as_vector("H", self.h))
         object.__setattr__(self, "v", as_vector("V", self.v))
-        object.__setattr__(self, "o", as_unit_vector("O", self.o))
+        object.__setattr__(self, "o", as_axis_vector("O", self.o))
         object.__setattr__(self, "r", as_vector("R", self.r))
         object.__setattr__(self, "e", as_vector("E", self.e))
         mtype = as_scalar("T (mtype)", self.mtype)
@@ -197,11 +202,13 @@ class CAHVORE(ModelBase):
         """:meth:`project_directions` from d.O, d.d, d.A, d.H, d.V (fast path of remap grids).
 
         With ``l3 = d - zeta O``: ``d'.X = (l / chi) O.X + (1 + mu) (d.X - zeta O.X)``. ``l`` comes
-        from ``sqrt(d.d - zeta^2)``, which loses relative precision only near the axis, where
-        ``l / chi`` tends to zeta and the pixel depends on d.X alone.
+        from ``sqrt(d.d - zeta^2 (2 - O.O))`` (the stored O is not exactly unit length), which
+        loses relative precision only near the axis, where ``l / chi`` tends to zeta and the pixel
+        depends on d.X alone.
         """
+        oo = float(self.o @ self.o)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            lam = np.sqrt(np.maximum(d_d - d_o * d_o, 0.0))
+            lam = np.sqrt(np.maximum(d_d - d_o * d_o * (2.0 - oo), 0.0))
             theta = np.arctan2(lam, d_o)
             chi, _ = self._chi_of_theta(theta)
             r0, r1, r2 = self.r
@@ -222,7 +229,8 @@ class CAHVORE(ModelBase):
         """Pixels and Jacobians of :meth:`project` (see :meth:`CAHV.project_jacobians`).
 
         theta is differentiated implicitly through ``f(theta; zeta, l) = 0``:
-        ``d theta = -(sin(theta) dzeta - cos(theta) dl) / f'(theta)``.
+        ``d theta = -(sin(theta) dzeta - cos(theta) dl) / f'(theta)``, with ``dzeta/dd = O`` and
+        ``dl/dd = (I - O O^T) l3 / l`` (``l3.O = 0`` only when O is exactly unit length).
         """
         d = as_points(points) - self.c
         px, t = self._project_offsets(d, at_infinity=False)
@@ -239,11 +247,12 @@ class CAHVORE(ModelBase):
         o = self.o[None, :]
         with np.errstate(divide="ignore", invalid="ignore"):
             lhat = t["l3"] / lam[:, None]
-            dtheta = -(sin_t[:, None] * o - cos_t[:, None] * lhat) / fp[:, None]
+            dlam = lhat - (lhat @ self.o)[:, None] * o
+            dtheta = -(sin_t[:, None] * o - cos_t[:, None] * dlam) / fp[:, None]
             dchi = t["dchi"][:, None] * dtheta
             _, r1, r2 = self.r
             dmu = (2.0 * r1 * chi + 4.0 * r2 * chi**3)[:, None] * dchi
-            d_scale = lhat / chi[:, None] - (lam / chi**2)[:, None] * dchi
+            d_scale = dlam / chi[:, None] - (lam / chi**2)[:, None] * dchi
         eye = np.eye(3)[None, :, :]
         proj = eye - np.outer(self.o, self.o)[None, :, :]
         ddp_dd = (
@@ -260,6 +269,13 @@ class CAHVORE(ModelBase):
     # ----------------------------------------------------------------------------------------
     def unproject(self, pixels: ArrayLike) -> tuple[Array, Array]:
         """Rays through pixels (cmod_cahvore_2d_to_3d), from the shifted entrance pupil.
+
+        cmod's closed form inverts :meth:`project` exactly only for a unit-length O. With a
+        label's O (kept as given) the direction ``r' + beta O`` is solved exactly at infinity
+        (``_exact_beta``) and the origin is shifted so the point 1 m along the ray is exact
+        (``_pin_origins``). With pupil terms the pixel's pre-image is then not exactly a
+        straight line (bent by ~1e-9 m for Hazcams, |O| - 1 ~ 2e-7): points 0.5 m away come back
+        within ~3e-7 px, 10 m away within ~1e-8 px (docs/conventions.md).
 
         Parameters
         ----------
@@ -312,9 +328,65 @@ class CAHVORE(ModelBase):
         origins = self.c[None, :] + shift[:, None] * self.o[None, :]
         dirs[small] = self.o
         origins[small] = self.c
+        if float(self.o @ self.o) != 1.0:  # a label's O: make the ray exact (see above)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                beta = self._exact_beta(zetap, l3p, lamp / np.tan(theta) - zetap)
+            exact = np.isfinite(beta) & ~small
+            dirs[exact] = rp[exact] + beta[exact, None] * self.o[None, :]
+            dirs = unit_rows(dirs)
+            if np.any(self.e != 0.0):
+                origins = self._pin_origins(px, origins, dirs)
+        dirs = unit_rows(dirs)  # |O| != 1 for a label's O: cmod's ray is then not unit length
         bad = ~np.isfinite(dirs[:, 0])
         origins[bad] = np.nan
         return origins, dirs
+
+    def _pin_origins(self, pixels: Array, origins: Array, dirs: Array) -> Array:
+        """Shift origins so the point ``REFINE_RANGE_M`` along each ray projects to its pixel.
+
+        Origin, direction and O span one plane with C, and every point of it projects onto
+        the image curve through the pixel, so the residual is one-dimensional: one secant step
+        along ``n`` (in that plane, normal to the ray; slope from a 1e-6 m difference, whose
+        truncation error is ~1e-6 relative) removes it. The shift is ~1e-9 m.
+        """
+        points = origins + REFINE_RANGE_M * dirs
+        residual = pixels - self.project(points)
+        fix = np.flatnonzero(np.abs(residual).max(axis=1) > 1e-11)
+        if fix.size == 0:
+            return origins
+        w = dirs[fix]
+        n = self.o[None, :] - (w @ self.o)[:, None] * w
+        n /= np.linalg.norm(n, axis=1, keepdims=True)
+        step_m = 1e-6
+        slope = (self.project(points[fix] + step_m * n) - (pixels[fix] - residual[fix])) / step_m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = np.einsum("ij,ij->i", slope, residual[fix]) / np.einsum("ij,ij->i", slope, slope)
+        ok = np.isfinite(shift)
+        origins[fix[ok]] += shift[ok, None] * n[ok]
+        return origins
+
+    def _exact_beta(self, zeta: Array, l3: Array, beta0: Array) -> Array:
+        """beta such that ``d = r' + beta O`` projects at infinity along the CAHV ray r' (any |O|).
+
+        With ``k = O.O``: ``d.O = zeta' + beta k``, ``l3_d = l3' + beta (1 - k) O``, and
+        ``d' = (l_d / chi) O + (1 + mu) l3_d`` is parallel to r' iff
+        ``g(beta) = l_d / chi + (1 + mu) (beta (1 - k) - zeta') = 0``, with theta = atan2(l_d,
+        d.O) (no pupil shift at infinity). For k = 1 the root is cmod's ``l' cot(theta) - zeta'``.
+        """
+        k = float(self.o @ self.o)
+        l3_o = l3 @ self.o
+        l2 = np.einsum("ij,ij->i", l3, l3)
+        r0, r1, r2 = self.r
+
+        def g(beta: Array, idx: Array) -> Array:
+            w = zeta[idx] + beta * k
+            lam = np.sqrt(l2[idx] + beta * (2.0 * (1.0 - k) * l3_o[idx] + beta * (1.0 - k) ** 2 * k))
+            chi, _ = self._chi_of_theta(np.arctan2(lam, w))
+            chi2 = chi * chi
+            mu = r0 + (r1 + r2 * chi2) * chi2
+            return lam / chi + (1.0 + mu) * (beta * (1.0 - k) - zeta[idx])
+
+        return secant_solve(g, beta0, beta0 + 1e-6 * (1.0 + np.abs(beta0)))
 
     def to_pds3(self) -> dict[str, Any]:
         """GEOMETRIC_CAMERA_MODEL keywords (MODEL_TYPE, MODEL_COMPONENT_*) as python values.

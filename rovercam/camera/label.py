@@ -4,7 +4,8 @@ PDS3 (and the VICAR property of the same name) write ``MODEL_TYPE`` and ``MODEL_
 (C, A, H, V, O, R, E, T, P); PDS4 writes ``geom:CAHV_Model`` / ``CAHVOR_Model`` /
 ``CAHVORE_Model`` with Vector_Center, Vector_Axis, Vector_Horizontal, Vector_Vertical,
 Vector_Optical, Radial_Terms, Entrance_Terms, cahvore_model_type, cahvore_model_parameter
-(DOMAIN.md sections 3.3-3.5). A and O are renormalised on the way in (labels print 6 digits).
+(DOMAIN.md sections 3.3-3.5). A and O are kept exactly as printed, as JPL cmod uses them
+(docs/conventions.md); they must be within 1e-3 of unit length.
 """
 from __future__ import annotations
 
@@ -48,12 +49,13 @@ def from_pds3(group: Mapping[str, Any]) -> CameraModel:
     Returns
     -------
     CAHV, CAHVOR or CAHVORE
-        With A and O normalised to unit length.
+        With every component as the label prints it (A and O not renormalised).
 
     Raises
     ------
     rovercam.errors.CameraModelError
-        Unknown model type, missing or malformed components.
+        Unknown model type, missing or malformed components, A or O more than 1e-3 from unit
+        length.
     """
     mtype = str(_unwrap(_get(group, "MODEL_TYPE"))).strip().strip("'\"").upper()
     if mtype not in _N_COMPONENTS:
@@ -122,12 +124,13 @@ def from_pds4(element: ET.Element) -> CameraModel:
     Returns
     -------
     CAHV, CAHVOR or CAHVORE
-        With A and O normalised to unit length.
+        With every component as the label gives it (A and O not renormalised).
 
     Raises
     ------
     rovercam.errors.CameraModelError
-        No CAHV* model inside, missing or malformed values.
+        No CAHV* model inside, missing or malformed values, A or O more than 1e-3 from unit
+        length.
     """
     model = element
     if _local(element.tag) not in ("CAHV_Model", "CAHVOR_Model", "CAHVORE_Model"):

@@ -13,7 +13,7 @@ from typing import Literal
 import numpy as np
 
 from rovercam.camera.cahv import CAHV
-from rovercam.camera.model import Array, CameraModel
+from rovercam.camera.model import Array, CameraModel, cahv_internal, unit_linear_part
 from rovercam.errors import CameraModelError
 
 __all__ = ["linearize", "image_plane", "perimeter_pixels", "plane_coordinates", "cahv_for_window"]
@@ -26,13 +26,14 @@ def image_plane(model: CameraModel) -> tuple[Array, Array, Array]:
 
     ``h_dir = unit(H - hc A)``; ``v_dir`` is A x h_dir, signed like ``V - vc A`` (so H and V are
     exactly orthogonal: the skew of the original, ~1e-4 rad, is dropped as cmod_cahv_iplane
-    does).
+    does). A label's A is not exactly unit length (|A| - 1 up to ~1e-5); the axes come from the
+    equivalent unit-axis CAHV part ``(A, H, V) / |A|`` (same pixels), so they are orthonormal.
     """
-    hs, hc, vs, vc, _ = model.internal()
-    a = model.a
-    h_dir = (model.h - hc * a) / hs
+    a, h, v = unit_linear_part(model.a, model.h, model.v)
+    hs, hc, vs, vc, _ = cahv_internal(a, h, v)
+    h_dir = (h - hc * a) / hs
     h_dir = h_dir / np.linalg.norm(h_dir)
-    v_raw = (model.v - vc * a) / vs
+    v_raw = (v - vc * a) / vs
     v_dir = np.cross(a, h_dir)
     if float(np.dot(v_dir, v_raw)) < 0:
         v_dir = -v_dir
@@ -104,7 +105,8 @@ def linearize(
     Returns
     -------
     CAHV
-        Same C and A as ``model`` (O = A, R = E = 0 implied), with orthogonal H, V such that
+        Same C as ``model`` and A along its A, scaled to unit length (O = A, R = E = 0
+        implied), with orthogonal H, V such that
         the chosen extreme rays land on columns 0 / W-1 and rows 0 / H-1.
 
     Raises

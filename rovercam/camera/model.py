@@ -87,22 +87,19 @@ def as_vector(name: str, value: ArrayLike, *, size: int = 3) -> Array:
     return vec
 
 
-def as_unit_vector(name: str, value: ArrayLike) -> Array:
-    """Return ``value`` normalised to unit length.
+def as_axis_vector(name: str, value: ArrayLike) -> Array:
+    """Return a label's axis vector (A or O) as given, after checking it is near unit length.
 
-    Labels print A and O with ~6 significant digits (|O| = 0.9999996 gives a 5e-5 px bias in
-    round trips), so near-unit vectors are renormalised; a vector far from unit length is an
-    error, since rescaling it would silently change the projection.
+    JPL cmod uses A and O exactly as stored (cmod_cahv_3d_to_2d divides by ``d.A``,
+    cmod_cahvore_3d_to_2d takes ``zeta = d.O``, ``lambda3 = d - zeta O`` with the stored O), so a
+    label's |O| = 0.9999996 is part of the model: renormalising A and O moves real labels'
+    projections by 1e-4 to 1e-2 px from cmod's. A vector far from unit length is still an error: it is not a rounded unit vector.
     """
     vec = as_vector(name, value)
     norm = float(np.linalg.norm(vec))
     if abs(norm - 1.0) > _UNIT_TOLERANCE:
         raise CameraModelError(f"component {name} must be a unit vector, |{name}| = {norm!r}")
-    if abs(norm - 1.0) <= 4.5e-16:
-        return vec  # already unit to rounding: keep it, so normalising is idempotent
-    out = vec / norm
-    out.flags.writeable = False
-    return out
+    return vec
 
 
 def as_scalar(name: str, value: Any) -> float:
@@ -200,6 +197,48 @@ def cahv_rays(a: Array, h: Array, v: Array, pixels: Array) -> Array:
     axh = np.cross(a, h)
     ray = vxh[None, :] - x * vxa[None, :] - y * axh[None, :]
     return ray / float(np.dot(a, vxh))
+
+
+def unit_linear_part(a: Array, h: Array, v: Array) -> tuple[Array, Array, Array]:
+    """``(A / |A|, H / |A|, V / |A|)``: the same CAHV projection with a unit-length axis.
+
+    ``x = d.H / d.A`` is unchanged when A, H and V are scaled together, so geometry that needs
+    orthonormal axes (image planes, OpenCV intrinsics) can use these without moving a pixel.
+    """
+    norm = float(np.linalg.norm(a))
+    return a / norm, h / norm, v / norm
+
+
+def secant_solve(
+    g: Any, x0: Array, x1: Array, *, tol: float = 1e-15, max_iter: int = 12
+) -> Array:
+    """Solve many scalar equations ``g(x, index) = 0`` at once by the secant method.
+
+    Used to make cmod's closed-form rays exact for off-unit O (see ``docs/conventions.md``):
+    ``x0`` is the closed-form answer (~1e-4 relative from the root), so a few superlinear steps
+    reach machine precision. Stops an unknown when ``|dx| <= tol (1 + |x|)`` or ``g`` is exactly
+    zero. Returns NaN where a start is not finite or ``g`` is not finite (the caller keeps its
+    closed-form answer there).
+    """
+    x_prev = np.array(x0, dtype=np.float64)
+    x = np.array(x1, dtype=np.float64)
+    active = np.flatnonzero(np.isfinite(x_prev) & np.isfinite(x))
+    g_prev = np.full(x.shape, np.nan)
+    g_prev[active] = g(x_prev[active], active)
+    for _ in range(max_iter):
+        if active.size == 0:
+            break
+        xa = x[active]
+        ga = g(xa, active)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dx = ga * (xa - x_prev[active]) / (ga - g_prev[active])
+        failed = ~np.isfinite(ga) | ~np.isfinite(g_prev[active])
+        dx = np.where(np.isfinite(dx), dx, 0.0)  # g flat or already zero: stop there
+        x_prev[active] = xa
+        g_prev[active] = ga
+        x[active] = np.where(failed, np.nan, xa - dx)
+        active = active[(np.abs(dx) > tol * (1.0 + np.abs(xa))) & ~failed]
+    return x
 
 
 def unit_rows(u: Array) -> Array:

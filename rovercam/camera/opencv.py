@@ -20,7 +20,7 @@ import numpy as np
 from rovercam.camera.cahv import CAHV
 from rovercam.camera.cahvor import CAHVOR
 from rovercam.camera.cahvore import CAHVORE
-from rovercam.camera.model import Array, CameraModel
+from rovercam.camera.model import Array, CameraModel, cahv_internal, unit_linear_part
 from rovercam.errors import CameraModelError
 
 __all__ = ["OpenCVCamera", "to_opencv"]
@@ -79,12 +79,13 @@ def to_opencv(
     rovercam.errors.CameraModelError
         When the model has no exact OpenCV equivalent.
     """
-    hs, hc, vs, vc, _ = model.internal()
-    a = model.a
-    v_dir = (model.v - vc * a) / vs
+    # the unit-axis equivalent of the CAHV part (a label's |A| differs from 1 by up to ~1e-5)
+    a, h, v = unit_linear_part(model.a, model.h, model.v)
+    hs, hc, vs, vc, _ = cahv_internal(a, h, v)
+    v_dir = (v - vc * a) / vs
     v_dir /= np.linalg.norm(v_dir)
     x_dir = np.cross(v_dir, a)  # camera x = y x z
-    h_dir = (model.h - hc * a) / hs
+    h_dir = (h - hc * a) / hs
     h_dir /= np.linalg.norm(h_dir)
     if float(h_dir @ x_dir) <= 0:
         raise CameraModelError("model's H and V are left-handed; OpenCV needs x right, y down")
@@ -102,10 +103,17 @@ def to_opencv(
     r_cam_model = np.stack([x_dir, v_dir, a])
     if isinstance(model, CAHV):
         return OpenCVCamera("pinhole", k, np.zeros(5), r_cam_model, model.c.copy())
-    axis_angle = math.acos(min(1.0, float(model.o @ a)))  # type: ignore[attr-defined]
+    o = model.o  # type: ignore[attr-defined]
+    axis_angle = math.atan2(float(np.linalg.norm(np.cross(o, a))), float(o @ a))
     if axis_angle > max_axis_angle_rad:
         raise CameraModelError(
             f"O is {axis_angle:.3g} rad off A: no exact OpenCV equivalent (linearize first)"
+        )
+    if abs(float(o @ o) - 1.0) > 1e-12:
+        # cmod takes l = d - (d.O) O with the stored O: off-unit, l gains an axial part that
+        # OpenCV's radial polynomial cannot express
+        raise CameraModelError(
+            f"|O| = {float(np.linalg.norm(o))!r} is not unit length: no exact OpenCV equivalent"
         )
     r0, r1, r2 = (float(x) for x in model.r)  # type: ignore[attr-defined]
     scale = np.diag([1.0 + r0, 1.0 + r0, 1.0])

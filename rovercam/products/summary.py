@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rovercam.errors import CameraModelError
+from rovercam.products.label_angles import label_angles
 from rovercam.products.model import Product
 
 __all__ = ["summarize", "detector_centre"]
@@ -93,10 +94,11 @@ def _azel(direction: np.ndarray) -> dict[str, float]:
     return {"azimuth_deg": float(az[0]) % 360.0, "elevation_deg": float(el[0])}
 
 
-def _pointing(product: Product, warnings: list[str]) -> dict[str, Any] | None:
+def _pointing(product: Product, warnings: list[str]) -> tuple[dict[str, Any] | None, Any]:
+    """The summary's ``pointing`` entry and the ray direction (model frame), or (None, None)."""
     model = product.camera_model
     if model is None:
-        return None
+        return None, None
     from rovercam.camera.frames import transform_between
 
     try:
@@ -104,11 +106,11 @@ def _pointing(product: Product, warnings: list[str]) -> dict[str, Any] | None:
         _, directions = model.unproject(np.array([pixel], dtype=np.float64))
     except CameraModelError as exc:
         warnings.append(f"pointing: {exc}")
-        return None
+        return None, None
     d = directions[0]
     if not np.all(np.isfinite(d)):
         warnings.append("pointing: the model does not unproject the detector centre")
-        return None
+        return None, None
     out: dict[str, Any] = {"pixel": [pixel[0], pixel[1]], "pixel_source": source,
                            "model_frame": {"frame": product.camera_frame, **_azel(d)},
                            "site_frame": None}
@@ -120,7 +122,7 @@ def _pointing(product: Product, warnings: list[str]) -> dict[str, Any] | None:
         else:
             out["site_frame"] = {"frame": "SITE_FRAME",
                                  **_azel(t_site_model.rotate(d.reshape(1, 3))[0])}
-    return out
+    return out, d
 
 
 def _number(value: Any) -> float | None:
@@ -200,7 +202,11 @@ def summarize(product: Product) -> dict[str, Any]:
         start_time path``; ``lines samples bands dtype`` (dtype None without pixels);
         ``camera_model`` ({type, frame, components} or None); ``pointing`` ({pixel,
         pixel_source, model_frame: {frame, azimuth_deg, elevation_deg}, site_frame: same or
-        None} or None); ``label_pointing`` (the label's own INSTRUMENT_AZIMUTH/ELEVATION);
+        None} or None); ``label_pointing`` (the label's own INSTRUMENT_AZIMUTH/ELEVATION, raw);
+        ``label_angles`` (every label az/el pair, instrument and solar: raw, its declared or
+        per-mission convention and where that came from, converted to rovercam's convention,
+        the computed direction in the same frame and convention, and the difference in degrees;
+        see :func:`rovercam.products.label_angles.label_angles`);
         ``frames`` (name -> reference); ``exposure_s filter temperature_c focal_length_mm
         zoom_position companding cfa subframe downsample flat_field_applied label_stats``;
         ``warnings`` (the product's, plus any from computing this summary). Values are plain
@@ -225,6 +231,12 @@ def summarize(product: Product) -> dict[str, Any]:
                   "components": {k: _plain(v) for k, v in components.items()
                                  if k.startswith("MODEL_COMPONENT")}}
     stats = product.label_stats
+    pointing, direction = _pointing(product, warnings)
+    try:
+        angles = label_angles(product, direction, warnings)
+    except CameraModelError as exc:
+        warnings.append(f"label angles: {exc}")
+        angles = []
     summary: dict[str, Any] = {
         "product_id": product.product_id,
         "mission": product.mission,
@@ -242,8 +254,9 @@ def summarize(product: Product) -> dict[str, Any]:
         "bands": bands,
         "dtype": None if image is None else str(image.dtype),
         "camera_model": camera,
-        "pointing": _pointing(product, warnings),
+        "pointing": pointing,
         "label_pointing": _label_pointing(product.label),
+        "label_angles": angles,
         "frames": {name: f.reference for name, f in product.frames.items()},
         "exposure_s": product.exposure_s,
         "filter": product.filter,

@@ -42,7 +42,8 @@ def _inner_pixels(size: tuple[int, int], n: int = 4000, seed: int = 0) -> np.nda
 def test_linearized_model_keeps_centre_and_plane(model, size, fov) -> None:
     lin = linearize(model, *size, fov=fov)
     np.testing.assert_array_equal(lin.c, model.c)
-    np.testing.assert_allclose(lin.a, model.a, atol=1e-15)
+    # the same axis, as the unit vector of the label's A (|A| - 1 ~ 5e-7 here)
+    np.testing.assert_allclose(lin.a, model.a / np.linalg.norm(model.a), rtol=0, atol=1e-15)
     assert lin.internal().theta == pytest.approx(-math.pi / 2, abs=1e-12)  # orthogonal H, V
     # the extreme perimeter rays land on the borders: "min" keeps every output pixel inside
     # the original image, "max" keeps every original pixel inside the output
@@ -186,7 +187,9 @@ def test_opencv_pinhole_matches_cahvor_with_o_along_a() -> None:
 
 
 def test_opencv_fisheye_matches_cahvore_l0() -> None:
-    model = CAHVORE((0, 0, 0), HAZ.a, HAZ.h, HAZ.v, HAZ.a, (0.001, -0.02, 0.004), (0, 0, 0), mtype=2)
+    # A as the label gives it (not unit length); O along A, unit length (see the refusals below)
+    o_unit = HAZ.a / np.linalg.norm(HAZ.a)
+    model = CAHVORE((0, 0, 0), HAZ.a, HAZ.h, HAZ.v, o_unit, (0.001, -0.02, 0.004), (0, 0, 0), mtype=2)
     cam = to_opencv(model, allow_skew=True)  # cv2.fisheye takes the skew as alpha
     assert cam.kind == "fisheye"
     dirs = model.unproject(_inner_pixels((1024, 1024), 200))[1]
@@ -201,8 +204,13 @@ def test_opencv_fisheye_matches_cahvore_l0() -> None:
 def test_opencv_refuses_inexact_conversions() -> None:
     with pytest.raises(CameraModelError, match="off A"):
         to_opencv(NAV, allow_skew=True)
+    o_unit = HAZ.a / np.linalg.norm(HAZ.a)
     with pytest.raises(CameraModelError, match="entrance"):
-        to_opencv(CAHVORE((0, 0, 0), HAZ.a, HAZ.h, HAZ.v, HAZ.a, (0, 0, 0), (0.01, 0, 0), mtype=2),
+        to_opencv(CAHVORE((0, 0, 0), HAZ.a, HAZ.h, HAZ.v, o_unit, (0, 0, 0), (0.01, 0, 0), mtype=2),
+                  allow_skew=True)
+    # cmod's l = d - (d.O) O with an off-unit O has an axial part OpenCV cannot express
+    with pytest.raises(CameraModelError, match="not unit length"):
+        to_opencv(CAHVORE((0, 0, 0), HAZ.a, HAZ.h, HAZ.v, HAZ.a, (0, 0, 0), (0, 0, 0), mtype=2),
                   allow_skew=True)
     cahv = CAHV((0, 0, 0), NAV.a, NAV.h, NAV.v)  # H, V 1e-4 rad off orthogonal
     with pytest.raises(CameraModelError, match="skew"):

