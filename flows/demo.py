@@ -88,10 +88,12 @@ def generate_demo_sol(
 
     root = Path(storage_root).expanduser().resolve()
     sol_dir = root / "synthetic" / f"sol{sol:05d}"
-    settings, overrides = generated_sol_settings(root, sol_dir, config_file=config_file)
     t0 = time.perf_counter()
-    generate_sol(sol_dir, sol=sol, profile=profile, seed=seed, settings=settings, progress=progress)
-    return DemoSol(sol, sol_dir, settings, overrides, config_file, time.perf_counter() - t0)
+    generate_sol(sol_dir, sol=sol, profile=profile, seed=seed, progress=progress)
+    generate_s = time.perf_counter() - t0
+    # after generation: the sol's own camera tables are then on its calibration search path
+    settings, overrides = generated_sol_settings(root, sol_dir, config_file=config_file)
+    return DemoSol(sol, sol_dir, settings, overrides, config_file, generate_s)
 
 
 def process_demo_sol(demo: DemoSol) -> DemoResult:

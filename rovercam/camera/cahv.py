@@ -102,7 +102,7 @@ class CAHV(ModelBase):
             inv = np.where(d_a > 0, 1.0 / d_a, np.nan)
         return d_h * inv, d_v * inv
 
-    def unproject(self, pixels: ArrayLike) -> tuple[Array, Array]:
+    def unproject(self, pixels: ArrayLike, *, exact_origins: bool = True) -> tuple[Array, Array]:
         """Rays through pixels: origin C, direction ``unit((V - yA) x (H - xA))`` (forward).
 
         Parameters

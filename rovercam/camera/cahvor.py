@@ -134,7 +134,7 @@ class CAHVOR(ModelBase):
             y = (one_mu * d_v - mu_w * float(self.o @ self.v)) * inv
         return x, y
 
-    def unproject(self, pixels: ArrayLike) -> tuple[Array, Array]:
+    def unproject(self, pixels: ArrayLike, *, exact_origins: bool = True) -> tuple[Array, Array]:
         """Rays through pixels (cmod_cahvor_2d_to_3d): origin C, undistorted unit direction.
 
         The CAHV ray ``r`` (unit, forward) is split into ``w = r.O`` and ``l = r - wO``; the

@@ -267,7 +267,7 @@ class CAHVORE(ModelBase):
     # ----------------------------------------------------------------------------------------
     # 2-D -> 3-D
     # ----------------------------------------------------------------------------------------
-    def unproject(self, pixels: ArrayLike) -> tuple[Array, Array]:
+    def unproject(self, pixels: ArrayLike, *, exact_origins: bool = True) -> tuple[Array, Array]:
         """Rays through pixels (cmod_cahvore_2d_to_3d), from the shifted entrance pupil.
 
         cmod's closed form inverts :meth:`project` exactly only for a unit-length O. With a
@@ -281,6 +281,9 @@ class CAHVORE(ModelBase):
         ----------
         pixels : (N, 2) array_like
             (x=sample, y=line), 0-based, centres at integers.
+        exact_origins : bool, keyword-only
+            False skips pinning the origins (a ~1e-9 m shift, one more projection of every
+            point), for callers that use the directions only (scenes at infinity).
 
         Returns
         -------
@@ -334,7 +337,7 @@ class CAHVORE(ModelBase):
             exact = np.isfinite(beta) & ~small
             dirs[exact] = rp[exact] + beta[exact, None] * self.o[None, :]
             dirs = unit_rows(dirs)
-            if np.any(self.e != 0.0):
+            if exact_origins and np.any(self.e != 0.0):
                 origins = self._pin_origins(px, origins, dirs)
         dirs = unit_rows(dirs)  # |O| != 1 for a label's O: cmod's ray is then not unit length
         bad = ~np.isfinite(dirs[:, 0])

@@ -164,7 +164,7 @@ def _supersampled_directions(pair: NavcamPair) -> NDArray[np.float32]:
     xs = np.arange(2 * pair.samples) / 2.0 - 0.25
     ys = np.arange(2 * pair.lines) / 2.0 - 0.25
     gx, gy = np.meshgrid(xs, ys)
-    _, dirs = pair.left.unproject(np.column_stack([gx.ravel(), gy.ravel()]))
+    _, dirs = pair.left.unproject(np.column_stack([gx.ravel(), gy.ravel()]), exact_origins=False)
     if not np.isfinite(dirs).all():
         raise RuntimeError("the Navcam template does not invert over the whole detector")
     return dirs.astype(np.float32)
