@@ -392,6 +392,34 @@ def _state(imaging: ET.Element | None, *, source: str) -> dict[str, Any]:
     }
 
 
+#: img:Radiometric_Correction radiometric_type -> rovercam's name of the physical quantity.
+_RADIOMETRIC = {"spectral radiance": "spectral_radiance", "scaled spectral radiance": "scaled_spectral_radiance",
+                "radiance factor": "radiance_factor"}
+
+
+def _derived(product_type: str | None, imaging: ET.Element | None, arr: ET.Element | None,
+             companding: Companding, *, source: str) -> dict[str, Any]:
+    """What a derived product's label says was done (docs/calibration.md, "Derived products").
+
+    The companding state by product type (MIPL RDRs are expanded whatever img:Companding still
+    says) and, for radiometric products (img:Radiometric_Correction radiometric_type Spectral
+    Radiance / Scaled Spectral Radiance / Radiance Factor), the array's own scaling
+    (Element_Array scaling_factor, value_offset: physical = stored x factor + offset).
+    """
+    from rovercam.products.fields import DECOMPANDED_TYPES
+
+    out: dict[str, Any] = {}
+    if (product_type or "").upper() in DECOMPANDED_TYPES and companding.state == "companded":
+        out["companding"] = Companding(companding.method, companding.lut, "expanded", companding.original_bits)
+    kind = _RADIOMETRIC.get((_text(imaging, "Radiometric_Correction/radiometric_type") or "").lower())
+    if kind is not None and arr is not None:
+        factor = _float(arr, "Element_Array/scaling_factor", source=source)
+        offset = _float(arr, "Element_Array/value_offset", source=source) or 0.0
+        if factor is not None and factor > 0:
+            out["radiance_scaling"], out["radiometric_type"] = (factor, offset), kind
+    return out
+
+
 def _identity(root: ET.Element, *, path: Path, file_name: str | None) -> dict[str, Any]:
     source = str(path)
     ident = _find(root, "Identification_Area")
@@ -498,6 +526,8 @@ def read_pds4(path: str | os.PathLike[str], *, pixels: bool = True,
         if sub.samples is None and isinstance(layout["samples"], int):
             state["subframe"] = Subframe(sub.first_line, sub.first_sample, sub.lines,
                                          layout["samples"] * ds_w)
+    state.update(_derived(pid.product_type if pid else None, imaging, arr, state["companding"],
+                          source=source))
     return Product(
         **ident,
         site=counter.get("SITE", pid.site if pid else None),

@@ -178,3 +178,26 @@ def test_array_beyond_file_and_outside_folder(tmp_path):
     (tmp_path / "t.xml").write_text(text)
     with pytest.raises(LabelContentError, match="outside the product folder"):
         read_product(tmp_path / "t.xml")
+
+
+def test_a_radiometric_pds4_product_is_recognized_by_type_and_scaling(realdata, tmp_path):
+    # truth: the PDS4 img dictionary (img:Radiometric_Correction radiometric_type) and the array's
+    # Element_Array scaling_factor / value_offset; the real NLF_0629 ECM label made into a RAD one
+    from rovercam import chain, config
+
+    xml = (realdata / "m2020" / "NLF_0629_0722782785_631ECM_N0301344NCAM00427_06_095J01.xml").read_text()
+    rad = xml.replace("631ECM", "631RAD").replace("631ecm", "631rad").replace(
+        "<msn:product_type_name>ECM<", "<msn:product_type_name>RAD<")
+    rad = rad.replace("<data_type>UnsignedByte</data_type>\n        <unit>DN</unit>",
+                      "<data_type>SignedMSB2</data_type>\n        <unit>W*m**-2*sr**-1*nm**-1</unit>\n"
+                      "        <scaling_factor>1.0E-05</scaling_factor>\n        <value_offset>0.0</value_offset>", 1)
+    rad = rad.replace("<img:Imaging>", "<img:Imaging>\n<img:Radiometric_Correction><img:radiometric_type>"
+                      "Spectral Radiance</img:radiometric_type></img:Radiometric_Correction>", 1)
+    path = tmp_path / "NLF_0629_0722782785_631RAD_N0301344NCAM00427_06_095J01.xml"
+    path.write_text(rad)
+    product = read_product(path, pixels=False)
+    assert product.product_type == "RAD"
+    assert product.radiance_scaling == (1e-5, 0.0) and product.radiometric_type == "spectral_radiance"
+    assert product.companding.state == "expanded"  # its img:Companding still says Companded
+    level = chain.expected_level(product, config.load(environ={}))
+    assert (level.level, level.units) == (3, "W m-2 sr-1 nm-1")
