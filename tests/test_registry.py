@@ -140,8 +140,11 @@ def test_rovercam_cameras_lists_the_registry(capsys):
     byid = {s["camera"]: s for s in status}
     assert byid["MSL/NAV_LEFT_B"]["level"] == 2 and byid["MSL/NAV_LEFT_A"]["level"] == 1  # flat: B only
     assert all(v for v in byid["M2020/NAVCAM_LEFT"]["flat"].values())  # sf1, sf2, sf4 all found
-    assert main(["cameras", "--mission", "MER"]) == 0
-    assert "MER/PANCAM_LEFT" in capsys.readouterr().out
+    assert main(["cameras", "--mission", "mer", "--json"]) == 0
+    assert [s["camera"] for s in json.loads(capsys.readouterr().out)] == [
+        c.key for c in CAMERAS if c.mission == "MER"]
+    assert main(["cameras"]) == 0  # the readable table
+    assert "camera registry (44 cameras" in capsys.readouterr().out
     assert main(["cameras", "--mission", "JUNO"]) == 2  # a clear error, not a traceback
 
 
