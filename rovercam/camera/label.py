@@ -4,7 +4,7 @@ PDS3 (and the VICAR property of the same name) write ``MODEL_TYPE`` and ``MODEL_
 (C, A, H, V, O, R, E, T, P); PDS4 writes ``geom:CAHV_Model`` / ``CAHVOR_Model`` /
 ``CAHVORE_Model`` with Vector_Center, Vector_Axis, Vector_Horizontal, Vector_Vertical,
 Vector_Optical, Radial_Terms, Entrance_Terms, cahvore_model_type, cahvore_model_parameter
-(DOMAIN.md sections 3.3-3.5). A and O are kept exactly as printed, as JPL cmod uses them
+(PDS4 geom dictionary; PDS3/VICAR keyword names as MIPL's lbl_camera_model.c writes them). A and O are kept exactly as printed, as JPL cmod uses them
 (docs/conventions.md); they must be within 1e-3 of unit length.
 """
 from __future__ import annotations

@@ -188,8 +188,8 @@ def _msl_navcam(iid: str, code: str, resp: float, name: str, partner: str) -> Ca
 
 
 #: Every synthetic camera by INSTRUMENT_ID (synthetic values throughout). ECAM biases are the
-#: mars-raw-utils values (DOMAIN.md §8.3); the Navcam and Mastcam-Z sensor values are those
-#: config/cameras/{navcam,mastcamz}_*.toml held when the generator read them from there.
+#: mars-raw-utils values (docs/cameras.md); the Navcam and Mastcam-Z sensor values are the ones
+#: the generator has always used (they were once, wrongly, the shipped camera configuration).
 CAMERAS: dict[str, CameraSpec] = {
     "NAVCAM_LEFT": _ecam("NAVCAM_LEFT", "NL", 133.0, (4.6e6, 5.4e6, 3.9e6), "Navcam left",
                          "NAVCAM_RIGHT"),
