@@ -24,9 +24,10 @@ from rovercam.camera.model import (
     cahv_rays,
     check_linear_part,
     components_key,
+    for_row_blocks,
+    newton_refine,
     newton_solve,
     py_floats,
-    secant_solve,
     rotation_jacobian,
     unit_rows,
 )
@@ -157,7 +158,10 @@ class CAHVOR(ModelBase):
             Unit vectors; NaN where the distortion cannot be inverted (non-positive
             derivative: "distortion too negative" in cmod) or Newton does not converge.
         """
-        px = as_pixels(pixels)
+        return for_row_blocks(self._unproject_rows, as_pixels(pixels))
+
+    def _unproject_rows(self, px: Array) -> tuple[Array, Array]:
+        """:meth:`unproject` of one block of pixels (N, 2)."""
         rr = unit_rows(cahv_rays(self.a, self.h, self.v, px))
         omega = rr @ self.o
         lam = rr - omega[:, None] * self.o[None, :]
@@ -170,7 +174,7 @@ class CAHVOR(ModelBase):
         u0 = 1.0 - (r0 + k3 + k5)
         u0[~(omega > 0)] = np.nan
 
-        def step(u: Array, idx: Array) -> Array:
+        def step(u: Array, idx: Any) -> Array:
             u2 = u * u
             poly = ((k5[idx] * u2 + k3[idx]) * u2 + k1) * u - 1.0
             deriv = (5.0 * k5[idx] * u2 + 3.0 * k3[idx]) * u2 + k1
@@ -178,14 +182,17 @@ class CAHVOR(ModelBase):
                 return np.where(deriv > 1e-15, poly / deriv, np.nan)
 
         u = newton_solve(step, u0)
-        dirs = unit_rows(rr - (1.0 - u)[:, None] * lam)
-        origins = np.broadcast_to(self.c, dirs.shape).copy()
-        if float(self.o @ self.o) != 1.0:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                beta = self._exact_beta(omega, lam, omega * (1.0 / u - 1.0))
-            exact = np.isfinite(beta)
-            dirs[exact] = unit_rows(rr[exact] + beta[exact, None] * self.o[None, :])
-        return origins, dirs
+        origins = np.broadcast_to(self.c, rr.shape).copy()
+        if float(self.o @ self.o) == 1.0:
+            return origins, unit_rows(rr - (1.0 - u)[:, None] * lam)
+        # a label's O: cmod's ray (beta = w (1/u - 1) below) is the start of the exact solve
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = self._exact_beta(omega, lam, omega * (1.0 / u - 1.0))
+        dirs = rr + beta[:, None] * self.o[None, :]
+        cmod = ~np.isfinite(beta)  # refinement failed (or u did): keep cmod's closed form
+        if cmod.any():
+            dirs[cmod] = rr[cmod] - (1.0 - u[cmod])[:, None] * lam[cmod]
+        return origins, unit_rows(dirs)
 
     def _exact_beta(self, omega: Array, lam: Array, beta0: Array) -> Array:
         """beta such that ``d = r + beta O`` projects along the CAHV ray ``r`` (any |O|).
@@ -193,20 +200,31 @@ class CAHVOR(ModelBase):
         With ``k = O.O``: ``d.O = w + beta k``, ``l_d = l + beta (1 - k) O``, and
         ``d' = (1 + mu) d - mu (d.O) O`` is parallel to r iff
         ``g(beta) = beta (1 + mu (1 - k)) - mu w = 0`` (for k = 1: cmod's ``beta = mu w``).
+        Newton with the analytic slope ``g' = 1 + (1 - k) (mu + beta mu') - w mu'``,
+        ``mu' = (R1 + 2 R2 tau) tau'``, ``tau' = (l_d.l_d)' / (d.O)^2 - 2 k tau / d.O``, from
+        cmod's beta (~|k - 1| relative from the root): two steps reach machine precision.
         """
         k = float(self.o @ self.o)
-        lam_o = lam @ self.o
+        q = 1.0 - k
+        lam_o2 = 2.0 * q * (lam @ self.o)
         lam2 = np.einsum("ij,ij->i", lam, lam)
+        qqk = q * q * k
         r0, r1, r2 = self.r
 
-        def g(beta: Array, idx: Array) -> Array:
-            w = omega[idx] + beta * k
-            l2 = lam2[idx] + beta * (2.0 * (1.0 - k) * lam_o[idx] + beta * (1.0 - k) ** 2 * k)
-            tau = l2 / (w * w)
+        def g_and_slope(beta: Array, idx: Any) -> tuple[Array, Array]:
+            w_r = omega[idx]
+            lo2 = lam_o2[idx]
+            inv_w = 1.0 / (w_r + beta * k)
+            l2 = lam2[idx] + beta * (lo2 + beta * qqk)
+            tau = l2 * inv_w * inv_w
             mu = r0 + (r1 + r2 * tau) * tau
-            return beta * (1.0 + mu * (1.0 - k)) - mu * omega[idx]
+            dtau = (lo2 + 2.0 * qqk * beta) * inv_w * inv_w - 2.0 * k * tau * inv_w
+            dmu = (r1 + 2.0 * r2 * tau) * dtau
+            g = beta * (1.0 + mu * q) - mu * w_r
+            slope = 1.0 + q * (mu + beta * dmu) - w_r * dmu
+            return g, slope
 
-        return secant_solve(g, beta0, beta0 + 1e-6 * (1.0 + np.abs(beta0)))
+        return newton_refine(g_and_slope, beta0)
 
     def project_jacobians(self, points: ArrayLike) -> tuple[Array, Array, Array]:
         """Pixels and Jacobians of :meth:`project` (see :meth:`CAHV.project_jacobians`).

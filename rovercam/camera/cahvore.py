@@ -30,11 +30,11 @@ from rovercam.camera.model import (
     cahv_rays,
     check_linear_part,
     components_key,
+    for_row_blocks,
+    newton_refine,
     newton_solve,
     py_floats,
-    secant_solve,
     rotation_jacobian,
-    unit_rows,
 )
 from rovercam.errors import CameraModelError
 
@@ -44,7 +44,8 @@ __all__ = ["CAHVORE"]
 _LINEARITY_EPS = 1e-15
 #: Below this incidence angle (rad) cmod treats the ray as on-axis (d' = d; ray = (C, O)).
 _SMALL_ANGLE = 1e-8
-#: Range (metres from the ray origin) at which ``unproject`` pins rays of a bent pre-image.
+#: Range (metres from the ray origin, to ~1e-5 relative) at which ``unproject`` pins rays of a
+#: bent pre-image.
 REFINE_RANGE_M = 1.0
 
 
@@ -118,7 +119,7 @@ class CAHVORE(ModelBase):
         if at_infinity or (e0 == 0.0 and e1 == 0.0 and e2 == 0.0):
             return theta0  # pupil terms vanish: f(theta) = 0 at atan2(l, zeta) exactly
 
-        def step(theta: Array, idx: Array) -> Array:
+        def step(theta: Array, idx: Any) -> Array:
             cos_t = np.cos(theta)
             sin_t = np.sin(theta)
             t2 = theta * theta
@@ -138,10 +139,15 @@ class CAHVORE(ModelBase):
         return newton_solve(step, theta0)
 
     def _chi_of_theta(self, theta: Array) -> tuple[Array, Array]:
-        """chi(theta) and d chi / d theta for the model's linearity."""
+        """chi(theta) and d chi / d theta for the model's linearity.
+
+        For L > 0 the slope ``1 / cos^2(L theta)`` is taken as ``1 + tan^2(L theta)``: the same
+        value from the tangent already computed (numpy's cos costs ~6 tangents).
+        """
         lin = self.linearity
         if lin > _LINEARITY_EPS:
-            return np.tan(lin * theta) / lin, 1.0 / np.cos(lin * theta) ** 2
+            tan_lt = np.tan(lin * theta)
+            return tan_lt / lin, 1.0 + tan_lt * tan_lt
         if lin < -_LINEARITY_EPS:
             return np.sin(lin * theta) / lin, np.cos(lin * theta)
         return theta, np.ones_like(theta)
@@ -272,48 +278,93 @@ class CAHVORE(ModelBase):
 
         cmod's closed form inverts :meth:`project` exactly only for a unit-length O. With a
         label's O (kept as given) the direction ``r' + beta O`` is solved exactly at infinity
-        (``_exact_beta``) and the origin is shifted so the point 1 m along the ray is exact
-        (``_pin_origins``). With pupil terms the pixel's pre-image is then not exactly a
+        (``_exact_beta``) and the origin is shifted so a point ~1 m along the ray is exact
+        (``_exact_shift``). With pupil terms the pixel's pre-image is then not exactly a
         straight line (bent by ~1e-9 m for Hazcams, |O| - 1 ~ 2e-7): points 0.5 m away come back
-        within ~3e-7 px, 10 m away within ~1e-8 px (docs/conventions.md).
+        within ~3e-7 px, 10 m away within ~1e-8 px (docs/conventions.md). Pixels are processed
+        in cache-sized blocks (``for_row_blocks``).
 
         Parameters
         ----------
         pixels : (N, 2) array_like
             (x=sample, y=line), 0-based, centres at integers.
         exact_origins : bool, keyword-only
-            False skips pinning the origins (a ~1e-9 m shift, one more projection of every
-            point), for callers that use the directions only (scenes at infinity).
+            False keeps cmod's pupil shift (the ray then misses the pre-image by up to ~4e-8 m
+            for Hazcam pupil terms, ~1e-5 px at 1 m), for callers that use the directions only
+            (scenes at infinity). Pinning costs ~20-40% of the closed form.
 
         Returns
         -------
         origins : (N, 3) ndarray of float64
-            Entrance-pupil position ``C + s O``, metres,
-            ``s = (theta / sin(theta) - 1) (E0 + E1 theta^2 + E2 theta^4)``.
+            Entrance-pupil position ``C + s O``, metres: cmod's
+            ``s = (theta / sin(theta) - 1) (E0 + E1 theta^2 + E2 theta^4)``, or for an off-unit
+            O with ``exact_origins`` the s that makes the point ~1 m out exact.
         directions : (N, 3) ndarray of float64
             Unit vectors ``sin(theta) unit(l') + cos(theta) O``. NaN (both outputs) where the
             distortion cannot be inverted (non-monotonic radial polynomial, Newton failure) or
             the angle is outside the model (``|L chi| > 1`` for L < 0, theta >= pi).
         """
         px = as_pixels(pixels)
+        return for_row_blocks(lambda rows: self._unproject_rows(rows, exact_origins), px)
+
+    def _unproject_rows(self, px: Array, exact_origins: bool) -> tuple[Array, Array]:
+        """:meth:`unproject` of one block of pixels (N, 2)."""
         rp = cahv_rays(self.a, self.h, self.v, px)  # rp.A == 1
         zetap = rp @ self.o
         l3p = rp - zetap[:, None] * self.o[None, :]
-        lamp = np.sqrt(np.einsum("ij,ij->i", l3p, l3p))
+        lamp2 = np.einsum("ij,ij->i", l3p, l3p)
+        lamp = np.sqrt(lamp2)
         with np.errstate(divide="ignore", invalid="ignore"):
             chip = np.where(zetap > 0, lamp / zetap, np.nan)
+        small = chip < _SMALL_ANGLE
+        chip[small] = np.nan  # on the axis: ray (C, O), below
+        chi = self._chi_of_distorted(chip, chip)
+        theta = self._theta_of_chi(chi)
+        sin_t = np.sin(theta)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shift = (theta / sin_t - 1.0) * self._pupil_poly(theta)
+        off_unit = float(self.o @ self.o) != 1.0
+        if not off_unit:
+            ray = self._cmod_directions(theta, sin_t, l3p, lamp)
+        else:  # a label's O: cmod's ray is the start of the exact solve (see unproject)
+            l3_o = l3p @ self.o
+            with np.errstate(divide="ignore", invalid="ignore"):
+                beta = self._exact_beta(zetap, lamp2, l3_o, lamp / np.tan(theta) - zetap)
+            ray = rp + beta[:, None] * self.o[None, :]
+            cmod = ~np.isfinite(beta)  # refinement failed (or the closed form did)
+            if cmod.any():
+                ray[cmod] = self._cmod_directions(theta[cmod], sin_t[cmod], l3p[cmod], lamp[cmod])
+        if small.any():
+            ray[small] = self.o
+        # |O| != 1 for a label's O: cmod's ray is then not unit length either
+        norm = np.sqrt(np.einsum("ij,ij->i", ray, ray))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dirs = ray / norm[:, None]
+        if off_unit and exact_origins and np.any(self.e != 0.0):
+            shift = self._exact_shift(shift, norm, zetap, lamp2, l3_o, beta, chi)
+        shift = np.where(small, 0.0, np.where(np.isfinite(dirs[:, 0]), shift, np.nan))
+        return self.c[None, :] + shift[:, None] * self.o[None, :], dirs
+
+    def _chi_of_distorted(self, chi_d: Array, chi0: Array) -> Array:
+        """chi solving ``(1 + mu(chi)) chi = chi_d`` (cmod's undistortion), Newton from ``chi0``.
+
+        ``chi0 = chi_d`` is cmod's start (tolerance 1e-11: ``newton_solve``); NaN where the
+        radial polynomial is not increasing (the distortion cannot be inverted) or the solve fails.
+        """
         r0, r1, r2 = self.r
         k1 = 1.0 + r0
 
-        def step(chi: Array, idx: Array) -> Array:
+        def step(chi: Array, idx: Any) -> Array:
             chi2 = chi * chi
-            g = (k1 + (r1 + r2 * chi2) * chi2) * chi - chip[idx]
+            g = (k1 + (r1 + r2 * chi2) * chi2) * chi - chi_d[idx]
             deriv = k1 + (3.0 * r1 + 5.0 * r2 * chi2) * chi2
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.where(deriv > 0, g / deriv, np.nan)
 
-        small = chip < _SMALL_ANGLE
-        chi = newton_solve(step, np.where(small, np.nan, chip))
+        return newton_solve(step, chi0)
+
+    def _theta_of_chi(self, chi: Array) -> Array:
+        """Incidence angle theta for chi (inverse of ``_chi_of_theta``); NaN at theta >= pi."""
         lin = self.linearity
         with np.errstate(divide="ignore", invalid="ignore"):
             if lin > _LINEARITY_EPS:
@@ -322,74 +373,100 @@ class CAHVORE(ModelBase):
                 theta = np.arcsin(lin * chi) / lin
             else:
                 theta = chi
-            theta = np.where(theta < math.pi, theta, np.nan)
-            t2 = theta * theta
-            e0, e1, e2 = self.e
-            shift = (theta / np.sin(theta) - 1.0) * (e0 + (e1 + e2 * t2) * t2)
-            lhat = l3p / lamp[:, None]
-        dirs = np.sin(theta)[:, None] * lhat + np.cos(theta)[:, None] * self.o[None, :]
-        origins = self.c[None, :] + shift[:, None] * self.o[None, :]
-        dirs[small] = self.o
-        origins[small] = self.c
-        if float(self.o @ self.o) != 1.0:  # a label's O: make the ray exact (see above)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                beta = self._exact_beta(zetap, l3p, lamp / np.tan(theta) - zetap)
-            exact = np.isfinite(beta) & ~small
-            dirs[exact] = rp[exact] + beta[exact, None] * self.o[None, :]
-            dirs = unit_rows(dirs)
-            if exact_origins and np.any(self.e != 0.0):
-                origins = self._pin_origins(px, origins, dirs)
-        dirs = unit_rows(dirs)  # |O| != 1 for a label's O: cmod's ray is then not unit length
-        bad = ~np.isfinite(dirs[:, 0])
-        origins[bad] = np.nan
-        return origins, dirs
+            return np.where(theta < math.pi, theta, np.nan)
 
-    def _pin_origins(self, pixels: Array, origins: Array, dirs: Array) -> Array:
-        """Shift origins so the point ``REFINE_RANGE_M`` along each ray projects to its pixel.
+    def _pupil_poly(self, theta: Array) -> Array:
+        """``E0 + E1 theta^2 + E2 theta^4`` (metres), the entrance-pupil term of cmod."""
+        e0, e1, e2 = self.e
+        t2 = theta * theta
+        return e0 + (e1 + e2 * t2) * t2
 
-        Origin, direction and O span one plane with C, and every point of it projects onto
-        the image curve through the pixel, so the residual is one-dimensional: one secant step
-        along ``n`` (in that plane, normal to the ray; slope from a 1e-6 m difference, whose
-        truncation error is ~1e-6 relative) removes it. The shift is ~1e-9 m.
-        """
-        points = origins + REFINE_RANGE_M * dirs
-        residual = pixels - self.project(points)
-        fix = np.flatnonzero(np.abs(residual).max(axis=1) > 1e-11)
-        if fix.size == 0:
-            return origins
-        w = dirs[fix]
-        n = self.o[None, :] - (w @ self.o)[:, None] * w
-        n /= np.linalg.norm(n, axis=1, keepdims=True)
-        step_m = 1e-6
-        slope = (self.project(points[fix] + step_m * n) - (pixels[fix] - residual[fix])) / step_m
+    def _cmod_directions(self, theta: Array, sin_t: Array, l3p: Array, lamp: Array) -> Array:
+        """cmod's closed-form direction ``sin(theta) unit(l') + cos(theta) O`` (exact for |O| = 1)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            shift = np.einsum("ij,ij->i", slope, residual[fix]) / np.einsum("ij,ij->i", slope, slope)
-        ok = np.isfinite(shift)
-        origins[fix[ok]] += shift[ok, None] * n[ok]
-        return origins
+            return (sin_t / lamp)[:, None] * l3p + np.cos(theta)[:, None] * self.o[None, :]
 
-    def _exact_beta(self, zeta: Array, l3: Array, beta0: Array) -> Array:
+    def _exact_beta(self, zeta: Array, l2: Array, l3_o: Array, beta0: Array) -> Array:
         """beta such that ``d = r' + beta O`` projects at infinity along the CAHV ray r' (any |O|).
 
         With ``k = O.O``: ``d.O = zeta' + beta k``, ``l3_d = l3' + beta (1 - k) O``, and
         ``d' = (l_d / chi) O + (1 + mu) l3_d`` is parallel to r' iff
         ``g(beta) = l_d / chi + (1 + mu) (beta (1 - k) - zeta') = 0``, with theta = atan2(l_d,
-        d.O) (no pupil shift at infinity). For k = 1 the root is cmod's ``l' cot(theta) - zeta'``.
+        d.O) (no pupil shift at infinity). For k = 1 the root is cmod's ``l' cot(theta) - zeta'``,
+        the start here (~|k - 1| relative from the root), so Newton with the analytic slope
+        ``g' = l_d'/chi - l_d chi'/chi^2 + mu' (beta (1 - k) - zeta') + (1 + mu)(1 - k)``
+        (chain rule through ``theta' = (d.O l_d' - k l_d) / (d.d)``) needs two steps.
+        ``l2 = l3'.l3'``, ``l3_o = l3'.O``.
         """
         k = float(self.o @ self.o)
-        l3_o = l3 @ self.o
-        l2 = np.einsum("ij,ij->i", l3, l3)
+        q = 1.0 - k
+        l3_oq = q * l3_o
+        qqk = q * q * k
         r0, r1, r2 = self.r
 
-        def g(beta: Array, idx: Array) -> Array:
-            w = zeta[idx] + beta * k
-            lam = np.sqrt(l2[idx] + beta * (2.0 * (1.0 - k) * l3_o[idx] + beta * (1.0 - k) ** 2 * k))
-            chi, _ = self._chi_of_theta(np.arctan2(lam, w))
+        def g_and_slope(beta: Array, idx: Any) -> tuple[Array, Array]:
+            z = zeta[idx]
+            dl2_half = l3_oq[idx] + beta * qqk  # (l_d^2)' / 2
+            lam2 = l2[idx] + beta * (l3_oq[idx] + dl2_half)
+            lam = np.sqrt(lam2)
+            w = z + beta * k
+            theta = np.arctan2(lam, w)
+            chi, dchi_dtheta = self._chi_of_theta(theta)
+            dlam = dl2_half / lam
+            dchi = dchi_dtheta * (w * dlam - k * lam) / (w * w + lam2)
             chi2 = chi * chi
-            mu = r0 + (r1 + r2 * chi2) * chi2
-            return lam / chi + (1.0 + mu) * (beta * (1.0 - k) - zeta[idx])
+            one_mu = 1.0 + r0 + (r1 + r2 * chi2) * chi2
+            dmu = (2.0 * r1 + 4.0 * r2 * chi2) * chi * dchi
+            inv_chi = 1.0 / chi
+            tail = beta * q - z
+            g = lam * inv_chi + one_mu * tail
+            slope = (dlam - lam * inv_chi * dchi) * inv_chi + dmu * tail + one_mu * q
+            return g, slope
 
-        return secant_solve(g, beta0, beta0 + 1e-6 * (1.0 + np.abs(beta0)))
+        return newton_refine(g_and_slope, beta0)
+
+    def _exact_shift(
+        self, shift: Array, scale: Array, zeta: Array, l2: Array, l3_o: Array, beta: Array,
+        chi: Array,
+    ) -> Array:
+        """Pupil shifts s' (metres) for which the ray ``C + s' O + t w`` hits an exact point ~1 m out.
+
+        Every point projecting to the pixel is ``C + s (r' + b O)`` (d' must be parallel to r',
+        so d lies in the plane of r' and O). For a given b, ``g(b) = 0`` (see ``_exact_beta``)
+        fixes chi through cmod's own polynomial, ``(1 + mu) chi = l_b / (zeta' - b (1 - k))``
+        (Newton from cmod's chi, ~|k - 1| away), and the pupil equation of :meth:`_theta` then
+        gives the range explicitly: ``s = (theta - sin theta) P(theta) / (w_b sin theta - l_b
+        cos theta)``. So no projection is needed: b is stepped from the infinity root ``beta``
+        (where the denominator vanishes) so that ``s |r' + beta O| ~ REFINE_RANGE_M``, and
+        ``C + s (r' + b O) = C + s (b - beta) O + s |r' + beta O| w`` puts the point on the ray
+        from ``C + s (b - beta) O`` along the exact direction w: the shift is ``s (b - beta)``.
+        The step in b is linearised (``d(denominator)/db ~ k sin theta``), so the range hits
+        REFINE_RANGE_M to ~|k - 1| relative; the point is exact wherever it lands.
+
+        The denominator is ~E / range relative to its terms, so s has a relative error up to
+        ~eps range / E; that only slides the point along the pre-image (its pixel moves by
+        ~eps), but where s comes out far from the target range (near the axis, where the pupil
+        shift between infinity and 1 m is below rounding) cmod's ``shift`` is kept.
+        ``scale = |r' + beta O|``; ``shift`` and ``chi`` are cmod's.
+        sin and cos of theta_b come from one ``t = tan(theta_b / 2)`` (numpy's sin and cos cost
+        ~6 tangents each); their few-ulp errors only move s, i.e. slide the point.
+        """
+        k = float(self.o @ self.o)
+        q = 1.0 - k
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # linearised step: (theta - sin theta) P scale / (range k sin theta), and cmod's
+            # shift is (theta / sin theta - 1) P
+            b = beta + shift * scale / (REFINE_RANGE_M * k)
+            l_b = np.sqrt(l2 + b * (2.0 * q * l3_o + b * q * q * k))
+            theta_b = self._theta_of_chi(self._chi_of_distorted(l_b / (zeta - b * q), chi))
+            t = np.tan(0.5 * theta_b)
+            inv = 1.0 / (1.0 + t * t)
+            sin_b = 2.0 * t * inv
+            cos_b = (1.0 - t * t) * inv
+            s = (theta_b - sin_b) * self._pupil_poly(theta_b) / ((zeta + b * k) * sin_b - l_b * cos_b)
+            rng = s * scale
+            ok = (rng > 0.1 * REFINE_RANGE_M) & (rng < 10.0 * REFINE_RANGE_M)
+            return np.where(ok, s * (b - beta), shift)
 
     def to_pds3(self) -> dict[str, Any]:
         """GEOMETRIC_CAMERA_MODEL keywords (MODEL_TYPE, MODEL_COMPONENT_*) as python values.

@@ -209,35 +209,72 @@ def unit_linear_part(a: Array, h: Array, v: Array) -> tuple[Array, Array, Array]
     return a / norm, h / norm, v / norm
 
 
-def secant_solve(
-    g: Any, x0: Array, x1: Array, *, tol: float = 1e-15, max_iter: int = 12
-) -> Array:
-    """Solve many scalar equations ``g(x, index) = 0`` at once by the secant method.
+#: Rows per block in ``for_row_blocks``. 16k float64 rows are 128 KB per temporary: the few
+#: dozen temporaries of a block stay in cache and are recycled by the allocator instead of
+#: being mapped and page-faulted afresh. Measured (CAHVORE.unproject, 2 M Navcam pixels, 2-core
+#: host): whole arrays 1.0 s, 64k-row blocks 0.70 s, 16k 0.44 s, 4k 0.56 s (Python overhead).
+ROW_BLOCK = 16384
 
-    Used to make cmod's closed-form rays exact for off-unit O (see ``docs/conventions.md``):
-    ``x0`` is the closed-form answer (~1e-4 relative from the root), so a few superlinear steps
-    reach machine precision. Stops an unknown when ``|dx| <= tol (1 + |x|)`` or ``g`` is exactly
-    zero. Returns NaN where a start is not finite or ``g`` is not finite (the caller keeps its
-    closed-form answer there).
+
+def for_row_blocks(func: Any, rows: Array, *, block: int = ROW_BLOCK) -> tuple[Array, ...]:
+    """Apply ``func(rows[i:i + block]) -> (out_1, out_2, ...)`` blockwise and stack the outputs.
+
+    Row-independent geometry (every unprojected pixel is its own problem) runs faster on
+    blocks that fit in cache than on whole 2 M-row arrays (see ``ROW_BLOCK``); each row is
+    computed on its own, so blocking does not change it.
     """
-    x_prev = np.array(x0, dtype=np.float64)
-    x = np.array(x1, dtype=np.float64)
-    active = np.flatnonzero(np.isfinite(x_prev) & np.isfinite(x))
-    g_prev = np.full(x.shape, np.nan)
-    g_prev[active] = g(x_prev[active], active)
+    n = rows.shape[0]
+    first = tuple(func(rows[:block]))
+    if n <= block:
+        return first
+    outs = tuple(np.empty((n,) + part.shape[1:], dtype=part.dtype) for part in first)
+    for out, part in zip(outs, first):
+        out[:block] = part
+    for i in range(block, n, block):
+        for out, part in zip(outs, func(rows[i:i + block])):
+            out[i:i + block] = part
+    return outs
+
+
+def newton_refine(
+    g_and_slope: Any, x0: Array, *, tol: float = 1e-9, max_iter: int = 8
+) -> Array:
+    """Polish many scalar roots of ``g(x) = 0`` that start close (~1e-5 relative) to the root.
+
+    Used to make cmod's closed-form rays exact for an off-unit O (``docs/conventions.md``):
+    ``x0`` is cmod's answer, off by ~|O.O - 1|, so Newton with the analytic slope reaches
+    machine precision in two steps (error 1e-5 -> 1e-10 -> 1e-20). An unknown stops once a
+    step is below ``tol (1 + |x|)``: by quadratic convergence its remaining error is then
+    ~tol^2, far below double precision. The first steps run on all rows at once (no gather);
+    only the rare rows still moving are iterated further.
+
+    Parameters
+    ----------
+    g_and_slope : callable ``(x, index) -> (g, dg/dx)``
+        ``index`` is ``slice(None)`` (all rows) or the integer rows ``x`` belongs to.
+    x0 : (N,) ndarray
+
+    Returns
+    -------
+    (N,) ndarray of float64
+        Roots; not finite where the start or ``g`` is not finite, the slope is zero, or the
+        step has not dropped below ``tol`` after ``max_iter`` steps (callers keep cmod's answer
+        there).
+    """
+    x = np.array(x0, dtype=np.float64)
+    idx: Any = slice(None)
     for _ in range(max_iter):
-        if active.size == 0:
-            break
-        xa = x[active]
-        ga = g(xa, active)
+        xa = x[idx]
+        g, slope = g_and_slope(xa, idx)
         with np.errstate(divide="ignore", invalid="ignore"):
-            dx = ga * (xa - x_prev[active]) / (ga - g_prev[active])
-        failed = ~np.isfinite(ga) | ~np.isfinite(g_prev[active])
-        dx = np.where(np.isfinite(dx), dx, 0.0)  # g flat or already zero: stop there
-        x_prev[active] = xa
-        g_prev[active] = ga
-        x[active] = np.where(failed, np.nan, xa - dx)
-        active = active[(np.abs(dx) > tol * (1.0 + np.abs(xa))) & ~failed]
+            dx = g / slope
+        xa = xa - dx  # a non-finite dx makes the row NaN: failed
+        x[idx] = xa
+        moving = np.abs(dx) > tol * (1.0 + np.abs(xa))  # False for NaN: done (and NaN)
+        if not moving.any():
+            return x
+        idx = np.flatnonzero(moving) if isinstance(idx, slice) else idx[moving]
+    x[idx] = np.nan
     return x
 
 
@@ -388,7 +425,8 @@ def newton_solve(
     Parameters
     ----------
     step : callable ``(x_active, index_active) -> dx``
-        The Newton step ``f / f'`` for the still-active unknowns; NaN marks a failure
+        The Newton step ``f / f'`` for the still-active unknowns (``index_active`` is
+        ``slice(None)`` while all are active, else integer rows); NaN marks a failure
         (for instance a non-positive derivative).
     x0 : (N,) ndarray
         Starting values; non-finite entries are not solved and stay NaN.
@@ -406,18 +444,24 @@ def newton_solve(
     """
     x = np.array(x0, dtype=np.float64)
     last = np.full(x.shape, np.inf)
-    active = np.flatnonzero(np.isfinite(x))
+    finite = np.isfinite(x)
+    # while every row is still moving, step them all in place (a slice: no gather / scatter)
+    active: Any = slice(None) if finite.all() else np.flatnonzero(finite)
     for _ in range(max_iter):
-        if active.size == 0:
-            break
         xa = x[active]
+        if xa.size == 0:
+            break
         dx = step(xa, active)
         xa = xa - dx
         x[active] = xa
         mag = np.abs(dx)
         last[active] = mag
-        done = ~(mag >= tol * (1.0 + np.abs(xa)))  # NaN counts as done (and failed)
-        active = active[~done]
+        moving = mag >= tol * (1.0 + np.abs(xa))  # False for NaN: done (and failed)
+        if isinstance(active, slice):
+            if not moving.all():
+                active = np.flatnonzero(moving)
+        else:
+            active = active[moving]
     failed = ~(last <= accept)
     x[failed] = np.nan
     return x

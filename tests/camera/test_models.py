@@ -8,7 +8,11 @@ import numpy as np
 import pytest
 
 from rovercam.camera import CAHV, CAHVOR, CAHVORE
+from rovercam.camera.cahvore import REFINE_RANGE_M
+from rovercam.camera.model import ROW_BLOCK
 from rovercam.errors import CameraModelError
+from rovercam.synth.cameras import HAZCAM_TEMPLATE_FLB
+from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
 
 # ../shared/realdata/camera_vectors.md section 1 (mrcal's recorded JPL cmod values)
 FX, FY, CX, CY = 4842.918, 4842.771, 1970.528, 1085.302
@@ -254,3 +258,43 @@ def test_bad_point_shapes_raise_value_error() -> None:
         model.project(np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"\(N, 2\)"):
         model.unproject(np.zeros((4, 3)))
+
+
+# Two label models kept as given (|O| - 1 = 1e-5 and 2e-7), with and without large pupil terms.
+_LABEL_MODELS = {"navcam_sol670": (NAVCAM_LEFT_SOL670, (5120, 3840)),
+                 "hazcam_flb": (HAZCAM_TEMPLATE_FLB, (1024, 1024))}
+
+
+@pytest.mark.parametrize("name", sorted(_LABEL_MODELS))
+def test_unproject_exact_near_axis_and_across_field(name: str) -> None:
+    # truth: project() itself. The rays of off-unit-O models are solved (direction at infinity,
+    # origin pinned ~REFINE_RANGE_M out); the pinned range is ill-conditioned next to the axis,
+    # where cmod's pupil shift is kept, so a disc of pixels around the axis is included.
+    params, size = _LABEL_MODELS[name]
+    model = CAHVORE(**params)
+    rng = np.random.default_rng(7)
+    axis_px = model.project_directions(np.asarray(model.o))[0]
+    px = np.vstack([rng.uniform((0, 0), (size[0] - 1, size[1] - 1), (4000, 2)),
+                    axis_px + rng.uniform(-40.0, 40.0, (1000, 2)), axis_px])
+    origins, dirs = model.unproject(px)
+    assert np.isfinite(dirs).all() and np.isfinite(origins).all()
+    np.testing.assert_allclose(np.linalg.norm(dirs, axis=1), 1.0, rtol=0, atol=1e-15)
+    # px: measured <= 3.6e-12 over 2e5 pixels (double rounding of the projection, ~1e-12 px)
+    np.testing.assert_allclose(model.project_directions(dirs), px, rtol=0, atol=1e-11)
+    np.testing.assert_allclose(model.project(origins + REFINE_RANGE_M * dirs), px, rtol=0,
+                               atol=1e-11)
+    # exact_origins=False keeps cmod's pupil shift: same directions, the ray moved sideways by
+    # measured 4.4e-8 m (FLB, E ~ 2e-3 m) and 2.6e-13 m (Navcam, E ~ 3e-8 m) at most
+    origins_cmod, dirs_cmod = model.unproject(px, exact_origins=False)
+    np.testing.assert_array_equal(dirs_cmod, dirs)
+    assert np.linalg.norm(np.cross(origins_cmod - origins, dirs), axis=1).max() < 1e-7  # m
+
+
+def test_unproject_blocks_do_not_change_rays() -> None:
+    # unproject runs in blocks of ROW_BLOCK rows; a pixel's ray must not depend on its block
+    model = CAHVORE(**NAVCAM_LEFT_SOL670)
+    px = np.random.default_rng(8).uniform((0, 0), (5119, 3839), (ROW_BLOCK + 500, 2))
+    origins, dirs = model.unproject(px)
+    tail_o, tail_d = model.unproject(px[-1000:])
+    np.testing.assert_allclose(dirs[-1000:], tail_d, rtol=0, atol=1e-15)  # unit vectors
+    np.testing.assert_allclose(origins[-1000:], tail_o, rtol=0, atol=1e-15)  # m
