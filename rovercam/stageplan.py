@@ -405,10 +405,19 @@ def _apply_flat(img: np.ndarray, op: dict[str, Any], gain_rows: slice = slice(No
         g = gain[gain_rows]
         if g.ndim == 3 and work.ndim == 2:
             raise CalibrationError("flat", "a three-band flat cannot calibrate a one-band frame")
-        np.multiply(work, g[..., None] if work.ndim == 3 and g.ndim == 2 else g, out=work)
+        _multiply_gain(work, g)
     s = op["scale"]
     np.multiply(work, s if work.ndim == 3 else s[0], out=work)
     return work
+
+
+def _multiply_gain(img: NDArray[np.float32], gain: NDArray[np.float32]) -> None:
+    """``img *= gain`` in place; a one-band gain on a three-band image is merged to three bands
+    first (one SIMD multiply: numpy's broadcast over a last axis of 3 is ~4x slower)."""
+    if img.ndim == 3 and gain.ndim == 2 and img.shape[2] == 3:
+        cv2.multiply(img, cv2.merge([gain, gain, gain]), dst=img)
+    else:
+        np.multiply(img, gain[..., None] if img.ndim == 3 and gain.ndim == 2 else gain, out=img)
 
 
 def _apply_color(img: np.ndarray, op: dict[str, Any]) -> NDArray[np.float32]:
@@ -447,7 +456,7 @@ def _calibrate_rows(src: np.ndarray, ya: int, yb: int, plans: dict[str, _Plan]) 
         affine = np.hstack([m, -(m @ np.full(3, fop["bias"]))[:, None]]).astype(np.float32)
         y = cv2.transform(x, affine)
         if gain is not None:
-            np.multiply(y, gain[ya:yb, :, None], out=y)
+            _multiply_gain(y, gain[ya:yb])
         return y
     y = _apply_flat(x, fop, slice(ya, yb))
     return _apply_color(y, cop) if cop else y
