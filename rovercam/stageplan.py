@@ -97,7 +97,7 @@ def _plan_decompand(frame: Frame, settings: Settings) -> _Plan:
     try:
         lut = _rad.find_lut(name, [folder / "luts" for folder in settings.calibration_path])
     except CalibrationError as exc:
-        what = _missing(frame, settings, f"inverse LUT {name}", exc.problem if hasattr(exc, "problem") else str(exc))
+        what = _missing(frame, settings, f"inverse LUT {name}", exc.problem)
         return _Plan(f"decompand: no inverse LUT {name}: values stay companded codes", {"missing": (what,)})
     calibration = {Path(lut.source).name if lut.source else lut.name: lut.sha256}
     return _Plan(f"decompand: {lut.name}", {"units": "dn"}, calibration, {"lut": lut})
@@ -299,19 +299,18 @@ def _plan_flat(frame: Frame, settings: Settings) -> _Plan:
         elif flat_key is not None:
             flat_fielded = True
     bands = frame.image.shape[2] if frame.image.ndim == 3 else 1
-    if absolute:
+    if absolute and cam is not None:
         f_number = None
-        if cam.f_number_table and frame.focal_length_mm:  # type: ignore[union-attr]
-            f_number = _rad.f_number_at(frame.focal_length_mm, cam.f_number_table)  # type: ignore[union-attr]
+        if cam.f_number_table and frame.focal_length_mm:
+            f_number = _rad.f_number_at(frame.focal_length_mm, cam.f_number_table)
         k = _rad.responsivity_at(
-            cam.responsivity, temperature_c=frame.temperature_c,  # type: ignore[union-attr, arg-type]
-            temperature_ref_c=cam.temperature_ref_c,  # type: ignore[union-attr]
-            temperature_coefficients=cam.responsivity_temperature_coeff,  # type: ignore[union-attr]
-            f_number=f_number, f_number_ref=cam.f_number_ref)  # type: ignore[union-attr]
+            cam.responsivity, temperature_c=frame.temperature_c,  # type: ignore[arg-type]
+            temperature_ref_c=cam.temperature_ref_c, temperature_coefficients=cam.responsivity_temperature_coeff,
+            f_number=f_number, f_number_ref=cam.f_number_ref)
         k = k[:bands] if bands == 3 else k[1:2]
-        if cam.temperature_ref_c is not None and frame.temperature_c is not None:  # type: ignore[union-attr]
+        if cam.temperature_ref_c is not None and frame.temperature_c is not None:
             steps.append(f"responsivity at {frame.temperature_c:g} C")
-        if f_number is not None and cam.f_number_ref:  # type: ignore[union-attr]
+        if f_number is not None and cam.f_number_ref:
             steps.append(f"f/{f_number:g} at {frame.focal_length_mm:g} mm")
         scale_band = 1.0 / (t * k)
         steps.append(f"radiance t={t:g}s")
@@ -328,14 +327,14 @@ def _plan_flat(frame: Frame, settings: Settings) -> _Plan:
         scale_band = scale_band / z
         rtype = "scaled_spectral_radiance" if rtype == "spectral_radiance" else rtype
         steps.append(f"zenith scaled Z={z:.4g}")
-    if chain_cfg.quantity == "iof" and absolute:
+    if chain_cfg.quantity == "iof" and absolute and cam is not None:
         if frame.start_time is None:
             raise ProductError(frame.product_id, "I/F needs the observation time (Sun distance); the label has none")
         d = _rad.mars_sun_distance_au(frame.start_time)
-        if bands == 1 and frame.filter and frame.filter in cam.solar_irradiance_by_filter:  # type: ignore[union-attr]
-            f_sun = np.array([cam.solar_irradiance_by_filter[frame.filter]])  # type: ignore[union-attr]
+        if bands == 1 and frame.filter and frame.filter in cam.solar_irradiance_by_filter:
+            f_sun = np.array([cam.solar_irradiance_by_filter[frame.filter]])
         else:
-            f_sun = np.asarray(cam.solar_irradiance)[:bands] if bands == 3 else np.asarray(cam.solar_irradiance)[1:2]  # type: ignore[union-attr]
+            f_sun = np.asarray(cam.solar_irradiance)[:bands] if bands == 3 else np.asarray(cam.solar_irradiance)[1:2]
         scale_band = scale_band * (math.pi * d * d / f_sun)
         units = "iof_camera"
         rtype = "radiance_factor" if rtype != "relative_radiance" else rtype
