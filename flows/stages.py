@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator
 
 from prefect import flow, get_run_logger, unmapped
+from prefect.utilities.annotations import quote
 from prefect.futures import as_completed
 
 from rovercam import cachekey
@@ -112,6 +113,13 @@ def outcome(fut: Any) -> tuple[Any, str | None]:
         return None, str(exc) or type(exc).__name__
 
 
+def _unwalked(settings: Settings) -> Any:
+    """``settings`` as a task parameter Prefect does not walk: Prefect visits every field of a
+    parameter to find futures, ~5 ms a task for the camera registry. ``quote`` is undone only
+    by the local engine, so the Dask runner (which pickles parameters) gets them as they are."""
+    return quote(settings) if settings.prefect.task_runner == "threads" else settings
+
+
 @contextlib.contextmanager
 def subflow_settings() -> Iterator[None]:
     """Settings for the stage subflows: no heartbeat thread of their own.
@@ -170,7 +178,7 @@ def ingest_stage(paths: list[str], settings: Settings, sol: int, refresh: bool =
     shas = shas or [cachekey.product_content_sha256(p) for p in paths]
     keys = [cachekey.ingest_key(sha, settings, sol=sol) for sha in shas]
     task = ingest_product.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
-    futures = task.map(paths, unmapped(settings), unmapped(sol), keys)
+    futures = task.map(paths, unmapped(_unwalked(settings)), unmapped(sol), keys)
     return [replace(f.result(), content_sha256=sha) for f, sha in zip(futures, shas)]
 
 
@@ -178,9 +186,9 @@ def ingest_stage(paths: list[str], settings: Settings, sol: int, refresh: bool =
 
 def _per_stage(item: IngestResult, settings: Settings) -> Any:
     """Submit the five stage tasks for one product, each waiting on the previous."""
-    fut = decompand.submit(item, settings)
+    fut = decompand.submit(item, _unwalked(settings))
     for stage in (debayer, flat, color, undistort):
-        fut = stage.submit(fut, settings)
+        fut = stage.submit(fut, _unwalked(settings))
     return fut
 
 
@@ -229,10 +237,10 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
     for i in range(0, len(todo), batch):
         group = todo[i:i + batch]
         if batch == 1:
-            pending[task.submit(group[0][0], settings, group[0][1])] = [group[0][0]]
+            pending[task.submit(group[0][0], _unwalked(settings), group[0][1])] = [group[0][0]]
         else:
             member_keys = [k for _, k in group]
-            pending[batch_task.submit([it for it, _ in group], settings, member_keys,
+            pending[batch_task.submit([it for it, _ in group], _unwalked(settings), member_keys,
                                       cachekey.digest(member_keys))] = \
                 [it for it, _ in group]
     reused = len(refs)
@@ -298,7 +306,7 @@ def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list
             if not refresh and store.exists(stored):
                 done.append({"name": name, "mosaic_key": stored, "key": key})
             else:
-                pending[task.submit(name, refs, settings, sol, key)] = (name, key)
+                pending[task.submit(name, refs, _unwalked(settings), sol, key)] = (name, key)
     reused = len(done)
     failed = []
     for fut, (name, key) in pending.items():
@@ -318,7 +326,7 @@ def publish_stage(mosaics: list[dict[str, str]], settings: Settings, sol: int, r
     task = publish.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh,
                                 timeout_seconds=settings.prefect.publish_timeout_s)
     keys = [cachekey.publish_key(m["key"], settings) for m in mosaics]
-    futures = task.map([m["mosaic_key"] for m in mosaics], unmapped(settings), unmapped(run_id), keys)
+    futures = task.map([m["mosaic_key"] for m in mosaics], unmapped(_unwalked(settings)), unmapped(run_id), keys)
     published, failed = [], []
     for m, fut in zip(mosaics, futures):
         out, reason = outcome(fut)
