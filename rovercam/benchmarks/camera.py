@@ -1,7 +1,7 @@
 """Camera-geometry benchmark: CAHVORE/CAHVOR throughput and remap-grid build time.
 
 Data are generated here: a Mars 2020 Navcam-like CAHVORE (fisheye type 2, full frame
-5120x3840; parameters of ../shared/realdata/camera_vectors.md section 3), an MER-like CAHVOR,
+5120x3840; parameters of the real sol-670 Navcam-left label model), an MER-like CAHVOR,
 and random pixels / points across the image at ranges 0.5 m to 1 km.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ Figures (``rovercam bench frame [--json]``):
   CIEDE2000 of the linear-sRGB result vs truth world RGB (L*a*b*, D65, white = the camera's
   display white radiance).
 - ``malvar_psnr_vs_reference_db``: PSNR(ours) - PSNR(colour-demosaicing's Malvar 2004) against the
-  truth RGB, same mosaic, pixels 2 px inside the border (DOMAIN.md §7: Malvar output is trimmed
+  truth RGB, same mosaic, pixels 2 px inside the border (Malvar-He-Cutler 2004; the 5x5 output is trimmed
   by 2 px; the reference pads differently at the edge); ``..._full_frame_db`` over every pixel;
   None when the package is not installed. ``malvar_minus_bilinear_db``: ours, Malvar minus
   bilinear. The mosaic is a 960x1280 scene with natural-image statistics (luminance with a 1/f

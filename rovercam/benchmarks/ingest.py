@@ -4,7 +4,7 @@ Figures (keys of :func:`run`):
 
 - ``labels_per_s`` / ``pvl_labels_per_s``: ODL labels parsed per second by
   :func:`rovercam.products.odl.loads` and by ``pvl.loads`` on the same texts (the real labels in
-  ../shared/realdata, else labels written by :func:`~rovercam.products.write_pds3`).
+  a realdata folder beside the repository, else labels written by :func:`~rovercam.products.write_pds3`).
 - ``products_per_s`` / ``pdr_products_per_s``: label + pixels per second by ``read_product``
   and by ``pdr.read`` (array loaded) on the same PDS3 files in the same run.
 - ``sol500_products_per_s`` / ``sol500_peak_rss_mb``: :func:`rovercam.ingest.ingest_paths` on a
@@ -34,7 +34,7 @@ __all__ = ["run", "fuzz_readers", "FuzzReport", "seed_products", "REALDATA"]
 
 log = logging.getLogger(__name__)
 
-#: ../shared/realdata beside the repository (absent in most installs; figures then use
+#: The realdata folder beside the repository (absent in most installs; figures then use
 #: generated products only).
 REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
 _REAL_LABELS = ("msl/FLB_431397159EDR_F0141262FHAZ00323M1.IMG",
@@ -54,7 +54,7 @@ def _synthetic_product(pid: str, shape: tuple[int, ...], dtype: Any) -> Any:
     from rovercam.camera import CAHVORE
     from rovercam.products import FrameDefinition, Product
 
-    # CAHVORE of the FLB label (DOMAIN.md §3.5), frames as a MIPL label carries them
+    # CAHVORE of the FLB label (MSL FLB_431397159EDR_F0141262FHAZ00323M1), frames as a MIPL label carries them
     model = CAHVORE((1.03304, -0.17145, -0.707908), (0.706662, 0.00032, 0.707551),
                     (356.718, 453.901, 352.1), (43.3011, 3.70251, 685.544),
                     (0.704793, -0.000541, 0.709413), (8.0e-06, -0.013391, -0.007308),
@@ -74,7 +74,7 @@ def seed_products(folder: Path, *, real: bool = True) -> list[list[Path]]:
     """Fuzz seeds: groups of files that make one product (the first is read), in ``folder``.
 
     Synthetic PDS3 (attached, detached, with VICAR), PDS4 and raw-site pairs are always
-    written; the real products are added when ../shared/realdata is present and ``real``.
+    written; the real products are added when that realdata folder is present and ``real``.
     """
     from rovercam.products import write_pds3, write_pds4
 

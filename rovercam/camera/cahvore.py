@@ -1,6 +1,6 @@
 """CAHVORE: CAHVOR generalised to fisheye lenses with a moving entrance pupil (JPL cmod_cahvore.c).
 
-Formulas (DOMAIN.md section 5, Gennery 2006): with ``d = P - C``, ``zeta = d.O``,
+Formulas (JPL cmod cmod_cahvore.c; Gennery 2006): with ``d = P - C``, ``zeta = d.O``,
 ``l3 = d - zeta O``, ``l = |l3|``, the incidence angle ``theta`` solves
 ``zeta sin(theta) - l cos(theta) = (theta - sin(theta)) (E0 + E1 theta^2 + E2 theta^4)``;
 ``chi = tan(L theta)/L`` (L > 0), ``sin(L theta)/L`` (L < 0) or ``theta`` (L = 0);

@@ -1,6 +1,6 @@
 """Rover coordinate frames: quaternions, rigid transforms, frame chains, azimuth/elevation.
 
-Conventions (docs/conventions.md, DOMAIN.md section 4):
+Conventions (docs/conventions.md):
 
 - Quaternions are scalar-first ``(s, x, y, z)``, Hamilton. A label's quaternion rotates the
   frame it describes into its reference frame: ``p_ref = R(q) @ p + offset``.
