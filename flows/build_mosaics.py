@@ -8,8 +8,8 @@ from prefect import flow
 
 from rovercam.config import load
 
-from flows.reprocess_sol import cataloged_paths
-from flows.stages import run_sol
+from rovercam_flows.reprocess_sol import cataloged_paths
+from rovercam_flows.stages import run_sol
 
 
 @flow(name="build-mosaics", description="Build and publish a sol's mosaics from its calibrated frames.")

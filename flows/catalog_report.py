@@ -12,7 +12,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from rovercam.config import load
 
-from tasks._runtime import catalog_for
+from rovercam_tasks._runtime import catalog_for
 
 
 def catalog_summary(settings: Any, *, sols: list[int] | None = None, runs: int = 20) -> dict[str, Any]:

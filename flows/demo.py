@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rovercam import layout
 from rovercam.config import Settings, load
 from rovercam.metrics import display_psnr
 from rovercam.mosaic.model import CylindricalProjection
@@ -87,7 +88,7 @@ def generate_demo_sol(
     from rovercam.synth import generate_sol
 
     root = Path(storage_root).expanduser().resolve()
-    sol_dir = root / "synthetic" / f"sol{sol:05d}"
+    sol_dir = layout.generated_sol_dir(root, sol)
     t0 = time.perf_counter()
     generate_sol(sol_dir, sol=sol, profile=profile, seed=seed, progress=progress)
     generate_s = time.perf_counter() - t0
@@ -100,7 +101,7 @@ def process_demo_sol(demo: DemoSol) -> DemoResult:
     """Run the ingest-sol flow on a generated sol and score each mosaic against the truth."""
     from rovercam.synth import load_truth
 
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.ingest_sol import ingest_sol
 
     t0 = time.perf_counter()
     [report] = ingest_sol(source=str(demo.sol_dir / "raw"), sol=demo.sol, config_file=demo.config_file,

@@ -17,11 +17,11 @@ from rovercam.config import ConfigError, defaults_dir
 
 #: flow name -> "module:function"
 FLOWS: dict[str, str] = {
-    "ingest-sol": "flows.ingest_sol:ingest_sol",
-    "reprocess-sol": "flows.reprocess_sol:reprocess_sol",
-    "build-mosaics": "flows.build_mosaics:build_mosaics",
-    "process-edl": "flows.process_edl:process_edl",
-    "catalog-report": "flows.catalog_report:catalog_report",
+    "ingest-sol": "rovercam_flows.ingest_sol:ingest_sol",
+    "reprocess-sol": "rovercam_flows.reprocess_sol:reprocess_sol",
+    "build-mosaics": "rovercam_flows.build_mosaics:build_mosaics",
+    "process-edl": "rovercam_flows.process_edl:process_edl",
+    "catalog-report": "rovercam_flows.catalog_report:catalog_report",
 }
 
 

@@ -14,8 +14,8 @@ from prefect import flow, get_run_logger
 from rovercam.config import load
 from rovercam.sources import source_calibration
 
-from flows.stages import SolReport, run_sol
-from tasks.fetch import fetch_new, find_sols, incoming_paths
+from rovercam_flows.stages import SolReport, run_sol
+from rovercam_tasks.fetch import fetch_new, find_sols, incoming_paths
 
 
 @flow(name="ingest-sol", description="Find new products for a sol at a source, then ingest, calibrate, "

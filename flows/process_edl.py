@@ -1,7 +1,7 @@
 """The ``process-edl`` flow: ingest -> calibrate -> EDL products -> publish, for one sol's EDL
 imagery.
 
-Ingest and calibration are the pipeline's own subflows (:mod:`flows.stages`); then one task per
+Ingest and calibration are the pipeline's own subflows (:mod:`rovercam_flows.stages`); then one task per
 camera sequence: down-look cameras (RDCAM, LCAM) give the landing-site orthomosaic (COG levels in
 a local tangent plane of Mars), the descent track (GeoJSON) and the touchdown event; up-look and
 rover-view cameras (PUCAM, RUCAM, DDCAM) give a stabilized MP4, a contact sheet and their
@@ -22,10 +22,10 @@ from rovercam import cachekey
 from rovercam.config import load
 from rovercam.edl.sequence import DOWN_LOOKING
 
-from flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
-from tasks._runtime import catalog_for
-from tasks.edl import edl_descent, edl_sequence, find_dem
-from tasks.ingest import discover_products
+from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
+from rovercam_tasks._runtime import catalog_for
+from rovercam_tasks.edl import edl_descent, edl_sequence, find_dem
+from rovercam_tasks.ingest import discover_products
 
 
 @dataclass

@@ -13,8 +13,8 @@ from prefect import flow, get_run_logger
 
 from rovercam.config import load
 
-from flows.stages import run_sol, stages_to_refresh
-from tasks._runtime import catalog_for
+from rovercam_flows.stages import run_sol, stages_to_refresh
+from rovercam_tasks._runtime import catalog_for
 
 
 def cataloged_paths(sol: int, settings: Any, cameras: list[str] | None = None) -> list[str]:
@@ -29,7 +29,7 @@ def cataloged_paths(sol: int, settings: Any, cameras: list[str] | None = None) -
 def reprocess_sol(sol: int, cameras: list[str] | None = None, stages: list[str] | None = None,
                   force: bool = False, config_file: str | None = None,
                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Reprocess ``sol``; returns its report (see :class:`flows.stages.SolReport`)."""
+    """Reprocess ``sol``; returns its report (see :class:`rovercam_flows.stages.SolReport`)."""
     settings = load(config_file, overrides=overrides)
     refresh = stages_to_refresh(stages, force=force)
     paths = cataloged_paths(sol, settings, cameras)

@@ -24,23 +24,23 @@ from prefect import flow, get_run_logger, unmapped
 from prefect.utilities.annotations import quote
 from prefect.futures import as_completed
 
-from rovercam import cachekey
+from rovercam import cachekey, layout
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
 
-from tasks import artifacts
-from tasks._runtime import catalog_for, result_storage_for, store_for
-from tasks._stage import FRAME_FILE, FrameRef, frame_bands
-from tasks.calibrate import calibrate, calibrate_batch, calibrated_prefix
-from tasks.color import color
-from tasks.debayer import debayer
-from tasks.decompand import decompand
-from tasks.flat import flat
-from tasks.ingest import ingest_product
-from tasks.mosaic import MOSAIC_FILE, build_mosaic, mosaic_work_prefix
-from tasks.publish import publish
-from tasks.undistort import undistort
+from rovercam_tasks import artifacts
+from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
+from rovercam_tasks._stage import FRAME_FILE, FrameRef, frame_bands
+from rovercam_tasks.calibrate import calibrate, calibrate_batch
+from rovercam_tasks.color import color
+from rovercam_tasks.debayer import debayer
+from rovercam_tasks.decompand import decompand
+from rovercam_tasks.flat import flat
+from rovercam_tasks.ingest import ingest_product
+from rovercam_tasks.mosaic import MOSAIC_FILE, build_mosaic
+from rovercam_tasks.publish import publish
+from rovercam_tasks.undistort import undistort
 
 #: Stages in order; ``reprocess-sol --stages`` names them (chain stage names mean "calibrate").
 STAGES = ("ingest", "calibrate", "mosaic", "publish")
@@ -150,7 +150,7 @@ def _task_runner(settings: Settings) -> Any:
 
         with get_client(sync_client=True) as client:  # the server this process reports to
             api_url = str(client.api_url)
-        return DaskTaskRunner(cluster_class="tasks._dask_worker.local_cluster", cluster_kwargs={
+        return DaskTaskRunner(cluster_class="rovercam_tasks._dask_worker.local_cluster", cluster_kwargs={
             "n_workers": settings.prefect.dask_workers, "threads_per_worker": 1, "processes": True,
             "dashboard_address": None,
             "env": {
@@ -160,7 +160,7 @@ def _task_runner(settings: Settings) -> Any:
                 # start a temporary server of its own and its task runs would not be seen
                 "PREFECT_API_URL": api_url,
             },
-            "preload": ["tasks._dask_worker"],
+            "preload": ["rovercam_tasks._dask_worker"],
         })
     return ThreadPoolTaskRunner(max_workers=settings.prefect.max_workers)
 
@@ -226,7 +226,7 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
     for item in items:
         key = keys[item.product_id] = cachekey.calibrate_key(item.content_sha256 or item.sha256, settings,
                                                               calibration=calibration)
-        stored = f"{calibrated_prefix(item.sol, item.product_id, key)}/{FRAME_FILE}"
+        stored = f"{layout.calibrated_prefix(item.sol, item.product_id, key)}/{FRAME_FILE}"
         if settings.prefect.chain_tasks == "per-stage":
             pending[_per_stage(item, settings)] = [item]
         elif not refresh and store.exists(stored):
@@ -302,7 +302,7 @@ def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list
                 continue
             name = mosaic_name(group, fields, settings.mosaic.projection, bands=bands)
             key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], settings)
-            stored = f"{mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
+            stored = f"{layout.mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
             if not refresh and store.exists(stored):
                 done.append({"name": name, "mosaic_key": stored, "key": key})
             else:
@@ -339,10 +339,6 @@ def publish_stage(mosaics: list[dict[str, str]], settings: Settings, sol: int, r
 
 # --- one sol, end to end --------------------------------------------------------------------------
 
-def _sol_record(sol: int, key: str) -> str:
-    return f"work/sol{sol:05d}/runs/{key[:16]}.json"
-
-
 def _still_published(store: Any, published: list[dict[str, Any]]) -> bool:
     return all(store.exists(p[k]) for p in published for k in ("cog_key", "png_key", "stac_key") if p.get(k))
 
@@ -366,7 +362,7 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     report.products_found = len(paths)
     shas = [cachekey.product_content_sha256(p) for p in paths]
     key = cachekey.sol_key([(p.rsplit("/", 1)[-1], sha) for p, sha in zip(paths, shas)], settings)
-    record = _sol_record(sol, key)
+    record = layout.run_record_key(sol, key)
     if not refresh and store.exists(record):
         done = json.loads(store.read_bytes(record))
         if _still_published(store, done["published"]) and not report.failed:

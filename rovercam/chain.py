@@ -42,7 +42,7 @@ from rovercam import camera as _camera
 from rovercam import radiometry as _rad
 from rovercam.config import Settings
 from rovercam.errors import ProductError
-from rovercam.products.model import CFA, Companding, FrameDefinition, Product, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, Product, Subframe
 from rovercam.provenance import CalibrationLevel, Provenance
 from rovercam.stageplan import (
     _PLANNERS,
@@ -150,7 +150,7 @@ class Frame:
     units: Units
     camera_model: Any
     camera_frame: str
-    frames: dict[str, FrameDefinition]
+    coordinate_systems: dict[str, CoordinateSystem]
     exposure_s: float | None
     companding: Companding
     cfa: CFA
@@ -256,7 +256,7 @@ def frame_from_product(product: Product, *, sha256: str = "", settings: Settings
         units=units,
         camera_model=product.camera_model,
         camera_frame=product.camera_frame or "",
-        frames=dict(product.frames),
+        coordinate_systems=dict(product.coordinate_systems),
         exposure_s=product.exposure_s,
         companding=product.companding,
         cfa=product.cfa,
@@ -486,7 +486,7 @@ def frame_pieces(frame: Frame) -> tuple[bytes, memoryview | bytes]:
         "units": frame.units,
         "camera_model": frame.camera_model.to_pds3(),
         "camera_frame": frame.camera_frame,
-        "frames": {k: [v.name, list(v.quaternion), list(v.offset), v.reference, list(v.index)] for k, v in frame.frames.items()},
+        "frames": {k: [v.name, list(v.quaternion), list(v.offset), v.reference, list(v.index)] for k, v in frame.coordinate_systems.items()},
         "exposure_s": frame.exposure_s,
         "companding": [frame.companding.method, frame.companding.lut, frame.companding.state, frame.companding.original_bits],
         "cfa": [frame.cfa.pattern, frame.cfa.state, frame.cfa.venue, frame.cfa.method],
@@ -520,7 +520,7 @@ def loads_frame(blob: bytes) -> Frame:
     """Inverse of :func:`dumps_frame`."""
     image, meta = arrayblob.unpack(blob)
     frames = {
-        k: FrameDefinition(v[0], tuple(v[1]), tuple(v[2]), v[3], tuple(v[4])) for k, v in meta["frames"].items()
+        k: CoordinateSystem(v[0], tuple(v[1]), tuple(v[2]), v[3], tuple(v[4])) for k, v in meta["frames"].items()
     }
     st = meta["start_time"]
     return Frame(
@@ -530,7 +530,7 @@ def loads_frame(blob: bytes) -> Frame:
         units=meta["units"],
         camera_model=_camera.from_pds3(meta["camera_model"]),
         camera_frame=meta["camera_frame"],
-        frames=frames,
+        coordinate_systems=frames,
         exposure_s=meta["exposure_s"],
         companding=Companding(*meta["companding"]),
         cfa=CFA(*meta["cfa"]),

@@ -71,7 +71,7 @@ def _quiet_prefect_task_logs(verbose: bool) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     _prefect_env()
-    from flows.demo import generate_demo_sol, process_demo_sol
+    from rovercam_flows.demo import generate_demo_sol, process_demo_sol
 
     root = Path(args.out).resolve()
     console.print(f"[bold]rovercam demo[/]: synthetic sol {args.sol} ({args.profile}) -> {root}")
@@ -120,7 +120,7 @@ def _print_sol_report(report: dict) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     _prefect_env()
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.ingest_sol import ingest_sol
 
     overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
     source = args.input if "://" in args.input else str(Path(args.input).resolve())
@@ -135,7 +135,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
     _prefect_env()
-    from flows.reprocess_sol import reprocess_sol
+    from rovercam_flows.reprocess_sol import reprocess_sol
 
     overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
     report = reprocess_sol(sol=args.sol, cameras=args.cameras or None, stages=args.stages or None,
@@ -148,7 +148,7 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from flows.deployments import serve
+    from rovercam_flows.deployments import serve
 
     serve(args.deployments, config_file=args.config, only=args.only or None)
     return 0
@@ -408,7 +408,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from rovercam.benchmarks import get
+    from rovercam_benchmarks import get
 
     run = get(args.name)
     figures = run(quick=args.quick)

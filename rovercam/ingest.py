@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from rovercam import layout
 from rovercam.errors import ProductError
 from rovercam.products import Limits, read_product
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rovercam.config import Settings
     from rovercam.storage import Store
 
-__all__ = ["IngestResult", "discover", "ingest_one", "ingest_paths", "quarantine_key",
+__all__ = ["IngestResult", "discover", "ingest_one", "ingest_paths", 
            "quarantine_report", "IngestState"]
 
 log = logging.getLogger(__name__)
@@ -175,13 +176,6 @@ def discover(input_dir: str | os.PathLike[str], *,
 
 # ------------------------------------------------------------------------------------------------
 # One product
-def quarantine_key(sol: int | None, path: str | Path, sha256: str) -> str:
-    """Store prefix of a quarantined file: ``quarantine/sol00100/<name>-<sha12>``."""
-    sol_part = f"sol{sol:05d}" if sol is not None else "unknown-sol"
-    name = posixpath.basename(str(path).replace("\\", "/")) or "product"
-    return f"quarantine/{sol_part}/{name}-{sha256[:12]}"
-
-
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -236,7 +230,7 @@ def _quarantine(path: Path, source: str, sha: str, exc: ProductError, *, store: 
                 catalog: "Catalog", sol: int | None) -> IngestResult:
     reason = str(exc)
     log.warning("quarantined %s", reason)
-    prefix = quarantine_key(sol, source, sha)
+    prefix = layout.quarantine_prefix(sol, source, sha)
     with store.transaction(prefix) as txn:
         txn.put(path.name, path)
         txn.put("reason.json", json.dumps({

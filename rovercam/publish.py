@@ -21,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 
+from rovercam import layout
 from rovercam.catalog.db import Catalog
 from rovercam.provenance import CalibrationLevel
 from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
@@ -30,7 +31,7 @@ from rovercam.storage.raster import thumbnail, write_cog, write_png
 from rovercam.errors import StorageError
 from rovercam.storage.store import PublishedVersion, Store
 
-__all__ = ["publish_mosaic", "PublishedMosaic", "mosaic_prefix", "audit_published", "RADIANCE_UNIT"]
+__all__ = ["publish_mosaic", "PublishedMosaic", "audit_published", "RADIANCE_UNIT"]
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +70,6 @@ class PublishedMosaic:
     thumbnail_path: Path | None
     stac_path: Path | None
     published: PublishedVersion
-
-
-def mosaic_prefix(sol: int, name: str) -> str:
-    """Store prefix of a mosaic's versions: ``sol00100/mosaics/<name>``."""
-    return f"sol{sol:05d}/mosaics/{name}"
 
 
 #: COG band descriptions by band count.
@@ -210,7 +206,7 @@ def publish_mosaic(
         names["thumbnail"]: write_png(thumbnail(rgba, max_side=thumbnail_side)),
     }
     data_sha = {name: sha256_bytes(data) for name, data in files.items()}
-    prefix = mosaic_prefix(mosaic.sol, mosaic.name)
+    prefix = layout.mosaic_prefix(mosaic.sol, mosaic.name)
 
     def render(version: int) -> dict[str, bytes]:
         # The item names its version, so the store renders it for each candidate version.

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pystac
 
+from rovercam import layout
 from rovercam.catalog.db import Catalog
 from rovercam.catalog.stac import PLATFORMS, item_id, item_to_bytes, provenance_properties
 from rovercam.errors import CatalogError, RovercamError
@@ -104,7 +105,7 @@ def _publish_product(
     stop = _utc(stop_time) if stop_time is not None else start
     if stop < start:
         raise CatalogError(f"{name}: stop_time {stop} is before start_time {start}")
-    prefix = f"sol{sol:05d}/{kind}s/{name}"
+    prefix = layout.published_prefix(sol, kind, name)
     item_name = f"{name}.stac.json"
     data_sha = {fname: _sha(content) for fname, content, *_ in files.values()}
 

@@ -29,12 +29,6 @@ def catalog_for(settings: Settings) -> Catalog:
     return catalog
 
 
-def work_key(sol: int | None, stage: str, product_id: str) -> str:
-    """Store prefix for a frame after ``stage``: ``work/sol00100/<stage>/<product_id>``."""
-    sol_part = f"sol{sol:05d}" if sol is not None else "unknown-sol"
-    return f"work/{sol_part}/{stage}/{product_id}"
-
-
 def result_storage_for(settings: Settings) -> Any:
     """The Prefect block that persists cached task results under the storage root.
 

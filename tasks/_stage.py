@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rovercam import layout
 from rovercam import chain
 from rovercam.config import Settings
 from rovercam.errors import ProductError
@@ -11,7 +12,7 @@ from rovercam.products import Limits, read_product
 from rovercam.provenance import sha256_file
 from rovercam.storage import arrayblob
 
-from tasks._runtime import store_for, work_key
+from rovercam_tasks._runtime import store_for
 
 FRAME_FILE = "frame.blob"
 
@@ -27,7 +28,7 @@ class FrameRef:
 
 def save_frame(frame: chain.Frame, stage: str, settings: Settings) -> FrameRef:
     """Write ``frame`` under the work area; returns its reference."""
-    prefix = work_key(frame.sol, stage, frame.product_id)
+    prefix = layout.stage_prefix(frame.sol, stage, frame.product_id)
     with store_for(settings).transaction(prefix, durable=False) as txn:
         txn.put(FRAME_FILE, chain.frame_pieces(frame))
     return FrameRef(frame.product_id, txn.keys[FRAME_FILE], stage)

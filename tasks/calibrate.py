@@ -11,28 +11,23 @@ import logging
 from prefect import task
 from prefect.runtime import task_run
 
+from rovercam import layout
 from rovercam import chain
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 
-from tasks._cache import key_parameter
-from tasks._runtime import store_for
-from tasks._stage import FRAME_FILE, FrameRef, frame_from_ingested
+from rovercam_tasks._cache import key_parameter
+from rovercam_tasks._runtime import store_for
+from rovercam_tasks._stage import FRAME_FILE, FrameRef, frame_from_ingested
 
 
 log = logging.getLogger(__name__)
 
 
-def calibrated_prefix(sol: int | None, product_id: str, key: str) -> str:
-    """Store prefix of a calibrated frame: ``work/sol<N>/calibrated/<product>/<key[:16]>``."""
-    sol_part = f"sol{sol:05d}" if sol is not None else "unknown-sol"
-    return f"work/{sol_part}/calibrated/{product_id}/{key[:16]}"
-
-
 def calibrate_one(item: IngestResult, settings: Settings, key: str) -> FrameRef:
     """Run the chain on ``item`` and store the frame under its cache ``key`` (see module notes)."""
     frame = chain.run_chain(frame_from_ingested(item, settings), settings)
-    with store_for(settings).transaction(calibrated_prefix(item.sol, item.product_id, key), durable=False) as txn:
+    with store_for(settings).transaction(layout.calibrated_prefix(item.sol, item.product_id, key), durable=False) as txn:
         txn.put(FRAME_FILE, chain.frame_pieces(frame))
     return FrameRef(item.product_id, txn.keys[FRAME_FILE], "undistort")
 
@@ -55,7 +50,7 @@ def calibrate_batch(items: list[IngestResult], settings: Settings, keys: list[st
     """The frame chain on several products in one task (``[prefect] dask_batch``).
 
     On a Dask cluster each Prefect task costs ~0.13 s of CPU, twice the chain of a Mastcam-Z
-    frame; a batch pays it once (``flows.stages.dask_batch_size``). A product that fails is returned with its reason
+    frame; a batch pays it once (``rovercam_flows.stages.dask_batch_size``). A product that fails is returned with its reason
     (``(product_id, None, reason)``) and logged, while the others go on; ``key`` is the digest
     of the members' keys.
     """

@@ -5,7 +5,7 @@ from prefect import task
 
 from rovercam.config import Settings
 
-from tasks._stage import FrameRef, run_stage
+from rovercam_tasks._stage import FrameRef, run_stage
 
 
 @task(name="color", task_run_name="color-{ref.product_id}")

@@ -7,7 +7,7 @@ from rovercam import chain
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 
-from tasks._stage import FrameRef, frame_from_ingested, save_frame
+from rovercam_tasks._stage import FrameRef, frame_from_ingested, save_frame
 
 
 @task(name="decompand", task_run_name="decompand-{item.product_id}")

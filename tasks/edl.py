@@ -11,8 +11,8 @@ from rovercam.config import Settings
 from rovercam.edl.ground import load_dem, touchdown_plane
 from rovercam.edl.publish import descent_products, sequence_products
 
-from tasks._runtime import catalog_for, store_for
-from tasks._stage import FrameRef, load_frame
+from rovercam_tasks._runtime import catalog_for, store_for
+from rovercam_tasks._stage import FrameRef, load_frame
 
 
 def find_dem(input_dir: str) -> str | None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect import task
 
+from rovercam import layout
 from rovercam import ingest
 from rovercam.config import ConfigError, Settings
 from rovercam.sources import open_source
@@ -23,7 +24,7 @@ def incoming_dir(sol: int, settings: Settings) -> Path:
     if "://" in root:
         raise ConfigError(f"ingest-sol fetches into a local storage root; {root!r} is a URL "
                           "(use reprocess-sol on products already ingested, or a local root)")
-    return Path(root) / "incoming" / f"sol{sol:05d}"
+    return layout.incoming_dir(root, sol)
 
 
 def incoming_paths(sol: int, settings: Settings) -> list[str]:

@@ -10,8 +10,8 @@ from rovercam import ingest
 from rovercam.config import Settings
 from rovercam.products import Limits
 
-from tasks._cache import key_parameter
-from tasks._runtime import catalog_for, store_for
+from rovercam_tasks._cache import key_parameter
+from rovercam_tasks._runtime import catalog_for, store_for
 
 
 @task(name="discover-products", retries=2, retry_delay_seconds=[2, 10])

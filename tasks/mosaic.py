@@ -3,20 +3,16 @@ from __future__ import annotations
 
 from prefect import task
 
+from rovercam import layout
 from rovercam.config import Settings
 from rovercam.mosaic.build import build_mosaic as build_mosaic_from_frames
 from rovercam.mosaic.model import dumps_mosaic
 
-from tasks._cache import key_parameter
-from tasks._runtime import store_for
-from tasks._stage import FrameRef, load_frame
+from rovercam_tasks._cache import key_parameter
+from rovercam_tasks._runtime import store_for
+from rovercam_tasks._stage import FrameRef, load_frame
 
 MOSAIC_FILE = "mosaic.npz"
-
-
-def mosaic_work_prefix(sol: int, name: str, key: str) -> str:
-    """``work/sol<N>/mosaic/<name>/<key[:16]>``: where a built mosaic waits for publishing."""
-    return f"work/sol{sol:05d}/mosaic/{name}/{key[:16]}"
 
 
 @task(name="build-mosaic", task_run_name="mosaic-{name}", cache_key_fn=key_parameter, persist_result=True)
@@ -27,6 +23,6 @@ def build_mosaic(name: str, refs: list[FrameRef], settings: Settings, sol: int, 
     """
     loaders = [lambda r=r: load_frame(r, settings) for r in refs]
     mosaic = build_mosaic_from_frames(name, loaders, settings)
-    with store_for(settings).transaction(mosaic_work_prefix(sol, name, key or "unkeyed"), durable=False) as txn:
+    with store_for(settings).transaction(layout.mosaic_work_prefix(sol, name, key or "unkeyed"), durable=False) as txn:
         txn.put(MOSAIC_FILE, dumps_mosaic(mosaic))
     return txn.keys[MOSAIC_FILE]

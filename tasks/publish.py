@@ -11,8 +11,8 @@ from rovercam.config import Settings
 from rovercam.mosaic.model import loads_mosaic
 from rovercam.publish import publish_mosaic
 
-from tasks._cache import key_parameter
-from tasks._runtime import catalog_for, store_for
+from rovercam_tasks._cache import key_parameter
+from rovercam_tasks._runtime import catalog_for, store_for
 
 
 def _run_name() -> str:

@@ -16,7 +16,7 @@ from rovercam import chain, config
 from rovercam import radiometry as rad
 from rovercam.camera import CAHV, CAHVORE
 from rovercam.errors import CalibrationError, ProductError
-from rovercam.products.model import CFA, Companding, FrameDefinition, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, Subframe
 
 W, H = 64, 48
 
@@ -73,7 +73,7 @@ def make_frame(image, **kw) -> chain.Frame:
     base = dict(
         product_id="NLM_0100_TEST", instrument="NAVCAM_LEFT", mission="M2020", image=image, units="code",
         camera_model=navcam_model(), camera_frame="ROVER_NAV_FRAME",
-        frames={"ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
+        coordinate_systems={"ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
         exposure_s=0.01, companding=Companding("SOFTWARE", "LUT2", "companded", 12),
         cfa=CFA("RGGB", "encoded"), subframe=Subframe(1, 1, H, W), downsample=(1, 1), sol=100,
     )
@@ -168,7 +168,7 @@ def test_frame_serialisation_round_trip(settings):
     f = make_frame(np.arange(W * H, dtype=np.float32).reshape(H, W))
     g = chain.loads_frame(chain.dumps_frame(f))
     np.testing.assert_array_equal(g.image, f.image)
-    assert g.camera_model == f.camera_model and g.frames == f.frames and g.cfa == f.cfa
+    assert g.camera_model == f.camera_model and g.coordinate_systems == f.coordinate_systems and g.cfa == f.cfa
     assert g.provenance == f.provenance
 
 
@@ -338,7 +338,7 @@ def test_fused_chain_equals_the_stages_one_by_one(tiny_sol, opts):
 
 def test_radiance_and_colour_match_the_generator_truth(tiny_sol):
     # truth: the synthetic world radiance (rovercam.synth.truth); done-when of issue 6
-    from rovercam.benchmarks.frame import frame_accuracy
+    from rovercam_benchmarks.frame import frame_accuracy
 
     acc = frame_accuracy(tiny_sol, max_frames=4)
     assert acc["radiance_median_rel_err"] < 0.01  # fraction, median over unsaturated pixels
@@ -430,7 +430,7 @@ def test_strict_calibration_refuses_what_is_missing():
 def test_malvar_matches_the_reference_and_beats_bilinear():
     # truth: colour-demosaicing's Malvar 2004 (independent implementation) and the scene itself;
     # done-when of issue 6: within 0.05 dB of the reference, >= 2 dB above bilinear
-    from rovercam.benchmarks.frame import demosaic_figures, natural_scene
+    from rovercam_benchmarks.frame import demosaic_figures, natural_scene
 
     figures = demosaic_figures(natural_scene(240, 320))
     assert figures["malvar_minus_bilinear_db"] >= 2.0

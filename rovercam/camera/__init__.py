@@ -1,4 +1,4 @@
-"""Camera geometry: JPL CAHV, CAHVOR and CAHVORE models, frames, linearization, remap grids.
+"""Camera geometry: JPL CAHV, CAHVOR and CAHVORE models, coordinate systems, linearization, remap grids.
 
 Every model mirrors its label components and is vectorized over float64 points and pixels:
 ``project(points (N, 3)) -> (N, 2)``, ``unproject(pixels (N, 2)) -> (origins, directions)``,
@@ -11,7 +11,7 @@ conventions are written once in docs/conventions.md.
 >>> cam.project(np.array([[0.1, 0.2, 2.0]]))
 array([[562., 484.]])
 """
-from rovercam.camera import frames
+from rovercam.camera import coordinates
 from rovercam.camera.cahv import CAHV
 from rovercam.camera.cahvor import CAHVOR
 from rovercam.camera.cahvore import CAHVORE
@@ -38,5 +38,5 @@ __all__ = [
     "rectify_pair",
     "to_opencv",
     "OpenCVCamera",
-    "frames",
+    "coordinates",
 ]

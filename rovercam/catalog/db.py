@@ -24,6 +24,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from rovercam import layout
 from rovercam.catalog.schema import LineageRow, OutputRow, ProductRow, RunRow
 from rovercam.errors import CatalogError
 
@@ -400,7 +401,7 @@ class Catalog:
         lineage : mapping of str -> str
             Input product id -> sha256 (``Provenance.inputs``).
         output_id : str, optional
-            Defaults to ``f"{kind}-sol{sol:05d}-{name}-v{version}"``; publishers pass the STAC
+            Defaults to ``rovercam.layout.output_id(kind, sol, name, version)``; publishers pass the STAC
             item id so catalog and STAC agree.
         mission, start_time, end_time : optional
             Mission id and the time span of the inputs (UTC), for searches by time.
@@ -416,7 +417,7 @@ class Catalog:
         """
         if version < 1:
             raise ValueError(f"version must be >= 1, got {version}")
-        output_id = output_id or f"{kind}-sol{sol:05d}-{name}-v{version}"
+        output_id = output_id or layout.output_id(kind, sol, name, version)
         with self._session(f"record_output {output_id}") as s:
             row = s.get(OutputRow, output_id)
             if row is None:

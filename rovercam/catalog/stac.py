@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pystac
 
+from rovercam import layout
 from rovercam.errors import CatalogError
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ MOSAIC_ASSET_ROLES: dict[str, tuple[list[str], str, str]] = {
 
 def item_id(mission: str, sol: int, name: str, version: int) -> str:
     """STAC item id (and catalog output id) of a published version: ``M2020-sol00100-NAME-v1``."""
-    return f"{mission}-sol{sol:05d}-{name}-v{version}"
+    return layout.output_id(mission, sol, name, version)
 
 
 def mosaic_file_names(name: str) -> dict[str, str]:

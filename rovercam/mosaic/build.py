@@ -113,7 +113,7 @@ def build_mosaic(
         if first is None:
             first = f
         h, w = f.image.shape[:2]
-        geoms.append(frame_geometry(f.product_id, f.camera_model, f.camera_frame, f.frames, w, h))
+        geoms.append(frame_geometry(f.product_id, f.camera_model, f.camera_frame, f.coordinate_systems, w, h))
         prov = prov.merged(f.provenance)
         if f.start_time:
             times.append(f.start_time)

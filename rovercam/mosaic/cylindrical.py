@@ -16,10 +16,10 @@ from typing import Any, Callable, Iterable, Sequence
 import cv2
 import numpy as np
 
-from rovercam.camera.frames import azimuth_elevation, direction_from_azimuth_elevation, transform_between
+from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation, transform_between
 from rovercam.errors import CameraModelError, MosaicError
 from rovercam.mosaic.model import CylindricalProjection
-from rovercam.products.model import FrameDefinition
+from rovercam.products.model import CoordinateSystem
 
 __all__ = ["FrameGeometry", "frame_geometry", "plan_cylindrical", "render_cylindrical"]
 
@@ -39,7 +39,7 @@ class FrameGeometry:
 
 
 def frame_geometry(
-    product_id: str, model: Any, camera_frame: str, frames: dict[str, FrameDefinition],
+    product_id: str, model: Any, camera_frame: str, frames: dict[str, CoordinateSystem],
     width: int, height: int, *, target: str = "SITE_FRAME",
 ) -> FrameGeometry:
     """The frame's camera model expressed in ``target`` (label frames chained to it).

@@ -11,7 +11,7 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from rovercam.camera.frames import azimuth_elevation, direction_from_azimuth_elevation
+from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation
 from rovercam.errors import MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry, _outline_az_el, plan_cylindrical
 from rovercam.mosaic.projections import (

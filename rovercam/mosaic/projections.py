@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.camera.cahv import CAHV
-from rovercam.camera.frames import azimuth_elevation, direction_from_azimuth_elevation
+from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation
 from rovercam.mosaic.surfaces import Surface
 
 __all__ = [

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from rovercam.camera.frames import direction_from_azimuth_elevation
+from rovercam.camera.coordinates import direction_from_azimuth_elevation
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import Projection
 

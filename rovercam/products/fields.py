@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from rovercam.errors import CameraModelError, LabelContentError, ProductError
-from rovercam.products.model import CFA, Companding, FrameDefinition, ImageStats, Product, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, ImageStats, Product, Subframe
 from rovercam.products.naming import parse_product_id
 from rovercam.products.odl import Quantity
+from rovercam.camera import from_pds3
+
 
 __all__ = ["product_from_label", "camera_group", "frame_groups"]
 
@@ -99,8 +101,8 @@ def _index(value: Any) -> tuple[int, ...]:
     return () if single is None else (single,)
 
 
-def _frames(label: Mapping[str, Any], warnings: list[str]) -> dict[str, FrameDefinition]:
-    frames: dict[str, FrameDefinition] = {}
+def _frames(label: Mapping[str, Any], warnings: list[str]) -> dict[str, CoordinateSystem]:
+    frames: dict[str, CoordinateSystem] = {}
     for group_name, group in frame_groups(label):
         name = _text(group.get("COORDINATE_SYSTEM_NAME")) or group_name
         q = _vector(group.get("ORIGIN_ROTATION_QUATERNION"), 4)
@@ -112,7 +114,7 @@ def _frames(label: Mapping[str, Any], warnings: list[str]) -> dict[str, FrameDef
         index = _index(group.get("COORDINATE_SYSTEM_INDEX"))
         if name == reference:
             # SITE_FRAME (site 93) defined in SITE_FRAME (site 92): one name, two instances.
-            # Key both by instance so frame chains see no cycle (FrameDefinition docstring).
+            # Key both by instance so frame chains see no cycle (CoordinateSystem docstring).
             ref_index = _index(group.get("REFERENCE_COORD_SYSTEM_INDEX"))
             if not index or not ref_index:
                 warnings.append(f"{group_name}: {name} defined relative to itself without "
@@ -122,7 +124,7 @@ def _frames(label: Mapping[str, Any], warnings: list[str]) -> dict[str, FrameDef
         if name in frames:
             warnings.append(f"{group_name}: second definition of {name} ignored")
             continue
-        frames[name] = FrameDefinition(
+        frames[name] = CoordinateSystem(
             name=name, quaternion=q, offset=offset, reference=reference,  # type: ignore[arg-type]
             index=index)
     return frames
@@ -305,7 +307,6 @@ def product_from_label(
     model = None
     frame = None
     if camera is not None:
-        from rovercam.camera import from_pds3  # deferred: camera is a sibling subpackage
 
         try:
             model = from_pds3(camera)
@@ -346,7 +347,7 @@ def product_from_label(
         label=label,
         camera_model=model,
         camera_frame=frame,
-        frames=_frames(label, warnings),
+        coordinate_systems=_frames(label, warnings),
         exposure_s=_exposure_s(state.get("EXPOSURE_DURATION"), warnings),
         filter=_text(state.get("FILTER_NAME")),
         temperature_c=_temperature(state, camera),

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from rovercam.errors import CameraModelError
+from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation, transform_between
 
 __all__ = ["label_angles", "MISSION_DEFAULTS"]
 
@@ -137,7 +138,6 @@ def _convention(group: Mapping[str, Any], group_key: str, frame: str | None,
 
 
 def _azel(direction: np.ndarray) -> tuple[float, float]:
-    from rovercam.camera.frames import azimuth_elevation
 
     az, el = azimuth_elevation(direction.reshape(1, 3))
     return float(az[0]) % 360.0, float(el[0])
@@ -145,7 +145,6 @@ def _azel(direction: np.ndarray) -> tuple[float, float]:
 
 def _difference(a: tuple[float, float], b: tuple[float, float]) -> dict[str, float]:
     """Azimuth and elevation differences a - b, and the angle between the two directions (deg)."""
-    from rovercam.camera.frames import direction_from_azimuth_elevation
 
     u = direction_from_azimuth_elevation([a[0], b[0]], [a[1], b[1]])
     sep = math.degrees(math.atan2(float(np.linalg.norm(np.cross(u[0], u[1]))), float(u[0] @ u[1])))
@@ -157,7 +156,7 @@ def _resolve_frame(label_frame: str | None, product: Any) -> str | None:
     """The rovercam frame name a label's frame reference means (PDS4 ids carry the RMC)."""
     if label_frame is None:
         return None
-    names = {k.split("@")[0] for k in product.frames} | {"SITE_FRAME"}
+    names = {k.split("@")[0] for k in product.coordinate_systems} | {"SITE_FRAME"}
     if product.camera_frame:
         names.add(product.camera_frame)
     matches = [n for n in names if label_frame == n or label_frame.startswith(n + "_")]
@@ -189,7 +188,6 @@ def label_angles(product: Any, pointing: np.ndarray | None, warnings: list[str])
     label = product.label
     if label is None:
         return []
-    from rovercam.camera.frames import transform_between
 
     derived, systems = _walk(label)
     sun: tuple[str, str, np.ndarray] | None = None  # (group, frame, vector) of a printed sun vector
@@ -203,7 +201,7 @@ def label_angles(product: Any, pointing: np.ndarray | None, warnings: list[str])
         if src == dst:
             return vec
         try:
-            return transform_between(product.frames, src, dst).rotate(vec.reshape(1, 3))[0]
+            return transform_between(product.coordinate_systems, src, dst).rotate(vec.reshape(1, 3))[0]
         except CameraModelError as exc:
             warnings.append(f"label angles: {src} -> {dst}: {exc}")
             return None

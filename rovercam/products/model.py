@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Mapping
+from typing import Any, Literal, Mapping
 
 import numpy as np
 
-if TYPE_CHECKING:  # pragma: no cover
-    from rovercam.camera import CameraModel
+from rovercam.camera import CameraModel
+from rovercam.camera.coordinates import CoordinateSystem
 
 __all__ = [
     "Product",
-    "FrameDefinition",
+    "CoordinateSystem",
     "Companding",
     "CFA",
     "Subframe",
@@ -33,34 +33,6 @@ __all__ = [
 
 BayerPattern = Literal["RGGB", "GRBG", "GBRG", "BGGR"]
 CFAState = Literal["encoded", "decoded", "none"]
-
-
-@dataclass(frozen=True, slots=True)
-class FrameDefinition:
-    """A coordinate system from a label: ``p_reference = R(quaternion) @ p + offset``.
-
-    Parameters
-    ----------
-    name : str
-        Frame name as the label gives it, e.g. ``"ROVER_NAV_FRAME"``. A frame defined relative
-        to another instance of itself (``SITE_FRAME`` of site 93 in ``SITE_FRAME`` of site 92)
-        is named by instance, ``"SITE_FRAME@93"`` with reference ``"SITE_FRAME@92"``, so that
-        frame chains never see a cycle; plain ``"SITE_FRAME"`` stays the root other frames use.
-    quaternion : tuple of 4 float
-        (s, x, y, z), scalar first, Hamilton; rotates this frame into ``reference``.
-    offset : tuple of 3 float
-        Origin of this frame in ``reference``, metres.
-    reference : str
-        Name of the reference (parent) frame, e.g. ``"SITE_FRAME"``.
-    index : tuple of int
-        The rover motion counter of the frame instance (SITE, DRIVE, POSE, ...), may be empty.
-    """
-
-    name: str
-    quaternion: tuple[float, float, float, float]
-    offset: tuple[float, float, float]
-    reference: str
-    index: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +105,7 @@ class Product:
     label: Mapping[str, Any] | None = None
     camera_model: "CameraModel | None" = None
     camera_frame: str | None = None
-    frames: dict[str, FrameDefinition] = field(default_factory=dict)
+    coordinate_systems: dict[str, CoordinateSystem] = field(default_factory=dict)
     exposure_s: float | None = None
     filter: str | None = None
     temperature_c: float | None = None

@@ -260,7 +260,7 @@ _MISSION_HOSTS = {"MSL": "MSL", "MER": "MER", "M2020": "M20"}
 def _frame_groups(product: Product) -> list[tuple[str, Label]]:
     groups: list[tuple[str, Label]] = []
     used: set[str] = set()
-    for key, frame in product.frames.items():
+    for key, frame in product.coordinate_systems.items():
         name = key.split("@", 1)[0]  # "SITE_FRAME@93": an instance-keyed frame (model.py)
         reference, _, ref_instance = frame.reference.partition("@")
         prefix = name.split("_", 1)[0]

@@ -12,7 +12,7 @@ companding, CFA, flat field); ``geom:Geometry_Lander`` the camera model
 ``Quaternion_Plus_Direction`` (qcos, qsin1..3). Frames are keyed by their
 ``coordinate_space_frame_type`` (``ROVER_NAV_FRAME``), as PDS3 labels name them, and a frame
 defined in another instance of itself is keyed by instance (``SITE_FRAME@30`` in
-``SITE_FRAME@29``; see :class:`~rovercam.products.model.FrameDefinition`).
+``SITE_FRAME@29``; see :class:`~rovercam.products.model.CoordinateSystem`).
 
 XML safety: the label must be UTF-8 (or ASCII) and may not contain a document type declaration,
 so no entity can be defined, expanded or fetched; labels over 4 MiB are refused unread.
@@ -37,10 +37,12 @@ from rovercam.errors import (
     ProductTooLargeError,
     UnsupportedProductError,
 )
-from rovercam.products.model import CFA, Companding, FrameDefinition, ImageStats, Product, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, ImageStats, Product, Subframe
 from rovercam.products.naming import parse_product_id
 from rovercam.products.odl import Label, Quantity
 from rovercam.products.raster import Layout, Limits, decode_raster
+from rovercam.camera import from_pds4
+
 
 __all__ = ["read_pds4", "parse_pds4", "PDS4_DATA_TYPES", "MAX_XML_BYTES"]
 
@@ -257,7 +259,7 @@ def _indexed(elem: ET.Element | None, *, source: str) -> tuple[str | None, tuple
 
 
 def _frames(lander: ET.Element | None, warnings: list[str], *, source: str
-            ) -> tuple[dict[str, FrameDefinition], dict[str, str]]:
+            ) -> tuple[dict[str, CoordinateSystem], dict[str, str]]:
     """Frames keyed by frame type, and local_identifier -> frame type for reference lookups."""
     definitions = list(_children(lander, "Coordinate_Space_Definition"))
     types: dict[str, str] = {}
@@ -273,7 +275,7 @@ def _frames(lander: ET.Element | None, warnings: list[str], *, source: str
             if i:
                 types[i] = kind
         parsed.append((d, kind, index))
-    frames: dict[str, FrameDefinition] = {}
+    frames: dict[str, CoordinateSystem] = {}
     for d, kind, index in parsed:
         q = tuple(_float(d, f"Quaternion_Plus_Direction/{k}", source=source)
                   for k in ("qcos", "qsin1", "qsin2", "qsin3"))
@@ -301,7 +303,7 @@ def _frames(lander: ET.Element | None, warnings: list[str], *, source: str
         if name in frames:
             warnings.append(f"{name}: second definition ignored")
             continue
-        frames[name] = FrameDefinition(name=name, quaternion=q, offset=offset,  # type: ignore
+        frames[name] = CoordinateSystem(name=name, quaternion=q, offset=offset,  # type: ignore
                                        reference=reference, index=index)
     return frames, types
 
@@ -312,7 +314,6 @@ def _camera(lander: ET.Element | None, types: dict[str, str], *, source: str
     params = _find(lander, "Camera_Model_Parameters")
     if params is None:
         return None, None, None
-    from rovercam.camera import from_pds4  # deferred: camera is a sibling subpackage
 
     try:
         model = from_pds4(params)
@@ -533,7 +534,7 @@ def read_pds4(path: str | os.PathLike[str], *, pixels: bool = True,
         site=counter.get("SITE", pid.site if pid else None),
         drive=counter.get("DRIVE", pid.drive if pid else None),
         path=source, image=image, label=_to_label(root, 0, source=source),
-        camera_model=model, camera_frame=camera_frame, frames=frames,
+        camera_model=model, camera_frame=camera_frame, coordinate_systems=frames,
         temperature_c=temperature, label_stats=_stats(arr, source=source), warnings=warnings,
         **state,
     )

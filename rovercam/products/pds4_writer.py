@@ -23,6 +23,8 @@ import numpy as np
 from rovercam.errors import ProductError
 from rovercam.products.model import Product
 from rovercam.products.pds3 import _atomic_write
+from rovercam.camera import to_pds4
+
 
 __all__ = ["write_pds4", "NAMESPACES"]
 
@@ -84,7 +86,6 @@ def _geometry(b: _Builder, discipline: ET.Element, product: Product) -> None:
     lander = b.sub(geometry, "geom:Geometry_Lander")
     b.sub(lander, "geom:geometry_state", "Telemetry")
     if product.camera_model is not None:
-        from rovercam.camera import to_pds4
 
         params = to_pds4(product.camera_model, namespace=NAMESPACES["geom"])
         if product.camera_frame:
@@ -95,8 +96,8 @@ def _geometry(b: _Builder, discipline: ET.Element, product: Product) -> None:
             b.sub(interp, "geom:interpolation_variable", "Temperature")
             b.sub(interp, "geom:interpolation_value", float(product.temperature_c))
         lander.append(params)
-    ids = {key: _frame_id(key, f.index) for key, f in product.frames.items()}
-    for key, frame in product.frames.items():
+    ids = {key: _frame_id(key, f.index) for key, f in product.coordinate_systems.items()}
+    for key, frame in product.coordinate_systems.items():
         d = b.sub(lander, "geom:Coordinate_Space_Definition")
         b.sub(d, "pds:local_identifier", ids[key])
         b.sub(d, "geom:positive_azimuth_direction", "Clockwise")

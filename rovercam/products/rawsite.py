@@ -47,6 +47,8 @@ from rovercam.errors import (
 from rovercam.products.model import CFA, Companding, Product, Subframe
 from rovercam.products.naming import parse_product_id
 from rovercam.products.raster import Limits
+from rovercam.camera import from_pds3
+
 
 __all__ = ["read_rawsite", "sidecar_for", "image_for", "SIDECAR_SUFFIX", "image_header"]
 
@@ -173,7 +175,6 @@ def _camera(meta: dict[str, Any], *, source: str) -> Any:
                                         f"sidecar lists {len(values)}")
     group = {"MODEL_TYPE": kind}
     group.update({f"MODEL_COMPONENT_{i}": v for i, v in enumerate(values, start=1)})
-    from rovercam.camera import from_pds3  # deferred: camera is a sibling subpackage
 
     try:
         return from_pds3(group)

@@ -5,7 +5,7 @@ Pointing is the azimuth/elevation of the camera-model ray through the detector c
 moved into product pixels by the subframe and the downsampling, unprojected through the model,
 then expressed in the model's frame and, by the label's frame chain, in SITE_FRAME. Azimuth is
 clockwise from +x seen from above, in [0, 360) degrees; elevation is positive up
-(docs/conventions.md; :func:`rovercam.camera.frames.azimuth_elevation`).
+(docs/conventions.md; :func:`rovercam.camera.coordinates.azimuth_elevation`).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ import numpy as np
 from rovercam.errors import CameraModelError
 from rovercam.products.label_angles import label_angles
 from rovercam.products.model import Product
+from rovercam.camera.coordinates import azimuth_elevation, transform_between
 
 __all__ = ["summarize", "detector_centre"]
 
@@ -88,7 +89,6 @@ def detector_centre(product: Product) -> tuple[tuple[float, float], str]:
 
 
 def _azel(direction: np.ndarray) -> dict[str, float]:
-    from rovercam.camera.frames import azimuth_elevation
 
     az, el = azimuth_elevation(direction.reshape(1, 3))
     return {"azimuth_deg": float(az[0]) % 360.0, "elevation_deg": float(el[0])}
@@ -99,7 +99,6 @@ def _pointing(product: Product, warnings: list[str]) -> tuple[dict[str, Any] | N
     model = product.camera_model
     if model is None:
         return None, None
-    from rovercam.camera.frames import transform_between
 
     try:
         pixel, source = detector_centre(product)
@@ -114,9 +113,9 @@ def _pointing(product: Product, warnings: list[str]) -> tuple[dict[str, Any] | N
     out: dict[str, Any] = {"pixel": [pixel[0], pixel[1]], "pixel_source": source,
                            "model_frame": {"frame": product.camera_frame, **_azel(d)},
                            "site_frame": None}
-    if product.camera_frame and product.frames:
+    if product.camera_frame and product.coordinate_systems:
         try:
-            t_site_model = transform_between(product.frames, product.camera_frame, "SITE_FRAME")
+            t_site_model = transform_between(product.coordinate_systems, product.camera_frame, "SITE_FRAME")
         except CameraModelError as exc:
             warnings.append(f"pointing: no SITE_FRAME pointing ({exc})")
         else:
@@ -257,7 +256,7 @@ def summarize(product: Product) -> dict[str, Any]:
         "pointing": pointing,
         "label_pointing": _label_pointing(product.label),
         "label_angles": angles,
-        "frames": {name: f.reference for name, f in product.frames.items()},
+        "frames": {name: f.reference for name, f in product.coordinate_systems.items()},
         "exposure_s": product.exposure_s,
         "filter": product.filter,
         "temperature_c": product.temperature_c,

@@ -31,8 +31,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.camera.frames import azimuth_elevation
-from rovercam.products import CFA, Companding, FrameDefinition, Product, Subframe
+from rovercam.camera.coordinates import azimuth_elevation
+from rovercam.products import CFA, Companding, CoordinateSystem, Product, Subframe
 from rovercam.products import format_m2020_id, write_pds3, write_pds4
 from rovercam.radiometry import (
     cfa_phase,
@@ -271,7 +271,7 @@ def _product(pid: str, shot: Shot, spec: SensorSpec, cam: CameraSpec, model: Any
         product_id=pid, mission="M2020", instrument=shot.instrument_id, sol=st["sol"], sclk=sclk,
         site=rover.site, drive=rover.drive, sequence_id=shot.sequence,
         product_type="ECM", start_time=st["utc"](sclk), image=stored, camera_model=model,
-        camera_frame=shot.frame, frames=dict(frames), exposure_s=exposure,
+        camera_frame=shot.frame, coordinate_systems=dict(frames), exposure_s=exposure,
         filter=shot.filter_name, temperature_c=spec.temperature_c, focal_length_mm=shot.focal_mm,
         zoom_position=shot.zoom_count, companding=companding, cfa=cfa,
         subframe=Subframe(first_line=shot.first_line, first_sample=shot.first_sample,
@@ -390,7 +390,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
 
     r_site_rover = rover.r_site_rover
     t_site_rover = np.asarray(rover.position_m)
-    frames_def = {"ROVER_NAV_FRAME": FrameDefinition(
+    frames_def = {"ROVER_NAV_FRAME": CoordinateSystem(
         name="ROVER_NAV_FRAME", quaternion=rover.quaternion,
         offset=tuple(float(v) for v in rover.position_m), reference="SITE_FRAME",
         index=(rover.site, rover.drive))}

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.camera import CAHVOR, CAHVORE
-from rovercam.camera.frames import azimuth_elevation, matrix_to_quaternion
+from rovercam.camera.coordinates import azimuth_elevation, matrix_to_quaternion
 
 __all__ = [
     "NAVCAM_LEFT_SOL670",

@@ -46,8 +46,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.camera.frames import azimuth_elevation
-from rovercam.products import CFA, Companding, FrameDefinition, Product, Subframe
+from rovercam.camera.coordinates import azimuth_elevation
+from rovercam.products import CFA, Companding, CoordinateSystem, Product, Subframe
 from rovercam.products import format_m2020_id, write_pds3
 from rovercam.radiometry import design_sqrt_lut, write_flat, write_lut
 from rovercam.synth.calibration import camera_table_path, write_camera_table
@@ -300,7 +300,7 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     rover = RoverPose()
     r_site_rover = rover.r_site_rover
     frames_def = {
-        "ROVER_NAV_FRAME": FrameDefinition(
+        "ROVER_NAV_FRAME": CoordinateSystem(
             name="ROVER_NAV_FRAME", quaternion=rover.quaternion,
             offset=tuple(float(v) for v in rover.position_m), reference="SITE_FRAME",
             index=(rover.site, rover.drive)),
@@ -389,7 +389,7 @@ def _jsonable(keywords: dict[str, Any]) -> dict[str, Any]:
 
 
 def _product(pid: str, rig: Rig, iid: str, sol: int, sclk: float, rover: RoverPose, model: Any,
-             frames: dict[str, FrameDefinition], exposure: float, spec: SensorSpec,
+             frames: dict[str, CoordinateSystem], exposure: float, spec: SensorSpec,
              codes: NDArray) -> Product:
     # The demo detector *is* the product grid (see the module docstring): a Bayer mosaic
     # cannot be pixel-averaged, so the labels declare no downsampling and a subframe equal to
@@ -409,7 +409,7 @@ def _product(pid: str, rig: Rig, iid: str, sol: int, sclk: float, rover: RoverPo
         product_id=pid, mission=rig.mission, instrument=iid, sol=sol, sclk=sclk,
         site=rover.site, drive=rover.drive, sequence_id=_SEQUENCE_ID,
         product_type=rig.product_type, start_time=_utc(sclk), image=codes, camera_model=model,
-        camera_frame="ROVER_NAV_FRAME", frames=dict(frames), exposure_s=exposure,
+        camera_frame="ROVER_NAV_FRAME", coordinate_systems=dict(frames), exposure_s=exposure,
         temperature_c=spec.temperature_c, companding=companding, cfa=cfa,
         subframe=Subframe(first_line=1, first_sample=1, lines=lines, samples=samples),
         downsample=(1, 1),

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rovercam.camera import CAHV, CAHVOR, CAHVORE, from_pds3
-from rovercam.camera.frames import quaternion_to_matrix
+from rovercam.camera.coordinates import quaternion_to_matrix
 
 SIZE = (640, 480)
 finite = dict(allow_nan=False, allow_infinity=False)

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from camera_realdata import RealModel, image_grid
-from rovercam.camera import CAHVORE, frames
+from rovercam.camera import CAHVORE, coordinates
 from rovercam.camera.cahvore import REFINE_RANGE_M
-from rovercam.products.model import FrameDefinition
+from rovercam.products.model import CoordinateSystem
 
 pytestmark = pytest.mark.realdata
 
@@ -75,8 +75,8 @@ def _quantity(value) -> float:
     return float(getattr(value, "value", value))
 
 
-def _pds3_frame(group) -> FrameDefinition:
-    return FrameDefinition(
+def _pds3_frame(group) -> CoordinateSystem:
+    return CoordinateSystem(
         name=str(group["COORDINATE_SYSTEM_NAME"]),
         quaternion=tuple(float(x) for x in group["ORIGIN_ROTATION_QUATERNION"]),
         offset=tuple(float(x) for x in group["ORIGIN_OFFSET_VECTOR"]),
@@ -120,7 +120,7 @@ def test_pds3_label_pointing(real_models: dict[str, RealModel], name: str, rover
                              tol_deg: float) -> None:
     rm = real_models[name]
     label = rm.label
-    t_site_rover = frames.transform_from_frame(_pds3_frame(label[rover_group]))
+    t_site_rover = coordinates.transform_from_frame(_pds3_frame(label[rover_group]))
     rover = label["ROVER_DERIVED_GEOMETRY_PARMS"]
     site = label["SITE_DERIVED_GEOMETRY_PARMS"]
     centre = ((rm.size[0] - 1) / 2, (rm.size[1] - 1) / 2)  # full frames
@@ -148,7 +148,7 @@ def test_pds4_label_pointing(real_models: dict[str, RealModel]) -> None:
     )
     q = [float(_pds4_text(rover, ["Quaternion_Plus_Direction", n])) for n in ("qcos", "qsin1", "qsin2", "qsin3")]
     off = [float(_pds4_text(rover, ["Vector_Origin_Offset", f"{a}_position"])) for a in "xyz"]
-    t_site_rover = frames.RigidTransform(frames.quaternion_to_matrix(q), off)
+    t_site_rover = coordinates.RigidTransform(coordinates.quaternion_to_matrix(q), off)
     derived = [e for e in root.iter() if e.tag.endswith("}Derived_Geometry")]
     values = [
         (float(_pds4_text(d, ["instrument_azimuth"])), float(_pds4_text(d, ["instrument_elevation"])))

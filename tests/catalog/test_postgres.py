@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rovercam.benchmarks.publish import sample_mosaic
+from rovercam_benchmarks.publish import sample_mosaic
 from rovercam.catalog import Catalog
 from rovercam.errors import CatalogError
 from rovercam.publish import publish_mosaic

@@ -4,7 +4,7 @@ band) through the ingest-sol flow with no configuration at all.
 The flow finds the sol's own calibration (``<sol>/calibration``: the generator's camera tables
 and flats) beside the source folder, calibrates every frame as one band and publishes one 1-band
 cylindrical panorama per eye. Truth: the generator's world radiance through the sol's
-panchromatic weights, on the published mosaic's own grid (flows.demo.mosaic_psnr).
+panchromatic weights, on the published mosaic's own grid (rovercam_flows.demo.mosaic_psnr).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def heritage_run(tmp_path_factory, prefect_harness):
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.ingest_sol import ingest_sol
     from rovercam.synth import generate_sol
 
     base = tmp_path_factory.mktemp("heritage")
@@ -39,7 +39,7 @@ def test_every_frame_is_calibrated_as_one_band(heritage_run):
 def test_one_band_panoramas_match_the_truth(heritage_run):
     import rasterio
 
-    from flows.demo import mosaic_psnr
+    from rovercam_flows.demo import mosaic_psnr
     from rovercam.synth import load_truth
 
     sol_dir, root, report = heritage_run

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory, prefect_harness):
-    from flows.demo import run_demo
+    from rovercam_flows.demo import run_demo
 
     base = tmp_path_factory.mktemp("e2e")
     root = base / "store"

@@ -15,7 +15,7 @@ def sol(tmp_path_factory, prefect_harness):
     from rovercam.synth import generate_sol
     from rovercam.synth.corrupt import corrupt_products
 
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.ingest_sol import ingest_sol
 
     base = tmp_path_factory.mktemp("reprocess")
     sol_dir, root = base / "drop", base / "store"
@@ -30,8 +30,8 @@ def sol(tmp_path_factory, prefect_harness):
 
 
 def test_bad_products_are_quarantined_and_listed_while_the_sol_completes(sol):
-    from flows.stages import SolReport
-    from tasks.artifacts import summary_markdown
+    from rovercam_flows.stages import SolReport
+    from rovercam_tasks.artifacts import summary_markdown
 
     first = sol["first"]
     assert not first["failed"] and len(first["published"]) == 2
@@ -43,7 +43,7 @@ def test_bad_products_are_quarantined_and_listed_while_the_sol_completes(sol):
 
 
 def test_unchanged_sol_reruns_nothing(sol):
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.ingest_sol import ingest_sol
 
     [again] = ingest_sol(source=sol["source"], sol=SOL, overrides=sol["overrides"])
     assert again["reused"] == {"sol": 1}
@@ -52,7 +52,7 @@ def test_unchanged_sol_reruns_nothing(sol):
 
 
 def test_mosaic_change_reuses_calibrated_frames_and_publishes_a_new_version(sol):
-    from flows.reprocess_sol import reprocess_sol
+    from rovercam_flows.reprocess_sol import reprocess_sol
 
     overrides = {**sol["overrides"], "mosaic": {"blend": "feather"}}
     report = reprocess_sol(sol=SOL, overrides=overrides)
@@ -62,7 +62,7 @@ def test_mosaic_change_reuses_calibrated_frames_and_publishes_a_new_version(sol)
 
 
 def test_named_stage_reruns_it_and_identical_output_keeps_the_version(sol):
-    from flows.reprocess_sol import reprocess_sol
+    from rovercam_flows.reprocess_sol import reprocess_sol
 
     overrides = {**sol["overrides"], "mosaic": {"blend": "feather"}}
     report = reprocess_sol(sol=SOL, cameras=["NAVCAM_LEFT"], stages=["publish"], overrides=overrides)

@@ -36,8 +36,8 @@ def http_volume(tmp_path_factory):
 
 def test_http_archive_on_dask_runner_then_catalog_report(http_volume, tmp_path, prefect_harness):
     pytest.importorskip("prefect_dask", reason="pip install 'rovercam[dask]'")
-    from flows.catalog_report import catalog_report
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.catalog_report import catalog_report
+    from rovercam_flows.ingest_sol import ingest_sol
 
     url, gen = http_volume
     overrides = {"storage": {"root": str(tmp_path / "store")},
@@ -65,8 +65,8 @@ def test_reprocess_on_a_dask_scheduler_given_by_address(http_volume, tmp_path, p
     pytest.importorskip("prefect_dask", reason="pip install 'rovercam[dask]'")
     from distributed import Client, LocalCluster
 
-    from flows.ingest_sol import ingest_sol
-    from flows.reprocess_sol import reprocess_sol
+    from rovercam_flows.ingest_sol import ingest_sol
+    from rovercam_flows.reprocess_sol import reprocess_sol
 
     url, gen = http_volume
     overrides = {"storage": {"root": str(tmp_path / "store")},

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def edl_run(edl_sol, tmp_path_factory, prefect_harness):
-    from flows.process_edl import process_edl
+    from rovercam_flows.process_edl import process_edl
 
     root = tmp_path_factory.mktemp("edl-store")
     overrides = {"storage": {"root": str(root)},

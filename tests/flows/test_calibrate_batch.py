@@ -10,8 +10,8 @@ def test_one_bad_product_in_a_batch_does_not_fail_the_rest(tmp_path):
     from rovercam.products import Limits
     from rovercam.synth import generate_sol
 
-    from tasks._runtime import catalog_for, store_for
-    from tasks.calibrate import calibrate_batch
+    from rovercam_tasks._runtime import catalog_for, store_for
+    from rovercam_tasks.calibrate import calibrate_batch
 
     sol_dir = tmp_path / "sol"
     generate_sol(sol_dir, sol=5, profile="tiny", seed=1, settings=load(environ={}))

@@ -16,7 +16,7 @@ def _settings(**prefect):
     (102, 1, 26), (102, 2, 13), (102, 8, 4), (16, 2, 2), (3, 2, 1), (1, 4, 1), (0, 2, 1),
 ])
 def test_auto_batch_makes_about_four_tasks_per_worker(products, workers, expected):
-    from flows.stages import dask_batch_size
+    from rovercam_flows.stages import dask_batch_size
 
     size = dask_batch_size(products, _settings(dask_workers=workers))
     assert size == expected
@@ -25,7 +25,7 @@ def test_auto_batch_makes_about_four_tasks_per_worker(products, workers, expecte
 
 
 def test_a_fixed_batch_size_is_kept():
-    from flows.stages import dask_batch_size
+    from rovercam_flows.stages import dask_batch_size
 
     assert dask_batch_size(102, _settings(dask_workers=2, dask_batch=5)) == 5
 
@@ -33,11 +33,11 @@ def test_a_fixed_batch_size_is_kept():
 @pytest.mark.slow
 def test_local_cluster_workers_keep_the_default_allocator():
     """Dask's nanny sets MALLOC_TRIM_THRESHOLD_ in each worker (and, as it spawns, in this process);
-    :func:`tasks._dask_worker.local_cluster` must not, a plain LocalCluster does (the control)."""
+    :func:`rovercam_tasks._dask_worker.local_cluster` must not, a plain LocalCluster does (the control)."""
     pytest.importorskip("distributed", reason="pip install 'rovercam[dask]'")
     from distributed import Client, LocalCluster
 
-    from tasks._dask_worker import local_cluster
+    from rovercam_tasks._dask_worker import local_cluster
 
     def trim_threshold() -> str | None:
         return os.environ.get("MALLOC_TRIM_THRESHOLD_")

@@ -7,7 +7,7 @@ from rovercam.config import ConfigError
 
 
 def test_default_deployments_cover_every_flow():
-    from flows.deployments import FLOWS, load_deployments
+    from rovercam_flows.deployments import FLOWS, load_deployments
 
     specs = load_deployments()
     assert {s.flow for s in specs} == set(FLOWS)
@@ -16,7 +16,7 @@ def test_default_deployments_cover_every_flow():
 
 
 def test_bad_deployment_files_are_refused_with_the_file_and_table(tmp_path):
-    from flows.deployments import load_deployments
+    from rovercam_flows.deployments import load_deployments
 
     bad = tmp_path / "d.toml"
     bad.write_text('[x]\nflow = "no-such-flow"\n')
@@ -28,7 +28,7 @@ def test_bad_deployment_files_are_refused_with_the_file_and_table(tmp_path):
 
 
 def test_build_gives_scheduled_and_on_demand_deployments(tmp_path):
-    from flows.deployments import build, load_deployments
+    from rovercam_flows.deployments import build, load_deployments
 
     f = tmp_path / "d.toml"
     f.write_text('[nightly]\nflow = "catalog-report"\ncron = "0 3 * * *"\ntimezone = "UTC"\n'
@@ -40,7 +40,7 @@ def test_build_gives_scheduled_and_on_demand_deployments(tmp_path):
 
 
 def test_stages_to_refresh_reruns_everything_after_the_earliest_stage():
-    from flows.stages import stages_to_refresh
+    from rovercam_flows.stages import stages_to_refresh
 
     assert stages_to_refresh(None) == set()
     assert stages_to_refresh(["mosaic"]) == {"mosaic", "publish"}

@@ -1,5 +1,5 @@
 """The mosaic stage's split of a group by band count: band counts read from the stored frames'
-heads (tasks._stage.frame_bands), one mosaic name per band count.
+heads (rovercam_tasks._stage.frame_bands), one mosaic name per band count.
 
 Truth: the shapes of the frames as stored.
 """
@@ -13,8 +13,8 @@ def test_a_group_of_gray_and_colour_frames_becomes_two_named_mosaics(tmp_path):
     from rovercam.mosaic.grouping import mosaic_name, split_by_bands
     from rovercam.storage import arrayblob
 
-    from tasks._runtime import store_for
-    from tasks._stage import FrameRef, frame_bands
+    from rovercam_tasks._runtime import store_for
+    from rovercam_tasks._stage import FrameRef, frame_bands
 
     settings = load(environ={}, overrides={"storage": {"root": str(tmp_path / "store")}})
     shapes = {"NLB_1": (8, 6), "NLB_2": (8, 6, 3), "NLB_3": (8, 6, 1), "NLB_4": (8, 6, 3)}

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from rovercam.benchmarks.mosaic_truth import pointing_camera
+from rovercam_benchmarks.mosaic_truth import pointing_camera
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.synth.world import Panorama, sample_panorama
 

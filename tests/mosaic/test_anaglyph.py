@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rovercam.benchmarks.mosaic_truth import pointing_camera
+from rovercam_benchmarks.mosaic_truth import pointing_camera
 from rovercam.camera import CAHV
 
 

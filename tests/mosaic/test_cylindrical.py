@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from rovercam.camera import CAHV
-from rovercam.camera.frames import azimuth_elevation, direction_from_azimuth_elevation, matrix_to_quaternion
+from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation, matrix_to_quaternion
 from rovercam.errors import MosaicError
 from rovercam.metrics import psnr
 from rovercam.mosaic import frame_geometry, plan_cylindrical, render_cylindrical
-from rovercam.products.model import FrameDefinition
+from rovercam.products.model import CoordinateSystem
 
 W, H, F = 240, 180, 200.0  # px, px, focal length in px: ~62 x 48 deg field of view
 
@@ -46,7 +46,7 @@ def render(model: CAHV) -> np.ndarray:
 HEADING = np.radians(30.0)
 R_SITE_ROVER = np.array([[np.cos(HEADING), -np.sin(HEADING), 0], [np.sin(HEADING), np.cos(HEADING), 0], [0, 0, 1]])
 FRAMES = {
-    "ROVER_NAV_FRAME": FrameDefinition(
+    "ROVER_NAV_FRAME": CoordinateSystem(
         "ROVER_NAV_FRAME", tuple(matrix_to_quaternion(R_SITE_ROVER)), (5.0, -3.0, 0.2), "SITE_FRAME"
     )
 }

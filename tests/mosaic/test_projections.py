@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rovercam.camera.frames import azimuth_elevation, direction_from_azimuth_elevation
+from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation
 from rovercam.mosaic.projections import (
     CylindricalProjection,
     EquirectangularProjection,

@@ -119,7 +119,7 @@ def test_polar_mosaic_of_a_downward_look(scene_factory):
     sc = scene_factory([(0.0, -25.0, 0.0), (90.0, -25.0, 0.0)], hfov_deg=30.0)
     proj = PolarProjection.around_nadir(-5.0, 0.15)
     img, idx = render_mosaic(FrameStack(sc.geoms(), sc.load), proj, options=RenderOptions(tile=256))
-    from rovercam.camera.frames import azimuth_elevation
+    from rovercam.camera.coordinates import azimuth_elevation
 
     yy, xx = np.mgrid[0 : proj.height, 0 : proj.width].astype(float)
     az, el = azimuth_elevation(proj.rays(xx.ravel(), yy.ravel()))

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import pytest
 
-from rovercam.camera.frames import azimuth_elevation
+from rovercam.camera.coordinates import azimuth_elevation
 from rovercam.errors import MosaicError
 from rovercam.metrics import psnr
 from rovercam.mosaic.cylindrical import FrameGeometry
@@ -170,7 +170,7 @@ def test_gray_frames_refine_a_known_perturbation(scene_factory):
 
 
 def test_gray_eyes_make_a_grey_anaglyph(scene_factory):
-    from rovercam.benchmarks.mosaic_truth import pointing_camera
+    from rovercam_benchmarks.mosaic_truth import pointing_camera
     from rovercam.camera import CAHV
     from rovercam.mosaic.anaglyph import make_anaglyph
 
@@ -216,7 +216,7 @@ def _frames(scene, images, units="radiance_camera"):
 
     t0 = dt.datetime(2021, 5, 30, 10, 0, tzinfo=dt.timezone.utc)
     return [Frame(product_id=f"GRAY_{i}", instrument="TEST_GRAYCAM", image=im, units=units,
-                  camera_model=m, camera_frame="SITE_FRAME", frames={}, exposure_s=0.01,
+                  camera_model=m, camera_frame="SITE_FRAME", coordinate_systems={}, exposure_s=0.01,
                   companding=Companding(), cfa=CFA(), subframe=Subframe(), downsample=(1, 1),
                   sol=100, start_time=t0 + dt.timedelta(seconds=i))
             for i, (m, im) in enumerate(zip(scene.models, images))]

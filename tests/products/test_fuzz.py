@@ -1,7 +1,7 @@
 """Mutation fuzz of every reader: only ProductError, never a slow input.
 
 Seeds are synthetic PDS3 (attached + VICAR, detached), PDS4, pure VICAR and raw-site products,
-plus the real products when ../shared/realdata is present (rovercam.benchmarks.ingest). The
+plus the real products when ../shared/realdata is present (rovercam_benchmarks.ingest). The
 10,000-input run is part of ``rovercam bench ingest``; here a small one runs by default and the
 full one (about 20 s) only when ROVERCAM_SLOW_TESTS=1 is set, e.g.
 ``ROVERCAM_SLOW_TESTS=1 pytest -m slow tests/products/test_fuzz.py``.
@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from rovercam.benchmarks.ingest import fuzz_readers
+from rovercam_benchmarks.ingest import fuzz_readers
 
 MAX_S = 2.0  # s per input: the issue's bound for a hang-free reader
 

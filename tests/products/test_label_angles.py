@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rovercam.camera.frames import direction_from_azimuth_elevation
+from rovercam.camera.coordinates import direction_from_azimuth_elevation
 from rovercam.products import read_product, summarize
 from rovercam.products.label_angles import label_angles
 
@@ -96,7 +96,7 @@ def test_mer_elevation_sign(realdata):
 
 def _fake_product(group: dict, systems: dict | None = None, mission: str = "MER"):
     label = {"ROVER_DERIVED_GEOMETRY_PARMS": group, **(systems or {})}
-    return SimpleNamespace(label=label, mission=mission, frames={}, camera_frame="ROVER_FRAME")
+    return SimpleNamespace(label=label, mission=mission, coordinate_systems={}, camera_frame="ROVER_FRAME")
 
 
 @pytest.mark.parametrize("declared, where", [

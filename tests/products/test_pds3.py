@@ -12,7 +12,7 @@ from rovercam.errors import ProductError
 from rovercam.products import (
     CFA,
     Companding,
-    FrameDefinition,
+    CoordinateSystem,
     ImageStats,
     Product,
     Subframe,
@@ -35,15 +35,15 @@ def _product(image: np.ndarray) -> Product:
         sequence_id="NCAM00503", product_type="ECM",
         start_time=dt.datetime(2021, 6, 1, 12, 0, 1, 500000, tzinfo=dt.timezone.utc),
         image=image, camera_model=model, camera_frame="ROVER_NAV_FRAME",
-        frames={
-            "ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (0.423523, 0.00304319,
+        coordinate_systems={
+            "ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (0.423523, 0.00304319,
                                                0.0215231, -0.905624), (-176.437, -129.578, -0.2),
                                                "SITE_FRAME", (4, 218, 6)),
             # a SITE_FRAME instance defined in the previous site's frame (instance-keyed)
-            "SITE_FRAME@4": FrameDefinition("SITE_FRAME@4", (1.0, 0.0, 0.0, 0.0),
+            "SITE_FRAME@4": CoordinateSystem("SITE_FRAME@4", (1.0, 0.0, 0.0, 0.0),
                                             (-39.5209, -196.274, -2.04598), "SITE_FRAME@3",
                                             (4,)),
-            "ROVER_MECH_FRAME": FrameDefinition("ROVER_MECH_FRAME", (1.0, 0.0, 0.0, 0.0),
+            "ROVER_MECH_FRAME": CoordinateSystem("ROVER_MECH_FRAME", (1.0, 0.0, 0.0, 0.0),
                                                 (0.1, 0.2, 0.3), "ROVER_NAV_FRAME", (4, 218, 6)),
         },
         exposure_s=0.011111, filter="NONE_FILTER", temperature_c=-19.6144,
@@ -175,4 +175,4 @@ def test_pdr_reads_our_rewrite_of_a_real_product(realdata, tmp_path):
     out = write_pds3(tmp_path / "FLB.IMG", p, embed_vicar=True)
     np.testing.assert_array_equal(np.asarray(pdr.read(str(out))["IMAGE"]), p.image)
     back = read_product(out)
-    assert back.frames == p.frames and back.camera_model.to_pds3() == p.camera_model.to_pds3()
+    assert back.coordinate_systems == p.coordinate_systems and back.camera_model.to_pds3() == p.camera_model.to_pds3()

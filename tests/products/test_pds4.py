@@ -43,12 +43,12 @@ def test_real_m2020_label(realdata):
     assert (p.camera_model.mtype, p.camera_model.mparm) == (2, 0.0)
     np.testing.assert_array_equal(p.camera_model.h, [-3229.43, 141.993, 229.563])
     assert p.camera_frame == "ROVER_NAV_FRAME" and p.temperature_c == -19.6144
-    rover = p.frames["ROVER_NAV_FRAME"]
+    rover = p.coordinate_systems["ROVER_NAV_FRAME"]
     assert rover.quaternion == (0.174493, 0.034765, 0.0422949, -0.983135)
     assert rover.offset == (94.6281, -118.938, -7.51133) and rover.reference == "SITE_FRAME"
     assert rover.index == (30, 1344, 4, 0, 0, 0, 2, 0, 0, 0)
-    assert p.frames["SITE_FRAME@30"].reference == "SITE_FRAME@29"
-    assert p.frames["RSM_HEAD_FRAME"].reference == "ROVER_NAV_FRAME"
+    assert p.coordinate_systems["SITE_FRAME@30"].reference == "SITE_FRAME@29"
+    assert p.coordinate_systems["RSM_HEAD_FRAME"].reference == "ROVER_NAV_FRAME"
     assert p.label["Identification_Area"]["version_id"] == "1.0"
     assert p.warnings == []
 

@@ -53,9 +53,9 @@ def test_flb_md5_and_fields(realdata):
     assert p.start_time.isoformat() == "2013-09-02T12:40:04.754000+00:00"
     assert p.exposure_s == pytest.approx(0.38912, rel=1e-12)  # label: 389.12 <ms>
     # the label's SITE_COORDINATE_SYSTEM is SITE_FRAME (site 14) in SITE_FRAME (site 13)
-    assert set(p.frames) == {"ROVER_NAV_FRAME", "SITE_FRAME@14", "RSM_HEAD_FRAME",
+    assert set(p.coordinate_systems) == {"ROVER_NAV_FRAME", "SITE_FRAME@14", "RSM_HEAD_FRAME",
                              "ARM_PORTION_FRAME"}
-    rover = p.frames["ROVER_NAV_FRAME"]
+    rover = p.coordinate_systems["ROVER_NAV_FRAME"]
     assert rover.quaternion == (0.423523, 0.00304319, 0.0215231, -0.905624)
     assert rover.offset == (-176.437, -129.578, -0.203979)
     assert rover.reference == "SITE_FRAME"
@@ -99,7 +99,7 @@ def test_detached_and_attached_agree(realdata):
     a, b = read_product(realdata / NRB_IMG), read_product(realdata / NRB_LBL)
     np.testing.assert_array_equal(a.image, b.image)
     assert a.camera_model.to_pds3() == b.camera_model.to_pds3()
-    assert a.frames == b.frames and a.exposure_s == b.exposure_s
+    assert a.coordinate_systems == b.coordinate_systems and a.exposure_s == b.exposure_s
 
 
 @pytest.mark.realdata

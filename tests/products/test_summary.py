@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from rovercam.camera.frames import transform_between
+from rovercam.camera.coordinates import transform_between
 from rovercam.cli import main
 from rovercam.products import read_product, summarize
 
@@ -64,12 +64,12 @@ def test_rawsite_pointing_matches_mast_angles(realdata):
 def test_self_referencing_site_frame_is_not_a_cycle(realdata, name):
     # SITE_COORDINATE_SYSTEM: SITE_FRAME (site n) defined in SITE_FRAME (site n-1)
     p = read_product(realdata / name, pixels=False)
-    site_keys = [k for k in p.frames if k.startswith("SITE_FRAME@")]
+    site_keys = [k for k in p.coordinate_systems if k.startswith("SITE_FRAME@")]
     assert len(site_keys) == 1
-    site = p.frames[site_keys[0]]
+    site = p.coordinate_systems[site_keys[0]]
     assert site.reference == f"SITE_FRAME@{site.index[0] - 1}"
-    transform_between(p.frames, "ROVER_NAV_FRAME", "SITE_FRAME")  # no CameraModelError
-    t = transform_between(p.frames, site_keys[0], site.reference)
+    transform_between(p.coordinate_systems, "ROVER_NAV_FRAME", "SITE_FRAME")  # no CameraModelError
+    t = transform_between(p.coordinate_systems, site_keys[0], site.reference)
     assert list(t.t) == list(site.offset)
 
 

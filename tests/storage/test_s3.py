@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from rio_cogeo.cogeo import cog_validate
 
-from rovercam.benchmarks.publish import sample_mosaic
+from rovercam_benchmarks.publish import sample_mosaic
 from rovercam.catalog import Catalog
 from rovercam.config import load
 from rovercam.publish import audit_published, publish_mosaic

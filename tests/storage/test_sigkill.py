@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from rovercam.benchmarks.publish import sample_mosaic
-from rovercam.benchmarks.sigkill import run_kill_trials
+from rovercam_benchmarks.publish import sample_mosaic
+from rovercam_benchmarks.sigkill import run_kill_trials
 from rovercam.catalog import Catalog
 from rovercam.publish import audit_published, publish_mosaic
 from rovercam.storage import Store

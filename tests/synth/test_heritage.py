@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rovercam.camera import CAHVOR
-from rovercam.camera.frames import quaternion_to_matrix
+from rovercam.camera.coordinates import quaternion_to_matrix
 from rovercam.cli import build_parser
 from rovercam.errors import ProductError
 from rovercam.products import parse_product_id, read_product
@@ -158,7 +158,7 @@ def test_dn_recover_the_truth_gray_radiance(sol: Path) -> None:
         dn = p.image.astype(np.float64)
         estimate = (dn - s["bias_dn"]) / (flat * p.exposure_s * s["responsivity"][0])
         # truth: the gray radiance averaged over the declared sub-pixel rays of the label model
-        r_site_rover = quaternion_to_matrix(p.frames["ROVER_NAV_FRAME"].quaternion)
+        r_site_rover = quaternion_to_matrix(p.coordinate_systems["ROVER_NAV_FRAME"].quaternion)
         yy, xx = np.mgrid[0:f.lines, 0:f.samples]
         true = np.zeros(dn.shape)
         for dx, dy in offsets:

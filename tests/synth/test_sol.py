@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from rovercam.camera import CAHVORE
-from rovercam.camera.frames import direction_from_azimuth_elevation, quaternion_to_matrix
+from rovercam.camera.coordinates import direction_from_azimuth_elevation, quaternion_to_matrix
 from rovercam.errors import ProductError
 from rovercam.products import parse_product_id, read_product
 from rovercam.radiometry import SRGB_FROM_XYZ, decompand, load_flat, load_lut
@@ -35,7 +35,7 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _r_site_rover(product) -> np.ndarray:
-    frame = product.frames["ROVER_NAV_FRAME"]
+    frame = product.coordinate_systems["ROVER_NAV_FRAME"]
     assert frame.reference == "SITE_FRAME"
     return quaternion_to_matrix(frame.quaternion)
 
@@ -94,7 +94,7 @@ def test_products_read_back_with_declared_fields(tiny: Path) -> None:
         px = np.array([[0.0, 0.0], [160.0, 120.0], [319.0, 239.0]])
         np.testing.assert_allclose(p.camera_model.unproject(px)[1], label.unproject(px)[1],
                                    atol=1e-9)
-        np.testing.assert_allclose(p.frames["ROVER_NAV_FRAME"].quaternion, m.rover["quaternion"],
+        np.testing.assert_allclose(p.coordinate_systems["ROVER_NAV_FRAME"].quaternion, m.rover["quaternion"],
                                    atol=1e-12)
 
 

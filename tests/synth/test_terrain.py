@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rovercam.camera.frames import quaternion_to_matrix
+from rovercam.camera.coordinates import quaternion_to_matrix
 from rovercam.products import parse_product_id, read_product
 from rovercam.radiometry import debayer, decompand, load_lut
 from rovercam.synth import generate_sol, load_truth
@@ -169,7 +169,7 @@ def test_landmarks_appear_where_the_label_model_projects_them(sol: Path) -> None
         if f.camera_frame != "ROVER_NAV_FRAME" or f.extra.get("cfa_state") != "encoded":
             continue
         p = read_product(sol / f.path)
-        frame = p.frames["ROVER_NAV_FRAME"]
+        frame = p.coordinate_systems["ROVER_NAV_FRAME"]
         r_site_rover = quaternion_to_matrix(frame.quaternion)
         dn = _decoded(sol, p, m.sensors[f.instrument_id])
         from rovercam.radiometry import cfa_phase

@@ -154,7 +154,7 @@ def _publish_rate(root: str, storage_options: dict[str, Any] | None, catalog_url
 
 def run(*, quick: bool = False) -> dict[str, object]:
     """Measure the publish figures (see the module docstring); ``quick`` for a smoke run."""
-    from rovercam.benchmarks.sigkill import run_kill_trials
+    from rovercam_benchmarks.sigkill import run_kill_trials
 
     n, (w, h) = (3, (1024, 384)) if quick else (8, (2048, 640))
     mosaics = [sample_mosaic(i, name=f"BENCH_{i:03d}", width=w, height=h) for i in range(n)]

@@ -1,6 +1,6 @@
 """Mosaic benchmark: accuracy against truth, speed and memory against Hugin and OpenCV.
 
-The truth problem (:mod:`rovercam.benchmarks.mosaic_truth`): 40 frames of 1648x1200 with a
+The truth problem (:mod:`rovercam_benchmarks.mosaic_truth`): 40 frames of 1648x1200 with a
 25-degree field of view in two tiers of 20 around the horizon (pointing jittered by up to half a
 degree), rendered from the synthetic world at infinity, with per-frame gain errors uniform in
 +-15 % that the pipeline is not told about; output: the full-sphere equirectangular grid of
@@ -138,7 +138,7 @@ def _child_main() -> None:
 
 
 def _run_child(kind: str, spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
-    code = "import sys; from rovercam.benchmarks.mosaic import _child_main; _child_main()"
+    code = "import sys; from rovercam_benchmarks.mosaic import _child_main; _child_main()"
     return _run_cmd([sys.executable, "-c", code, kind, json.dumps(spec)], timeout, parse=True)
 
 
@@ -231,7 +231,7 @@ def seam_steps(image: np.ndarray, index: np.ndarray, truth: np.ndarray, *, reach
 # ---------------------------------------------------------------------------------------------
 def _ypr(model) -> tuple[float, float, float]:
     """Hugin yaw, pitch, roll (degrees) of an ideal CAHV camera in SITE_FRAME."""
-    from rovercam.camera.frames import azimuth_elevation
+    from rovercam.camera.coordinates import azimuth_elevation
 
     a = np.asarray(model.a)
     h = model.internal()
@@ -301,7 +301,7 @@ def _place(image: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.n
 
 def run(*, quick: bool = False) -> dict[str, object]:
     """Measure the figures of the module docstring (see there); never asserts."""
-    from rovercam.benchmarks.mosaic_truth import make_problem, make_world
+    from rovercam_benchmarks.mosaic_truth import make_problem, make_world
     from rovercam.mosaic.gains import estimate_gains
     from rovercam.mosaic.projections import EquirectangularProjection
     from rovercam.mosaic.refine import refine_pointing, rotate_about_centre
@@ -435,7 +435,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
 def _mastcamz_pan(world, scale: int):
     """102 frames like the ``mastcamz-pan`` sol: 3 tiers x 34 around the horizon, 48 mm
     (IFOV 7.4 um / 48 mm), 1648x1200 (halved when ``scale`` is 2)."""
-    from rovercam.benchmarks.mosaic_truth import make_problem
+    from rovercam_benchmarks.mosaic_truth import make_problem
 
     hfov = math.degrees(2 * math.atan(1648 * 0.0074 / 2 / 48.0))
     return make_problem(world, columns=34, tiers=(-14.5, -6.0, 2.5), width=1648 // scale, height=1200 // scale,

@@ -12,7 +12,7 @@ import os
 import numpy as np
 
 from rovercam.camera import CAHVOR, CAHVORE, clear_remap_cache, linearize, remap_grid
-from rovercam.benchmarks import best_of
+from rovercam_benchmarks import best_of
 
 __all__ = ["run"]
 

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 #: The realdata folder beside the repository (absent in most installs; figures then use
 #: generated products only).
-REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 _REAL_LABELS = ("msl/FLB_431397159EDR_F0141262FHAZ00323M1.IMG",
                 "msl/NRB_701384494RAD_F0933408NCAM00200M1.LBL",
                 "msl/NRB_701384494RAD_F0933408NCAM00200M1.IMG",
@@ -52,22 +52,22 @@ _END = re.compile(rb"(?:^|[\r\n])[ \t]*END[ \t]*(?:\r?\n|$)")
 # Inputs
 def _synthetic_product(pid: str, shape: tuple[int, ...], dtype: Any) -> Any:
     from rovercam.camera import CAHVORE
-    from rovercam.products import FrameDefinition, Product
+    from rovercam.products import CoordinateSystem, Product
 
     # CAHVORE of the FLB label (MSL FLB_431397159EDR_F0141262FHAZ00323M1), frames as a MIPL label carries them
     model = CAHVORE((1.03304, -0.17145, -0.707908), (0.706662, 0.00032, 0.707551),
                     (356.718, 453.901, 352.1), (43.3011, 3.70251, 685.544),
                     (0.704793, -0.000541, 0.709413), (8.0e-06, -0.013391, -0.007308),
                     (0.001868, 0.001572, 0.001665), mtype=3, mparm=0.37)
-    frames = {"ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (0.42, 0.003, 0.02, -0.9),
+    frames = {"ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (0.42, 0.003, 0.02, -0.9),
                                                  (-176.4, -129.6, -0.2), "SITE_FRAME", (4, 218)),
-              "SITE_FRAME@4": FrameDefinition("SITE_FRAME@4", (1.0, 0.0, 0.0, 0.0),
+              "SITE_FRAME@4": CoordinateSystem("SITE_FRAME@4", (1.0, 0.0, 0.0, 0.0),
                                               (-39.5, -196.3, -2.0), "SITE_FRAME@3", (4,))}
     rng = np.random.default_rng(0)
     return Product(product_id=pid, mission="M2020", instrument="NAVCAM_LEFT", sol=100,
                    sclk=675828717.276, site=4, drive=218, image=(rng.random(shape) * 200)
                    .astype(dtype), camera_model=model, camera_frame="ROVER_NAV_FRAME",
-                   frames=frames, exposure_s=0.0111)
+                   coordinate_systems=frames, exposure_s=0.0111)
 
 
 def seed_products(folder: Path, *, real: bool = True) -> list[list[Path]]:
@@ -326,7 +326,7 @@ def _sol500(tmp: Path, n: int) -> dict[str, float]:
     folder = tmp / "sol500"
     _make_sol500(folder, n)
     proc = subprocess.run(
-        [sys.executable, "-c", "import sys; from rovercam.benchmarks.ingest import "
+        [sys.executable, "-c", "import sys; from rovercam_benchmarks.ingest import "
          "_sol500_child; _sol500_child(sys.argv[1], sys.argv[2])", str(folder),
          str(tmp / "store")], capture_output=True, text=True, check=True)
     figures = json.loads(proc.stdout.strip().splitlines()[-1])

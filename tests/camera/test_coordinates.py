@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rovercam.camera.frames import (
+from rovercam.camera.coordinates import (
     RigidTransform,
     azimuth_elevation,
     direction_from_azimuth_elevation,
@@ -19,10 +19,10 @@ from rovercam.camera.frames import (
     transform_from_frame,
 )
 from rovercam.errors import CameraModelError
-from rovercam.products.model import FrameDefinition
+from rovercam.products.model import CoordinateSystem
 
 # MSL FLB_431397159EDR ROVER_COORDINATE_SYSTEM (DOMAIN.md section 3.5)
-FLB_ROVER = FrameDefinition(
+FLB_ROVER = CoordinateSystem(
     name="ROVER_NAV_FRAME",
     quaternion=(0.423523, 0.00304319, 0.0215231, -0.905624),
     offset=(-176.437, -129.578, -0.203979),
@@ -76,8 +76,8 @@ def test_rigid_transform_chain_and_inverse() -> None:
 
 
 def test_transform_between_walks_the_chain() -> None:
-    site_n = FrameDefinition("SITE_FRAME_30", (1, 0, 0, 0), (36.576, -10.604, -1.15378), "SITE_FRAME_29")
-    rover = FrameDefinition("ROVER_NAV_FRAME", (0.174493, 0.034765, 0.0422949, -0.983135),
+    site_n = CoordinateSystem("SITE_FRAME_30", (1, 0, 0, 0), (36.576, -10.604, -1.15378), "SITE_FRAME_29")
+    rover = CoordinateSystem("ROVER_NAV_FRAME", (0.174493, 0.034765, 0.0422949, -0.983135),
                             (94.6281, -118.938, -7.51133), "SITE_FRAME_30")
     frames = {f.name: f for f in (site_n, rover)}
     t = transform_between(frames, "ROVER_NAV_FRAME", "SITE_FRAME_29")

@@ -50,12 +50,12 @@ import numpy as np
 from rovercam import chain, config
 from rovercam import radiometry as rad
 from rovercam.camera import CAHVOR, CAHVORE, linearize, remap_grid
-from rovercam.products.model import CFA, Companding, FrameDefinition, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, Subframe
 from rovercam.synth.calibration import camera_table_path, write_camera_table
 from rovercam.synth.cameras import sensor_spec
 from rovercam.synth.sensor import expose, vignetting_flat
 from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
-from rovercam.benchmarks import best_of
+from rovercam_benchmarks import best_of
 
 __all__ = ["run", "frame_accuracy", "demosaic_figures", "natural_scene"]
 
@@ -112,7 +112,7 @@ def _make_case(kind: str, cal: Path, settings: config.Settings) -> chain.Frame:
     return chain.Frame(
         product_id=f"BENCH_{kind.upper()}", instrument=iid, mission="M2020", image=codes, units="code",
         camera_model=model, camera_frame="ROVER_NAV_FRAME",
-        frames={"ROVER_NAV_FRAME": FrameDefinition("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
+        coordinate_systems={"ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
         exposure_s=0.5 * (dn_max - cam.bias_dn) / float(rate.max()),
         companding=Companding("SOFTWARE", lut_id, "companded", bits),
         cfa=CFA("RGGB", "encoded"), subframe=Subframe(1, 1, h, w), downsample=(1, 1),
@@ -188,7 +188,7 @@ def _memory_probe(kind: str) -> float:
 
 def _peak_bytes_per_px(kind: str) -> float | None:
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
-    code = f"from rovercam.benchmarks.frame import _memory_probe; print(_memory_probe({kind!r}))"
+    code = f"from rovercam_benchmarks.frame import _memory_probe; print(_memory_probe({kind!r}))"
     try:
         res = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                              timeout=600, check=True)
@@ -202,10 +202,10 @@ def _peak_bytes_per_px(kind: str) -> float | None:
 
 def _truth_image(truth: Any, frame: chain.Frame, which: str) -> np.ndarray:
     """Truth radiance (H, W, 3) of a frame, averaged like the generator renders (2x2 sub-rays)."""
-    from rovercam.camera.frames import transform_between
+    from rovercam.camera.coordinates import transform_between
 
     h, w = frame.image.shape[:2]
-    r_site = transform_between(frame.frames, frame.camera_frame, "SITE_FRAME")
+    r_site = transform_between(frame.coordinate_systems, frame.camera_frame, "SITE_FRAME")
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float64)
     acc = np.zeros((h * w, 3), np.float64)
     offsets = truth.manifest.supersampling

@@ -267,7 +267,7 @@ def _child_main() -> None:
 
 def run(*, quick: bool = False) -> dict[str, object]:
     """Generate the EDL data, run the pipeline in a child process, score it (module docstring)."""
-    from rovercam.benchmarks.mosaic import _run_cmd
+    from rovercam_benchmarks.mosaic import _run_cmd
 
     with tempfile.TemporaryDirectory(prefix="rovercam-bench-edl-") as tmp:
         sol_dir = Path(tmp) / "sol"
@@ -279,7 +279,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         synth_s = time.perf_counter() - t0
         spec = {"sol": str(sol_dir), "tmp": tmp, "label_errors": [0.1, 0.5],
                 "label_errors_coarse": [0.5, 3.0]}
-        code = "import sys; from rovercam.benchmarks.edl import _child_main; _child_main()"
+        code = "import sys; from rovercam_benchmarks.edl import _child_main; _child_main()"
         res = _run_cmd([sys.executable, "-c", code, json.dumps(spec)], 3600, parse=True)
     out: dict[str, object] = {k: res[k] for k in (
         "ortho_rms_px", "ortho_coverage_pct", "altitude_err_pct", "frames_per_s", "peak_rss_mb")}

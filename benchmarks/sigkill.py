@@ -27,7 +27,7 @@ __all__ = ["KillReport", "run_kill_trials"]
 
 log = logging.getLogger(__name__)
 
-_PRELOAD = ["rovercam.publish", "rovercam.benchmarks.publish", "rovercam.catalog", "rovercam.radiometry"]
+_PRELOAD = ["rovercam.publish", "rovercam_benchmarks.publish", "rovercam.catalog", "rovercam.radiometry"]
 _SIZE = (360, 150)  # mosaic width, height (pixels): ~0.1 s per publish on one core
 
 
@@ -63,7 +63,7 @@ class KillReport:
 
 
 def _mosaics(trial: int) -> list[Any]:
-    from rovercam.benchmarks.publish import sample_mosaic
+    from rovercam_benchmarks.publish import sample_mosaic
 
     # Two cameras; the content changes with the trial, so every trial publishes new versions.
     return [sample_mosaic(10 * (trial + 1) + k, instrument=inst, width=_SIZE[0], height=_SIZE[1])

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from flows.demo import generated_sol_settings
+from rovercam_flows.demo import generated_sol_settings
 
 __all__ = ["run"]
 
@@ -88,8 +88,8 @@ def _ingested(sol: int, root: Path, sol_dir: Path) -> list[Any]:
     """Fetch and ingest the sol into ``root`` (through the ingest flow); the ingested results."""
     from prefect import flow
 
-    from flows.stages import ingest_stage
-    from tasks.fetch import _fetch, incoming_paths
+    from rovercam_flows.stages import ingest_stage
+    from rovercam_tasks.fetch import _fetch, incoming_paths
 
     settings, _ = generated_sol_settings(root, sol_dir)
 
@@ -114,7 +114,7 @@ def _dask_rate(items: list[Any], sol: int, root: Path, sol_dir: Path, workers: i
     """
     from prefect import flow
 
-    from flows.stages import _calibrate_stage, _task_runner
+    from rovercam_flows.stages import _calibrate_stage, _task_runner
 
     settings, _ = generated_sol_settings(root, sol_dir, task_runner="dask", dask_workers=workers)
 
@@ -132,7 +132,7 @@ def _bare_worker(items: list[Any], settings: Any, passes: int, barrier: Any, tim
     passes, each started with the others (``barrier``); puts the seconds of each on ``times``."""
     import cv2
 
-    from tasks.calibrate import calibrate_one
+    from rovercam_tasks.calibrate import calibrate_one
 
     cv2.setNumThreads(1)  # as on a Dask worker (tasks/_dask_worker.py)
     for n in range(passes + 1):
@@ -178,7 +178,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
     from rovercam.synth import generate_sol
     from rovercam.synth.corrupt import corrupt_products
 
-    from flows.ingest_sol import ingest_sol
+    from rovercam_flows.ingest_sol import ingest_sol
 
     profile, sol = ("tiny", 31) if quick else ("navcam-pan", 300)
     res: dict[str, object] = {"profile": profile}
@@ -226,7 +226,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         try:
             import prefect_dask  # noqa: F401
 
-            from flows.stages import dask_batch_size
+            from rovercam_flows.stages import dask_batch_size
 
             dask_dir, dask_sol = _dask_sol(quick) or (sol_dir, sol)
             res["dask_profile"] = "mastcamz-pan" if dask_dir != sol_dir else profile

@@ -16,16 +16,16 @@ __all__ = ["BENCHMARKS", "get", "best_of"]
 
 #: name -> module path; a module is imported only when its benchmark runs.
 BENCHMARKS: dict[str, str] = {
-    "camera": "rovercam.benchmarks.camera",
-    "edl": "rovercam.benchmarks.edl",
+    "camera": "rovercam_benchmarks.camera",
+    "edl": "rovercam_benchmarks.edl",
     # orchestration figures live with the flows (rovercam itself never imports Prefect)
-    "flows": "flows.bench",
-    "frame": "rovercam.benchmarks.frame",
-    "ingest": "rovercam.benchmarks.ingest",
-    "mosaic": "rovercam.benchmarks.mosaic",
-    "publish": "rovercam.benchmarks.publish",
-    "synth": "rovercam.benchmarks.synth",
-    "viewer": "rovercam.benchmarks.viewer",
+    "flows": "rovercam_benchmarks.flows",
+    "frame": "rovercam_benchmarks.frame",
+    "ingest": "rovercam_benchmarks.ingest",
+    "mosaic": "rovercam_benchmarks.mosaic",
+    "publish": "rovercam_benchmarks.publish",
+    "synth": "rovercam_benchmarks.synth",
+    "viewer": "rovercam_benchmarks.viewer",
 }
 
 

@@ -19,9 +19,9 @@ from numpy.typing import ArrayLike, NDArray
 
 from rovercam.camera.model import as_points, as_rotation, as_vector
 from rovercam.errors import CameraModelError
-from rovercam.products.model import FrameDefinition
 
 __all__ = [
+    "CoordinateSystem",
     "quaternion_to_matrix",
     "matrix_to_quaternion",
     "RigidTransform",
@@ -33,6 +33,34 @@ __all__ = [
 ]
 
 Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinateSystem:
+    """A coordinate system from a label: ``p_reference = R(quaternion) @ p + offset``.
+
+    Parameters
+    ----------
+    name : str
+        Frame name as the label gives it, e.g. ``"ROVER_NAV_FRAME"``. A frame defined relative
+        to another instance of itself (``SITE_FRAME`` of site 93 in ``SITE_FRAME`` of site 92)
+        is named by instance, ``"SITE_FRAME@93"`` with reference ``"SITE_FRAME@92"``, so that
+        frame chains never see a cycle; plain ``"SITE_FRAME"`` stays the root other frames use.
+    quaternion : tuple of 4 float
+        (s, x, y, z), scalar first, Hamilton; rotates this frame into ``reference``.
+    offset : tuple of 3 float
+        Origin of this frame in ``reference``, metres.
+    reference : str
+        Name of the reference (parent) frame, e.g. ``"SITE_FRAME"``.
+    index : tuple of int
+        The rover motion counter of the frame instance (SITE, DRIVE, POSE, ...), may be empty.
+    """
+
+    name: str
+    quaternion: tuple[float, float, float, float]
+    offset: tuple[float, float, float]
+    reference: str
+    index: tuple[int, ...] = ()
 
 
 def quaternion_to_matrix(q: ArrayLike) -> Array:
@@ -147,7 +175,7 @@ class RigidTransform:
         return as_points(directions, "directions") @ self.r.T
 
 
-def transform_from_frame(frame: FrameDefinition) -> RigidTransform:
+def transform_from_frame(frame: CoordinateSystem) -> RigidTransform:
     """``T_reference_frame`` of a label frame definition (quaternion + ORIGIN_OFFSET_VECTOR).
 
     For a ROVER_NAV_FRAME whose reference is SITE_FRAME this is ``T_site_rover``.
@@ -155,13 +183,13 @@ def transform_from_frame(frame: FrameDefinition) -> RigidTransform:
     return RigidTransform(quaternion_to_matrix(frame.quaternion), np.asarray(frame.offset))
 
 
-def transform_between(frames: Mapping[str, FrameDefinition], src: str, dst: str) -> RigidTransform:
+def transform_between(frames: Mapping[str, CoordinateSystem], src: str, dst: str) -> RigidTransform:
     """``T_dst_src`` by walking label frames up their reference chains.
 
     Parameters
     ----------
-    frames : mapping of name to FrameDefinition
-        For instance ``Product.frames``. Each frame points at its ``reference`` by name.
+    frames : mapping of name to CoordinateSystem
+        For instance ``Product.coordinate_systems``. Each frame points at its ``reference`` by name.
     src, dst : str
         Frame names; either may be a root (a name only used as a reference).
 

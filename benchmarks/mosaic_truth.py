@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rovercam.camera import CAHV
-from rovercam.camera.frames import direction_from_azimuth_elevation
+from rovercam.camera.coordinates import direction_from_azimuth_elevation
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
 
