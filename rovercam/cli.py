@@ -1,4 +1,4 @@
-"""The ``rovercam`` command: one verb per job (ARCHITECTURE.md, "The command line").
+"""The ``rovercam`` command: one verb per job (README.md lists them).
 
 Prefect is imported only by the verbs that orchestrate (``demo``, ``run``), inside the verb, so
 the library stays Prefect-free.

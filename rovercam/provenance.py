@@ -1,7 +1,7 @@
 """Provenance: what went into an artefact, recorded with every published product.
 
-ARCHITECTURE.md: "Every published artefact records its provenance: input product ids and
-checksums, software version, configuration hash, calibration files used."
+Every published artefact records its provenance: input product ids and checksums, software
+version, configuration hash, calibration files used.
 """
 from __future__ import annotations
 

@@ -383,7 +383,8 @@ class ModelBase:
 
         Returns
         -------
-        Same model type, in ``dst``. R, E and the model type are unchanged (DOMAIN.md section 4).
+        Same model type, in ``dst``. R, E and the model type are unchanged
+        (docs/camera-models.md#subframes-binning-and-frames).
         """
         rot = as_rotation(r_dst_src)
         t = as_vector("t_dst_src", t_dst_src)

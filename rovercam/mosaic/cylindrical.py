@@ -1,4 +1,4 @@
-"""Cylindrical mosaics through the frames' camera models (JPL CYLINDRICAL, DOMAIN.md §9).
+"""Cylindrical mosaics through the frames' camera models (JPL CYLINDRICAL; docs/mosaics.md).
 
 Per output pixel: its ray (azimuth, elevation) in the mosaic frame (SITE_FRAME) meets the surface
 (infinity: the ray's direction alone), is projected into every frame that sees it through that

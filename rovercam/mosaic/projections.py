@@ -1,4 +1,4 @@
-"""Map projections of rover mosaics (JPL MAP_PROJECTION_TYPE, DOMAIN.md section 9).
+"""Map projections of rover mosaics (JPL MAP_PROJECTION_TYPE; docs/mosaics.md#projections).
 
 Every projection maps output pixels (x = sample, y = line, 0-based, centres at integers) to what
 they look at in the mosaic frame (SITE_FRAME: +x north, +y east, +z down) and back:

@@ -1,4 +1,4 @@
-"""Surface models a mosaic's rays are intersected with (JPL SURFACE_MODEL, DOMAIN.md section 9).
+"""Surfaces a mosaic's rays are intersected with (JPL SURFACE_MODEL; docs/mosaics.md#surfaces).
 
 A mosaic pixel defines a ray from the projection origin; the surface says *which point* along the
 ray each input camera is asked to see. At infinity only the direction matters (no parallax,

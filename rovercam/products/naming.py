@@ -1,8 +1,9 @@
 """Product identifiers: parse Mars 2020, MSL and MER product ids, and build Mars 2020 ones.
 
-Field positions follow DOMAIN.md §2 (NASA-AMMOS/VICAR M2020EngCamVicarLabel.h for Mars 2020;
-the MSL and MER camera SIS layouts). Parsing is case-insensitive (MER file names are lower case,
-their PRODUCT_ID upper case); the id is kept upper case.
+Field positions: docs/products.md (from the Mars 2020 camera EDR/RDR SIS and NASA-AMMOS/VICAR
+M2020EngCamVicarLabel.h for Mars 2020; the MSL and MER camera SIS layouts). Parsing is
+case-insensitive (MER file names are lower case, their PRODUCT_ID upper case); the id is kept upper
+case.
 """
 from __future__ import annotations
 
@@ -14,8 +15,8 @@ from rovercam.errors import ProductError
 __all__ = ["ProductId", "parse_product_id", "format_m2020_id", "M2020_INSTRUMENTS",
            "decode_mer_counter"]
 
-#: Mars 2020 two-letter file codes -> INSTRUMENT_ID (DOMAIN.md §1.1; the EDL codes are
-#: unverified there and kept consistent with the synthetic generator).
+#: Mars 2020 two-letter file codes -> INSTRUMENT_ID (docs/products.md#mars-2020-instrument-codes;
+#: the B-string and EDL codes are unverified and kept consistent with the synthetic generator).
 M2020_INSTRUMENTS: dict[str, str] = {
     "NL": "NAVCAM_LEFT", "NR": "NAVCAM_RIGHT",
     "FL": "FRONT_HAZCAM_LEFT_A", "FR": "FRONT_HAZCAM_RIGHT_A",

@@ -1,8 +1,8 @@
 """PDS3 products: attached and detached labels, pointers, embedded VICAR headers; the writer.
 
-Reading (DOMAIN.md §3.1): ``^IMAGE = 23`` counts 1-based records of RECORD_BYTES in the label's
-own file; ``("X.IMG", 25)`` the same in X.IMG; ``("X.IMG", 12345 <BYTES>)`` is 1-based bytes.
-Data file names are matched case-insensitively in the label's folder and nowhere else. MER
+Reading (docs/products.md#pds3-labels): ``^IMAGE = 23`` counts 1-based records of RECORD_BYTES in
+the label's own file; ``("X.IMG", 25)`` the same in X.IMG; ``("X.IMG", 12345 <BYTES>)`` is 1-based
+bytes. Data file names are matched case-insensitively in the label's folder and nowhere else. MER
 ``x.img.lbl`` files are copies of the attached label, so a bare record pointer in a ``.lbl`` file
 too small to hold the data refers to ``x.img``. When the label has an embedded VICAR header
 (``^IMAGE_HEADER`` + ``IMAGE_HEADER`` object), its dimensions must agree with the IMAGE object.

@@ -1,10 +1,11 @@
 """PDS4 XML products: the label, its image array, and the img: and geom: dictionaries.
 
-The label describes a data file in the same folder (DOMAIN.md §3.3): ``File_Area_Observational``
-holds ``File/file_name`` and an ``Array_2D_Image`` or ``Array_3D_Image`` with a byte ``offset``,
-``Element_Array/data_type`` and ``Axis_Array`` entries (``sequence_number`` 1 = slowest axis;
-``axis_index_order`` must be "Last Index Fastest"). Band, Line, Sample in that order is band
-sequential, Line, Band, Sample line-interleaved, Line, Sample, Band sample-interleaved.
+The label describes a data file in the same folder (docs/products.md#pds4-labels):
+``File_Area_Observational`` holds ``File/file_name`` and an ``Array_2D_Image`` or ``Array_3D_Image``
+with a byte ``offset``, ``Element_Array/data_type`` and ``Axis_Array`` entries (``sequence_number``
+1 = slowest axis; ``axis_index_order`` must be "Last Index Fastest"). Band, Line, Sample in that
+order is band sequential, Line, Band, Sample line-interleaved, Line, Sample, Band
+sample-interleaved.
 
 ``img:Imaging`` gives the instrument state (exposure, filter, optics, subframe, downsampling,
 companding, CFA, flat field); ``geom:Geometry_Lander`` the camera model

@@ -1,14 +1,14 @@
 """Write a Product as a PDS4 product: an XML label and a raw data file beside it.
 
-The label is a ``Product_Observational`` in the shape of MIPL's Mars 2020 labels (DOMAIN.md
-§3.3), reduced to what a :class:`~rovercam.products.model.Product` holds: identification (the
-product id as ``Alias/alternate_id``), time, mission information (sol, SCLK, sequence), the
-image array (``Array_2D_Image`` or ``Array_3D_Image``, band sequential, big-endian), ``img:Imaging``
-(exposure, filter, optics, subframe, downsampling, companding, CFA, flat field) and
-``geom:Geometry_Lander`` (camera model with its frame, frames as
-``Coordinate_Space_Definition`` with ``Quaternion_Plus_Direction``, the motion counter). It reads
-back through :func:`rovercam.products.pds4.read_pds4` to the same Product fields; the label
-statistics' CHECKSUM has no PDS4 attribute and is not written.
+The label is a ``Product_Observational`` in the shape of MIPL's Mars 2020 labels
+(docs/products.md#pds4-labels), reduced to what a :class:`~rovercam.products.model.Product` holds:
+identification (the product id as ``Alias/alternate_id``), time, mission information (sol, SCLK,
+sequence), the image array (``Array_2D_Image`` or ``Array_3D_Image``, band sequential, big-endian),
+``img:Imaging`` (exposure, filter, optics, subframe, downsampling, companding, CFA, flat field) and
+``geom:Geometry_Lander`` (camera model with its frame, frames as ``Coordinate_Space_Definition``
+with ``Quaternion_Plus_Direction``, the motion counter). It reads back through
+:func:`rovercam.products.pds4.read_pds4` to the same Product fields; the label statistics' CHECKSUM
+has no PDS4 attribute and is not written.
 """
 from __future__ import annotations
 

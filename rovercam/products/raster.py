@@ -2,7 +2,7 @@
 
 Everything a label declares about the pixels (dimensions, sample size, record padding, offset)
 is validated against :class:`Limits` and the file size *before* a byte is allocated: a label
-that declares 10^9 lines is refused, not obeyed (ARCHITECTURE.md "Errors and data safety").
+that declares 10^9 lines is refused, not obeyed.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Raw-image-site products: a PNG or JPEG with a ``<stem>-metadata.json`` sidecar.
 
 The public Mars 2020 raw-image site serves each image with metadata from its API
-(../shared/realdata/m2020, MANIFEST.md). The sidecar keys used here:
+(docs/products.md#raw-image-site-sidecars). The sidecar keys used here:
 
 ==============================  ==================================================================
 ``imageid``                     product id without its 2-character version; the file stem wins
@@ -12,16 +12,16 @@ The public Mars 2020 raw-image site serves each image with metadata from its API
 ``camera_model_component_list`` ``"(C);(A);(H);(V);(O);(R);(E);type;parameter"``
 ``subframe_rect``               (first_sample, first_line, samples, lines), 1-based full-resolution
                                 detector pixels: (2545, 1, 2576, 1936) at scale factor 2 is a
-                                1288x968 image (DOMAIN.md §1.2)
+                                1288x968 image (docs/cameras.md, ECAM)
 ``scale_factor``                downsampling, the same on both axes
 ``mast_az``, ``mast_el``        kept in ``label`` only
 ==============================  ==================================================================
 
-What the site publishes for ECAM ECM products (MANIFEST.md): 8-bit companded codes (LUT2), Bayer
-decoded onboard (Malvar, RGGB), so the Product says companded/LUT2 and CFA decoded/ONBOARD. The
-sidecar ``sclk`` is not the product id's start SCLK; the id's value is used, as PDS labels do.
-Pixel dimensions are read from the PNG/JPEG header and checked against the limits before the
-decoder allocates anything.
+What the site publishes for ECAM ECM products (docs/products.md): 8-bit companded codes (LUT2),
+Bayer decoded onboard (Malvar, RGGB), so the Product says companded/LUT2 and CFA decoded/ONBOARD.
+The sidecar ``sclk`` is not the product id's start SCLK; the id's value is used, as PDS labels do.
+Pixel dimensions are read from the PNG/JPEG header and checked against the limits before the decoder
+allocates anything.
 """
 from __future__ import annotations
 

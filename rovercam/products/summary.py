@@ -1,7 +1,7 @@
 """``summarize``: one product's parsed summary as a JSON-ready dict (``rovercam inspect``).
 
 Pointing is the azimuth/elevation of the camera-model ray through the detector centre
-(MANIFEST.md "Labels write the camera pointing"): the centre of the full-resolution detector,
+(docs/conventions.md#pointing-in-labels): the centre of the full-resolution detector,
 moved into product pixels by the subframe and the downsampling, unprojected through the model,
 then expressed in the model's frame and, by the label's frame chain, in SITE_FRAME. Azimuth is
 clockwise from +x seen from above, in [0, 360) degrees; elevation is positive up
@@ -24,7 +24,8 @@ from rovercam.camera.coordinates import azimuth_elevation, transform_between
 __all__ = ["summarize", "detector_centre"]
 
 #: Full-resolution detector size (samples, lines) by mission and INSTRUMENT_ID prefix
-#: (DOMAIN.md §1.2): M2020 ECAM 5120x3840, Mastcam-Z 1648x1200, MSL and MER engineering 1024^2.
+#: (docs/cameras.md#detectors-and-optics): M2020 ECAM 5120x3840, Mastcam-Z 1648x1200, MSL and MER
+#: engineering 1024^2.
 _DETECTORS: tuple[tuple[str, str, tuple[int, int]], ...] = (
     ("M2020", "NAVCAM", (5120, 3840)),
     ("M2020", "FRONT_HAZCAM", (5120, 3840)),

@@ -1,10 +1,10 @@
 """VICAR labels: system items, PROPERTY sections, history tasks, and the pixel layout they imply.
 
-A VICAR label is ASCII ``KEY=value`` items padded to LBLSIZE bytes (DOMAIN.md §3.2): strings in
-single quotes (``''`` escapes a quote), integers, reals, and lists in parentheses. The system
-items (LBLSIZE, FORMAT, TYPE, ORG, NL, NS, NB, N1..N4, NBB, NLB, RECSIZE, INTFMT, REALFMT, EOL...)
-come first; ``PROPERTY='NAME'`` opens a property section (MIPL mirrors its ODL groups there) and
-``TASK='NAME'`` a history section. Units are written as ``KEY__UNIT``, pointers as ``KEY__PTR``.
+A VICAR label is ASCII ``KEY=value`` items padded to LBLSIZE bytes (docs/products.md#vicar-labels):
+strings in single quotes (``''`` escapes a quote), integers, reals, and lists in parentheses. The
+system items (LBLSIZE, FORMAT, TYPE, ORG, NL, NS, NB, N1..N4, NBB, NLB, RECSIZE, INTFMT, REALFMT,
+EOL...) come first; ``PROPERTY='NAME'`` opens a property section (MIPL mirrors its ODL groups there)
+and ``TASK='NAME'`` a history section. Units are written as ``KEY__UNIT``, pointers as ``KEY__PTR``.
 
 Pixels start at ``offset + LBLSIZE + NLB * RECSIZE``; each of the N2*N3 records is RECSIZE bytes,
 NBB binary prefix bytes then N1 pixels.

@@ -2,7 +2,7 @@
 
 The bias is a constant per camera (MIPL ``SN_xxx_bias``; mars-raw-utils uses NL 133, NR 132 DN
 ...), per band, or a frame. Subtraction happens in float32, so pixels below the bias become
-negative instead of wrapping to ~65535 as uint16 arithmetic would (STYLE.md §3).
+negative instead of wrapping to ~65535 as uint16 arithmetic would.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Colour: 3x3 matrices between colour spaces, the sRGB transfer curve, display encoding.
 
 Matrices are named destination_from_source and act on column vectors: ``dst = M @ src`` per
-pixel (DOMAIN.md §8.2). Radiometric work stays linear; the sRGB curve is applied only for
-display.
+pixel (docs/calibration.md#colour). Radiometric work stays linear; the sRGB curve is applied only
+for display.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ SRGB_FROM_XYZ: NDArray[np.float64] = _frozen(
     )
 )
 """Linear sRGB (D65) from CIE XYZ (Y = 1 for the white), as MIPL's PigColorConverterXYZtosRGB
-uses it, no gamma (DOMAIN.md §8.2)."""
+uses it, no gamma (docs/calibration.md#colour)."""
 
 XYZ_FROM_SRGB: NDArray[np.float64] = _frozen(np.linalg.inv(SRGB_FROM_XYZ))
 """CIE XYZ from linear sRGB: the inverse of :data:`SRGB_FROM_XYZ`."""

@@ -7,7 +7,7 @@ and for L0/R0 the Bayer colour planes). :func:`build_cube` stacks calibrated fra
 every band to a reference band by phase correlation (translation only: the frames share the
 camera model). :func:`write_cube` saves it as NetCDF or Zarr.
 
-Filter wavelengths: Hayes et al. (2021), Table 2, as listed in DOMAIN.md §1.2.
+Filter wavelengths: Hayes et al. (2021), Table 2, as listed in docs/cameras.md#mastcam-z.
 """
 from __future__ import annotations
 

@@ -5,12 +5,12 @@ Methods: Malvar-He-Cutler (default), bilinear, and OpenCV's edge-aware and VNG d
 A pattern string names the colours of the 2x2 cell at product pixel (0, 0), row-major:
 ``"RGGB"`` means line 0 is R G R G..., line 1 is G B G B... The Mars 2020 and Mastcam-Z detectors
 are RGGB at detector pixel (0, 0); subframes starting at an even 0-based line or sample change the
-phase (:func:`cfa_phase`, DOMAIN.md §7).
+phase (:func:`cfa_phase`, docs/calibration.md#colour-filter-arrays-and-the-debayer).
 
 Both demosaickers filter with OpenCV's ``BORDER_REFLECT_101`` (mirror without repeating the edge
 pixel). Mirroring about a pixel keeps the 2-pixel Bayer parity, so a mirrored neighbour has the
 colour the kernel expects and borders need no special case; the estimates there are still less
-accurate (a ramp mirrors into a tent), so trim 2 px after Malvar for science (DOMAIN.md §7).
+accurate (a ramp mirrors into a tent), so trim 2 px after Malvar for science (docs/calibration.md).
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ _PATTERNS: tuple[str, ...] = get_args(BayerPattern)
 _CHANNEL = {"R": 0, "G": 1, "B": 2}
 
 # Malvar, He & Cutler (2004), "High-quality linear interpolation for demosaicing of
-# Bayer-patterned color images", ICASSP; weights /8 as tabulated in DOMAIN.md §7.
+# Bayer-patterned color images", ICASSP; weights /8 (table in docs/calibration.md).
 # G at an R or B site.
 _K_G_AT_RB = np.array(
     [
@@ -103,7 +103,7 @@ def cfa_phase(
     -------
     {"RGGB", "GRBG", "GBRG", "BGGR"}
         For an RGGB detector: offsets ((first_line - 1) mod 2, (first_sample - 1) mod 2) of
-        (0,0) RGGB, (0,1) GRBG, (1,0) GBRG, (1,1) BGGR (DOMAIN.md §7).
+        (0,0) RGGB, (0,1) GRBG, (1,0) GBRG, (1,1) BGGR (docs/calibration.md).
 
     Raises
     ------
@@ -245,7 +245,7 @@ def debayer(
     pattern : {"RGGB", "GRBG", "GBRG", "BGGR"}
         Pattern at pixel (0, 0) of *this* array (see :func:`cfa_phase` for subframes).
     method : {"malvar", "bilinear", "edge_aware", "vng"}, keyword-only
-        ``"malvar"``: Malvar-He-Cutler 2004 gradient-corrected 5x5 filters (DOMAIN.md §7).
+        ``"malvar"``: Malvar-He-Cutler 2004 gradient-corrected 5x5 filters (docs/calibration.md).
         ``"bilinear"``: average of the same-colour neighbours in the 3x3 window.
         ``"edge_aware"``: OpenCV ``COLOR_Bayer*2RGB_EA`` (interpolates along the weaker
         gradient); integer input only (uint8 or uint16 DN), computed in the input's integer

@@ -21,8 +21,8 @@ _COMPANDED_METHODS = frozenset({"HARDWARE", "SOFTWARE"})
 def needs_decompanding(companding: Companding) -> bool:
     """Whether stored values are companded codes that need the inverse LUT.
 
-    Follows PIG's ``PigFileModel::isIlutNeededSBM`` (DOMAIN.md §6): never invert data that is
-    already inverted.
+    Follows PIG's ``PigFileModel::isIlutNeededSBM`` (docs/calibration.md#decompanding): never invert
+    data that is already inverted.
 
     Parameters
     ----------

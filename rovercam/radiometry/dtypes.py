@@ -13,7 +13,7 @@ from numpy.typing import ArrayLike, NDArray
 __all__ = ["as_working", "WORKING_DTYPE"]
 
 WORKING_DTYPE = np.dtype(np.float32)
-"""dtype of every pixel array after the first arithmetic (STYLE.md §2.8)."""
+"""dtype of every pixel array after the first arithmetic: pixels stay as stored until then."""
 
 
 def as_working(arr: ArrayLike, *, copy: bool = False) -> NDArray[np.float32]:

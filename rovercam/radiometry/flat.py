@@ -120,7 +120,7 @@ def apply_flat(
     -------
     ndarray of float32, shape of ``image``
         ``image / flat``, NaN where the flat is below ``min_flat`` or not finite. NaN is the
-        no-data value the mosaic skips (MIPL writes 0 instead, DOMAIN.md §8.1).
+        no-data value the mosaic skips (MIPL writes 0 instead, docs/calibration.md#flat-fields).
 
     Raises
     ------
@@ -150,7 +150,7 @@ def radial_flat(
     origin: tuple[float, float] = (0.0, 0.0),
     scale: tuple[float, float] = (1.0, 1.0),
 ) -> NDArray[np.float32]:
-    """The onboard radial flat ``s = 1 + a r^2 + b r^4 + c r^6`` (DOMAIN.md §8.1).
+    """The onboard radial flat ``s = 1 + a r^2 + b r^4 + c r^6`` (docs/calibration.md#flat-fields).
 
     Cameras that flat-field onboard (FLAT_FIELD_CORRECTION_FLAG = TRUE) label the polynomial in
     FLAT_FIELD_CORRECTION_PARM = (x0, y0, a, b, c). Dividing the image by this surface
@@ -164,8 +164,8 @@ def radial_flat(
         Centre (pixels) and coefficients, as labelled.
     origin : (x, y), keyword-only
         Detector coordinate of product pixel (0, 0), so that ``x = origin_x + scale_x * sample``.
-        Whether labels give x0, y0 in product or detector pixels is unverified (DOMAIN.md §8.1
-        [U]); the default treats them as product pixels.
+        Whether labels give x0, y0 in product or detector pixels is unverified
+        (docs/calibration.md#flat-fields); the default treats them as product pixels.
     scale : (sx, sy), keyword-only
         Detector pixels per product pixel (downsampling).
 

@@ -1,9 +1,9 @@
 """Inverse companding tables (ILUTs): 256 code -> DN values, their files, and a designed table.
 
 Cameras digitise 11-12 bits and compand onboard to 8-bit codes with roughly square-root steps;
-the ground undoes it with the inverse table (DOMAIN.md §6). A table file holds 256 lines
-``code value`` (the VICAR ``ilut/<HOST>_<LUT>.txt`` format, e.g. ``M20_LUT2_v2a.txt``), optionally
-after a PDS3 text label that ends with a line ``END`` (``MSL_DECOMPAND0.TXT``).
+the ground undoes it with the inverse table (docs/calibration.md#decompanding). A table file holds
+256 lines ``code value`` (the VICAR ``ilut/<HOST>_<LUT>.txt`` format, e.g. ``M20_LUT2_v2a.txt``),
+optionally after a PDS3 text label that ends with a line ``END`` (``MSL_DECOMPAND0.TXT``).
 
 Tables are immutable :class:`InverseLUT` records carrying the sha256 of their source bytes, so
 provenance can name exactly which table was applied.
@@ -167,7 +167,7 @@ def load_lut(path: str | os.PathLike[str], *, name: str | None = None) -> Invers
 
     Examples
     --------
-    >>> lut = load_lut("../shared/realdata/luts/M20_LUT2_v2a.txt")  # doctest: +SKIP
+    >>> lut = load_lut("data/calibration/luts/M20_LUT2_v2a.txt")  # doctest: +SKIP
     >>> int(lut.values[128]), lut.dn_max  # doctest: +SKIP
     (1329, 4095)
     """
@@ -288,8 +288,8 @@ def find_lut(name: str, search_path: Sequence[str | os.PathLike[str]]) -> Invers
        the folder is an error, not a guess: pass the qualified name.
 
     Version suffixes are not guessed (``M20_LUT2`` does not find ``M20_LUT2_v2a.txt``): the camera
-    configuration maps label names to dated files (DOMAIN.md §6, "choose the table by name and
-    date").
+    configuration maps label names to dated files (docs/calibration.md#decompanding: "choose
+    by name and date").
     """
     wanted = f"{name}.txt".lower()
     suffix = f"_{name}.txt".lower()
@@ -329,7 +329,7 @@ def design_sqrt_lut(
     max_dn: int | None = None,
     pedestal_dn: float = 60.0,
 ) -> InverseLUT:
-    """Design an inverse table with the shape of the flight tables (DOMAIN.md §6).
+    """Design an inverse table shaped like the flight tables (docs/calibration.md#decompanding).
 
     Codes ``0 .. literal_codes-1`` map to themselves; code ``literal_codes`` jumps to the dark
     floor ``floor_dn``; codes up to 254 follow a square-root law (steps grow with the square root

@@ -1,4 +1,4 @@
-"""Radiance from DN: exposure and responsivity, zenith scaling, I/F (DOMAIN.md §8.1).
+"""Radiance from DN: exposure and responsivity, zenith scaling, I/F (docs/calibration.md#radiance).
 
 Units: radiance L in W m^-2 sr^-1 nm^-1; responsivity k in DN s^-1 per (W m^-2 sr^-1 nm^-1),
 per band; so ``L = DN / (t * k)`` for bias-subtracted, flat-fielded DN and exposure ``t`` in s.
@@ -95,7 +95,7 @@ def zenith_scaling(
     """MIPL's zenith scaling factor Z for "scaled spectral radiance" (RAS products).
 
     ``Z = mu * exp(-(tau - tau_ref) / (6 mu))`` with ``mu = sin(elevation)``, the elevation
-    clamped to at least ``min_elevation_deg`` (DOMAIN.md §8.1). Divide radiance by Z.
+    clamped to at least ``min_elevation_deg`` (docs/calibration.md#radiance). Divide radiance by Z.
 
     Parameters
     ----------

@@ -1,8 +1,8 @@
 """Responsivity at the instrument state, and the Sun-Mars distance for I/F.
 
-MIPL's radiance equation (DOMAIN.md §8.1) divides DN by an inverse responsivity that depends on
-the detector temperature and, for Mastcam-Z, multiplies by ``(f#/f#_ref)^2`` for the zoom's
-f-number. rovercam configures a *responsivity* ``k`` (DN s^-1 per W m^-2 sr^-1 nm^-1) at a
+MIPL's radiance equation (docs/calibration.md#radiance) divides DN by an inverse responsivity that
+depends on the detector temperature and, for Mastcam-Z, multiplies by ``(f#/f#_ref)^2`` for the
+zoom's f-number. rovercam configures a *responsivity* ``k`` (DN s^-1 per W m^-2 sr^-1 nm^-1) at a
 reference state and scales it here:
 
 ``k(T, f#) = k_ref * (1 + b1 (T - T_ref) + b2 (T - T_ref)^2) * (f#_ref / f#)^2``

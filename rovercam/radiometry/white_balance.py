@@ -1,4 +1,4 @@
-"""White balance: per-band (von Kries) gains on camera-RGB radiance (DOMAIN.md §8.2).
+"""White balance: per-band (von Kries) gains on camera-RGB radiance (docs/calibration.md#colour).
 
 A white-balanced frame is no longer radiance of the scene: it shows the scene as if lit by a
 white illuminant (MIPL's wRGB). The chain leaves frames unbalanced unless asked

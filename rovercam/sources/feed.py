@@ -24,8 +24,8 @@ API item                              sidecar
 other top-level values                copied; ``link`` becomes the image URL
 ====================================  =========================================================
 
-An item already in the sidecar's flat shape (as ../shared/realdata/m2020/*-metadata.json) is
-taken as it is, with the same normalisation.
+An item already in the sidecar's flat shape (as the raw-image site's sidecars,
+docs/products.md#raw-image-site-sidecars) is taken as it is, with the same normalisation.
 
 A feed URL may contain ``{sol}`` (or ``{sol:05d}``): :meth:`FeedSource.list` then reads the URL
 for that sol, and :meth:`FeedSource.sols` reads it without the query parameter that holds

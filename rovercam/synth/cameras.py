@@ -12,14 +12,14 @@ fixed mount (body cameras):
 
 - Navcam L/R: the real sol-670 Navcam-left CAHVORE (:data:`~rovercam.synth.pointing.NAVCAM_LEFT_SOL670`)
   and its synthetic right eye (:func:`~rovercam.synth.pointing.navcam_pair`).
-- Front/Rear Hazcam L/R: the real MSL Front Hazcam left-B CAHVORE (DOMAIN.md §3.5, FLB sol 382,
-  mtype 3, mparm 0.37) rescaled to the Mars 2020 ECAM detector (5120x3840, 0.46 mrad/px at the
-  centre, DOMAIN.md §1.2) with the principal point at the detector centre; right eyes at the
+- Front/Rear Hazcam L/R: the real MSL Front Hazcam left-B CAHVORE (label of FLB_431397159EDR, sol
+  382, mtype 3, mparm 0.37) rescaled to the Mars 2020 ECAM detector (5120x3840, 0.46 mrad/px at the
+  centre, docs/cameras.md) with the principal point at the detector centre; right eyes at the
   24.8 cm (front) / 93.4 cm (rear) baselines; the rear pair yawed by 180 degrees.
 - Mastcam-Z L/R: CAHVOR on the 1648x1200 frame (7.4 um pixels, 23 + 1608 + 17 columns with the
-  optical centre in the active area), focal length from the zoom motor count (DOMAIN.md §1.2
-  table, linear between stops), 24.3 cm baseline, 1.17 degree toe-in per eye, mounted on the
-  mast head beside the Navcams so that it moves with the same mast rotation.
+  optical centre in the active area), focal length from the zoom motor count
+  (docs/cameras.md#mastcam-z table, linear between stops), 24.3 cm baseline, 1.17 degree toe-in per
+  eye, mounted on the mast head beside the Navcams so that it moves with the same mast rotation.
 - EDL cameras (RDCAM, DDCAM, RUCAM, PUCAM, LCAM): CAHVOR pinholes with a mild barrel term,
   built per frame in SITE_FRAME from a pose (:func:`edl_model`).
 - MSL Navcam L/R (B string, the ``heritage-navcam`` profile): a CAHVOR model of the 1024x1024
@@ -73,13 +73,14 @@ HAZCAM_TEMPLATE_FLB: dict[str, object] = {
 _HAZCAM_IFOV_RAD = 0.46e-3
 _FRONT_BASELINE_M = 0.248
 _REAR_BASELINE_M = 0.934
-#: Mastcam-Z zoom stops: focal length (mm) <-> motor count (DOMAIN.md §1.2).
+#: Mastcam-Z zoom stops: focal length (mm) <-> motor count (docs/cameras.md#mastcam-z).
 _ZOOM_STOPS = ((0, 26.0), (2448, 34.0), (3834, 48.0), (5196, 63.0), (6720, 79.0),
                (8652, 100.0), (9600, 110.0))
 _MCZ_PIXEL_MM = 7.4e-3
 _MCZ_BASELINE_M = 0.243
 _MCZ_TOE_IN_DEG = 1.17
-#: Dark columns of a 1648-wide Mastcam-Z row: 23 on the left, 17 on the right (DOMAIN.md §1.2).
+#: Dark columns of a 1648-wide Mastcam-Z row: 23 on the left, 17 on the right
+#: (docs/cameras.md#mastcam-z).
 MCZ_DARK_COLUMNS = (23, 17)
 #: Mastcam-Z filters: name -> (centre wavelength nm, half width nm); L0/R0 are the RGB Bayer.
 MCZ_FILTERS: dict[str, tuple[float, float]] = {

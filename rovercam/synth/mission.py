@@ -66,7 +66,7 @@ Progress = Callable[[int, int, str], None]
 
 #: Step of the truth panorama from the mast, degrees.
 PANORAMA_STEP_DEG = 0.2
-_LUTS = {  # name -> design_sqrt_lut keywords (DOMAIN.md §6 shapes)
+_LUTS = {  # name -> design_sqrt_lut keywords (shapes: docs/calibration.md#decompanding)
     "M20_LUT2": dict(in_bits=12),
     "M20_MCZ_LUT0": dict(in_bits=11, floor_dn=2, pedestal_dn=0.0, top_dn=2025, max_dn=2033),
     "M20_EDL_LUT1": dict(in_bits=10, floor_dn=24, pedestal_dn=10.0),

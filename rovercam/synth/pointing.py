@@ -1,15 +1,15 @@
 """Where the synthetic cameras are and where they look: rover pose, Navcam models, mast pans.
 
-Geometry conventions (docs/conventions.md, DOMAIN.md §4): ROVER_NAV_FRAME and SITE_FRAME are
+Geometry conventions (docs/conventions.md#frames): ROVER_NAV_FRAME and SITE_FRAME are
 +x forward/north, +y right/east, +z down; azimuth clockwise from +x, elevation up; transforms are
 named destination_source (``R_site_rover`` maps rover vectors into the site frame).
 
 The Navcam template is the real Mars 2020 Navcam-left model of sol 670
-(/work/shared/realdata/camera_vectors.md §3; its raw-site sidecar gives subframe_rect
-(1, 1, 1288, 968) at scale factor 1, i.e. a tile at the detector origin, so the model is also the
-full-frame 5120x3840 model). The right eye is the left model moved by the ~42.4 cm stereo
-baseline along the camera's horizontal axis, with a small fixed misalignment so the two eyes do
-not sample the world identically. The mast is approximated by an elevation axis through the
+(CAHVORE from the raw-image-site sidecar of that product, docs/products.md; the sidecar gives
+subframe_rect (1, 1, 1288, 968) at scale factor 1, i.e. a tile at the detector origin, so the model
+is also the full-frame 5120x3840 model). The right eye is the left model moved by the ~42.4 cm
+stereo baseline along the camera's horizontal axis, with a small fixed misalignment so the two eyes
+do not sample the world identically. The mast is approximated by an elevation axis through the
 middle of the camera bar and a vertical azimuth axis slightly behind it.
 """
 from __future__ import annotations
@@ -51,7 +51,7 @@ NAVCAM_LEFT_SOL670: dict[str, object] = {
     "mtype": 2,
     "mparm": 0.0,
 }
-#: Navcam stereo baseline, metres (DOMAIN.md §1.2, [U]).
+#: Navcam stereo baseline, metres (docs/cameras.md, ECAM; not checked against a published table).
 NAVCAM_BASELINE_M = 0.424
 #: Fixed misalignment of the synthetic right eye relative to the left (yaw, pitch, roll), deg.
 _RIGHT_EYE_MISALIGNMENT_DEG = (0.35, -0.12, 0.2)

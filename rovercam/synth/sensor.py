@@ -1,6 +1,6 @@
 """The synthetic sensor: world radiance to 12-bit Bayer DN to 8-bit companded codes.
 
-Per pixel (the forward model the frame chain inverts, DOMAIN.md §8):
+Per pixel (the forward model the frame chain inverts, docs/calibration.md#radiance):
 
 1. world RGB radiance ``L_world`` (W m^-2 sr^-1 nm^-1, linear sRGB primaries) through the
    camera's spectral crosstalk: ``L_cam = camera_from_world @ L_world`` with

@@ -6,7 +6,8 @@ there is no parallax. Terrain with relief and parallax is a later extension (iss
 
 Radiance is in W m^-2 sr^-1 nm^-1 in three bands, the *world RGB*: the linear sRGB primaries
 (D65), so ``XYZ = XYZ_FROM_SRGB @ world_rgb``. Directions are unit vectors in SITE_FRAME
-(north-east-down); azimuth is clockwise from north, elevation positive up (DOMAIN.md §4).
+(north-east-down); azimuth is clockwise from north, elevation positive up
+(docs/conventions.md#azimuth-and-elevation).
 
 The world is *defined* as the equirectangular panorama :func:`render_panorama` returns, sampled
 bilinearly by :func:`sample_panorama` (OpenCV weights, 1/32 px), with wrap in azimuth. Frames are
