@@ -109,7 +109,7 @@ def _renormalised(model):
 # tests
 # ----------------------------------------------------------------------------------------------
 
-# |O| = |A| = 0.9999996 as a label prints them (camera_vectors.md's example figure)
+# |O| = |A| = 0.9999996 as a label prints them (6-digit label rounding, docs/conventions.md#camera-models)
 A_ROUNDED = (0.0, 0.0, 0.9999996)
 O_ROUNDED = (0.0, 0.0006, 0.9999994)
 H_NAV, V_NAV = (1000.0, 0.0, 512.0), (0.0, 1000.0, 384.0)

@@ -1,4 +1,4 @@
-"""Quaternions, rigid transforms, frame chains and azimuth/elevation (DOMAIN.md section 4)."""
+"""Quaternions, rigid transforms, frame chains and azimuth/elevation (docs/conventions.md)."""
 from __future__ import annotations
 
 import math
@@ -21,7 +21,7 @@ from rovercam.camera.coordinates import (
 from rovercam.errors import CameraModelError
 from rovercam.products.model import CoordinateSystem
 
-# MSL FLB_431397159EDR ROVER_COORDINATE_SYSTEM (DOMAIN.md section 3.5)
+# MSL FLB_431397159EDR_F0141262FHAZ00323M1 label, ROVER_COORDINATE_SYSTEM group
 FLB_ROVER = CoordinateSystem(
     name="ROVER_NAV_FRAME",
     quaternion=(0.423523, 0.00304319, 0.0215231, -0.905624),

@@ -9,7 +9,7 @@ import pytest
 from rovercam.camera import CAHV, CAHVOR, CAHVORE, from_pds3, from_pds4, to_pds4
 from rovercam.errors import CameraModelError
 
-# MSL FLB_431397159EDR_F0141262FHAZ00323M1 GEOMETRIC_CAMERA_MODEL (DOMAIN.md section 3.5)
+# MSL FLB_431397159EDR_F0141262FHAZ00323M1 GEOMETRIC_CAMERA_MODEL, as its label prints it
 FLB_GROUP = {
     "MODEL_TYPE": "CAHVORE",
     "MODEL_COMPONENT_ID": ("C", "A", "H", "V", "O", "R", "E", "T", "P"),
@@ -86,9 +86,10 @@ def test_pds4_missing_model_raises() -> None:
 
 @pytest.mark.realdata
 def test_pds4_real_label_matches_domain_excerpt(real_models) -> None:
-    # truth: the NLF_0629 excerpt in DOMAIN.md section 3.5
+    # truth: the NLF_0629 label's geom:CAHVORE_Model (the example of the PDS4 img dictionary's
+    # user guide, pds-data-dictionaries/ldd-img)
     model = real_models["m2020_nlf_0629"].model
     assert isinstance(model, CAHVORE) and model.mtype == 2 and model.linearity == 0.0
     np.testing.assert_array_equal(model.h, (-3229.43, 141.993, 229.563))
     np.testing.assert_array_equal(model.e, (-8.0e-09, 1.0e-08, -2.9e-08))
-    assert model.internal().hs == pytest.approx(2958.5, abs=0.05)  # px, DOMAIN.md 1.2
+    assert model.internal().hs == pytest.approx(2958.5, abs=0.05)  # px, docs/cameras.md (ECAM)

@@ -14,7 +14,7 @@ from rovercam.camera import (
 )
 from rovercam.errors import CameraModelError
 
-# MER-like front Hazcam, camera_vectors.md section 3 (a strong fisheye with a moving pupil)
+# MER front Hazcam flight model (as in camera_realdata.py; a strong fisheye with a moving pupil)
 HAZ = CAHVORE(
     (0.606185, -0.043367, -0.234891), (0.712013, 0.037316, 0.701174), (353.341, 474.873, 350.82),
     (44.0102, 16.904, 683.916), (0.712953, 0.038186, 0.700171), (3e-06, -0.013032, -0.00754),
@@ -138,8 +138,8 @@ def test_bad_linearize_arguments() -> None:
 
 
 def _pair_from(left: CAHVORE | CAHVOR) -> tuple:
-    """A right eye: the left model moved 42.4 cm along its image x (Navcam baseline, DOMAIN
-    1.2) and toed in by 0.3 deg about its vertical, as real pairs are slightly misaligned."""
+    """A right eye: the left model moved 42.4 cm along its image x (Navcam baseline,
+    docs/cameras.md) and toed in by 0.3 deg about its vertical, as real pairs are slightly misaligned."""
     _, hc, _, vc, _ = left.internal()
     x_dir = (left.h - hc * left.a) / np.linalg.norm(left.h - hc * left.a)
     axis = (left.v - vc * left.a) / np.linalg.norm(left.v - vc * left.a)

@@ -14,7 +14,9 @@ from rovercam.errors import CameraModelError
 from rovercam.synth.cameras import HAZCAM_TEMPLATE_FLB
 from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
 
-# ../shared/realdata/camera_vectors.md section 1 (mrcal's recorded JPL cmod values)
+# JPL cmod projections as mrcal's regression tests record them (dkogan/mrcal
+# test/test-projections.py, 8 decimals); the CAHVORE values at full precision are those of
+# ../shared/realdata/camera_vectors.md section 1
 FX, FY, CX, CY = 4842.918, 4842.771, 1970.528, 1085.302
 ALPHA, BETA = -0.001, 0.002
 O_MRCAL = (math.sin(ALPHA) * math.cos(BETA), math.sin(BETA), math.cos(ALPHA) * math.cos(BETA))
@@ -37,14 +39,14 @@ def _mrcal_linear() -> tuple:
 
 
 def test_cahvor_matches_cmod_vectors() -> None:
-    # truth: JPL cmod via mrcal's regression values, camera_vectors.md section 1
+    # truth: JPL cmod via mrcal's regression values (test/test-projections.py)
     model = CAHVOR(*_mrcal_linear(), O_MRCAL, R_MRCAL)
     # the table prints 8 decimals: half a unit of the last digit (measured 3.9e-9 px)
     np.testing.assert_allclose(model.project(P_MRCAL), CAHVOR_EXPECTED, rtol=0, atol=5e-9)  # px
 
 
 def test_cahvore_matches_cmod_vectors() -> None:
-    # truth: JPL cmod via mrcal's regression values, camera_vectors.md section 1; mtype 2 = L 0
+    # truth: JPL cmod via mrcal's regression values (see CAHVORE_EXPECTED); mtype 2 = L 0
     model = CAHVORE(*_mrcal_linear(), O_MRCAL, R_MRCAL, (1e-8, 2e-8, 3e-8), mtype=2, mparm=0.0)
     # measured 1.18e-7 px, all three points, both axes, one sign. The residual is the table's:
     # cmod's formulas evaluated at 40 digits (mpmath) agree with ours to 2e-13 px and miss the
@@ -58,7 +60,7 @@ def test_cahvore_matches_cmod_vectors() -> None:
 
 
 def test_cahvor_simple_case_matches_cmod() -> None:
-    # truth: cmod_cahvor_3d_to_2d, camera_vectors.md section 2; P and 10 P on one ray
+    # truth: cmod_cahvor_3d_to_2d, as mrcal's test/test-cahvor.c compares it; P and 10 P on one ray
     o = np.array([0.1, 0.2, 0.9]) / np.linalg.norm([0.1, 0.2, 0.9])
     model = CAHVOR((0, 0, 0), (0, 0, 1), (11, 0, 23), (0, 13, 7), o, (7, 8, 2))
     px = model.project(np.array([(12.0, 13.0, 99.0), (120.0, 130.0, 990.0)]))
@@ -184,7 +186,8 @@ def _rotated(model, w: np.ndarray):
 
 
 def test_crop_and_scale_move_pixels() -> None:
-    # truth: DOMAIN.md section 5: x' = x - x0 for a crop, x' = s x for a scale
+    # truth: docs/camera-models.md#subframes-binning-and-frames: x' = x - x0 for a crop, x' = s x
+    # for a scale
     model = CAHVORE(*_mrcal_linear(), O_MRCAL, R_MRCAL, (1e-3, 0, 0), mtype=3, mparm=0.37)
     px = model.project(P_MRCAL)
     np.testing.assert_allclose(model.cropped(1272, 952).project(P_MRCAL), px - (1272, 952),

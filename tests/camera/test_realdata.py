@@ -97,7 +97,8 @@ def _separation_deg(direction: np.ndarray, azel: tuple[float, float]) -> float:
 
 def _assert_pointing(model, centre, t_site_rover, rover_azel, site_azel, *, tol_deg=1e-3) -> None:
     # truth: the label's INSTRUMENT_AZIMUTH/ELEVATION = az/el of the model's ray through the
-    # detector centre (MANIFEST.md: ~1e-3 deg); SITE = that ray rotated by the rover quaternion.
+    # detector centre (docs/conventions.md#pointing-in-labels: ~1e-3 deg); SITE = that ray rotated
+    # by the rover quaternion.
     # Compared as the angle between the two directions (an azimuth difference at -50 deg
     # elevation overstates the angle by 1/cos(el)).
     _, direction = model.unproject(np.array([centre]))

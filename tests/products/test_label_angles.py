@@ -25,7 +25,8 @@ def _entries(realdata, name: str) -> dict[tuple[str, str], dict]:
 @pytest.mark.realdata
 @pytest.mark.parametrize("name, rover_frame, tol_deg", [
     # truth: the label's INSTRUMENT_AZIMUTH/ELEVATION is the az/el of the model ray through the
-    # detector centre (MANIFEST.md: ~1e-3 deg; 6-digit labels). Measured separations:
+    # detector centre (docs/conventions.md#pointing-in-labels: ~1e-3 deg; 6-digit labels).
+    # Measured separations:
     (FLB, "ROVER_NAV_FRAME", 1e-3),  # rover 2.1e-5, site 2.3e-4 deg
     (NLF_XML, "ROVER_NAV_FRAME", 1e-3),  # rover 4.1e-4, site 3.0e-5 deg
     # rover 1.17e-3, site 1.23e-3 deg: this RDR's pointing is ~1e-3 deg from its own printed

@@ -1,4 +1,4 @@
-"""Product ids: Mars 2020, MSL and MER layouts (DOMAIN.md §2) and the Mars 2020 builder."""
+"""Product ids: Mars 2020, MSL and MER layouts (docs/products.md) and the Mars 2020 builder."""
 from __future__ import annotations
 
 import pytest
@@ -8,7 +8,7 @@ from rovercam.products import format_m2020_id, parse_product_id
 
 
 def test_m2020_fields():
-    # truth: DOMAIN.md §2.1 table for this example id
+    # truth: the Mars 2020 camera SIS field table for this example id (docs/products.md)
     p = parse_product_id("NLF_0100_0675828717_276ECM_N0040218NCAM00503_01_295J01")
     assert (p.mission, p.instrument, p.instrument_code) == ("M2020", "NAVCAM_LEFT", "NL")
     assert (p.filter, p.special, p.sol, p.venue) == ("F", "_", 100, "_")

@@ -40,7 +40,8 @@ def normalize(value):
     return type(value).__name__, value
 
 
-# truth: the ODL value forms of DOMAIN.md §3.1 and pvl's decoding of them
+# truth: the ODL value forms of the PDS3 Standards Reference (docs/products.md#pds3-labels) and
+# pvl's decoding of them
 @pytest.mark.parametrize("text, expected", [
     ("12", 12),
     ("-3", -3),
@@ -161,7 +162,7 @@ def test_dumps_round_trips_through_pvl_and_ours():
 @pytest.mark.realdata
 @pytest.mark.parametrize("name", REAL_LABELS)
 def test_agrees_with_pvl_on_real_labels(realdata, name):
-    # truth: pvl.loads (the reference ODL reader named in ARCHITECTURE.md) on the same text
+    # truth: pvl.loads (planetarypy's reference ODL reader) on the same text
     text = (realdata / name).read_bytes()[:200_000].decode("latin-1")
     label, end = odl.parse(text, source=name)
     assert text[:end].rstrip().endswith("END")

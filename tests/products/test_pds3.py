@@ -23,7 +23,7 @@ from rovercam.products.vicar import parse_vicar
 
 
 def _product(image: np.ndarray) -> Product:
-    # CAHVORE from the FLB label (DOMAIN.md §3.5)
+    # CAHVORE from the label of FLB_431397159EDR_F0141262FHAZ00323M1 (MSL Front Hazcam, sol 382)
     model = CAHVORE((1.03304, -0.17145, -0.707908), (0.706662, 0.00032, 0.707551),
                     (356.718, 453.901, 352.1), (43.3011, 3.70251, 685.544),
                     (0.704793, -0.000541, 0.709413), (8.0e-06, -0.013391, -0.007308),

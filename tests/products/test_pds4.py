@@ -25,7 +25,7 @@ NLF_XML = "m2020/NLF_0629_0722782785_631ECM_N0301344NCAM00427_06_095J01.xml"
 @pytest.mark.realdata
 def test_real_m2020_label(realdata):
     p = read_product(realdata / NLF_XML, pixels=False)
-    # truth: the label (MANIFEST.md, DOMAIN.md §3.3)
+    # truth: the label (MANIFEST.md; layout in docs/products.md#pds4-labels)
     assert p.image is None
     assert p.product_id == "NLF_0629_0722782785_631ECM_N0301344NCAM00427_06_095J01"
     assert (p.mission, p.instrument, p.sol, p.site, p.drive) == ("M2020", "NAVCAM_LEFT", 629, 30,

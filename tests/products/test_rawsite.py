@@ -38,7 +38,7 @@ def test_real_raw_site_product(realdata, name):
     assert (p.subframe.first_sample, p.subframe.first_line, p.subframe.samples,
             p.subframe.lines) == (1, 1, 1288, 968)
     assert p.downsample == (1, 1)
-    # truth: camera_vectors.md §3, Mars 2020 Navcam left sol 670
+    # truth: the sidecar's camera_model_component_list (Mars 2020 Navcam left, sol 670)
     assert type(p.camera_model).__name__ == "CAHVORE" and p.camera_model.mtype == 2
     np.testing.assert_array_equal(p.camera_model.h, [2041.2, 3032.24, 1457.62])
     np.testing.assert_array_equal(p.camera_model.e, [-8e-09, 1e-08, -2.9e-08])

@@ -29,7 +29,7 @@ def _angle_diff(a: float, b: float) -> float:
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("name, pixels, rover, site, tol", [
-    # truth: MANIFEST.md "Labels write the camera pointing"
+    # truth: the labels' own pointing (docs/conventions.md#pointing-in-labels)
     (FLB, True, (1.81594, -44.4866), (233.876, -43.0257), ANGLE_TOL_DEG),
     # with the label's A and O as stored (cmod), NRB's azimuths differ by 1.16e-3 / 1.24e-3 deg
     # (at -50 deg elevation: 7.4e-4 deg on the sky); see tests/products/test_label_angles.py

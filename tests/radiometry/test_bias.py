@@ -26,7 +26,7 @@ def test_as_working_copy_semantics_and_refusals():
 
 
 def test_bias_below_signal_goes_negative_not_wrapping():
-    # the uint16 trap (STYLE.md §3): 100 - 127 must be -27, not 65509.
+    # the uint16 trap: 100 - 127 must be -27, not 65509.
     dn = np.array([[100, 4095]], dtype=np.uint16)
     out = subtract_bias(dn, 127)
     assert out.dtype == np.float32

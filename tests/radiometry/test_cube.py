@@ -30,7 +30,7 @@ def test_bands_sorted_by_wavelength_with_truth_coordinates():
     frames = [_F("ZL1", _scene(), "L1"), _F("ZL6", _scene(), "L6"),
               _F("ZL0", np.stack([_scene()] * 3, axis=-1), "L0")]
     cube = build_cube(frames, register=False)
-    # truth: Hayes et al. 2021 Table 2 (DOMAIN.md §1.2): L6 442, L0B 480, L0G 544, L0R 630, L1 800 nm
+    # truth: Hayes et al. 2021 Table 2 (docs/cameras.md): L6 442, L0B 480, L0G 544, L0R 630, L1 800 nm
     assert list(cube.band.values) == ["L6", "L0B", "L0G", "L0R", "L1"]
     np.testing.assert_array_equal(cube.wavelength_nm, [442, 480, 544, 630, 800])
     assert cube.data.shape == (5, 96, 128) and cube.data.dtype == np.float32

@@ -57,7 +57,7 @@ def _reference_malvar():
 
 @pytest.mark.parametrize(
     "first_line, first_sample, expected",
-    # truth: DOMAIN.md §7 phase table for an RGGB detector (1-based origins)
+    # truth: the phase table of docs/calibration.md for an RGGB detector (1-based origins)
     [(1, 1, "RGGB"), (1, 2, "GRBG"), (2, 1, "GBRG"), (2, 2, "BGGR"), (953, 1273, "RGGB"), (2545, 2, "GRBG")],
 )
 def test_cfa_phase_of_rggb_detector(first_line, first_sample, expected):

@@ -35,7 +35,7 @@ def test_decompand_is_the_table_lookup():
 @needs_realdata
 def test_decompand_real_lut2_sample_points():
     lut = load_lut(LUTS / "M20_LUT2_v2a.txt")
-    # truth: DOMAIN.md §6 sample points for M20 LUT2
+    # truth: M20 LUT2 sample points (docs/calibration.md#decompanding)
     codes = np.array([[2, 16, 128], [192, 254, 255]], dtype=np.uint8)
     assert decompand(codes, lut).tolist() == [[127, 193, 1329], [2504, 4035, 4095]]
 
@@ -90,7 +90,7 @@ def test_bad_inputs():
     assert decompand(np.array([[3, 255]], dtype=np.uint16), LUT2).tolist() == [LUT2.values[[3, 255]].tolist()]
 
 
-# truth: PigFileModel::isIlutNeededSBM as summarised in DOMAIN.md §6.
+# truth: PigFileModel::isIlutNeededSBM (VICAR PIG) as docs/calibration.md#decompanding states it.
 @pytest.mark.parametrize(
     "companding, expected",
     [

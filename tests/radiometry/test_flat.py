@@ -74,7 +74,8 @@ def test_apply_flat_refuses_mismatched_shapes():
 
 
 def test_radial_flat_polynomial():
-    # s = 1 + a r^2 + b r^4 + c r^6 (DOMAIN.md §8.1); at (x=3, y=4) from centre (0, 0), r^2 = 25.
+    # s = 1 + a r^2 + b r^4 + c r^6 (docs/calibration.md#flat-fields); at (x=3, y=4) from
+    # centre (0, 0), r^2 = 25.
     s = radial_flat((5, 4), (0.0, 0.0, 1e-3, 1e-6, 1e-9))
     assert s.shape == (5, 4) and s.dtype == np.float32
     assert s[4, 3] == pytest.approx(1 + 25e-3 + 625e-6 + 15625e-9, rel=1e-6)  # float32

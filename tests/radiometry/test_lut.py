@@ -17,7 +17,7 @@ needs_realdata = pytest.mark.skipif(
     not LUTS.is_dir(), reason=f"real calibration tables not found at {LUTS}"
 )
 
-# truth: DOMAIN.md §6 "Sample points" table (code -> DN).
+# truth: the flight tables (data/calibration/luts; docs/calibration.md#decompanding), code -> DN.
 SAMPLE_CODES = [0, 1, 2, 16, 32, 64, 128, 192, 254, 255]
 LUT2_SAMPLES = [0, 1, 127, 193, 289, 544, 1329, 2504, 4035, 4095]
 LUT0_SAMPLES = [0, 2, 3, 16, 46, 150, 542, 1177, 2025, 2033]
@@ -180,14 +180,16 @@ def test_designed_table_has_the_flight_shape():
     assert np.all(np.diff(v) >= 1)  # every code distinct
     steps = np.diff(v[2:255])
     assert np.all(np.diff(steps) >= -1)  # steps grow (+-1 DN rounding)
-    # truth: DOMAIN.md §6 LUT2 sample points; "square-root-like" within 5 % (measured 4.6 %).
+    # truth: LUT2 sample points (docs/calibration.md#decompanding); "square-root-like" within 5 %
+    # (measured 4.6 %).
     rel = np.abs(v[SAMPLE_CODES[2:]] - LUT2_SAMPLES[2:]) / np.array(LUT2_SAMPLES[2:])
     assert rel.max() < 0.05
 
 
 def test_designed_table_can_mimic_mmm_lut0():
     lut = design_sqrt_lut("SYN_LUT0", in_bits=11, floor_dn=2, pedestal_dn=0, top_dn=2025, max_dn=2033)
-    # truth: DOMAIN.md §6 LUT0 sample points; LUT0 is a pure square law, 4 DN = rounding + 1-DN floor.
+    # truth: LUT0 sample points (docs/calibration.md); LUT0 is a pure square law,
+    # 4 DN = rounding + 1-DN floor.
     np.testing.assert_allclose(lut.values[SAMPLE_CODES[2:]], LUT0_SAMPLES[2:], rtol=0, atol=4)
 
 

@@ -1,4 +1,4 @@
-"""Radiance from DN, zenith scaling and I/F (DOMAIN.md §8.1)."""
+"""Radiance from DN, zenith scaling and I/F (docs/calibration.md#radiance)."""
 from __future__ import annotations
 
 import math
@@ -37,7 +37,7 @@ def test_bad_responsivity_is_refused(resp):
 
 
 def test_zenith_scaling():
-    # Z = mu exp(-(tau - tau_ref) / (6 mu)), mu = sin(elevation >= 5 deg)  (MIPL, DOMAIN.md §8.1)
+    # Z = mu exp(-(tau - tau_ref) / (6 mu)), mu = sin(elevation >= 5 deg)  (MIPL; docs/calibration.md)
     assert zenith_scaling(90.0, tau=0.3, tau_ref=0.3) == pytest.approx(1.0)
     assert zenith_scaling(30.0) == pytest.approx(0.5 * math.exp(-0.1))  # mu = 0.5, tau - ref = 0.3
     assert zenith_scaling(1.0) == zenith_scaling(5.0)  # clamp

@@ -11,7 +11,7 @@ from rovercam.radiometry import f_number_at, mars_sun_distance_au, responsivity_
 
 
 def test_temperature_term_is_mipl_mastcamz_form():
-    # truth: MIPL K = r0 / (1 + beta (T - T_ref)) (DOMAIN.md §8.1); k = 1 / K
+    # truth: MIPL K = r0 / (1 + beta (T - T_ref)) (docs/calibration.md#radiance); k = 1 / K
     beta, r0 = -0.0015, 1 / 5e4
     k = responsivity_at([5e4], temperature_c=5.0, temperature_ref_c=-20.0, temperature_coefficients=(beta, 0.0))
     np.testing.assert_allclose(k, 1 / (r0 / (1 + beta * 25.0)), rtol=1e-12)

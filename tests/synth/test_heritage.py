@@ -70,7 +70,8 @@ def test_products_are_msl_navcam_edrs(sol: Path) -> None:
 
 
 def test_product_id_layout() -> None:
-    # DOMAIN layout of FLB_431397159EDR_F0141262FHAZ00323M1, with the Navcam code and sequence
+    # MSL id layout (docs/products.md#msl-and-mer-product-ids) of
+    # FLB_431397159EDR_F0141262FHAZ00323M1, with the Navcam code and sequence
     pid = format_msl_id(instrument="NAV_LEFT_B", sclk=431397159.601, site=14, drive=1262,
                         sequence="NCAM00323")
     assert pid == "NLB_431397159EDR_F0141262NCAM00323M1"

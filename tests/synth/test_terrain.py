@@ -76,7 +76,7 @@ def test_shot_lists_meet_the_profile_sizes() -> None:
 
 
 def test_zoom_table_round_trips() -> None:
-    # DOMAIN.md §1.2 stops: 26<->0, 34<->2448, 110<->9600
+    # docs/cameras.md#mastcam-z stops: 26<->0, 34<->2448, 110<->9600
     assert zoom_focal_length_mm(2448) == pytest.approx(34.0)
     assert zoom_motor_count(110.0) == 9600 and zoom_motor_count(26.0) == 0
 
@@ -222,7 +222,7 @@ def test_mastcamz_frames_have_dark_columns_and_zoom(sol: Path) -> None:
     assert mcz
     for f in mcz:
         p = read_product(sol / f.path)
-        assert p.image.shape == (1200, 1648)  # DOMAIN.md §1.2: 1648x1200 full frames
+        assert p.image.shape == (1200, 1648)  # docs/cameras.md#mastcam-z: 1648x1200 full frames
         assert p.focal_length_mm == pytest.approx(34.0) and p.zoom_position == 2448
         dn = _decoded(sol, p, m.sensors[f.instrument_id])
         dark = np.concatenate([dn[:, :23].ravel(), dn[:, -17:].ravel()])
