@@ -36,7 +36,13 @@ from typing import Any
 
 from rovercam import layout
 from rovercam.catalog.db import Catalog
-from rovercam.catalog.stac import AssetSpec, item_file_name, item_id, item_to_bytes, output_item
+from rovercam.catalog.stac import (
+    AssetSpec,
+    item_file_name,
+    item_id,
+    item_to_bytes,
+    output_item,
+)
 from rovercam.errors import CatalogError, RovercamError
 from rovercam.provenance import Provenance
 from rovercam.storage.store import Data, PublishedVersion, Store

@@ -37,7 +37,12 @@ from rovercam.edl.sequence import EdlFrame, assess_quality
 from rovercam.edl.video import contact_sheet, display_frames
 from rovercam.errors import MosaicError, RovercamError
 from rovercam.provenance import Provenance
-from rovercam.publish.core import COG_MEDIA_TYPE, PublishedProduct, check_name, publish_files
+from rovercam.publish.core import (
+    COG_MEDIA_TYPE,
+    PublishedProduct,
+    check_name,
+    publish_files,
+)
 from rovercam.publish.sequence import publish_sequence
 from rovercam.storage.raster import thumbnail, write_cog, write_png
 from rovercam.storage.store import Data, Store
