@@ -20,8 +20,12 @@ from rovercam.catalog import Catalog
 from rovercam.catalog.export import validate_stac
 from rovercam.errors import RovercamError
 from rovercam.provenance import Provenance
-from rovercam.publish import audit_published
-from rovercam.publish_products import PublishedProduct, publish_cube, publish_sequence
+from rovercam.publish import (
+    PublishedProduct,
+    audit_published,
+    publish_cube,
+    publish_sequence,
+)
 from rovercam.radiometry.cube import MASTCAMZ_FILTERS
 from rovercam.storage import Store
 from rovercam.storage.video import mp4_frames, write_mp4

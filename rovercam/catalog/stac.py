@@ -1,4 +1,5 @@
-"""STAC records for published products (pystac).
+"""STAC records for published products (pystac): one item builder, :func:`output_item`, for
+every output kind; :func:`mosaic_item` adds a mosaic's own properties.
 
 Rover-frame products have no geographic footprint: items carry ``geometry: null`` and no
 ``bbox`` (valid STAC 1.1 for non-spatial items) and put the projection in properties.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pystac
@@ -26,7 +28,12 @@ if TYPE_CHECKING:
     from rovercam.storage.store import PublishedVersion, Store
 
 __all__ = [
+    "AssetSpec",
+    "output_item",
+    "item_file_name",
     "mosaic_item",
+    "mosaic_properties",
+    "mosaic_assets",
     "provenance_properties",
     "mosaic_file_names",
     "item_id",
@@ -46,9 +53,35 @@ MOSAIC_ASSET_ROLES: dict[str, tuple[list[str], str, str]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class AssetSpec:
+    """How a STAC item describes one file of its version.
+
+    Attributes
+    ----------
+    file_name : str
+        Name in the version folder (the asset href is ``./<file_name>``).
+    roles : tuple of str
+        STAC asset roles (``"data"``, ``"overview"``, ``"thumbnail"``, ``"metadata"``).
+    media_type : str
+        IANA media type (``pystac.MediaType.COG``, ``"application/x-netcdf"``...).
+    title : str
+    """
+
+    file_name: str
+    roles: tuple[str, ...]
+    media_type: str
+    title: str
+
+
 def item_id(mission: str, sol: int, name: str, version: int) -> str:
     """STAC item id (and catalog output id) of a published version: ``M2020-sol00100-NAME-v1``."""
     return layout.output_id(mission, sol, name, version)
+
+
+def item_file_name(name: str) -> str:
+    """File name of the STAC item in an output's version folder: ``<name>.stac.json``."""
+    return f"{name}.stac.json"
 
 
 def mosaic_file_names(name: str) -> dict[str, str]:
@@ -57,7 +90,7 @@ def mosaic_file_names(name: str) -> dict[str, str]:
         "data": f"{name}.tif",
         "overview": f"{name}_preview.png",
         "thumbnail": f"{name}_thumb.png",
-        "item": f"{name}.stac.json",
+        "item": item_file_name(name),
     }
 
 
@@ -79,6 +112,124 @@ def provenance_properties(prov: Provenance) -> dict[str, Any]:
     }
 
 
+def output_item(
+    *,
+    mission: str,
+    sol: int,
+    instrument: str,
+    name: str,
+    version: int,
+    start: _dt.datetime | None,
+    stop: _dt.datetime | None,
+    provenance: Provenance,
+    assets: Mapping[str, AssetSpec],
+    sha256: Mapping[str, str] | None = None,
+    properties: Mapping[str, Any] | None = None,
+) -> pystac.Item:
+    """The STAC item of one published output version, of any kind (the one place items are built).
+
+    Parameters
+    ----------
+    mission : str
+        Mission id (``"M2020"``); ``platform`` follows from :data:`PLATFORMS`.
+    sol, instrument, name, version
+        Identify the output; the item id is :func:`item_id`.
+    start, stop : datetime
+        Time span of the inputs (UTC if naive). ``datetime`` is ``start``; ``stop`` None means
+        ``start``.
+    provenance : Provenance
+        Recorded as ``rovercam:provenance`` (:func:`provenance_properties`).
+    assets : mapping of str -> AssetSpec
+        STAC asset key -> the file in the version folder (href ``./<file name>``).
+    sha256 : mapping of str -> str, optional
+        File name -> sha256 of its bytes, recorded as each asset's ``rovercam:sha256``.
+    properties : mapping, optional
+        The kind's own properties (JSON-ready); they may not replace ``rovercam:provenance`` or
+        ``platform``.
+
+    Returns
+    -------
+    pystac.Item
+        Geometry null, no bbox (module notes); properties ``start_datetime``,
+        ``end_datetime``, ``mission``, ``instruments``, ``rovercam:sol``,
+        ``rovercam:instrument``, ``rovercam:name``, ``rovercam:version``,
+        ``rovercam:provenance`` and ``platform`` (known missions), plus ``properties``.
+
+    Raises
+    ------
+    CatalogError
+        No start time (a STAC item needs a datetime), or ``stop`` before ``start``.
+    """
+    start, stop = _utc(start), _utc(stop)
+    if start is None:
+        raise CatalogError(f"{name}: no start_time; a STAC item needs a datetime")
+    stop = stop or start
+    if stop < start:
+        raise CatalogError(f"{name}: stop_time {stop} is before start_time {start}")
+    props: dict[str, Any] = {
+        "start_datetime": pystac.utils.datetime_to_str(start),
+        "end_datetime": pystac.utils.datetime_to_str(stop),
+        "mission": mission,
+        "instruments": [instrument.lower()],
+        "rovercam:sol": int(sol),
+        "rovercam:instrument": instrument,
+        "rovercam:name": name,
+        "rovercam:version": int(version),
+        **(properties or {}),
+        "rovercam:provenance": provenance_properties(provenance),
+    }
+    if mission in PLATFORMS:
+        props["platform"] = PLATFORMS[mission]
+    item = pystac.Item(id=item_id(mission, sol, name, version), geometry=None, bbox=None, datetime=start,
+                       properties=props)
+    sha256 = sha256 or {}
+    for key, spec in assets.items():
+        extra = {"rovercam:sha256": sha256[spec.file_name]} if spec.file_name in sha256 else {}
+        item.add_asset(key, pystac.Asset(href=f"./{spec.file_name}", media_type=spec.media_type,
+                                         roles=list(spec.roles), title=spec.title, extra_fields=extra))
+    return item
+
+
+def mosaic_properties(mosaic: Mosaic, *, display_white: tuple[float, str] | None = None) -> dict[str, Any]:
+    """The mosaic's own STAC properties: coverage, projection, size, bands, calibration level, units.
+
+    Parameters
+    ----------
+    mosaic : Mosaic
+    display_white : (float, str), optional
+        The radiance the previews show as white and its source (``"camera"``, or the
+        percentile of the mosaic's values used when no camera white is known), recorded as
+        ``rovercam:display_white_radiance`` and ``rovercam:display_white_source``.
+
+    Returns
+    -------
+    dict
+        JSON-ready; ``rovercam:calibration_level`` and ``rovercam:units`` are None when the
+        provenance has no level. (Mosaic items carry no ``rovercam:kind``: they predate it, and
+        published items stay the same bytes.)
+    """
+    level = mosaic.provenance.level
+    properties: dict[str, Any] = {
+        "rovercam:coverage": round(mosaic.coverage, 6),
+        "rovercam:projection": mosaic.projection.to_tags(),
+        "rovercam:size": [int(mosaic.projection.width), int(mosaic.projection.height)],
+        "rovercam:bands": int(mosaic.image.shape[2]) if mosaic.image.ndim == 3 else 1,
+        # what the data are: 0 raw .. 3 absolute, and their units (docs/calibration.md)
+        "rovercam:calibration_level": None if level is None else level.level,
+        "rovercam:units": None if level is None else level.units,
+    }
+    if display_white is not None:
+        properties["rovercam:display_white_radiance"] = float(display_white[0])
+        properties["rovercam:display_white_source"] = str(display_white[1])
+    return properties
+
+
+def mosaic_assets(names: Mapping[str, str]) -> dict[str, AssetSpec]:
+    """Asset key -> :class:`AssetSpec` of a mosaic's files (``names`` as :func:`mosaic_file_names`)."""
+    return {key: AssetSpec(names[key], tuple(roles), media_type, title)
+            for key, (roles, media_type, title) in MOSAIC_ASSET_ROLES.items() if key in names}
+
+
 def mosaic_item(
     mosaic: Mosaic,
     published: PublishedVersion,
@@ -88,7 +239,8 @@ def mosaic_item(
     mission: str = "M2020",
     display_white: tuple[float, str] | None = None,
 ) -> pystac.Item:
-    """The STAC item of one published mosaic version.
+    """The STAC item of one published mosaic version (:func:`output_item` with
+    :func:`mosaic_properties`).
 
     Parameters
     ----------
@@ -100,14 +252,13 @@ def mosaic_item(
         When given, the in-memory item gets its self href (``store.url`` of the item key) so
         relative asset hrefs resolve; the stored JSON (:func:`item_to_bytes`) never includes it.
     assets : mapping of str -> str, optional
-        Default :func:`mosaic_file_names`. Asset key (``"data"``, ``"overview"``, ``"thumbnail"``) -> file name in the version folder.
-        The item file itself is ``assets["item"]`` when present (used for the self href).
+        Default :func:`mosaic_file_names`. Asset key (``"data"``, ``"overview"``, ``"thumbnail"``)
+        -> file name in the version folder. The item file itself is ``assets["item"]`` when
+        present (used for the self href).
     mission : str
         Mission id (``"M2020"``); ``platform`` follows from :data:`PLATFORMS`.
     display_white : (float, str), optional
-        The radiance the previews show as white and its source (``"camera"``, or the
-        percentile of the mosaic's values used when no camera white is known), recorded as
-        ``rovercam:display_white_radiance`` and ``rovercam:display_white_source``.
+        As :func:`mosaic_properties`.
 
     Returns
     -------
@@ -119,56 +270,15 @@ def mosaic_item(
     CatalogError
         The mosaic has no start time (a STAC item needs a datetime).
     """
-    assets = mosaic_file_names(mosaic.name) if assets is None else assets
-    start, stop = _utc(mosaic.start_time), _utc(mosaic.stop_time)
-    if start is None:
-        raise CatalogError(f"{mosaic.name}: mosaic has no start_time; a STAC item needs a datetime")
-    stop = stop or start
-    prov = mosaic.provenance
-    properties: dict[str, Any] = {
-        "start_datetime": pystac.utils.datetime_to_str(start),
-        "end_datetime": pystac.utils.datetime_to_str(stop),
-        "mission": mission,
-        "instruments": [mosaic.instrument.lower()],
-        "rovercam:sol": int(mosaic.sol),
-        "rovercam:instrument": mosaic.instrument,
-        "rovercam:name": mosaic.name,
-        "rovercam:version": int(published.version),
-        "rovercam:coverage": round(mosaic.coverage, 6),
-        "rovercam:projection": mosaic.projection.to_tags(),
-        "rovercam:size": [int(mosaic.projection.width), int(mosaic.projection.height)],
-        "rovercam:bands": int(mosaic.image.shape[2]) if mosaic.image.ndim == 3 else 1,
-        "rovercam:provenance": provenance_properties(prov),
-        # what the data are: 0 raw .. 3 absolute, and their units (docs/calibration.md)
-        "rovercam:calibration_level": None if prov.level is None else prov.level.level,
-        "rovercam:units": None if prov.level is None else prov.level.units,
-    }
-    if display_white is not None:
-        properties["rovercam:display_white_radiance"] = float(display_white[0])
-        properties["rovercam:display_white_source"] = str(display_white[1])
-    if mission in PLATFORMS:
-        properties["platform"] = PLATFORMS[mission]
-    item = pystac.Item(
-        id=item_id(mission, mosaic.sol, mosaic.name, published.version),
-        geometry=None,
-        bbox=None,
-        datetime=start,
-        properties=properties,
+    names = mosaic_file_names(mosaic.name) if assets is None else assets
+    item = output_item(
+        mission=mission, sol=mosaic.sol, instrument=mosaic.instrument, name=mosaic.name,
+        version=published.version, start=mosaic.start_time, stop=mosaic.stop_time,
+        provenance=mosaic.provenance, assets=mosaic_assets(names), sha256=published.sha256,
+        properties=mosaic_properties(mosaic, display_white=display_white),
     )
-    for key, (roles, media_type, title) in MOSAIC_ASSET_ROLES.items():
-        if key not in assets:
-            continue
-        fname = assets[key]
-        extra = {}
-        if fname in published.sha256:
-            extra["rovercam:sha256"] = published.sha256[fname]
-        item.add_asset(
-            key,
-            pystac.Asset(href=f"./{fname}", media_type=media_type, roles=list(roles), title=title,
-                         extra_fields=extra),
-        )
-    if store is not None and "item" in assets:
-        item.set_self_href(store.url(f"{published.prefix}/v{published.version}/{assets['item']}"))
+    if store is not None and "item" in names:
+        item.set_self_href(store.url(f"{published.prefix}/v{published.version}/{names['item']}"))
     return item
 
 

@@ -14,6 +14,7 @@ import pystac
 import pytest
 
 from rovercam.catalog import item_to_bytes, mosaic_file_names, mosaic_item
+from rovercam.catalog.stac import AssetSpec, output_item
 from rovercam.errors import CatalogError
 from rovercam.mosaic.model import CylindricalProjection, Mosaic
 from rovercam.provenance import Provenance
@@ -124,3 +125,51 @@ def test_naive_times_are_utc_and_missing_start_is_refused() -> None:
     assert p["datetime"] == p["end_datetime"] == "2021-05-30T10:00:00Z"
     with pytest.raises(CatalogError, match="start_time"):
         mosaic_item(small_mosaic(start_time=None), published())
+
+
+def cube_item(**kw) -> pystac.Item:
+    args = dict(
+        mission="MSL", sol=7, instrument="MCZ_LEFT", name="CUBE", version=2,
+        start=dt.datetime(2021, 5, 30, 10, 0), stop=dt.datetime(2021, 5, 30, 11, 0, tzinfo=UTC),
+        provenance=Provenance(inputs={"ZL1_A": "a" * 64}, steps=["cube: register"]),
+        assets={"data": AssetSpec("CUBE.nc", ("data",), "application/x-netcdf", "Cube")},
+        sha256={"CUBE.nc": "e" * 64}, properties={"rovercam:kind": "cube"},
+    )
+    args.update(kw)
+    return output_item(**args)
+
+
+def test_output_item_builds_any_kind() -> None:
+    d = json.loads(item_to_bytes(cube_item()))
+    assert sorted(offline_item_validator().iter_errors(d), key=str) == []
+    assert d["id"] == "MSL-sol00007-CUBE-v2"
+    p = d["properties"]
+    assert (p["start_datetime"], p["end_datetime"]) == ("2021-05-30T10:00:00Z", "2021-05-30T11:00:00Z")
+    assert (p["platform"], p["instruments"], p["rovercam:kind"]) == ("curiosity", ["mcz_left"], "cube")
+    assert p["rovercam:provenance"]["inputs"] == {"ZL1_A": "a" * 64}
+    assert p["rovercam:provenance"]["calibration_level"] is None
+    assert d["assets"]["data"] == {"href": "./CUBE.nc", "type": "application/x-netcdf", "roles": ["data"],
+                                   "title": "Cube", "rovercam:sha256": "e" * 64}
+
+
+def test_output_item_properties_cannot_replace_the_provenance() -> None:
+    item = cube_item(properties={"rovercam:provenance": "forged", "platform": "forged"})
+    assert item.properties["rovercam:provenance"]["steps"] == ["cube: register"]
+    assert item.properties["platform"] == "curiosity"
+
+
+def test_output_item_refuses_a_span_ending_before_it_starts() -> None:
+    with pytest.raises(CatalogError, match="before"):
+        cube_item(stop=dt.datetime(2021, 5, 30, 9, 0, tzinfo=UTC))
+
+
+def test_mosaic_item_is_the_output_item_with_mosaic_properties() -> None:
+    from rovercam.catalog.stac import mosaic_assets, mosaic_properties
+
+    m = small_mosaic()
+    generic = output_item(
+        mission="M2020", sol=m.sol, instrument=m.instrument, name=m.name, version=3, start=m.start_time,
+        stop=m.stop_time, provenance=m.provenance, assets=mosaic_assets(mosaic_file_names(m.name)),
+        sha256=published().sha256, properties=mosaic_properties(m),
+    )
+    assert item_to_bytes(mosaic_item(m, published())) == item_to_bytes(generic)
