@@ -27,7 +27,8 @@ __all__ = ["KillReport", "run_kill_trials"]
 
 log = logging.getLogger(__name__)
 
-_PRELOAD = ["rovercam.publish", "rovercam.testing.mosaic", "rovercam.catalog", "rovercam.radiometry"]
+_PRELOAD = ["rovercam.publish", "rovercam.testing.mosaic", "rovercam.mosaic.model", "rovercam.provenance",
+            "rovercam.catalog", "rovercam.radiometry"]
 _SIZE = (360, 150)  # mosaic width, height (pixels): ~0.1 s per publish on one core
 
 
