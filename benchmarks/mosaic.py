@@ -1,6 +1,6 @@
 """Mosaic benchmark: accuracy against truth, speed and memory against Hugin and OpenCV.
 
-The truth problem (:mod:`rovercam_benchmarks.mosaic_truth`): 40 frames of 1648x1200 with a
+The truth problem (:func:`rovercam.testing.make_problem`): 40 frames of 1648x1200 with a
 25-degree field of view in two tiers of 20 around the horizon (pointing jittered by up to half a
 degree), rendered from the synthetic world at infinity, with per-frame gain errors uniform in
 +-15 % that the pipeline is not told about; output: the full-sphere equirectangular grid of
@@ -139,10 +139,10 @@ def _child_main() -> None:
 
 def _run_child(kind: str, spec: dict[str, Any], timeout: float = 1800) -> dict[str, Any]:
     code = "import sys; from rovercam_benchmarks.mosaic import _child_main; _child_main()"
-    return _run_cmd([sys.executable, "-c", code, kind, json.dumps(spec)], timeout, parse=True)
+    return run_cmd([sys.executable, "-c", code, kind, json.dumps(spec)], timeout, parse=True)
 
 
-def _run_cmd(cmd: list[str], timeout: float, *, parse: bool = False, cwd: str | None = None) -> dict[str, Any]:
+def run_cmd(cmd: list[str], timeout: float, *, parse: bool = False, cwd: str | None = None) -> dict[str, Any]:
     """Run a command; wall time and peak RSS (MB) of that process via wait4."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -264,9 +264,9 @@ def _hugin(problem, frame_paths: list[Path], work: Path, width: int, timeout: fl
                      f"a0 b0 c0 d0 e0 g0 t0 Va1 Vb0 Vc0 Vd0 Vx0 Vy0 Vm0 n\"{tif.name}\"")
     pto = work / "pano.pto"
     pto.write_text("\n".join(lines) + "\n")
-    r1 = _run_cmd([nona, "-o", "remap", str(pto)], timeout, cwd=str(work))
+    r1 = run_cmd([nona, "-o", "remap", str(pto)], timeout, cwd=str(work))
     remaps = sorted(str(p) for p in work.glob("remap*.tif"))
-    r2 = _run_cmd([enblend, "-o", "out.tif", *remaps], timeout, cwd=str(work))
+    r2 = run_cmd([enblend, "-o", "out.tif", *remaps], timeout, cwd=str(work))
     img = cv2.imread(str(work / "out.tif"), cv2.IMREAD_UNCHANGED)
     return {"status": "ok", "wall_s": r1["process_wall_s"] + r2["process_wall_s"],
             "peak_rss_mb": max(r1["peak_rss_mb"], r2["peak_rss_mb"]), "image": img}
@@ -301,7 +301,7 @@ def _place(image: np.ndarray, x0: int, y0: int, width: int, height: int) -> np.n
 
 def run(*, quick: bool = False) -> dict[str, object]:
     """Measure the figures of the module docstring (see there); never asserts."""
-    from rovercam_benchmarks.mosaic_truth import make_problem, make_world
+    from rovercam.testing import make_problem, make_world
     from rovercam.mosaic.gains import estimate_gains
     from rovercam.mosaic.projections import EquirectangularProjection
     from rovercam.mosaic.refine import refine_pointing, rotate_about_centre
@@ -435,7 +435,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
 def _mastcamz_pan(world, scale: int):
     """102 frames like the ``mastcamz-pan`` sol: 3 tiers x 34 around the horizon, 48 mm
     (IFOV 7.4 um / 48 mm), 1648x1200 (halved when ``scale`` is 2)."""
-    from rovercam_benchmarks.mosaic_truth import make_problem
+    from rovercam.testing import make_problem
 
     hfov = math.degrees(2 * math.atan(1648 * 0.0074 / 2 / 48.0))
     return make_problem(world, columns=34, tiers=(-14.5, -6.0, 2.5), width=1648 // scale, height=1200 // scale,

@@ -35,16 +35,12 @@ from typing import Any
 
 import numpy as np
 
+from rovercam.testing import CHROMIUM, CHROMIUM_ARGS
+
 __all__ = ["run", "write_procedural_panorama"]
 
 log = logging.getLogger(__name__)
 
-CHROMIUM = "/usr/bin/chromium"
-#: Headless Chromium on a machine with a closed network (no background connections), WebGL on
-#: SwiftShader (software); the browser tests use the same flags.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
 _WHITE = 0.08
 
 

@@ -102,20 +102,20 @@ def publish_key(mosaic_key_: str, settings: Settings) -> str:
 
 
 def product_content_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 over every file of one product: the entry and the files beside it sharing its stem.
+    """sha256 over every file of one product (:func:`rovercam.products.files.product_files`).
 
     A detached label and its data file, or a raw-site image and its JSON sidecar, travel together:
-    a change to either changes the digest. Local paths only (fetch remote products first).
+    a change to either changes the digest. Each file adds its name, then its bytes, in name order.
+    Local paths only (fetch remote products first).
     """
-    entry = Path(path)
-    stem = entry.name.lower().split(".", 1)[0].removesuffix("-metadata")
+    from rovercam.products.files import product_files
+
     h = hashlib.sha256()
-    for sibling in sorted(entry.parent.iterdir()):
-        if sibling.is_file() and sibling.name.lower().split(".", 1)[0].removesuffix("-metadata") == stem:
-            h.update(sibling.name.encode())
-            with open(sibling, "rb") as f:
-                while block := f.read(1 << 20):
-                    h.update(block)
+    for member in sorted(p for p in product_files(path) if p.is_file()):
+        h.update(member.name.encode())
+        with open(member, "rb") as f:
+            while block := f.read(1 << 20):
+                h.update(block)
     return h.hexdigest()
 
 

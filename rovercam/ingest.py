@@ -6,11 +6,11 @@ offending file into the store's ``quarantine/`` area with its reason, and record
 the catalog. Inputs are never moved or modified: they are only opened for reading.
 
 Sources are local folders or fsspec URLs (``s3://bucket/sol00100/``, ``memory://...``). A
-remote product is copied, with the files beside it that share its stem, into a private
-temporary folder and read there, so the readers' one-folder confinement still holds.
+remote product's files (label, data file, sidecar) are copied into a private temporary folder
+and read there, so the readers' one-folder confinement still holds.
 
-Discovery pairs labels with data files (:func:`discover`); content hashes (sha256 of the file a
-product is ingested from) make re-runs idempotent and expose duplicates: the same content under
+Discovery pairs labels with data files by the rules of :mod:`rovercam.products.files`
+(:func:`discover`); content hashes (sha256 of the file a product is ingested from) make re-runs idempotent and expose duplicates: the same content under
 a second name is not ingested again but reported as ``state="duplicate"`` with ``duplicate_of``.
 """
 from __future__ import annotations
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from rovercam import layout
 from rovercam.errors import ProductError
 from rovercam.products import Limits, read_product
+from rovercam.products.files import product_entries, product_members
 
 if TYPE_CHECKING:  # pragma: no cover
     from rovercam.catalog import Catalog
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 IngestState = Literal["ingested", "quarantined", "duplicate"]
 Progress = Callable[[int, int, str], None]
 
-_DATA_SUFFIXES = (".img", ".dat", ".vic")
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-_SIDECAR = "-metadata.json"
 _CHUNK = 1 << 20
 
 
@@ -94,38 +92,11 @@ def _is_url(source: str | os.PathLike[str]) -> bool:
     return isinstance(source, str) and "://" in source and not source.startswith("file://")
 
 
-def _select(names: list[str]) -> list[str]:
-    """Product entries among the file names of one folder (see :func:`discover`)."""
-    lower = {n.lower(): n for n in names}
-    covered: set[str] = set()
-    entries: list[str] = []
-    for low, name in lower.items():
-        if low.endswith(".lbl"):
-            entries.append(name)
-            inner = low[:-4]
-            if inner.endswith(_DATA_SUFFIXES):  # MER x.img.lbl describes x.img
-                covered.add(inner)
-            else:
-                covered.update(inner + s for s in _DATA_SUFFIXES)
-        elif low.endswith(".xml"):
-            entries.append(name)
-            covered.update(low[:-4] + s for s in _DATA_SUFFIXES)
-        elif low.endswith(_SIDECAR):
-            stem = low[: -len(_SIDECAR)]
-            images = [stem + s for s in _IMAGE_SUFFIXES if stem + s in lower]
-            entries.append(lower[images[0]] if images else name)
-            covered.update(stem + s for s in _IMAGE_SUFFIXES)
-    for low, name in lower.items():
-        if low.endswith(_DATA_SUFFIXES) and low not in covered:
-            entries.append(name)
-    return entries
-
-
 def discover(input_dir: str | os.PathLike[str], *,
              storage_options: dict[str, Any] | None = None) -> list[Any]:
     """Product files under ``input_dir`` (recursive), sorted, one entry per product.
 
-    Per folder: a detached label (``X.LBL``, MER ``x.img.lbl``) or a PDS4 label (``X.xml``)
+    Per folder (the rules of :mod:`rovercam.products.files`): a detached label (``X.LBL``, MER ``x.img.lbl``) or a PDS4 label (``X.xml``)
     stands for itself and its data file (``X.IMG``/``.DAT``/``.VIC``, names compared
     case-insensitively); a raw-image-site product is its image (``X.png``/``.jpg``) when
     ``X-metadata.json`` is beside it (the sidecar alone when the image is missing); a data file
@@ -161,7 +132,7 @@ def discover(input_dir: str | os.PathLike[str], *,
                        posixpath.relpath(key, root).split("/")):
                 folders.setdefault(folder, []).append(name)
         return sorted(fs.unstrip_protocol(posixpath.join(folder, name))
-                      for folder, names in folders.items() for name in _select(names))
+                      for folder, names in folders.items() for name in product_entries(names))
     root_path = Path(input_dir)
     if not root_path.is_dir():
         raise FileNotFoundError(f"input folder not found: {root_path}")
@@ -170,7 +141,7 @@ def discover(input_dir: str | os.PathLike[str], *,
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         names = [f for f in files if not f.startswith(".") and os.path.isfile(
             os.path.join(folder, f))]
-        out.extend(Path(folder) / name for name in _select(names))
+        out.extend(Path(folder) / name for name in product_entries(names))
     return sorted(out)
 
 
@@ -187,7 +158,7 @@ def _sha256(path: Path) -> str:
 @contextlib.contextmanager
 def _local_copy(source: str, storage_options: dict[str, Any] | None) -> Iterator[Path]:
     """A local path for ``source``: itself when local, else a private copy of it and of the
-    files beside it that share its stem (its label or data file), removed on exit."""
+    other files of its product (its label or data file, its sidecar), removed on exit."""
     if not _is_url(source):
         yield Path(source.removeprefix("file://"))
         return
@@ -195,15 +166,12 @@ def _local_copy(source: str, storage_options: dict[str, Any] | None) -> Iterator
 
     fs, key = fsspec.core.url_to_fs(source, **(storage_options or {}))
     folder, name = posixpath.split(key)
-    stem = name.lower().split(".", 1)[0].removesuffix(_SIDECAR)
     with tempfile.TemporaryDirectory(prefix="rovercam-ingest-") as tmp:
-        for entry in fs.ls(folder, detail=False):
-            sibling = posixpath.basename(entry.rstrip("/"))
-            low = sibling.lower()
-            if sibling and (low == name.lower() or low.split(".", 1)[0] == stem
-                            or low.split(".", 1)[0].removesuffix(_SIDECAR) == stem) \
-                    and fs.isfile(entry):
-                fs.get_file(entry, os.path.join(tmp, sibling))
+        files = {posixpath.basename(e["name"].rstrip("/")): e["name"]
+                 for e in fs.ls(folder, detail=True) if e.get("type") == "file"}
+        for member in product_members(name, list(files)):
+            if member in files:
+                fs.get_file(files[member], os.path.join(tmp, member))
         local = Path(tmp) / name
         if not local.is_file():
             raise ProductError(source, "no such file")

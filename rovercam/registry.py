@@ -1,7 +1,7 @@
 """The camera registry: one record per camera, keyed by mission and INSTRUMENT_ID.
 
 The shipped registry is ``config/cameras/<mission>.toml``: a ``mission = "..."`` line and one
-table per camera, ``[NAVCAM_LEFT]``, with the keys of :class:`rovercam.config.CameraSettings`
+table per camera, ``[NAVCAM_LEFT]``, with the keys of :class:`CameraSettings`
 (docs/cameras.md lists every camera with its sources). Calibration folders may carry camera
 tables too, ``<folder>/cameras/*.toml``, either in that per-mission form or one camera per file
 with ``instrument_id`` and ``mission`` at the top (what ``rovercam synth`` writes beside a
@@ -21,14 +21,13 @@ import copy
 import re
 import tomllib
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from rovercam.errors import ConfigError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from rovercam.config import CameraSettings
-
-__all__ = ["MISSIONS", "camera_tables_in", "merge_camera_tables", "find_camera", "iter_cameras",
+__all__ = ["CameraSettings", "MISSIONS", "camera_tables_in", "merge_camera_tables", "find_camera", "iter_cameras",
            "calibration_files", "lut_files", "camera_status", "registry_markdown"]
 
 #: Mission keys and their names.
@@ -40,6 +39,98 @@ MISSIONS = {
 }
 
 Tables = dict[str, dict[str, dict[str, Any]]]
+
+
+class CameraSettings(BaseModel):
+    """One camera of the registry: instrument facts and the calibration rovercam has for it.
+
+    Cameras are keyed by mission and instrument id (``[cameras.<MISSION>.<INSTRUMENT_ID>]``);
+    the shipped registry is ``config/cameras/<mission>.toml``, documented in docs/cameras.md.
+    Every value that is not known is absent, and the frame chain records what it could not do
+    (docs/calibration.md); nothing here is a placeholder. Validated with the rest of the
+    settings (:class:`rovercam.config.Settings` holds one per camera).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    instrument_id: str
+    mission: str
+    code: str = ""
+    name: str = ""
+    # Other INSTRUMENT_ID spellings of this camera (raw-image site names, archive variants).
+    aliases: tuple[str, ...] = ()
+    # Full-resolution detector, pixels; None where not published.
+    detector_samples: int | None = Field(None, gt=0)
+    detector_lines: int | None = Field(None, gt=0)
+    bits: int | None = Field(None, ge=1, le=16)  # ADC depth
+    cfa_pattern: Literal["RGGB", "GRBG", "GBRG", "BGGR"] | None = None  # None: monochrome
+    # LUT family: inverse-LUT file = luts/<lut_prefix><SAMPLE_BIT_MODE_ID>.txt on the search path,
+    # unless ``luts`` maps the label's id to a dated file stem (e.g. {LUT2 = "M20_LUT2_v2a"}).
+    lut_prefix: str = ""
+    luts: dict[str, str] = Field(default_factory=dict)
+    bias_dn: float = 0.0
+    bias_source: str = ""
+    # Flat field, relative to a calibration folder. ``{downsample}`` is replaced by the product's
+    # pixel averaging (1, 2, 4) and ``{zoom:04d}`` by the nearest of ``flat_zoom_counts`` to the
+    # label's zoom motor count; ``flat_filters`` lists the filters it serves (empty: all).
+    flat: str | None = None
+    flat_zoom_counts: tuple[int, ...] = ()
+    flat_filters: tuple[str, ...] = ()
+    flat_source: str = ""
+    # Bad-pixel map: text ("x y" 0-based detector pixels per line) or an image (non-zero = bad).
+    bad_pixels: str | None = None
+    stereo_partner: str | None = None
+    # "absolute": a published responsivity turns DN/s into radiance; "relative": values stay
+    # flat-fielded DN/s. The source says where that status comes from.
+    radiometry: Literal["absolute", "relative"] = "relative"
+    radiometry_source: str = Field(min_length=1)
+    # DN s^-1 per W m^-2 sr^-1 nm^-1, camera R, G, B (one band: three equal values).
+    responsivity: tuple[float, float, float] | None = None
+    # Camera RGB -> CIE XYZ; None: frames stay in camera RGB (not colour calibrated).
+    xyz_from_camera: tuple[
+        tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]
+    ] | None = None
+    read_noise_dn: float = Field(0.0, ge=0)
+    gain_e_per_dn: float = Field(1.0, gt=0)
+    # Radiance shown as white in previews; None: previews stretch to the data.
+    display_white_radiance: float | None = Field(None, gt=0)
+    # Responsivity temperature term: k(T) = k * (1 + b1 dT + b2 dT^2), dT = T - temperature_ref_c.
+    temperature_ref_c: float | None = None
+    responsivity_temperature_coeff: tuple[float, float] = (0.0, 0.0)
+    # Zoom f-number term (Mastcam-Z): k * (f_number_ref / f#)^2, f# interpolated in
+    # f_number_table = [[focal_length_mm, f_number], ...] at the label's FOCAL_LENGTH.
+    f_number_ref: float | None = Field(None, gt=0)
+    f_number_table: tuple[tuple[float, float], ...] = ()
+    # Exposure overhead added to EXPOSURE_DURATION (MIPL exp_overhead), seconds.
+    exposure_overhead_s: float = 0.0
+    # Fixed white-balance gains for camera R, G, B ([chain] white_balance = "fixed").
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    # Band solar irradiance at 1 AU, W m^-2 nm^-1, camera R, G, B (I/F); per filter for
+    # narrow-band cameras in solar_irradiance_by_filter.
+    solar_irradiance: tuple[float, float, float] = (1.65, 1.86, 2.03)
+    solar_irradiance_by_filter: dict[str, float] = Field(default_factory=dict)
+    # The generator's own values (rovercam.synth), never a real instrument's.
+    synthetic: bool = False
+    # Anything a reader of docs/cameras.md should know (unverified facts, string A/B caveats).
+    notes: str = ""
+
+    @field_validator("responsivity")
+    @classmethod
+    def _positive(cls, v: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if v is not None and any(x <= 0 for x in v):
+            raise ValueError(f"responsivity must be positive, got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _absolute_needs_responsivity(self) -> "CameraSettings":
+        if self.radiometry == "absolute" and self.responsivity is None:
+            raise ValueError("radiometry = \"absolute\" needs a responsivity")
+        return self
+
+    @property
+    def key(self) -> str:
+        """``MISSION/INSTRUMENT_ID``."""
+        return f"{self.mission}/{self.instrument_id}"
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -126,13 +217,13 @@ def merge_camera_tables(registry: Tables, folders: list[Path], user: Mapping[str
     return merged
 
 
-def iter_cameras(cameras: Mapping[str, Mapping[str, "CameraSettings"]]) -> list["CameraSettings"]:
+def iter_cameras(cameras: Mapping[str, Mapping[str, CameraSettings]]) -> list[CameraSettings]:
     """Every camera, sorted by mission and INSTRUMENT_ID."""
     return [cameras[m][i] for m in sorted(cameras) for i in sorted(cameras[m])]
 
 
-def find_camera(cameras: Mapping[str, Mapping[str, "CameraSettings"]], instrument_id: str,
-                mission: str | None = None) -> "CameraSettings":
+def find_camera(cameras: Mapping[str, Mapping[str, CameraSettings]], instrument_id: str,
+                mission: str | None = None) -> CameraSettings:
     """Resolve a product's (mission, INSTRUMENT_ID) to its camera.
 
     The id is matched case-insensitively against each camera's INSTRUMENT_ID, then its aliases.
@@ -170,7 +261,7 @@ def find_camera(cameras: Mapping[str, Mapping[str, "CameraSettings"]], instrumen
     )
 
 
-def _flat_files(cam: "CameraSettings") -> list[str]:
+def _flat_files(cam: CameraSettings) -> list[str]:
     """Every file the camera's flat template can name (downsample 1, 2, 4; each zoom count)."""
     if not cam.flat:
         return []
@@ -181,13 +272,13 @@ def _flat_files(cam: "CameraSettings") -> list[str]:
     return sorted(names)
 
 
-def calibration_files(cam: "CameraSettings") -> list[str]:
+def calibration_files(cam: CameraSettings) -> list[str]:
     """The calibration files (relative to a calibration folder) a camera's entry names:
     its flat(s) and its bad-pixel map. LUTs are named by the products (see :func:`lut_files`)."""
     return _flat_files(cam) + ([cam.bad_pixels] if cam.bad_pixels else [])
 
 
-def lut_files(cam: "CameraSettings", folders: list[Path]) -> list[str]:
+def lut_files(cam: CameraSettings, folders: list[Path]) -> list[str]:
     """The inverse-LUT files of the camera's family found in ``folders`` (``luts/`` of each):
     the dated files of ``luts`` and every ``<lut_prefix>*.txt``."""
     found: set[str] = set()
@@ -204,7 +295,7 @@ def lut_files(cam: "CameraSettings", folders: list[Path]) -> list[str]:
     return sorted(found)
 
 
-def camera_status(cam: "CameraSettings", folders: list[Path]) -> dict[str, Any]:
+def camera_status(cam: CameraSettings, folders: list[Path]) -> dict[str, Any]:
     """What a camera's calibration is, file by file, on the calibration search path ``folders``.
 
     Returns
@@ -236,7 +327,7 @@ def camera_status(cam: "CameraSettings", folders: list[Path]) -> dict[str, Any]:
             "notes": cam.notes}
 
 
-def registry_markdown(cameras: Mapping[str, Mapping[str, "CameraSettings"]], folders: list[Path]) -> str:
+def registry_markdown(cameras: Mapping[str, Mapping[str, CameraSettings]], folders: list[Path]) -> str:
     """The registry as the Markdown table of docs/cameras.md (``rovercam cameras --markdown``)."""
     rows = ["| camera | name | detector | bits | CFA | LUT family | flat | bad pixels | stereo partner "
             "| radiometry | source |", "|---|---|---|---|---|---|---|---|---|---|---|"]

@@ -41,7 +41,7 @@ def prefect_harness():
 @pytest.fixture(scope="session")
 def chromium() -> str:
     """Path of Debian's Chromium (installed by apt-get in CI as root; skips when absent)."""
-    from rovercam_benchmarks.viewer import CHROMIUM as path
+    from rovercam.testing import CHROMIUM as path
     note = ""
     if not os.path.exists(path):
         note = apt_install("chromium")
@@ -61,7 +61,7 @@ def browser(chromium):
     sync_api = pytest.importorskip("playwright.sync_api",
                                    reason="playwright is not installed (pip install 'rovercam[test]')")
     with sync_api.sync_playwright() as p:
-        from rovercam_benchmarks.viewer import CHROMIUM_ARGS
+        from rovercam.testing import CHROMIUM_ARGS
 
         b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield b

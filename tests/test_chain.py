@@ -338,7 +338,7 @@ def test_fused_chain_equals_the_stages_one_by_one(tiny_sol, opts):
 
 def test_radiance_and_colour_match_the_generator_truth(tiny_sol):
     # truth: the synthetic world radiance (rovercam.synth.truth); done-when of issue 6
-    from rovercam_benchmarks.frame import frame_accuracy
+    from rovercam.testing import frame_accuracy
 
     acc = frame_accuracy(tiny_sol, max_frames=4)
     assert acc["radiance_median_rel_err"] < 0.01  # fraction, median over unsaturated pixels
@@ -430,7 +430,7 @@ def test_strict_calibration_refuses_what_is_missing():
 def test_malvar_matches_the_reference_and_beats_bilinear():
     # truth: colour-demosaicing's Malvar 2004 (independent implementation) and the scene itself;
     # done-when of issue 6: within 0.05 dB of the reference, >= 2 dB above bilinear
-    from rovercam_benchmarks.frame import demosaic_figures, natural_scene
+    from rovercam.testing import demosaic_figures, natural_scene
 
     figures = demosaic_figures(natural_scene(240, 320))
     assert figures["malvar_minus_bilinear_db"] >= 2.0

@@ -5,7 +5,8 @@ hidden temporary prefix, verifies checksums, and commits by rename (or a version
 object stores). ``write_cog`` / ``write_png`` / ``thumbnail`` encode published rasters.
 """
 from rovercam.storage.raster import COG_BLOCKSIZE, thumbnail, write_cog, write_png
-from rovercam.storage.store import Data, PublishedVersion, Store, Transaction
+from rovercam.storage.store import PublishedVersion, Store
+from rovercam.storage.transaction import Data, Transaction
 
 __all__ = [
     "Store",

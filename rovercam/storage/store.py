@@ -15,7 +15,8 @@ Safety rules (ARCHITECTURE.md, "Errors and data safety"):
 - Keys are relative POSIX paths inside the root; anything else raises
   :class:`~rovercam.errors.StorageError` before any I/O (symlinks on local disk included).
 - Every object is written under ``.tmp/``, read back and checked against its sha256, and only
-  then moved into place. An exception inside a transaction discards the staging area.
+  then moved into place. An exception inside a transaction discards the staging area
+  (:mod:`rovercam.storage.transaction`).
 - On a local filesystem a transaction into a new prefix is committed by one directory
   ``rename``: readers see all of its files or none. Object stores have no rename, so a version
   becomes *visible* only when ``LATEST`` names it; ``LATEST`` is one object written in one PUT
@@ -31,7 +32,6 @@ Safety rules (ARCHITECTURE.md, "Errors and data safety"):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -39,7 +39,6 @@ import posixpath
 import re
 import socket
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,25 +47,27 @@ from typing import IO, Any, Callable, Literal
 import fsspec
 
 from rovercam.errors import StorageError
+from rovercam.storage.transaction import (
+    RESERVED_AREAS,
+    STAGING_AREA,
+    VERSIONS_AREA,
+    Data,
+    Transaction,
+    check_key,
+    fsync_dir,
+    hash_data,
+    staging_name,
+)
 
 __all__ = ["Store", "Transaction", "PublishedVersion", "Data"]
 
 log = logging.getLogger(__name__)
 
-#: Bytes in memory; a tuple of bytes-like pieces, stored one after another (a large array goes
-#: out without first being joined into one copy); or a local file to copy (streamed, never read
-#: whole).
-Data = bytes | tuple | Path
-
-_TMP = ".tmp"
-_META = ".versions"
-_RESERVED = (_TMP, _META)
 _LATEST = "LATEST"
 _STAGING_NAME = re.compile(r"^[0-9a-f]{32}-(?P<pid>[0-9]+)@(?P<host>.+?)(?:\.part)?$")
 _CLAIM_ATTEMPTS = 1000
 _VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")
 _VERSION_RECORD = re.compile(r"^v([1-9][0-9]*)\.json$")
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,31 +95,6 @@ class PublishedVersion:
     reused: bool = False
 
 
-def _check_key(key: str, *, what: str = "key") -> str:
-    """Validate a relative POSIX key and return it normalised (no trailing slash).
-
-    Raises StorageError for absolute keys, backslashes, ``..`` or ``.`` components, empty
-    components, and keys inside the reserved staging area.
-    """
-    if not isinstance(key, str) or not key.strip("/"):
-        raise StorageError(f"{what} must be a non-empty relative path, got {key!r}")
-    if "\\" in key or "\x00" in key:
-        raise StorageError(f"{what} {key!r} contains a backslash or NUL")
-    if key.startswith("/") or "://" in key or re.match(r"^[A-Za-z]:", key):
-        raise StorageError(f"{what} {key!r} is absolute; keys are relative to the store root")
-    parts = key.rstrip("/").split("/")
-    if any(p in ("", ".", "..") for p in parts):
-        raise StorageError(f"{what} {key!r} has an empty, '.' or '..' component")
-    if parts[0] in _RESERVED:
-        raise StorageError(f"{what} {key!r} is inside the reserved area {parts[0]}/")
-    return "/".join(parts)
-
-
-def _staging_name() -> str:
-    """A fresh staging name that records its owner: ``<uuid hex>-<pid>@<host>``."""
-    return f"{uuid.uuid4().hex}-{os.getpid()}@{socket.gethostname()}"
-
-
 def _owner_is_dead(name: str) -> bool:
     """True when ``name`` is a staging name of a process on this host that no longer exists."""
     m = _STAGING_NAME.match(name)
@@ -134,27 +110,6 @@ def _owner_is_dead(name: str) -> bool:
     except PermissionError:  # alive, owned by another user
         return False
     return False
-
-
-def _hash_data(data: Data) -> str:
-    h = hashlib.sha256()
-    if isinstance(data, bytes):
-        h.update(data)
-    elif isinstance(data, tuple):
-        for piece in data:
-            h.update(piece)
-    else:
-        with open(data, "rb") as f:
-            while block := f.read(_CHUNK):
-                h.update(block)
-    return h.hexdigest()
-
-
-def _hash_stream(f: IO[bytes]) -> str:
-    h = hashlib.sha256()
-    while block := f.read(_CHUNK):
-        h.update(block)
-    return h.hexdigest()
 
 
 class Store:
@@ -201,7 +156,7 @@ class Store:
 
     def _path(self, key: str, *, what: str = "key") -> str:
         """Full filesystem path of a validated key; refuses symlink escapes on local disk."""
-        key = _check_key(key, what=what)
+        key = check_key(key, what=what)
         path = posixpath.join(self.root, key)
         if self.is_local:
             real = os.path.realpath(path)
@@ -249,7 +204,7 @@ class Store:
         for p in found:
             p = self.fs._strip_protocol(p)
             rel = posixpath.relpath(p, self.root)
-            if rel.split("/", 1)[0] not in _RESERVED and not rel.startswith(".."):
+            if rel.split("/", 1)[0] not in RESERVED_AREAS and not rel.startswith(".."):
                 keys.append(rel)
         return sorted(keys)
 
@@ -289,7 +244,7 @@ class Store:
         StorageError
             Invalid prefix or names, checksum mismatch, or a failed commit.
         """
-        prefix = _check_key(prefix, what="prefix")
+        prefix = check_key(prefix, what="prefix")
         self._path(prefix, what="prefix")
         txn = Transaction(self, prefix, exclusive=exclusive, durable=durable)
         if exclusive and self.list(prefix):
@@ -308,9 +263,9 @@ class Store:
         if not self.is_local:
             self.fs.pipe_file(path, data)
             return
-        tmp_dir = posixpath.join(self.root, _TMP)
+        tmp_dir = posixpath.join(self.root, STAGING_AREA)
         os.makedirs(tmp_dir, exist_ok=True)
-        tmp = posixpath.join(tmp_dir, f"{_staging_name()}.part")
+        tmp = posixpath.join(tmp_dir, f"{staging_name()}.part")
         try:
             with open(tmp, "wb") as f:
                 f.write(data)
@@ -318,7 +273,7 @@ class Store:
                 os.fsync(f.fileno())
             os.makedirs(posixpath.dirname(path), exist_ok=True)
             os.replace(tmp, path)
-            _fsync_dir(posixpath.dirname(path))
+            fsync_dir(posixpath.dirname(path))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp)
@@ -332,7 +287,7 @@ class Store:
         other hosts without a modification time (object stores report none for prefixes) are
         kept until a process on their host cleans them.
         """
-        base = posixpath.join(self.root, _TMP)
+        base = posixpath.join(self.root, STAGING_AREA)
         try:
             entries = self.fs.ls(base, detail=True)
         except FileNotFoundError:
@@ -360,7 +315,7 @@ class Store:
 
     def latest(self, prefix: str) -> PublishedVersion | None:
         """The version ``<prefix>/LATEST`` points at, or None before the first publish."""
-        prefix = _check_key(prefix, what="prefix")
+        prefix = check_key(prefix, what="prefix")
         key = f"{prefix}/{_LATEST}"
         if not self.exists(key):
             return None
@@ -436,7 +391,7 @@ class Store:
     def published_prefixes(self) -> list[str]:
         """Every prefix that has a ``LATEST`` pointer or a version record, sorted."""
         found = {k.rsplit("/", 1)[0] for k in self.list() if k.endswith(f"/{_LATEST}")}
-        meta = posixpath.join(self.root, _META)
+        meta = posixpath.join(self.root, VERSIONS_AREA)
         try:
             records = self.fs.find(meta)
         except FileNotFoundError:
@@ -448,7 +403,7 @@ class Store:
         return sorted(found)
 
     def _meta_dir(self, prefix: str) -> str:
-        return posixpath.join(self.root, _META, _check_key(prefix, what="prefix"))
+        return posixpath.join(self.root, VERSIONS_AREA, check_key(prefix, what="prefix"))
 
     def _claim(self, prefix: str, version: int) -> bool:
         """Create the record of ``v<version>`` exclusively; False when it already exists."""
@@ -497,24 +452,24 @@ class Store:
         concurrent publishers take different numbers; ``LATEST`` then names the higher one.
         Staging left by dead processes is removed first (:meth:`discard_stale_staging`).
         """
-        prefix = _check_key(prefix, what="prefix")
+        prefix = check_key(prefix, what="prefix")
         if not files:
             raise StorageError(f"{prefix}: nothing to publish")
-        names = [_check_key(n, what="file name") for n in files]
+        names = [check_key(n, what="file name") for n in files]
         if _LATEST in names:
             raise StorageError(f"{prefix}: file name {_LATEST!r} is reserved for the version pointer")
-        base_sha = {name: _hash_data(data) for name, data in zip(names, files.values())}
+        base_sha = {name: hash_data(data) for name, data in zip(names, files.values())}
 
         def full_set(version: int) -> tuple[dict[str, Data], dict[str, str]]:
             extra = dict(render(version)) if render is not None else {}
             contents: dict[str, Data] = dict(zip(names, files.values()))
             sha = dict(base_sha)
             for name, data in extra.items():
-                name = _check_key(name, what="file name")
+                name = check_key(name, what="file name")
                 if name in contents or name == _LATEST:
                     raise StorageError(f"{prefix}: rendered file {name!r} clashes with another")
                 contents[name] = data
-                sha[name] = _hash_data(data)
+                sha[name] = hash_data(data)
             return contents, sha
 
         self.discard_stale_staging()
@@ -553,132 +508,6 @@ class Store:
         return PublishedVersion(prefix, version, keys, sha, reused=False)
 
 
-class Transaction:
-    """Files staged for one atomic commit under a prefix (made by :meth:`Store.transaction`).
-
-    Attributes
-    ----------
-    prefix : str
-        Destination prefix.
-    sha256 : dict of str -> str
-        Name -> sha256 of each staged (and verified) object.
-    keys : dict of str -> str
-        Name -> final key (valid once the ``with`` block has exited cleanly).
-    """
-
-    def __init__(self, store: Store, prefix: str, *, exclusive: bool = False, durable: bool = True):
-        self._store = store
-        self.durable = durable
-        self.prefix = prefix
-        self.exclusive = exclusive
-        self.sha256: dict[str, str] = {}
-        self.keys: dict[str, str] = {}
-        self._staging = posixpath.join(store.root, _TMP, _staging_name())
-        self._closed = False
-
-    def put(self, name: str, data: Data) -> str:
-        """Stage ``data`` as ``<prefix>/<name>``; returns its sha256 (verified by read-back).
-
-        A transaction that is not ``durable`` neither hashes nor verifies, and returns "".
-
-        Raises
-        ------
-        StorageError
-            Invalid or duplicate name, closed transaction, or read-back checksum mismatch.
-        """
-        if self._closed:
-            raise StorageError(f"transaction on {self.prefix!r} is already closed")
-        name = _check_key(name, what="file name")
-        if name in self.sha256:
-            raise StorageError(f"{self.prefix}/{name}: put twice in one transaction")
-        if not isinstance(data, (bytes, tuple, Path)):
-            raise StorageError(f"{self.prefix}/{name}: data must be bytes, a tuple of bytes-like pieces "
-                               f"or a Path, got {type(data).__name__}")
-        expected = _hash_data(data) if self.durable else ""  # not durable: no checksum at all
-        fs = self._store.fs
-        staged = posixpath.join(self._staging, name)
-        fs.makedirs(posixpath.dirname(staged), exist_ok=True)
-        if not isinstance(data, Path):
-            with fs.open(staged, "wb") as f:
-                for piece in (data,) if isinstance(data, bytes) else data:
-                    f.write(piece)
-                if self._store.is_local and self.durable:
-                    f.flush()
-                    os.fsync(f.fileno())
-        else:
-            fs.put_file(str(data), staged)
-        if not self.durable:
-            self.sha256[name] = expected
-            return expected
-        with fs.open(staged, "rb") as f:
-            got = _hash_stream(f)
-        if got != expected:
-            raise StorageError(f"{self.prefix}/{name}: stored sha256 {got} != written {expected}")
-        self.sha256[name] = expected
-        return expected
-
-    def _commit(self) -> None:
-        store, fs = self._store, self._store.fs
-        self._closed = True
-        if not self.sha256:
-            return
-        dest = posixpath.join(store.root, self.prefix)
-        try:
-            if store.is_local and (self.exclusive or not os.path.lexists(dest)):
-                # One rename publishes the whole set: readers see all files or none. rename()
-                # fails onto a non-empty directory, so a concurrent writer cannot be overwritten.
-                os.makedirs(posixpath.dirname(dest), exist_ok=True)
-                if self.durable:
-                    _fsync_tree(self._staging)
-                os.rename(self._staging, dest)
-                if self.durable:
-                    _fsync_dir(posixpath.dirname(dest))
-            else:
-                if self.exclusive and fs.exists(dest) and fs.find(dest):
-                    raise StorageError(f"{self.prefix}: written by another writer meanwhile")
-                for name in self.sha256:
-                    target = posixpath.join(dest, name)
-                    if store.is_local:
-                        os.makedirs(posixpath.dirname(target), exist_ok=True)
-                        os.replace(posixpath.join(self._staging, name), target)
-                    else:
-                        fs.mv(posixpath.join(self._staging, name), target)
-                if store.is_local and self.durable:
-                    _fsync_dir(dest)
-        except StorageError:
-            raise
-        except OSError as e:
-            raise StorageError(f"{self.prefix}: commit failed ({e})") from e
-        self.keys = {name: f"{self.prefix}/{name}" for name in self.sha256}
-
-    def _discard_staging(self) -> None:
-        self._closed = True
-        fs = self._store.fs
-        with contextlib.suppress(FileNotFoundError):
-            if fs.exists(self._staging):
-                fs.rm(self._staging, recursive=True)
-
-
 def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
     proto = fs.protocol
     return (proto,) if isinstance(proto, str) else tuple(proto)
-
-
-def _fsync_dir(path: str) -> None:
-    """Make a rename/replace in ``path`` durable (POSIX; a no-op where unsupported)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _fsync_tree(path: str) -> None:
-    for dirpath, _dirs, _files in os.walk(path):
-        _fsync_dir(dirpath)
-

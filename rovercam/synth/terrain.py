@@ -29,8 +29,18 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from rovercam.synth.relief import (
+    level_detail,
+    micro_texture,
+    rock_profile,
+    sample_grid,
+    sample_tile,
+    shade,
+    smoothstep,
+    stamp,
+)
 from rovercam.synth.solids import Solid, intersect_solid
-from rovercam.synth.world import WorldParams, _sky, _smoothstep
+from rovercam.synth.world import WorldParams, _sky
 
 __all__ = ["TerrainParams", "Terrain", "Landmark", "build_terrain", "Solid"]
 
@@ -38,8 +48,7 @@ log = logging.getLogger(__name__)
 
 _SLOPE_BOUND = 1.8          # local Lipschitz bound of the height field used for safe steps
 _PYRAMID_RADII = (2, 8, 32, 128)  # level-0 cells of the max-height pyramid
-_REMAP_COLS = 4096
-_MICRO_CELL_M = 0.004       # cell of the tiled micro-texture (2 m period)          # cv2.remap maps are reshaped to rows of this many points
+_MICRO_CELL_M = 0.004       # cell of the tiled micro-texture (2 m period)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +173,7 @@ class Terrain:
                 continue
             col = (east[sel] - lev.e_min) / lev.cell_m
             row = (lev.n_max - north[sel]) / lev.cell_m
-            out[sel] = _sample(lev.height, col, row)
+            out[sel] = sample_grid(lev.height, col, row)
         return out
 
     def surface_radiance(self, north: NDArray, east: NDArray,
@@ -179,26 +188,26 @@ class Terrain:
         for k, lev in enumerate(self.levels):
             inside = m < lev.half_m
             if k > 0:
-                weight = _smoothstep(0.7, 1.6, lev.cell_m * 2.0 / np.maximum(fp, 1e-9))
+                weight = smoothstep(0.7, 1.6, lev.cell_m * 2.0 / np.maximum(fp, 1e-9))
                 inside &= weight > 0
             if not inside.any():
                 continue
             col = (east[inside] - lev.e_min) / lev.cell_m
             row = (lev.n_max - north[inside]) / lev.cell_m
-            value = _sample(lev.radiance, col, row)
+            value = sample_grid(lev.radiance, col, row)
             if k == 0:
                 out[inside] = value
             else:
                 w = weight[inside].astype(np.float32)[:, None]
                 out[inside] += w * (value - out[inside])
         if self.micro is not None:  # grains and pebbles finer than the finest level
-            weight = _smoothstep(0.7, 1.6, _MICRO_CELL_M * 2.0 / np.maximum(fp, 1e-9))
+            weight = smoothstep(0.7, 1.6, _MICRO_CELL_M * 2.0 / np.maximum(fp, 1e-9))
             near = (m < self.levels[-1].half_m) & (weight > 0)
             if near.any():
                 size = self.micro.shape[0]
                 col = np.mod(east[near] / _MICRO_CELL_M, size)
                 row = np.mod(-north[near] / _MICRO_CELL_M, size)
-                mod = _sample_wrap(self.micro, col, row)
+                mod = sample_tile(self.micro, col, row)
                 out[near, :3] *= (1.0 + weight[near] * (mod - 1.0)).astype(np.float32)[:, None]
         pad, dot = out[:, 3:4], out[:, 4:5]
         rgb = out[:, :3] * (1.0 - pad) + pad * (0.3 * self.dot_radiance[None, :])
@@ -213,7 +222,7 @@ class Terrain:
                 continue
             sel = idx == k
             lev = self.levels[k]
-            out[sel] = _sample(lev.albedo, (np.asarray(east)[sel] - lev.e_min) / lev.cell_m,
+            out[sel] = sample_grid(lev.albedo, (np.asarray(east)[sel] - lev.e_min) / lev.cell_m,
                                (lev.n_max - np.asarray(north)[sel]) / lev.cell_m)
         return out
 
@@ -299,7 +308,7 @@ class Terrain:
                 row = (lev0.n_max - p[high, 0]) / lev0.cell_m
                 best = step[high]
                 for radius, hmax_map in zip(_PYRAMID_RADII, self.pyramid):
-                    margin = zi[high] - (_sample(hmax_map, col, row) + self.detail_max_m)
+                    margin = zi[high] - (sample_grid(hmax_map, col, row) + self.detail_max_m)
                     down = np.where(u < 0, margin / np.maximum(-u, 1e-12), np.inf)
                     best = np.where(margin > 0, np.maximum(best, np.minimum(radius * reach0, down)),
                                     best)
@@ -366,8 +375,8 @@ class Terrain:
         skyline = (0.9 + 0.45 * np.sin(a * 2 + ph[0]) + 0.3 * np.sin(a * 5 + ph[1])
                    + 0.15 * np.sin(a * 11 + ph[2]) + 0.07 * np.sin(a * 23 + ph[3]))
         haze = np.asarray(self.params.haze_rgb, np.float32)
-        hills = haze * (1.0 - 0.07 * _smoothstep(-0.5, 2.0, el))[:, None].astype(np.float32)
-        blend = _smoothstep(-0.04, 0.04, el - skyline).astype(np.float32)[:, None]
+        hills = haze * (1.0 - 0.07 * smoothstep(-0.5, 2.0, el))[:, None].astype(np.float32)
+        blend = smoothstep(-0.04, 0.04, el - skyline).astype(np.float32)[:, None]
         return (hills * (1.0 - blend) + sky * blend).astype(np.float32)
 
     def render_grid(self, origins: NDArray, directions: NDArray, *, pixel_rad: float,
@@ -448,161 +457,6 @@ class Terrain:
         return rad, t
 
 
-def _sample(grid: NDArray[np.float32], col: NDArray, row: NDArray) -> NDArray[np.float32]:
-    """Bilinear ``grid`` values at fractional (col, row); any length, edge values clamped."""
-    col = np.asarray(col, np.float32).ravel()
-    row = np.asarray(row, np.float32).ravel()
-    count = col.size
-    channels = grid.shape[2] if grid.ndim == 3 else 1
-    if count == 0:
-        return np.zeros((0, channels) if grid.ndim == 3 else (0,), np.float32)
-    rows = -(-count // _REMAP_COLS)
-    pad = rows * _REMAP_COLS - count
-    cx = np.concatenate([col, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
-    cy = np.concatenate([row, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
-    out = cv2.remap(grid, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    out = out.reshape(rows * _REMAP_COLS, -1)[:count]
-    return out if grid.ndim == 3 else out[:, 0]
-
-
-def _sample_wrap(grid: NDArray[np.float32], col: NDArray, row: NDArray) -> NDArray[np.float32]:
-    """Bilinear samples of a periodic tile (wrap-around at its borders)."""
-    col = np.asarray(col, np.float32).ravel()
-    row = np.asarray(row, np.float32).ravel()
-    count = col.size
-    rows = -(-count // _REMAP_COLS)
-    pad = rows * _REMAP_COLS - count
-    cx = np.concatenate([col, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
-    cy = np.concatenate([row, np.zeros(pad, np.float32)]).reshape(rows, _REMAP_COLS)
-    out = cv2.remap(grid, cx, cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
-    return out.reshape(-1)[:count]
-
-
-def _micro_texture(rng: np.random.Generator, size: int = 512) -> NDArray[np.float32]:
-    """Periodic multiplicative albedo texture: sand grains plus small dark and light pebbles."""
-    tex = np.zeros((size, size), np.float32)
-    for spacing, amp in ((2.0, 0.10), (6.0, 0.08), (20.0, 0.06)):
-        n = int(size / spacing)
-        lattice = rng.standard_normal((n, n)).astype(np.float32)
-        tiled = np.tile(lattice, (3, 3))
-        big = cv2.resize(tiled, (3 * size, 3 * size), interpolation=cv2.INTER_CUBIC)
-        tex += amp * big[size:2 * size, size:2 * size]
-    pebbles = np.zeros((size, size), np.float32)
-    xy = rng.integers(0, size, (900, 2))
-    pebbles[xy[:, 1], xy[:, 0]] = rng.choice([-1.0, 0.6], 900, p=[0.7, 0.3])
-    tiled = cv2.GaussianBlur(np.tile(pebbles, (3, 3)), (0, 0), 1.6)  # periodic blur
-    pebbles = tiled[size:2 * size, size:2 * size]
-    tex += 0.45 * pebbles / max(float(np.abs(pebbles).max()), 1e-6)
-    return (1.0 + tex).astype(np.float32)
-
-
-def _noise(rng: np.random.Generator, size: int, spacing_cells: float) -> NDArray[np.float32]:
-    """Smooth unit-variance-ish noise on a size x size grid with features ~spacing cells apart."""
-    knots = max(4, int(size / spacing_cells) + 4)
-    lattice = rng.standard_normal((knots, knots)).astype(np.float32)
-    return cv2.resize(lattice, (size, size), interpolation=cv2.INTER_CUBIC)
-
-
-def _stamp(grid: NDArray[np.float32], cu: float, cv_: float, radius: float,
-           profile: "callable", *, add: bool = True) -> None:
-    """Apply ``profile(r / radius, du, dv)`` in a window around (cu, cv) cells (in place)."""
-    size = grid.shape[0]
-    r_win = int(np.ceil(radius * 1.6)) + 2
-    u0, u1 = max(0, int(cu) - r_win), min(size, int(cu) + r_win + 1)
-    v0, v1 = max(0, int(cv_) - r_win), min(size, int(cv_) + r_win + 1)
-    if u0 >= u1 or v0 >= v1:
-        return
-    vv, uu = np.mgrid[v0:v1, u0:u1].astype(np.float32)
-    du, dv = uu - cu, vv - cv_
-    value = profile(np.hypot(du, dv) / radius, du, dv)
-    if add:
-        grid[v0:v1, u0:u1] += value
-    else:
-        grid[v0:v1, u0:u1] = np.maximum(grid[v0:v1, u0:u1], value)
-
-
-def _crater(depth: float) -> "callable":
-    def profile(x, du, dv):
-        bowl = depth * (x * x - 1.0) * (x < 1.0)
-        rim = 0.25 * depth * np.exp(-((x - 1.0) / 0.22) ** 2)
-        return (bowl + rim).astype(np.float32)
-    return profile
-
-
-def _level_detail(params: TerrainParams, k: int, cell: float, size: int,
-                  rng: np.random.Generator) -> tuple[NDArray, NDArray, NDArray, list]:
-    """Detail of one level: height (m), brightness and redness deltas, rock list."""
-    height = np.zeros((size, size), np.float32)
-    bright = 0.10 * _noise(rng, size, 6.0) + 0.06 * _noise(rng, size, 2.5)
-    red = 0.06 * _noise(rng, size, 12.0)
-    # fractal roughness: amplitude proportional to the scale
-    height += (0.12 * cell) * _noise(rng, size, 3.0) + (0.35 * cell) * _noise(rng, size, 10.0)
-    if k == 0:
-        height += params.hill_relief_m * (0.7 * _noise(rng, size, 150.0)
-                                          + 0.3 * _noise(rng, size, 50.0))
-        # a fan/delta-like plateau edge: a smooth scarp across the scene
-        vv, uu = np.mgrid[0:size, 0:size].astype(np.float32) / size
-        scarp = _smoothstep(0.02, -0.02, (uu - 0.7 + 0.1 * np.sin(vv * 9.0)) * 1.0)
-        height += 35.0 * scarp.astype(np.float32)
-        bright += 0.12 * scarp.astype(np.float32)
-        # landing-area albedo: dark sand sheets and bright dusty plains seen from orbit
-        bright += 0.22 * _noise(rng, size, 25.0) - 0.25 * _smoothstep(
-            0.6, 1.2, _noise(rng, size, 60.0)).astype(np.float32)
-        red += 0.08 * _noise(rng, size, 80.0)
-    n_craters = {0: 25, 1: 30, 2: 30, 3: 20, 4: 10}.get(k, 0)
-    for _ in range(n_craters):
-        cu, cv_ = rng.uniform(0.05 * size, 0.95 * size, 2)
-        radius = float(np.exp(rng.uniform(np.log(6.0), np.log(60.0 if k else 90.0))))
-        depth = 0.18 * radius * cell * rng.uniform(0.5, 1.0)
-        _stamp(height, cu, cv_, radius, _crater(depth))
-        _stamp(bright, cu, cv_, radius,
-               lambda x, du, dv: (0.12 * np.exp(-((x - 1.0) / 0.3) ** 2)
-                                  - 0.06 * (x < 0.8)).astype(np.float32))
-    if 2 <= k <= 4:  # aeolian ripples in patches, crests brighter (dust) and redder
-        vv, uu = np.mgrid[0:size, 0:size].astype(np.float32)
-        theta = rng.uniform(0, np.pi)
-        wavelength = rng.uniform(9.0, 14.0)
-        phase = (uu * np.cos(theta) + vv * np.sin(theta)) * (2 * np.pi / wavelength)
-        phase += 1.5 * _noise(rng, size, 40.0)
-        mask = _smoothstep(0.1, 0.9, _noise(rng, size, 60.0)).astype(np.float32)
-        wave = (0.5 + 0.5 * np.sin(phase)) ** 1.5
-        height += (0.07 * wavelength * cell) * mask * wave.astype(np.float32)
-        bright += 0.10 * mask * (wave.astype(np.float32) - 0.4)
-        red += 0.08 * mask
-    rocks = []
-    n_rocks = {3: 140, 4: 700, 5: 900}.get(k + (6 - params.levels), 0)
-    for _ in range(n_rocks):
-        cu, cv_ = rng.uniform(0, size, 2)
-        radius = float(np.exp(rng.uniform(np.log(2.6), np.log(8.0))))
-        if rng.random() < 0.08:
-            radius *= 1.8
-        rocks.append((cu, cv_, radius, rng.uniform(0.35, 0.7), rng.uniform(0.5, 1.0),
-                      rng.uniform(0, np.pi), rng.random() < 0.8))
-    return height, bright, red, rocks
-
-
-def _shadow(height: NDArray[np.float32], cell: float, az_deg: float,
-            el_deg: float) -> NDArray[np.float32]:
-    """Cast-shadow fraction (0 lit .. 1 shadowed) by a sweep along the sun azimuth."""
-    size = height.shape[0]
-    big = int(np.ceil(size * 1.42)) + 4
-    # rotate so that the sun is "up" (towards row 0) in the working grid
-    angle = -az_deg  # grid rows point south, columns east; az clockwise from north
-    m = cv2.getRotationMatrix2D((size / 2.0, size / 2.0), angle, 1.0)
-    m[:, 2] += (big - size) / 2.0
-    rot = cv2.warpAffine(height, m, (big, big), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
-    k = cell * np.tan(np.radians(el_deg))
-    g = rot + (np.arange(big, dtype=np.float32) * np.float32(k))[:, None]
-    prev = np.maximum.accumulate(g, axis=0)
-    prev = np.vstack([g[:1], prev[:-1]])
-    soft = max(0.5 * k, 1e-4)
-    shadow = np.clip((prev - g) / soft, 0.0, 1.0)
-    minv = cv2.invertAffineTransform(m)
-    return cv2.warpAffine(shadow.astype(np.float32), minv, (size, size),
-                          flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
 def build_terrain(params: TerrainParams) -> Terrain:
     """Build the levels of a terrain (a few seconds for 6 levels of 1024^2)."""
     rng = np.random.default_rng(np.random.SeedSequence([params.seed, 5150]))
@@ -625,20 +479,13 @@ def build_terrain(params: TerrainParams) -> Terrain:
         g = (np.arange(size, dtype=np.float64) - half_cells) * cell
         north = (c_n - g)[:, None] * np.ones((1, size))
         east = (c_e + g)[None, :] * np.ones((size, 1))
-        height, bright, red, rocks = _level_detail(params, k, cell, size, rng)
+        height, bright, red, rocks = level_detail(k, cell, size, rng, hill_relief_m=params.hill_relief_m,
+                                                   levels=params.levels)
         rock_shade = np.zeros((size, size), np.float32)
         for cu, cv_, radius, h_ratio, dark, theta, basalt in rocks:
-            def rock_profile(x, du, dv, r=radius, hr=h_ratio, th=theta):
-                # slightly elongated, flat-topped boulder
-                xr = (du * np.cos(th) + dv * np.sin(th)) / 1.25
-                yr = -du * np.sin(th) + dv * np.cos(th)
-                ang = np.arctan2(yr, xr)
-                q = np.hypot(xr, yr) / r * (1.0 + 0.16 * np.sin(3.0 * ang + 7.0 * th)
-                                            + 0.07 * np.sin(5.0 * ang + 3.0 * th))
-                return (hr * r * cell * np.clip(1.0 - q ** 2, 0.0, None) ** 0.35).astype(np.float32)
-            _stamp(height, cu, cv_, radius, rock_profile, add=True)
+            stamp(height, cu, cv_, radius, rock_profile(radius, h_ratio, theta, cell), add=True)
             tone = -0.45 * dark if basalt else 0.35 * dark
-            _stamp(rock_shade, cu, cv_, radius,
+            stamp(rock_shade, cu, cv_, radius,
                    lambda x, du, dv, t=tone: (t * np.clip(1.3 - x, 0, 1)).astype(np.float32),
                    add=True)
         if prev is not None:
@@ -653,10 +500,10 @@ def build_terrain(params: TerrainParams) -> Terrain:
             base_albedo = np.broadcast_to(albedo0, (size, size, 3)).astype(np.float32)
         # taper the detail to zero at the border; flatten it under the rover
         edge = np.minimum(np.minimum(np.arange(size), np.arange(size)[::-1]) / (0.12 * size), 1.0)
-        taper = _smoothstep(0.0, 1.0, np.minimum(edge[:, None], edge[None, :])).astype(np.float32)
+        taper = smoothstep(0.0, 1.0, np.minimum(edge[:, None], edge[None, :])).astype(np.float32)
         r_rover = np.hypot(north - c_n, east - c_e)
-        pad = _smoothstep(params.rover_pad_m, 1.4 * params.rover_pad_m, r_rover).astype(np.float32)
-        height *= _smoothstep(max(params.rover_pad_m, 3.0 * cell),
+        pad = smoothstep(params.rover_pad_m, 1.4 * params.rover_pad_m, r_rover).astype(np.float32)
+        height *= smoothstep(max(params.rover_pad_m, 3.0 * cell),
                               1.4 * max(params.rover_pad_m, 3.0 * cell), r_rover).astype(np.float32)
         rock_shade *= pad
         if prev is not None:
@@ -697,26 +544,18 @@ def build_terrain(params: TerrainParams) -> Terrain:
                     if win.size and float(win.max() - win.min()) < 2.0 * cell:
                         break
                 sigma = 1.5  # cells: the smallest dot the bilinear grid keeps round
-                _stamp(dot, cu, cv_, sigma,
+                stamp(dot, cu, cv_, sigma,
                        lambda x, du, dv: np.exp(-0.5 * x * x).astype(np.float32), add=False)
-                _stamp(pad_w, cu, cv_, sigma,  # a dark pad around it: a clean background
-                       lambda x, du, dv: _smoothstep(4.5, 3.5, x).astype(np.float32), add=False)
-                hl = float(_sample(total_h, np.array([cu]), np.array([cv_]))[0])
+                stamp(pad_w, cu, cv_, sigma,  # a dark pad around it: a clean background
+                       lambda x, du, dv: smoothstep(4.5, 3.5, x).astype(np.float32), add=False)
+                hl = float(sample_grid(total_h, np.array([cu]), np.array([cv_]))[0])
                 flat = np.zeros_like(total_h)  # the pad is level: the dot is a planar target
-                _stamp(flat, cu, cv_, sigma,
-                       lambda x, du, dv: _smoothstep(5.0, 4.0, x).astype(np.float32), add=False)
+                stamp(flat, cu, cv_, sigma,
+                       lambda x, du, dv: smoothstep(5.0, 4.0, x).astype(np.float32), add=False)
                 total_h += flat * (np.float32(hl) - total_h)
                 landmarks.append(Landmark(float(ln), float(le), hl, sigma * cell, k))
-        # shading: Lambertian sun with cast shadows, sky with its view factor
-        gy, gx = np.gradient(total_h.astype(np.float64), cell)  # rows go south, columns east
-        dh_dn, dh_de = -gy, gx
-        norm = np.sqrt(1.0 + dh_dn**2 + dh_de**2)
-        nz = 1.0 / norm
-        cos_i = np.clip((-dh_dn * sun_up[0] - dh_de * sun_up[1] + sun_up[2]) / norm, 0.0, None)
-        shadow = _shadow(total_h, cell, params.sun_azimuth_deg, params.sun_elevation_deg)
-        lit = (cos_i * (1.0 - shadow)).astype(np.float32)[..., None]
-        view = (0.5 * (1.0 + nz)).astype(np.float32)[..., None]
-        radiance = albedo / np.float32(np.pi) * (lit * e_sun + view * e_sky)
+        radiance = shade(total_h, albedo, cell, sun_up=sun_up, sun_azimuth_deg=params.sun_azimuth_deg,
+                         sun_elevation_deg=params.sun_elevation_deg, e_sun=e_sun, e_sky=e_sky)
         radiance = np.dstack([radiance, pad_w, dot]).astype(np.float32)
         lev = _Level(cell_m=cell, n_max=n_max, e_min=e_min, half_m=half_cells * cell * 0.97,
                      height=total_h, radiance=radiance,
@@ -744,7 +583,7 @@ def build_terrain(params: TerrainParams) -> Terrain:
                                     sun_azimuth_deg=params.sun_azimuth_deg,
                                     sun_elevation_deg=params.sun_elevation_deg)
     phase = np.random.default_rng(np.random.SeedSequence([params.seed, 77])).uniform(0, 6.3, 6)
-    micro = _micro_texture(np.random.default_rng(np.random.SeedSequence([params.seed, 88])))
+    micro = micro_texture(np.random.default_rng(np.random.SeedSequence([params.seed, 88])))
     white = np.array([0.75, 0.72, 0.68], np.float32)  # landmark paint on level ground
     dot_radiance = white / np.float32(np.pi) * (np.float32(np.sin(sun_el)) * e_sun + e_sky)
     return Terrain(params=params, levels=levels, h_max=h_max, detail_max_m=detail_max,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from rovercam_benchmarks.publish import sample_mosaic
 from rovercam.catalog import Catalog
 from rovercam.errors import CatalogError
 from rovercam.publish import publish_mosaic
 from rovercam.storage import Store
+from rovercam.testing import sample_mosaic
 
 UTC = dt.timezone.utc
 

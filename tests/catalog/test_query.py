@@ -1,7 +1,7 @@
 """Catalog searches, lineage, STAC export, and the ``rovercam catalog`` verb.
 
 Truth: what was published (sample mosaics with known sols, cameras, versions and input time
-spans from rovercam_benchmarks.publish.sample_mosaic) and the STAC 1.1 schemas shipped with
+spans from rovercam.testing.sample_mosaic) and the STAC 1.1 schemas shipped with
 pystac (offline).
 """
 from __future__ import annotations
@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from rovercam_benchmarks.publish import sample_mosaic
 from rovercam.catalog import Catalog
 from rovercam.catalog.export import export_stac, validate_stac
 from rovercam.catalog.query import lineage_report, search_outputs, search_products
@@ -20,6 +19,7 @@ from rovercam.cli import main
 from rovercam.errors import CatalogError
 from rovercam.publish import publish_mosaic
 from rovercam.storage import Store
+from rovercam.testing import sample_mosaic
 
 UTC = dt.timezone.utc
 

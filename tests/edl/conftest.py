@@ -17,7 +17,7 @@ POSITION_ERROR_PCT = 0.5
 
 @pytest.fixture(scope="session")
 def edl_sol(tmp_path_factory) -> Path:
-    from rovercam_benchmarks.edl import make_edl_sol
+    from rovercam.testing import make_edl_sol
 
     out = tmp_path_factory.mktemp("edl-sol")
     # RDCAM 1500 m -> 25 m every 3rd frame (10 frames), 3 frames per up-look camera, no LCAM
@@ -29,7 +29,7 @@ def edl_sol(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def edl_chain_frames(edl_sol):
     """Calibrated chain Frames by instrument, down-look label centres perturbed (seeded)."""
-    from rovercam_benchmarks.edl import edl_frames
+    from rovercam.testing import edl_frames
 
     return edl_frames(edl_sol, pointing_error_deg=POINTING_ERROR_DEG, position_error_pct=POSITION_ERROR_PCT,
                       seed=2)

@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 
-from rovercam_benchmarks.edl import score_levels
 from rovercam.edl.descent import solve_descent
 from rovercam.edl.ground import Plane, intersect, load_dem
 from rovercam.edl.ortho import JEZERO_LAT_LON, OrthoGrid, local_crs, track_geojson
 from rovercam.edl.sequence import EdlFrame
+from rovercam.testing import score_levels
 
 
 @pytest.fixture(scope="module")

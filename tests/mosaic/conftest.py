@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from rovercam_benchmarks.mosaic_truth import pointing_camera
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.synth.world import Panorama, sample_panorama
+from rovercam.testing import pointing_camera
 
 STEP_DEG = 0.05  # world texture step; features are blurred to ~3 steps (0.15 deg), 2 frame pixels
 

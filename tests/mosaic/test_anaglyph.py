@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rovercam_benchmarks.mosaic_truth import pointing_camera
 from rovercam.camera import CAHV
+from rovercam.testing import pointing_camera
 
 
 def test_rectified_eyes_agree_row_for_row(scene_factory):

@@ -170,9 +170,9 @@ def test_gray_frames_refine_a_known_perturbation(scene_factory):
 
 
 def test_gray_eyes_make_a_grey_anaglyph(scene_factory):
-    from rovercam_benchmarks.mosaic_truth import pointing_camera
     from rovercam.camera import CAHV
     from rovercam.mosaic.anaglyph import make_anaglyph
+    from rovercam.testing import pointing_camera
 
     sc = scene_factory([(30.0, -8.0, 0.0)])
     f = sc.models[0].internal().hs

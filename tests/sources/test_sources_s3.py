@@ -24,7 +24,7 @@ def moto_server() -> Iterator[dict[str, Any]]:
     pytest.importorskip("moto", reason="moto is not installed (pip install 'rovercam[test]')")
     pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'rovercam[test]')")
     pytest.importorskip("boto3", reason="boto3 is not installed (pip install 'rovercam[test]')")
-    from rovercam_benchmarks.publish import moto_s3
+    from rovercam.testing import moto_s3
 
     with moto_s3(bucket="sources") as server:
         yield server

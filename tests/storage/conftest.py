@@ -15,7 +15,7 @@ def moto_s3_server() -> Iterator[dict[str, Any]]:
     """``{"root": "s3://rovercam", "storage_options": {...}}`` of a running moto S3 server."""
     pytest.importorskip("moto", reason="moto is not installed (pip install 'rovercam[test]')")
     pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'rovercam[test]')")
-    from rovercam_benchmarks.publish import moto_s3
+    from rovercam.testing import moto_s3
 
     with moto_s3() as server:
         yield server

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from rio_cogeo.cogeo import cog_validate
 
-from rovercam_benchmarks.publish import sample_mosaic
 from rovercam.catalog import Catalog
 from rovercam.config import load
 from rovercam.publish import audit_published, publish_mosaic
 from rovercam.storage import Store
+from rovercam.testing import sample_mosaic
 
 
 def sha(data: bytes) -> str:

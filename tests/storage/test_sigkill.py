@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from rovercam_benchmarks.publish import sample_mosaic
-from rovercam_benchmarks.sigkill import run_kill_trials
 from rovercam.catalog import Catalog
 from rovercam.publish import audit_published, publish_mosaic
 from rovercam.storage import Store
+from rovercam.testing import run_kill_trials, sample_mosaic
 
 
 @pytest.mark.parametrize("trials", [5, pytest.param(20, marks=pytest.mark.slow)])

@@ -1,31 +1,43 @@
-"""The mosaic benchmark's truth problem: a world with known radiance seen by known cameras.
+"""Mosaic test data: a synthetic world seen by known cameras, and a ready-made mosaic to publish.
 
-Frames are rendered by sampling the synthetic world (:mod:`rovercam.synth.world`, at infinity)
-at every pixel centre's ray through an ideal CAHV camera (what ``undistort`` hands the mosaic
-stage), so the truth of any mosaic pixel is the world's radiance along its ray. Per-frame gains
-and pointing perturbations are drawn from a seeded generator and recorded.
+:func:`pointing_camera` and :func:`make_problem` build the mosaic stage's truth problem: frames
+are rendered by sampling the synthetic world (:mod:`rovercam.synth.world`, at infinity) at every
+pixel centre's ray through an ideal CAHV camera (what ``undistort`` hands the mosaic stage), so
+the truth of any mosaic pixel is the world's radiance along its ray. Per-frame gains and
+pointing perturbations are drawn from a seeded generator and recorded.
+
+:func:`sample_mosaic` is a deterministic :class:`~rovercam.mosaic.model.Mosaic` (seeded random
+radiance with an uncovered sky band, like a cylindrical Navcam panorama) for publishing tests.
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rovercam.camera import CAHV
-from rovercam.camera.coordinates import direction_from_azimuth_elevation
-from rovercam.mosaic.cylindrical import FrameGeometry
-from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
+if TYPE_CHECKING:  # pragma: no cover - the library is imported where it is used
+    from rovercam.camera import CAHV
+    from rovercam.mosaic.cylindrical import FrameGeometry
+    from rovercam.mosaic.model import Mosaic
+    from rovercam.synth.world import Panorama
 
 __all__ = ["TruthProblem", "make_world", "make_problem", "pointing_camera", "rotate_about_centre",
-           "small_rotation"]
+           "small_rotation", "sample_mosaic"]
+
+_UTC = _dt.timezone.utc
 
 
 def pointing_camera(az_deg: float, el_deg: float, focal_px: float, width: int, height: int,
                     *, roll_deg: float = 0.0) -> CAHV:
     """An ideal CAHV camera at the origin of SITE_FRAME looking at (az, el), rolled by ``roll_deg``."""
+    from rovercam.camera import CAHV
+    from rovercam.camera.coordinates import direction_from_azimuth_elevation
+
     a = direction_from_azimuth_elevation(az_deg, el_deg)[0]
     right = np.cross([0.0, 0.0, 1.0], a)
     right /= np.linalg.norm(right)
@@ -54,6 +66,8 @@ def rotate_about_centre(model, w: np.ndarray):
 
 def make_world(seed: int = 1, pixel_deg: float = 0.03, el_range: tuple[float, float] = (-40.0, 30.0)) -> Panorama:
     """The synthetic world's radiance panorama (band-limited to ~3 ``pixel_deg``)."""
+    from rovercam.synth.world import default_world, render_panorama
+
     params = dataclasses.replace(default_world(seed, pixel_deg), elevation_range_deg=el_range)
     return render_panorama(params)
 
@@ -69,10 +83,15 @@ class TruthProblem:
     gains: np.ndarray  # true per-frame gain errors applied to the frames (1 = none)
 
     def geometries(self, models: list | None = None) -> list[FrameGeometry]:
+        """The frames' geometries (ids ``F000``, ``F001``, ...) under ``models`` or the true ones."""
+        from rovercam.mosaic.cylindrical import FrameGeometry
+
         return [FrameGeometry(f"F{i:03d}", m, self.width, self.height) for i, m in enumerate(models or self.models)]
 
     def frame(self, i: int, *, with_gain: bool = True) -> np.ndarray:
         """Frame ``i`` (height, width, 3) float32: world radiance at every pixel centre's ray."""
+        from rovercam.synth.world import sample_panorama
+
         ys, xs = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
         _, d = self.models[i].unproject(np.stack([xs.ravel(), ys.ravel()], 1))
         az = np.degrees(np.arctan2(d[:, 1], d[:, 0]))
@@ -81,9 +100,13 @@ class TruthProblem:
         return img * np.float32(self.gains[i]) if with_gain else img
 
     def truth(self, az_deg: np.ndarray, el_deg: np.ndarray) -> np.ndarray:
+        """World radiance (..., 3) float32 at (azimuth, elevation), degrees, SITE_FRAME."""
+        from rovercam.synth.world import sample_panorama
+
         return sample_panorama(self.world, np.asarray(az_deg, np.float64), np.asarray(el_deg, np.float64))
 
     def write_frames(self, folder: Path, *, with_gain: bool = True) -> list[Path]:
+        """Save every frame as ``F<i>.npy`` in ``folder``; returns the paths in frame order."""
         folder.mkdir(parents=True, exist_ok=True)
         paths = []
         for i in range(len(self.models)):
@@ -108,3 +131,57 @@ def make_problem(world: Panorama, *, columns: int = 20, tiers: tuple[float, ...]
                                           roll_deg=rng.uniform(-jitter_deg, jitter_deg)))
     gains = rng.uniform(1 - gain_error, 1 + gain_error, len(models)) if gain_error else np.ones(len(models))
     return TruthProblem(world, models, width, height, gains)
+
+
+def sample_mosaic(
+    seed: int = 0,
+    *,
+    sol: int = 100,
+    instrument: str = "NAVCAM_LEFT",
+    name: str | None = None,
+    width: int = 700,
+    height: int = 240,
+) -> Mosaic:
+    """A deterministic synthetic mosaic (the same arguments give the same bytes when published).
+
+    Parameters
+    ----------
+    seed : int
+        Random radiance seed; different seeds give different content (a new version).
+    sol, instrument : int, str
+        Recorded in the mosaic; the input product ids and times follow from them.
+    name : str, optional
+        Default ``f"{instrument}_{sol:05d}_CYL"``.
+    width, height : int
+        Pixels; the top sixth (sky) and the right 7 % are NaN (not covered).
+
+    Returns
+    -------
+    Mosaic
+        ``image`` (height, width, 3) float32 radiance in [0, 0.1) W m-2 sr-1 nm-1; two inputs
+        in the provenance; start/stop time on sol-dependent dates (UTC).
+    """
+    from rovercam.mosaic.model import CylindricalProjection, Mosaic
+    from rovercam.provenance import Provenance
+
+    rng = np.random.default_rng(seed)
+    image = (rng.random((height, width, 3), dtype=np.float32) * np.float32(0.1)).astype(np.float32)
+    image[: height // 6, :] = np.nan
+    image[:, width - max(1, width * 7 // 100):] = np.nan
+    start = _dt.datetime(2021, 2, 18, tzinfo=_UTC) + _dt.timedelta(days=sol * 1.0275, hours=seed % 12)
+    code = instrument[:1] + instrument.split("_")[-1][:1]
+    inputs = {f"{code}F_{sol:04d}_{673000000 + 10 * i + seed}_A": f"{(seed + i) % 16:x}" * 64
+              for i in range(2)}
+    return Mosaic(
+        name=name or f"{instrument}_{sol:05d}_CYL",
+        sol=sol,
+        instrument=instrument,
+        image=image,
+        projection=CylindricalProjection(az_start_deg=-35.0, el_top_deg=12.0, scale_deg=0.1,
+                                         width=width, height=height),
+        provenance=Provenance(inputs=inputs, calibration={"FLAT.IMG": "f" * 64},
+                              steps=["mosaic: cylindrical"], software_version="0.1.0",
+                              config_hash="c" * 64),
+        start_time=start,
+        stop_time=start + _dt.timedelta(minutes=5),
+    )

@@ -1,4 +1,4 @@
-"""SIGKILL trials: publishing processes killed at random moments never leave partial products.
+"""Crash trials: publishing processes killed with SIGKILL at random moments leave nothing partial.
 
 Each trial forks a publisher (``multiprocessing`` forkserver: the heavy imports happen once in
 the server, so a trial's child starts in milliseconds and the kill lands inside publishing,
@@ -27,7 +27,8 @@ __all__ = ["KillReport", "run_kill_trials"]
 
 log = logging.getLogger(__name__)
 
-_PRELOAD = ["rovercam.publish", "rovercam_benchmarks.publish", "rovercam.catalog", "rovercam.radiometry"]
+_PRELOAD = ["rovercam.publish", "rovercam.testing.mosaic", "rovercam.mosaic.model", "rovercam.provenance",
+            "rovercam.catalog", "rovercam.radiometry"]
 _SIZE = (360, 150)  # mosaic width, height (pixels): ~0.1 s per publish on one core
 
 
@@ -63,7 +64,7 @@ class KillReport:
 
 
 def _mosaics(trial: int) -> list[Any]:
-    from rovercam_benchmarks.publish import sample_mosaic
+    from rovercam.testing.mosaic import sample_mosaic
 
     # Two cameras; the content changes with the trial, so every trial publishes new versions.
     return [sample_mosaic(10 * (trial + 1) + k, instrument=inst, width=_SIZE[0], height=_SIZE[1])

@@ -1,0 +1,70 @@
+"""Shared test helpers: data with known truth, truth measures, test servers, crash trials.
+
+In the spirit of ``numpy.testing`` and ``xarray.testing``: what rovercam's own tests and its
+benchmarks both need, shipped with the library so that users can check a deployment the same
+way. Importing this package needs numpy only; rovercam's heavier modules and the optional
+packages (moto, boto3, s3fs, playwright, colour-demosaicing) are imported by the function that
+uses them.
+
+Data makers
+    :func:`sample_mosaic` (a mosaic to publish), :func:`pointing_camera` and
+    :func:`make_problem` (a synthetic world seen by known cameras), :func:`natural_scene`
+    (radiance with natural-image statistics), :func:`make_edl_sol` (a generated descent sol),
+    :func:`seed_products` and :func:`synthetic_product` (small products of every kind).
+Truth measures
+    :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
+    :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
+Robustness
+    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish).
+Test servers
+    :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :data:`CHROMIUM` and :data:`CHROMIUM_ARGS`
+    (headless browser).
+"""
+from rovercam.testing.browser import CHROMIUM, CHROMIUM_ARGS
+from rovercam.testing.crash import KillReport, run_kill_trials
+from rovercam.testing.descent import edl_frames, make_edl_sol, score_levels
+from rovercam.testing.frame import (
+    demosaic_figures,
+    frame_accuracy,
+    natural_scene,
+    synthetic_camera_settings,
+    truth_image,
+)
+from rovercam.testing.fuzz import FuzzReport, fuzz_readers, seed_products, synthetic_product
+from rovercam.testing.mosaic import (
+    TruthProblem,
+    make_problem,
+    make_world,
+    pointing_camera,
+    rotate_about_centre,
+    sample_mosaic,
+    small_rotation,
+)
+from rovercam.testing.s3 import moto_s3
+
+__all__ = [
+    "sample_mosaic",
+    "pointing_camera",
+    "make_world",
+    "make_problem",
+    "TruthProblem",
+    "rotate_about_centre",
+    "small_rotation",
+    "natural_scene",
+    "make_edl_sol",
+    "edl_frames",
+    "score_levels",
+    "seed_products",
+    "synthetic_product",
+    "frame_accuracy",
+    "demosaic_figures",
+    "truth_image",
+    "synthetic_camera_settings",
+    "fuzz_readers",
+    "FuzzReport",
+    "run_kill_trials",
+    "KillReport",
+    "moto_s3",
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+]
