@@ -75,7 +75,8 @@ def apply_homography(h: NDArray[np.float64], points: NDArray[np.float64]) -> NDA
         return q[:, :2] / q[:, 2:3]
 
 
-def _features(img: NDArray[np.uint8], n: int) -> tuple[NDArray[np.float64], NDArray[np.float32] | None]:
+def sift_features(img: NDArray[np.uint8], n: int) -> tuple[NDArray[np.float64], NDArray[np.float32] | None]:
+    """SIFT keypoints (N, 2) as (x, y) pixels and their descriptors (N, 128), or None when none are found."""
     sift = cv2.SIFT_create(nfeatures=n)
     mask = (img > 0).astype(np.uint8) * 255
     kps, desc = sift.detectAndCompute(img, mask)
@@ -110,8 +111,8 @@ def register_pair(a: NDArray[Any], b: NDArray[Any], *, features: int = 2000, rat
         Too few features, matches or inliers (the frames do not overlap, or one is featureless).
     """
     ua, ub = to_uint8(a), to_uint8(b)
-    pa, da = _features(ua, features)
-    pb, db = _features(ub, features)
+    pa, da = sift_features(ua, features)
+    pb, db = sift_features(ub, features)
     if da is None or db is None or len(pa) < min_inliers or len(pb) < min_inliers:
         raise MosaicError(f"too few features to register ({len(pa)} and {len(pb)})")
     matcher = cv2.BFMatcher(cv2.NORM_L2)

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.edl.registration import _features, to_uint8
+from rovercam.edl.registration import sift_features, to_uint8
 from rovercam.edl.sequence import luminance
 
 __all__ = ["stabilizing_transforms", "display_frames", "contact_sheet", "stretch_limits"]
@@ -32,8 +32,8 @@ log = logging.getLogger(__name__)
 def _similarity(a: NDArray[Any], b: NDArray[Any]) -> NDArray[np.float64] | None:
     """2x3 similarity taking frame b pixels to frame a pixels, or None."""
     ua, ub = to_uint8(a), to_uint8(b)
-    pa, da = _features(ua, 1500)
-    pb, db = _features(ub, 1500)
+    pa, da = sift_features(ua, 1500)
+    pb, db = sift_features(ub, 1500)
     if da is None or db is None or len(pa) < 8 or len(pb) < 8:
         return None
     knn = cv2.BFMatcher(cv2.NORM_L2).knnMatch(db, da, k=2)

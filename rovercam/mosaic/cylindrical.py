@@ -56,7 +56,7 @@ def frame_geometry(
     return FrameGeometry(product_id, model.transformed(t_target_camera.r, t_target_camera.t), width, height)
 
 
-def _outline_az_el(g: FrameGeometry) -> tuple[np.ndarray, np.ndarray]:
+def outline_az_el(g: FrameGeometry) -> tuple[np.ndarray, np.ndarray]:
     """Azimuth/elevation (deg) of rays along the frame's border and through its centre."""
     n = _BORDER_SAMPLES
     xs = np.linspace(0, g.width - 1, n)
@@ -91,7 +91,7 @@ def plan_cylindrical(geoms: Sequence[FrameGeometry], *, scale_deg: float = 0.0) 
     el_lo, el_hi = 90.0, -90.0
     ifov = []
     for g in geoms:
-        az, el = _outline_az_el(g)
+        az, el = outline_az_el(g)
         intervals.append(_az_interval(az, float(az[-1])))
         el_lo, el_hi = min(el_lo, float(el.min())), max(el_hi, float(el.max()))
         hs = g.model.internal()[0]
@@ -193,7 +193,7 @@ def render_cylindrical(
         weight = _feather_weights(valid, feather)
         # premultiplied: remap(w * img) / remap(w) stays exact where bilinear taps straddle an edge
         weighted = (np.where(valid[..., None], img, 0.0) * weight[..., None]).astype(np.float32)
-        az, el = _outline_az_el(g)
+        az, el = outline_az_el(g)
         lo, hi = _az_interval(az, float(az[-1]))
         r0 = max(int(math.floor((proj.el_top_deg - el.max()) / proj.scale_deg)) - 1, 0)
         r1 = min(int(math.ceil((proj.el_top_deg - el.min()) / proj.scale_deg)) + 2, proj.height)

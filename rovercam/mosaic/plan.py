@@ -13,7 +13,7 @@ import numpy as np
 
 from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation
 from rovercam.errors import MosaicError
-from rovercam.mosaic.cylindrical import FrameGeometry, _outline_az_el, plan_cylindrical
+from rovercam.mosaic.cylindrical import FrameGeometry, outline_az_el, plan_cylindrical
 from rovercam.mosaic.projections import (
     CylindricalProjection,
     EquirectangularProjection,
@@ -100,7 +100,7 @@ def plan_projection(
         w = width or 2 * int(math.ceil(180.0 / scale))
         proj = EquirectangularProjection.full_sphere(w + (w % 2), surface=surf, origin=tuple(origin))  # type: ignore[arg-type]
     elif kind == "polar":
-        el_max = max(float(_outline_az_el(g)[1].max()) for g in geoms)
+        el_max = max(float(outline_az_el(g)[1].max()) for g in geoms)
         proj = PolarProjection.around_nadir(min(el_max, 89.0), scale, **common)  # type: ignore[arg-type]
     elif kind == "vertical":
         ground = Surface.ground(float(origin[2]) + camera_height_m)
@@ -121,7 +121,7 @@ def plan_projection(
         cam = probe.camera
         half_w = half_h = 0.0
         for g in geoms:
-            a_deg, e_deg = _outline_az_el(g)
+            a_deg, e_deg = outline_az_el(g)
             px = cam.project_directions(direction_from_azimuth_elevation(a_deg, e_deg)) - 1.0
             px = px[np.all(np.isfinite(px), axis=1)]
             if len(px):

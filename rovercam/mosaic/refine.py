@@ -35,7 +35,7 @@ from rovercam.bands import as_bands
 from rovercam.errors import MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.gains import overlapping_pairs
-from rovercam.mosaic.warp import _upsample
+from rovercam.mosaic.warp import upsample_lattice
 
 __all__ = ["Refinement", "refine_pointing", "rotation_matrices", "rotate_about_centre", "TiePoints"]
 
@@ -307,7 +307,7 @@ def _pixel_maps(src: FrameGeometry, dst: FrameGeometry, x0: int, x1: int, y0: in
     p = src.model.project_directions(d)
     p[~np.all(np.isfinite(p), 1)] = -1e5
     c = p.reshape(ny, nx, 2).astype(np.float32)
-    return _upsample(c[..., 0], h, w, step), _upsample(c[..., 1], h, w, step)
+    return upsample_lattice(c[..., 0], h, w, step), upsample_lattice(c[..., 1], h, w, step)
 
 
 def _lk_ties(geoms: Sequence[FrameGeometry], grays: Sequence[np.ndarray], level: tuple[float, float],

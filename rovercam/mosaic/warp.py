@@ -157,10 +157,10 @@ def sample_maps(g: FrameGeometry, proj: Projection, win: Window, *, step: int = 
         return np.ascontiguousarray(coarse[..., 0]), np.ascontiguousarray(coarse[..., 1])
     # exact bilinear between lattice nodes, in float (cv2.remap would quantise the weights to
     # 1/32, i.e. up to step/64 px of map error)
-    return _upsample(coarse[..., 0], h, w, step), _upsample(coarse[..., 1], h, w, step)
+    return upsample_lattice(coarse[..., 0], h, w, step), upsample_lattice(coarse[..., 1], h, w, step)
 
 
-def _upsample(coarse: np.ndarray, h: int, w: int, step: int) -> np.ndarray:
+def upsample_lattice(coarse: np.ndarray, h: int, w: int, step: int) -> np.ndarray:
     """Bilinear interpolation of lattice values (node k at pixel k * step) onto (h, w)."""
     def axis(n: int, nodes: int) -> tuple[np.ndarray, np.ndarray]:
         pos = np.arange(n, dtype=np.float64) / step

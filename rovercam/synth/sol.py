@@ -155,7 +155,8 @@ def _sclk(sol: int, seconds_after_start: float, mission: str = "M2020") -> float
     return round(_SCLK_SOL0 + sol * _SOL_S + lmst_s + seconds_after_start, 3)
 
 
-def _utc(sclk: float) -> _dt.datetime:
+def sclk_to_utc(sclk: float) -> _dt.datetime:
+    """UTC of a spacecraft clock reading (s) on the generator's clock (epoch and rate fixed)."""
     return _SCLK_EPOCH + _dt.timedelta(seconds=sclk)
 
 
@@ -256,7 +257,7 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
 
         return generate_terrain_sol(out_dir, sol=sol, profile=profile, seed=seed,
                                     settings=settings, progress=progress,
-                                    pointing_error_deg=pointing_error_deg, utc=_utc)
+                                    pointing_error_deg=pointing_error_deg, utc=sclk_to_utc)
     prof = PROFILES[profile]
     rig = RIGS[prof.rig]
     sensors = default_sensors(prof.rig)
@@ -408,7 +409,7 @@ def _product(pid: str, rig: Rig, iid: str, sol: int, sclk: float, rover: RoverPo
     return Product(
         product_id=pid, mission=rig.mission, instrument=iid, sol=sol, sclk=sclk,
         site=rover.site, drive=rover.drive, sequence_id=_SEQUENCE_ID,
-        product_type=rig.product_type, start_time=_utc(sclk), image=codes, camera_model=model,
+        product_type=rig.product_type, start_time=sclk_to_utc(sclk), image=codes, camera_model=model,
         camera_frame="ROVER_NAV_FRAME", coordinate_systems=dict(frames), exposure_s=exposure,
         temperature_c=spec.temperature_c, companding=companding, cfa=cfa,
         subframe=Subframe(first_line=1, first_sample=1, lines=lines, samples=samples),
@@ -425,7 +426,7 @@ def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray] | 
     sclk = _sclk(sol, (prof.frames_per_eye + 1) * _FRAME_INTERVAL_S, rig.mission)
     pid = _product_id(rig, product.instrument, sol, sclk, rover, prof)
     broken = Product(**{**{f: getattr(product, f) for f in product.__dataclass_fields__},
-                        "product_id": pid, "sclk": sclk, "start_time": _utc(sclk), "image": codes})
+                        "product_id": pid, "sclk": sclk, "start_time": sclk_to_utc(sclk), "image": codes})
     path = raw_dir / f"{pid}.IMG"
     write_pds3(path, broken, embed_vicar=True)
     size = path.stat().st_size

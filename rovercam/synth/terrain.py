@@ -40,7 +40,7 @@ from rovercam.synth.relief import (
     stamp,
 )
 from rovercam.synth.solids import Solid, intersect_solid
-from rovercam.synth.world import WorldParams, _sky
+from rovercam.synth.world import WorldParams, sky_radiance
 
 __all__ = ["TerrainParams", "Terrain", "Landmark", "build_terrain", "Solid"]
 
@@ -369,7 +369,7 @@ class Terrain:
         d = np.asarray(directions, np.float64)
         az = np.degrees(np.arctan2(d[:, 1], d[:, 0]))
         el = -np.degrees(np.arcsin(np.clip(d[:, 2], -1.0, 1.0)))
-        sky = _sky(self.sky_params, az, el)
+        sky = sky_radiance(self.sky_params, az, el)
         a = np.radians(az)
         ph = self.skyline_phase
         skyline = (0.9 + 0.45 * np.sin(a * 2 + ph[0]) + 0.3 * np.sin(a * 5 + ph[1])

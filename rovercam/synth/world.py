@@ -200,7 +200,7 @@ def _skyline(params: WorldParams, az_deg: NDArray[np.float64], rng: np.random.Ge
     return np.maximum(out, 0.3)
 
 
-def _sky(params: WorldParams, az: NDArray, el: NDArray) -> NDArray[np.float32]:
+def sky_radiance(params: WorldParams, az: NDArray, el: NDArray) -> NDArray[np.float32]:
     """Sky radiance (H, W, 3) for broadcastable az/el grids in degrees."""
     t = np.clip(np.maximum(el, 0.0) / 70.0, 0.0, 1.0) ** 0.6
     horizon = np.asarray(params.sky_horizon_rgb, np.float32)
@@ -342,7 +342,7 @@ def render_panorama(params: WorldParams) -> Panorama:
 
     # Sky above the lowest skyline point, hills and ground below, blended across the skyline.
     sky_rows = el_1d > (skyline.min() - 3.0 * step)
-    out[sky_rows] = _sky(params, az, el[sky_rows])
+    out[sky_rows] = sky_radiance(params, az, el[sky_rows])
     ground_rows = el_1d < skyline.max() + 3.0 * step
     below = _below_skyline(params, az_1d, el_1d[ground_rows], rng)
     blend = _smoothstep(1.5 * step, -1.5 * step, el_1d[ground_rows][:, None] - skyline[None, :])

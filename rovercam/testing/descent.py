@@ -40,7 +40,7 @@ def make_edl_sol(out: str | Path, *, seed: int = 5, sol: int = 100, rdcam_step: 
     SolManifest
     """
     from rovercam.synth.mission import generate_terrain_sol
-    from rovercam.synth.sol import _utc
+    from rovercam.synth.sol import sclk_to_utc
 
     def keep(shot: Any) -> bool:
         iid = shot.instrument_id
@@ -55,7 +55,7 @@ def make_edl_sol(out: str | Path, *, seed: int = 5, sol: int = 100, rdcam_step: 
         return round(k) < uplook
 
     return generate_terrain_sol(Path(out), sol=sol, profile="edl", seed=seed, settings=None,
-                                progress=None, pointing_error_deg=pointing_error_deg, utc=_utc,
+                                progress=None, pointing_error_deg=pointing_error_deg, utc=sclk_to_utc,
                                 workers=workers, select=keep)
 
 

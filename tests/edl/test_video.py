@@ -53,7 +53,7 @@ def test_contact_sheet_lays_out_thumbnails():
     assert sheet.shape == (3 * 79 + 4, 3 * 104 + 4, 3)
 
 
-def _sky(h=240, w=320, disc=False):
+def sky_radiance(h=240, w=320, disc=False):
     y, x = np.mgrid[0:h, 0:w].astype(np.float32)
     img = 0.03 + 0.01 * y / h  # a smooth sky gradient
     if disc:
@@ -66,7 +66,7 @@ def _sky(h=240, w=320, disc=False):
 
 
 def test_parachute_coming_into_view_is_detected():
-    frames = [EdlFrame(f"P{k}", "EDL_PUCAM1", float(k), _sky(disc=k >= 3)) for k in range(6)]
+    frames = [EdlFrame(f"P{k}", "EDL_PUCAM1", float(k), sky_radiance(disc=k >= 3)) for k in range(6)]
     assert structure_fraction(frames[0].image) < 0.005
     events = detect_events(frames)
     assert [(e.kind, e.product_id) for e in events] == [("parachute_in_view", "P3")]

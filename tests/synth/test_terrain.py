@@ -21,7 +21,7 @@ from rovercam.synth.cameras import zoom_focal_length_mm, zoom_motor_count
 from rovercam.synth.contact import contact_sheet
 from rovercam.synth.mission import generate_terrain_sol
 from rovercam.synth.shots import shot_list
-from rovercam.synth.sol import _utc
+from rovercam.synth.sol import sclk_to_utc
 from rovercam.synth.terrain import TerrainParams, build_terrain
 
 from synth_tables import check_table
@@ -45,7 +45,7 @@ def _selector():
 def sol(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("terrain") / "sol"
     generate_terrain_sol(out, sol=100, profile="full", seed=5, settings=None, progress=None,
-                         pointing_error_deg=0.0, utc=_utc, select=_selector())
+                         pointing_error_deg=0.0, utc=sclk_to_utc, select=_selector())
     return out
 
 
