@@ -1,6 +1,7 @@
 """PDS4 XML products: the label, its image array, and the img: and geom: dictionaries.
 
-The label describes a data file in the same folder (DOMAIN.md §3.3): ``File_Area_Observational``
+The label describes a data file in the same folder (PDS4 Standards Reference, and the img:
+and geom: discipline dictionaries): ``File_Area_Observational``
 holds ``File/file_name`` and an ``Array_2D_Image`` or ``Array_3D_Image`` with a byte ``offset``,
 ``Element_Array/data_type`` and ``Axis_Array`` entries (``sequence_number`` 1 = slowest axis;
 ``axis_index_order`` must be "Last Index Fastest"). Band, Line, Sample in that order is band
@@ -37,7 +38,15 @@ from rovercam.errors import (
     ProductTooLargeError,
     UnsupportedProductError,
 )
-from rovercam.products.model import CFA, Companding, CoordinateSystem, ImageStats, Product, Subframe
+from rovercam.products.model import (
+    CFA,
+    Companding,
+    CoordinateSystem,
+    ImageStats,
+    Product,
+    ProductMeta,
+    Subframe,
+)
 from rovercam.products.naming import parse_product_id
 from rovercam.products.odl import Label, Quantity
 from rovercam.products.raster import Layout, Limits, decode_raster
@@ -529,12 +538,12 @@ def read_pds4(path: str | os.PathLike[str], *, pixels: bool = True,
                                          layout["samples"] * ds_w)
     state.update(_derived(pid.product_type if pid else None, imaging, arr, state["companding"],
                           source=source))
-    return Product(
+    meta = ProductMeta(
         **ident,
         site=counter.get("SITE", pid.site if pid else None),
         drive=counter.get("DRIVE", pid.drive if pid else None),
-        path=source, image=image, label=_to_label(root, 0, source=source),
         camera_model=model, camera_frame=camera_frame, coordinate_systems=frames,
-        temperature_c=temperature, label_stats=_stats(arr, source=source), warnings=warnings,
-        **state,
+        temperature_c=temperature, **state,
     )
+    return Product(meta, path=source, image=image, label=_to_label(root, 0, source=source),
+                   label_stats=_stats(arr, source=source), warnings=warnings)

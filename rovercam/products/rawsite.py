@@ -1,7 +1,7 @@
 """Raw-image-site products: a PNG or JPEG with a ``<stem>-metadata.json`` sidecar.
 
 The public Mars 2020 raw-image site serves each image with metadata from its API
-(../shared/realdata/m2020, MANIFEST.md). The sidecar keys used here:
+(docs/sources.md). The sidecar keys used here:
 
 ==============================  ==================================================================
 ``imageid``                     product id without its 2-character version; the file stem wins
@@ -12,12 +12,12 @@ The public Mars 2020 raw-image site serves each image with metadata from its API
 ``camera_model_component_list`` ``"(C);(A);(H);(V);(O);(R);(E);type;parameter"``
 ``subframe_rect``               (first_sample, first_line, samples, lines), 1-based full-resolution
                                 detector pixels: (2545, 1, 2576, 1936) at scale factor 2 is a
-                                1288x968 image (DOMAIN.md §1.2)
+                                1288x968 image (Mars 2020 Camera EDR/RDR SIS)
 ``scale_factor``                downsampling, the same on both axes
 ``mast_az``, ``mast_el``        kept in ``label`` only
 ==============================  ==================================================================
 
-What the site publishes for ECAM ECM products (MANIFEST.md): 8-bit companded codes (LUT2), Bayer
+What the site publishes for ECAM ECM products (docs/sources.md): 8-bit companded codes (LUT2), Bayer
 decoded onboard (Malvar, RGGB), so the Product says companded/LUT2 and CFA decoded/ONBOARD. The
 sidecar ``sclk`` is not the product id's start SCLK; the id's value is used, as PDS labels do.
 Pixel dimensions are read from the PNG/JPEG header and checked against the limits before the
@@ -44,7 +44,7 @@ from rovercam.errors import (
     ProductTooLargeError,
     UnsupportedProductError,
 )
-from rovercam.products.model import CFA, Companding, Product, Subframe
+from rovercam.products.model import CFA, Companding, Product, ProductMeta, Subframe
 from rovercam.products.naming import parse_product_id
 from rovercam.products.raster import Limits
 from rovercam.camera import from_pds3
@@ -292,7 +292,7 @@ def read_rawsite(path: str | os.PathLike[str], *, pixels: bool = True,
         if start_time is not None and start_time.tzinfo is None:
             start_time = start_time.replace(tzinfo=_dt.timezone.utc)
     filter_name = meta.get("filter_name")
-    return Product(
+    record = ProductMeta(
         product_id=pid.product_id if pid else stem.upper(),
         mission=pid.mission if pid else "M2020",
         instrument=instrument,
@@ -305,9 +305,6 @@ def read_rawsite(path: str | os.PathLike[str], *, pixels: bool = True,
         sequence_id=pid.sequence if pid else None,
         product_type=product_type,
         start_time=start_time,
-        path=source,
-        image=image,
-        label=meta,
         camera_model=_camera(meta, source=source),
         camera_frame="ROVER_NAV_FRAME",  # the raw API publishes rover-frame models
         filter=None if filter_name in (None, "UNK", "") else str(filter_name),
@@ -315,5 +312,5 @@ def read_rawsite(path: str | os.PathLike[str], *, pixels: bool = True,
         cfa=cfa,
         subframe=subframe,
         downsample=(scale, scale),
-        warnings=warnings,
     )
+    return Product(record, path=source, image=image, label=meta, warnings=warnings)

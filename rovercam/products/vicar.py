@@ -1,6 +1,6 @@
 """VICAR labels: system items, PROPERTY sections, history tasks, and the pixel layout they imply.
 
-A VICAR label is ASCII ``KEY=value`` items padded to LBLSIZE bytes (DOMAIN.md §3.2): strings in
+A VICAR label is ASCII ``KEY=value`` items padded to LBLSIZE bytes (the VICAR File Format, JPL MIPL): strings in
 single quotes (``''`` escapes a quote), integers, reals, and lists in parentheses. The system
 items (LBLSIZE, FORMAT, TYPE, ORG, NL, NS, NB, N1..N4, NBB, NLB, RECSIZE, INTFMT, REALFMT, EOL...)
 come first; ``PROPERTY='NAME'`` opens a property section (MIPL mirrors its ODL groups there) and
