@@ -145,7 +145,7 @@ class ProductMeta:
     sequence_id: str | None = None
     product_type: str | None = None
     start_time: _dt.datetime | None = None
-    camera_model: "CameraModel | None" = None
+    camera_model: CameraModel | None = None
     camera_frame: str | None = None
     coordinate_systems: dict[str, CoordinateSystem] = field(default_factory=dict)
     exposure_s: float | None = None
