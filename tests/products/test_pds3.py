@@ -61,7 +61,7 @@ def _product(image: np.ndarray) -> Product:
 
 
 FIELDS = ("product_id", "mission", "instrument", "sol", "sclk", "site", "drive", "sequence_id",
-          "product_type", "start_time", "camera_frame", "frames", "filter", "temperature_c",
+          "product_type", "start_time", "camera_frame", "coordinate_systems", "filter", "temperature_c",
           "focal_length_mm", "zoom_position", "companding", "cfa", "subframe", "downsample",
           "flat_field_applied", "label_stats")
 
@@ -115,7 +115,7 @@ def test_pure_vicar_file_reads_like_the_pds3_product(realdata, tmp_path):
     vic, pds = read_product(tmp_path / "flb.vic"), read_product(src)
     np.testing.assert_array_equal(vic.image, pds.image)
     for name in ("product_id", "instrument", "sol", "sclk", "site", "drive", "camera_frame",
-                 "frames", "exposure_s", "companding", "downsample", "flat_field_applied"):
+                 "coordinate_systems", "exposure_s", "companding", "downsample", "flat_field_applied"):
         assert getattr(vic, name) == getattr(pds, name), name
     assert vic.camera_model.to_pds3() == pds.camera_model.to_pds3()
 
