@@ -60,7 +60,7 @@ def settings(cal_dir):
 
 
 def navcam_model() -> CAHVORE:
-    # the real Mars 2020 Navcam-left model (camera_vectors.md §3) scaled to a 64x48 frame
+    # the real Mars 2020 Navcam-left model (GEOMETRIC_CAMERA_MODEL of a Navcam-left EDR label), scaled to 64x48
     full = CAHVORE(
         c=(0.950849, 0.349753, -1.89429), a=(0.824195, 0.0290508, 0.565575), h=(2041.2, 3032.24, 1457.62),
         v=(-71.0941, 9.0217, 3538), o=(0.824089, 0.0304646, 0.565654), r=(1.736e-06, 0.0501396, -0.0171254),
