@@ -29,7 +29,7 @@ import functools
 import types
 from collections.abc import Mapping
 from dataclasses import MISSING, fields, is_dataclass
-from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+from typing import Any, Callable, Literal, Union, get_args, get_origin, get_type_hints
 
 import numpy as np
 
@@ -99,7 +99,7 @@ def encode_record(record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     ``skip`` names fields left out (the Frame's pixels). A camera model's dict carries its class
     name under ``"model"``.
     """
-    out = {f.name: _encode(getattr(record, f.name)) for f in fields(record) if f.name not in skip}
+    out = {name: _encode(getattr(record, name)) for name in _field_names(type(record)) if name not in skip}
     name = type(record).__name__
     if _CAMERA_MODELS.get(name) is type(record):
         out["model"] = name
@@ -109,7 +109,7 @@ def encode_record(record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 def _encode(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if is_dataclass(value) and not isinstance(value, type):
+    if hasattr(type(value), "__dataclass_fields__"):
         return encode_record(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
@@ -124,16 +124,11 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__} in a frame head")
 
 
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return get_type_hints(cls)
-
-
 def decode_record(cls: type, data: Any, *, where: str, given: Mapping[str, Any] | None = None) -> Any:
     """Inverse of :func:`encode_record`: an instance of dataclass ``cls`` from its named fields.
 
     ``given`` supplies fields that are not in ``data`` (the Frame's pixels). Missing fields take
-    their defaults.
+    their defaults; ``where`` (the blob's source) prefixes error messages.
 
     Raises
     ------
@@ -142,55 +137,100 @@ def decode_record(cls: type, data: Any, *, where: str, given: Mapping[str, Any] 
     """
     if not isinstance(data, Mapping):
         raise FrameCodecError(where, f"{cls.__name__} record is {type(data).__name__}, expected an object")
-    given = given or {}
-    known = {f.name: f for f in fields(cls) if f.init}
-    unknown = sorted(set(data) - set(known) - {"model"})
-    if unknown:
+    specs = _field_decoders(cls)
+    kwargs: dict[str, Any] = dict(given) if given else {}
+    for name, decode, required in specs:
+        if name in kwargs:
+            continue
+        if name in data:
+            value = data[name]
+            kwargs[name] = None if value is None else decode(value, where)
+        elif required:
+            raise FrameCodecError(where, f"{cls.__name__} field {name!r} is missing and has no default")
+    if not data.keys() <= _known_keys(cls):
+        unknown = sorted(data.keys() - _known_keys(cls))
         raise FrameCodecError(where, f"{cls.__name__} has no field {', '.join(unknown)} "
                                      f"(a blob from a newer rovercam?)")
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for name, f in known.items():
-        if name in given:
-            kwargs[name] = given[name]
-        elif name in data:
-            kwargs[name] = _decode(hints[name], data[name], f"{where}: {cls.__name__}.{name}")
-        elif f.default is MISSING and f.default_factory is MISSING:
-            raise FrameCodecError(where, f"{cls.__name__} field {name!r} is missing and has no default")
     return cls(**kwargs)
 
 
-def _decode(tp: Any, value: Any, where: str) -> Any:
-    if value is None:
-        return None
+Decoder = Callable[[Any, str], Any]
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in fields(cls))
+
+
+@functools.cache
+def _known_keys(cls: type) -> frozenset[str]:
+    """What a record of ``cls`` may hold: its init fields, and a camera model's ``"model"`` tag."""
+    return frozenset(f.name for f in fields(cls) if f.init) | {"model"}
+
+
+@functools.cache
+def _field_decoders(cls: type) -> tuple[tuple[str, Decoder, bool], ...]:
+    """(name, decoder, required) per init field of dataclass ``cls``, from its type hints; cached."""
+    hints = get_type_hints(cls)
+    return tuple((f.name, _decoder(hints[f.name]), f.default is MISSING and f.default_factory is MISSING)
+                 for f in fields(cls) if f.init)
+
+
+def _same(value: Any, where: str) -> Any:
+    return value
+
+
+def _datetime(value: Any, where: str) -> _dt.datetime:
+    return _dt.datetime.fromisoformat(value)
+
+
+def _float(value: Any, where: str) -> float:
+    return float(value)
+
+
+def _int(value: Any, where: str) -> int:
+    return int(value)
+
+
+def _array(value: Any, where: str) -> np.ndarray:
+    return np.asarray(value, dtype=np.float64)
+
+
+def _camera_model(value: Any, where: str) -> Any:
+    cls = _CAMERA_MODELS.get(value.get("model")) if isinstance(value, Mapping) else None
+    if cls is None:
+        raise FrameCodecError(where, f"unknown camera model record {value!r:.80}")
+    return decode_record(cls, value, where=where)
+
+
+@functools.cache
+def _decoder(tp: Any) -> Decoder:
+    """A function ``(json_value, where) -> value`` of type ``tp`` (``json_value`` not None); cached."""
     origin = get_origin(tp)
     if origin is Union or origin is types.UnionType:
         options = [a for a in get_args(tp) if a is not type(None)]
-        return _decode(options[0], value, where) if len(options) == 1 else value
+        return _decoder(options[0]) if len(options) == 1 else _same
     if tp is Any or origin is Literal or tp in (str, bool):
-        return value
-    if tp is float:
-        return float(value)
-    if tp is int:
-        return int(value)
-    if tp is _dt.datetime:
-        return _dt.datetime.fromisoformat(value)
-    if tp is CameraModel:
-        cls = _CAMERA_MODELS.get(value.get("model")) if isinstance(value, Mapping) else None
-        if cls is None:
-            raise FrameCodecError(where, f"unknown camera model record {value!r:.80}")
-        return decode_record(cls, value, where=where)
-    if origin is tuple:
-        args = get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_decode(args[0], v, where) for v in value)
-        return tuple(_decode(a, v, where) for a, v in zip(args, value, strict=True))
-    if origin is list:
-        return [_decode(get_args(tp)[0], v, where) for v in value]
-    if origin is dict:
-        return {k: _decode(get_args(tp)[1], v, where) for k, v in value.items()}
+        return _same
+    simple = {float: _float, int: _int, _dt.datetime: _datetime, CameraModel: _camera_model}
+    if tp in simple:
+        return simple[tp]
     if origin is np.ndarray or tp is np.ndarray:
-        return np.asarray(value, dtype=np.float64)
+        return _array
+    args = get_args(tp)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        item = _decoder(args[0])
+        return lambda value, where: tuple(None if v is None else item(v, where) for v in value)
+    if origin is tuple:
+        items = [_decoder(a) for a in args]
+        return lambda value, where: tuple(None if v is None else d(v, where)
+                                          for d, v in zip(items, value, strict=True))
+    if origin is list:
+        item = _decoder(args[0])
+        return lambda value, where: [None if v is None else item(v, where) for v in value]
+    if origin is dict:
+        item = _decoder(args[1])
+        return lambda value, where: {k: None if v is None else item(v, where) for k, v in value.items()}
     if is_dataclass(tp):
-        return decode_record(tp, value, where=where)
-    raise FrameCodecError(where, f"no decoder for type {tp!r}")
+        return lambda value, where: decode_record(tp, value, where=where)
+    raise TypeError(f"the frame codec has no decoder for {tp!r}")
