@@ -34,6 +34,8 @@ _NAN4 = (float("nan"),) * 4
 
 
 def apply_debayer(img: np.ndarray, op: dict[str, Any]) -> NDArray[np.float32]:
+    """Repair bad photosites on the mosaic, then demosaic (H, W) -> (H, W, 3) float32 (Malvar, He &
+    Cutler 2004 by default; ``op`` from :func:`~rovercam.chain.plan.plan_debayer`)."""
     if op["bad"] is not None:
         img = _rad.repair_bad_pixels(img, op["bad"], bayer=True)
         if op["method"] in ("edge_aware", "vng"):  # OpenCV wants the integer type back
@@ -42,6 +44,8 @@ def apply_debayer(img: np.ndarray, op: dict[str, Any]) -> NDArray[np.float32]:
 
 
 def apply_flat(img: np.ndarray, op: dict[str, Any], gain_rows: slice = slice(None)) -> NDArray[np.float32]:
+    """``(img - bias)``, bad pixels repaired, times the gain map (rows ``gain_rows``) and the per-band
+    scale: a new float32 array (``op`` from :func:`~rovercam.chain.plan.plan_flat`)."""
     work = _rad.subtract_bias(img, op["bias"])  # a new float32 array: the rest is in place
     if op["bad"] is not None:
         work = _rad.repair_bad_pixels(work, op["bad"][gain_rows], bayer=False)
@@ -66,12 +70,13 @@ def multiply_gain(img: NDArray[np.float32], gain: NDArray[np.float32]) -> None:
 
 
 def apply_color(img: np.ndarray, op: dict[str, Any]) -> NDArray[np.float32]:
+    """The 3x3 camera -> linear sRGB matrix on every pixel, float32."""
     # cv2.transform: one pass, SIMD; dst[c] = sum_j m[c, j] src[j] (NaN propagates per pixel)
     return cv2.transform(_rad.as_working(img), op["matrix"].astype(np.float32))
 
 
 def remap(img: NDArray[np.float32], map_x: np.ndarray, map_y: np.ndarray,
-           dst: np.ndarray | None = None) -> NDArray[np.float32]:
+          dst: np.ndarray | None = None) -> NDArray[np.float32]:
     """Bilinear resampling, NaN outside the source (into ``dst`` when given)."""
     return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, dst=dst, borderMode=cv2.BORDER_CONSTANT,
                      borderValue=_NAN4)

@@ -79,6 +79,7 @@ class Plan:
 
 
 def plan_decompand(frame: Frame, settings: Settings) -> Plan:
+    """Decompand: the inverse LUT the label names (via the camera's ``luts`` table), or why none."""
     if frame.units != "code" or not _rad.needs_decompanding(frame.companding):
         return Plan(f"decompand: not needed (state {frame.companding.state})")
     cam = _camera_of(frame, settings)
@@ -119,13 +120,15 @@ def _detector(cam: CameraSettings | None) -> tuple[int, int] | None:
 
 
 def plan_debayer(frame: Frame, settings: Settings, *, dn_max: float | None = None) -> Plan:
+    """Debayer: Bayer phase from the subframe origin, bad-pixel mask, clip range (``dn_max`` when the
+    label gives no bit depth; the frame's maximum otherwise)."""
     if frame.cfa.state != "encoded" or frame.image.ndim != 2:
         return Plan(f"debayer: not needed (CFA state {frame.cfa.state})")
     if frame.downsample != (1, 1):
         # pixel averaging mixes the 2x2 cell: one panchromatic band is left, nothing to demosaic
         h, w = frame.downsample
         return Plan(f"debayer: not needed (binned {h}x{w}: the Bayer cell is averaged into one band)",
-                     {"cfa": replace(frame.cfa, state="none")})
+                    {"cfa": replace(frame.cfa, state="none")})
     pattern = _rad.cfa_phase(frame.cfa.pattern or "RGGB", frame.subframe.first_line, frame.subframe.first_sample)
     method = settings.chain.debayer
     if method == "vng" and frame.image.dtype != np.uint8:
@@ -142,7 +145,7 @@ def plan_debayer(frame: Frame, settings: Settings, *, dn_max: float | None = Non
     repaired = f"bad pixels repaired ({int(mask.sum())}), " if mask is not None else ""
     changes = {"cfa": cfa, "bad_pixels_repaired": mask is not None}
     return Plan(f"debayer: {repaired}{method} {pattern}", changes, files,
-                 {"pattern": pattern, "method": method, "clip": (0.0, hi), "bad": mask})
+                {"pattern": pattern, "method": method, "clip": (0.0, hi), "bad": mask})
 
 
 @functools.lru_cache(maxsize=64)
@@ -222,11 +225,13 @@ def _plan_flat_derived(frame: Frame) -> Plan:
 
 
 def plan_flat(frame: Frame, settings: Settings) -> Plan:
+    """Flat: bias, bad pixels, onboard and ground flats (one gain map), exposure, responsivity,
+    zenith scaling and I/F as one per-band scale (docs/calibration.md, step 3)."""
     if frame.units == "code":  # no inverse LUT (recorded by decompand): values stay codes
         bands = frame.image.shape[2] if frame.image.ndim == 3 else 1
         op = {"bias": 0.0, "bad": None, "gain": None, "scale": np.ones(bands, np.float32)}
         return Plan("flat: companded codes: no bias, flat or exposure applied",
-                     {"units": "relative_camera", "radiometric_type": "raw"}, {}, op)
+                    {"units": "relative_camera", "radiometric_type": "raw"}, {}, op)
     if frame.units != "dn":
         raise ProductError(frame.product_id, f"flat expects DN, got {frame.units} (run decompand first)")
     if frame.radiance_scaling is not None:
@@ -338,6 +343,7 @@ def plan_flat(frame: Frame, settings: Settings) -> Plan:
 
 
 def plan_color(frame: Frame, settings: Settings) -> Plan:
+    """Color: white-balance gains and the camera -> linear sRGB matrix, or why none."""
     if not frame.units.endswith("_camera"):
         raise ProductError(frame.product_id, f"color expects calibrated camera bands, got {frame.units}")
     if frame.image.ndim != 3 or frame.image.shape[2] != 3:
@@ -361,6 +367,7 @@ def plan_color(frame: Frame, settings: Settings) -> Plan:
 
 
 def plan_undistort(frame: Frame, settings: Settings) -> Plan:
+    """Undistort: the CAHV linearization of the frame's model and the remap grid onto it."""
     h, w = frame.image.shape[:2]
     model = frame.camera_model
     if type(model).__name__ == "CAHV":
@@ -368,7 +375,7 @@ def plan_undistort(frame: Frame, settings: Settings) -> Plan:
     linear = _camera.linearize(model, w, h, fov=settings.chain.linearize_fov)
     maps = _camera.remap_grid(linear, (w, h), model)
     return Plan(f"undistort: {type(model).__name__} -> CAHV ({settings.chain.linearize_fov} fov)",
-                 {"camera_model": linear}, {}, {"maps": maps})
+                {"camera_model": linear}, {}, {"maps": maps})
 
 
 PLANNERS = {"decompand": plan_decompand, "debayer": plan_debayer, "flat": plan_flat,
