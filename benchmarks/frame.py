@@ -49,7 +49,7 @@ import numpy as np
 from rovercam import chain, config
 from rovercam import radiometry as rad
 from rovercam.camera import CAHVOR, CAHVORE, linearize, remap_grid
-from rovercam.products.model import CFA, Companding, CoordinateSystem, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, ProductMeta, Subframe
 from rovercam.synth.cameras import sensor_spec
 from rovercam.synth.sensor import expose, vignetting_flat
 from rovercam.synth.pointing import NAVCAM_LEFT_SOL670
@@ -114,8 +114,8 @@ def _make_case(kind: str, cal: Path, settings: config.Settings) -> chain.Frame:
     rate *= flat_img[..., None]
     codes, _ = expose(rate, 0.5 * (dn_max - cam.bias_dn) / float(rate.max()), spec, lut,
                       np.random.default_rng(7))
-    return chain.Frame(
-        product_id=f"BENCH_{kind.upper()}", instrument=iid, mission="M2020", image=codes, units="code",
+    meta = ProductMeta(
+        product_id=f"BENCH_{kind.upper()}", instrument=iid, mission="M2020",
         camera_model=model, camera_frame="ROVER_NAV_FRAME",
         coordinate_systems={"ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
         exposure_s=0.5 * (dn_max - cam.bias_dn) / float(rate.max()),
@@ -123,6 +123,7 @@ def _make_case(kind: str, cal: Path, settings: config.Settings) -> chain.Frame:
         cfa=CFA("RGGB", "encoded"), subframe=Subframe(1, 1, h, w), downsample=(1, 1),
         temperature_c=-10.0, focal_length_mm=26.0 if kind == "mastcamz" else None,
     )
+    return chain.Frame(meta, image=codes, units="code")
 
 
 def _baseline(frame: chain.Frame, lut: rad.InverseLUT, scale: np.ndarray) -> Callable[[], np.ndarray]:

@@ -104,7 +104,7 @@ def _make_sol500(out: Path, n: int) -> None:
                                  product_type=pid.product_type, filter=pid.filter or "F",
                                  camera_specific=pid.camera_specific or "01_0",
                                  compression=pid.compression or "95")
-        write_pds3(out / f"{new_id}.IMG", replace(t, product_id=new_id, sclk=sclk),
+        write_pds3(out / f"{new_id}.IMG", replace(t, meta=replace(t.meta, product_id=new_id, sclk=sclk)),
                    embed_vicar=True)
     shutil.rmtree(src)
 

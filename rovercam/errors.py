@@ -22,6 +22,7 @@ __all__ = [
     "CalibrationError",
     "MosaicError",
     "StorageError",
+    "FrameCodecError",
     "CatalogError",
     "SourceError",
 ]
@@ -107,6 +108,18 @@ class MosaicError(RovercamError):
 
 class StorageError(RovercamError, OSError):
     """A storage operation failed or would leave the storage root."""
+
+
+class FrameCodecError(RovercamError, ValueError):
+    """A stored frame blob cannot be decoded: unknown codec version, missing or unknown field."""
+
+    def __init__(self, source: str, problem: str):
+        super().__init__(str(source), problem)
+        self.source = str(source)
+        self.problem = problem
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.problem}"
 
 
 class CatalogError(RovercamError):

@@ -44,7 +44,8 @@ def frame_from_ingested(item: IngestResult, settings: Settings) -> chain.Frame:
 
 
 def load_frame(ref: FrameRef, settings: Settings) -> chain.Frame:
-    return chain.loads_frame(store_for(settings).read_bytes(ref.key))
+    """The frame ``ref`` points to (errors name its store key)."""
+    return chain.loads_frame(store_for(settings).read_bytes(ref.key), source=ref.key)
 
 
 def frame_bands(ref: FrameRef, settings: Settings) -> int:

@@ -7,7 +7,7 @@ test's calibration folder (``cameras/navcam_left.toml``), as a generated sol car
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import numpy as np
 import pytest
@@ -16,7 +16,7 @@ from rovercam import chain, config
 from rovercam import radiometry as rad
 from rovercam.camera import CAHV, CAHVORE
 from rovercam.errors import CalibrationError, ProductError
-from rovercam.products.model import CFA, Companding, CoordinateSystem, Subframe
+from rovercam.products.model import CFA, Companding, CoordinateSystem, ProductMeta, Subframe
 
 W, H = 64, 48
 
@@ -60,7 +60,7 @@ def settings(cal_dir):
 
 
 def navcam_model() -> CAHVORE:
-    # the real Mars 2020 Navcam-left model (camera_vectors.md §3) scaled to a 64x48 frame
+    # the real Mars 2020 Navcam-left model (GEOMETRIC_CAMERA_MODEL of a Navcam-left EDR label), scaled to 64x48
     full = CAHVORE(
         c=(0.950849, 0.349753, -1.89429), a=(0.824195, 0.0290508, 0.565575), h=(2041.2, 3032.24, 1457.62),
         v=(-71.0941, 9.0217, 3538), o=(0.824089, 0.0304646, 0.565654), r=(1.736e-06, 0.0501396, -0.0171254),
@@ -69,16 +69,26 @@ def navcam_model() -> CAHVORE:
     return full.scaled(W / 1288, H / 968)
 
 
+META_FIELDS = {f.name for f in fields(ProductMeta)}
+
+
 def make_frame(image, **kw) -> chain.Frame:
-    base = dict(
-        product_id="NLM_0100_TEST", instrument="NAVCAM_LEFT", mission="M2020", image=image, units="code",
+    """A Navcam-like frame; ``kw`` names Frame or ProductMeta fields."""
+    meta = dict(
+        product_id="NLM_0100_TEST", instrument="NAVCAM_LEFT", mission="M2020",
         camera_model=navcam_model(), camera_frame="ROVER_NAV_FRAME",
         coordinate_systems={"ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (1, 0, 0, 0), (0, 0, 0), "SITE_FRAME")},
         exposure_s=0.01, companding=Companding("SOFTWARE", "LUT2", "companded", 12),
         cfa=CFA("RGGB", "encoded"), subframe=Subframe(1, 1, H, W), downsample=(1, 1), sol=100,
     )
-    base.update(kw)
-    return chain.Frame(**base)
+    state = dict(image=image, units="code")
+    for name, value in kw.items():
+        (meta if name in META_FIELDS else state)[name] = value
+    return chain.Frame(meta=ProductMeta(**meta), **state)
+
+
+def with_meta(frame: chain.Frame, **changes) -> chain.Frame:
+    return replace(frame, meta=replace(frame.meta, **changes))
 
 
 def test_decompand_uses_the_named_lut(settings, cal_dir):
@@ -120,7 +130,7 @@ def test_debayer_respects_state_and_phase(settings):
     assert out.image.shape == (H, W, 3) and out.cfa.state == "decoded"
     np.testing.assert_allclose(out.image[4:-4, 4:-4], rgb[4:-4, 4:-4], atol=1e-3)  # DN, flat colour is exact
     assert chain.debayer(out, settings).image is out.image  # decoded frames pass through
-    binned = chain.debayer(replace(f, downsample=(2, 2)), settings)  # no debayer for binned products
+    binned = chain.debayer(with_meta(f, downsample=(2, 2)), settings)  # no debayer for binned products
     assert binned.image is f.image and binned.cfa.state == "none" and "binned 2x2" in binned.provenance.steps[-1]
 
 
@@ -175,7 +185,7 @@ def test_frame_serialisation_round_trip(settings):
 # ---- issue 6: options, fused path, fidelity -----------------------------------------------------
 
 def test_flat_undoes_an_onboard_radial_flat(settings, cal_dir):
-    # truth: MIPL's s_ob term (DOMAIN.md §8.1): L = (DN - b) / s_ob / flat / (t k)
+    # truth: MIPL's s_ob term (docs/calibration.md, flat step): L = (DN - b) / s_ob / flat / (t k)
     cam = settings.camera("NAVCAM_LEFT", "M2020")
     flat_img = rad.load_flat(cal_dir / "flats" / "NAVCAM_LEFT_flat.tif")
     parm = (W / 2, H / 2, 1e-4, 1e-8, 0.0)
@@ -217,7 +227,7 @@ def test_flat_iof_and_zenith_scaling(settings):
     f = make_frame(dn, units="dn", start_time=when, solar_elevation_deg=40.0)
     iof = chain.flat(f, plain.with_overrides({"chain": {"quantity": "iof"}}))
     d = rad.mars_sun_distance_au(when)
-    # truth: I/F = pi L d^2 / F_sun (DOMAIN.md §8.1)
+    # truth: I/F = pi L d^2 / F_sun (radiance factor, docs/calibration.md level 3)
     np.testing.assert_allclose(iof.image[0, 0], math.pi * truth * d**2 / np.asarray(cam.solar_irradiance), rtol=1e-5)
     assert iof.units == "iof_camera" and iof.radiometric_type == "radiance_factor"
     assert chain.color(iof, plain).units == "iof_srgb"
@@ -225,7 +235,7 @@ def test_flat_iof_and_zenith_scaling(settings):
     np.testing.assert_allclose(ras.image[0, 0], truth / rad.zenith_scaling(40.0), rtol=1e-5)
     assert ras.radiometric_type == "scaled_spectral_radiance"
     with pytest.raises(ProductError, match="solar elevation"):
-        chain.flat(replace(f, solar_elevation_deg=None), plain.with_overrides({"chain": {"zenith_scaling": True}}))
+        chain.flat(with_meta(f, solar_elevation_deg=None), plain.with_overrides({"chain": {"zenith_scaling": True}}))
 
 
 def test_missing_exposure_is_relative_or_an_error(settings):
@@ -298,11 +308,11 @@ def test_label_lut_names_map_to_dated_files(settings, cal_dir):
 
 def test_new_frame_fields_survive_serialisation(settings):
     f = make_frame(np.zeros((H, W), np.float32), filter="L4", temperature_c=-12.5, focal_length_mm=34.0,
-                   onboard_flat=(1.0, 2.0, 3e-6, 0.0, 0.0), ground_flat_applied=True, solar_elevation_deg=33.0,
+                   onboard_flat=(1.0, 2.0, 3e-6, 0.0, 0.0), flat_field_applied=True, solar_elevation_deg=33.0,
                    radiometric_type="radiance_factor", bad_pixels_repaired=True)
     g = chain.loads_frame(chain.dumps_frame(f))
-    for name in ("filter", "temperature_c", "focal_length_mm", "onboard_flat", "ground_flat_applied",
-                 "solar_elevation_deg", "radiometric_type", "bad_pixels_repaired"):
+    for name in ("filter", "temperature_c", "focal_length_mm", "onboard_flat", "flat_field_applied",
+                 "ground_flat_applied", "solar_elevation_deg", "radiometric_type", "bad_pixels_repaired"):
         assert getattr(g, name) == getattr(f, name), name
 
 
@@ -447,7 +457,7 @@ def test_mastcamz_lut0_resolves_to_the_real_table():
     codes = np.arange(256, dtype=np.uint8).reshape(16, 16)
     f = make_frame(codes, instrument="MCZ_LEFT", companding=Companding("SOFTWARE", "LUT0", "companded", 11))
     out = chain.decompand(f, settings)
-    # truth: MANIFEST.md — M20_MCZ_LUT0 maps code 255 to 2033; DOMAIN.md §6 sample points
+    # truth: the shipped M20_MCZ_LUT0 table (MIPL) maps code 255 to 2033; sample points read from it
     assert out.provenance.steps[-1] == "decompand: M20_MCZ_LUT0"
     assert [int(out.image.ravel()[c]) for c in (0, 1, 2, 16, 32, 64, 128, 192, 254, 255)] == [
         0, 2, 3, 16, 46, 150, 542, 1177, 2025, 2033]

@@ -14,12 +14,12 @@ from rovercam import ingest
 from rovercam.catalog import Catalog
 from rovercam.config import load
 from rovercam.errors import ProductError
-from rovercam.products import Limits, Product, write_pds3
+from rovercam.products import Limits, Product, ProductMeta, write_pds3
 from rovercam.storage import Store
 
 
 def _product(pid: str, value: int = 7) -> Product:
-    return Product(product_id=pid, mission="M2020", instrument="NAVCAM_LEFT", sol=100,
+    return Product(ProductMeta(product_id=pid, mission="M2020", instrument="NAVCAM_LEFT", sol=100),
                    image=np.full((4, 6), value, np.uint8))
 
 

@@ -15,6 +15,7 @@ from rovercam.products.model import (
     CoordinateSystem,
     ImageStats,
     Product,
+    ProductMeta,
     Subframe,
 )
 from rovercam.products.naming import ProductId, format_m2020_id, parse_product_id
@@ -34,6 +35,7 @@ __all__ = [
     "format_m2020_id",
     "ProductId",
     "Product",
+    "ProductMeta",
     "CoordinateSystem",
     "Companding",
     "CFA",

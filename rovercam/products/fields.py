@@ -1,10 +1,14 @@
 """Product fields from a PDS3-shaped label (ODL, or a VICAR label seen through ``vicar.to_label``).
 
-Keyword names are MIPL's (DOMAIN.md §3.4): identification keys at the top level, the camera model
+Keyword names are MIPL's (the MSL and Mars 2020 Camera EDR/RDR SIS, PDS Imaging Node):
+identification keys at the top level, the camera model
 in GEOMETRIC_CAMERA_MODEL (detached MSL archive labels: GEOMETRIC_CAMERA_MODEL_PARMS), frames in
 ``*_COORDINATE_SYSTEM`` / ``*_COORD_SYSTEM_PARMS`` groups, state in INSTRUMENT_STATE_PARMS, image
-description in the IMAGE object. Label ``FIRST_LINE``/``FIRST_LINE_SAMPLE`` stay 1-based in
-:class:`~rovercam.products.model.Subframe`, the one documented exception.
+description in the IMAGE object, radiometric facts in DERIVED_IMAGE_PARMS (radiance scaling, flat
+file) and the derived-geometry groups (solar elevation). Every keyword the pipeline uses is read
+here, once, into :class:`~rovercam.products.model.ProductMeta`; nothing downstream reads the
+label. Label ``FIRST_LINE``/``FIRST_LINE_SAMPLE`` stay 1-based in
+:class:`~rovercam.products.model.Subframe`, the one documented exception (docs/conventions.md).
 """
 from __future__ import annotations
 
@@ -16,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from rovercam.errors import CameraModelError, LabelContentError, ProductError
-from rovercam.products.model import CFA, Companding, CoordinateSystem, ImageStats, Product, Subframe
+from rovercam.products.model import (
+    CFA,
+    Companding,
+    CoordinateSystem,
+    ImageStats,
+    Product,
+    ProductMeta,
+    Subframe,
+)
 from rovercam.products.naming import parse_product_id
 from rovercam.products.odl import Quantity
 from rovercam.camera import from_pds3
@@ -284,6 +296,35 @@ def _temperature(state: Mapping[str, Any], camera: Mapping[str, Any] | None) -> 
     return None
 
 
+def _onboard_flat(state: Mapping[str, Any], path: str) -> tuple[float, float, float, float, float] | None:
+    """FLAT_FIELD_CORRECTION_PARM (x0, y0, a, b, c) when the flag says an onboard radial flat was applied.
+
+    Raises
+    ------
+    rovercam.errors.LabelContentError
+        The flag is set and the parameter list does not hold five numbers.
+    """
+    parm = _plain(state.get("FLAT_FIELD_CORRECTION_PARM"))
+    if not _flag(state.get("FLAT_FIELD_CORRECTION_FLAG", False)) or not isinstance(parm, tuple):
+        return None
+    values = tuple(_number(v) for v in parm)
+    if len(values) != 5 or any(v is None for v in values):
+        raise LabelContentError(path, f"FLAT_FIELD_CORRECTION_PARM has {len(values)} values, expected 5 numbers")
+    return values  # type: ignore[return-value]
+
+
+def _solar_elevation(label: Mapping[str, Any]) -> float | None:
+    """SOLAR_ELEVATION (degrees) from the site-, else rover-derived geometry group."""
+    for name in ("SITE_DERIVED_GEOMETRY_PARMS", "ROVER_DERIVED_GEOMETRY_PARMS"):
+        value = _group(label, (name,)).get("SOLAR_ELEVATION")
+        if isinstance(value, tuple) and len(value) == 1:
+            value = value[0]
+        number = _number(value)
+        if number is not None:
+            return number
+    return None
+
+
 def product_from_label(
     label: Mapping[str, Any], *, path: str, image: np.ndarray | None
 ) -> Product:
@@ -330,7 +371,7 @@ def product_from_label(
     instrument = _text(label.get("INSTRUMENT_ID")) or (pid.instrument if pid else "UNKNOWN")
     companding, scaling, radiometric = _derived(pid.product_type if pid else None, derived,
                                                 _companding(state))
-    return Product(
+    meta = ProductMeta(
         product_id=pid_text,
         mission=_mission(label, pid.mission if pid else None),
         instrument=instrument,
@@ -342,9 +383,6 @@ def product_from_label(
         sequence_id=_text(label.get("SEQUENCE_ID")) or (pid.sequence if pid else None),
         product_type=pid.product_type if pid else None,
         start_time=start if isinstance(start, _dt.datetime) else None,
-        path=path,
-        image=image,
-        label=label,
         camera_model=model,
         camera_frame=frame,
         coordinate_systems=_frames(label, warnings),
@@ -364,8 +402,10 @@ def product_from_label(
         downsample=(avg_h, avg_w),
         flat_field_applied=_flag(state.get("FLAT_FIELD_CORRECTION_FLAG", False))
         or flat_file is not None,
+        onboard_flat=_onboard_flat(state, path),
+        solar_elevation_deg=_solar_elevation(label),
         radiance_scaling=scaling,
         radiometric_type=radiometric,
-        label_stats=_stats(image_obj),
-        warnings=warnings,
     )
+    return Product(meta, path=path, image=image, label=label, label_stats=_stats(image_obj),
+                   warnings=warnings)

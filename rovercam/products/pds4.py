@@ -38,7 +38,15 @@ from rovercam.errors import (
     ProductTooLargeError,
     UnsupportedProductError,
 )
-from rovercam.products.model import CFA, Companding, CoordinateSystem, ImageStats, Product, Subframe
+from rovercam.products.model import (
+    CFA,
+    Companding,
+    CoordinateSystem,
+    ImageStats,
+    Product,
+    ProductMeta,
+    Subframe,
+)
 from rovercam.products.naming import parse_product_id
 from rovercam.products.odl import Label, Quantity
 from rovercam.products.raster import Layout, Limits, decode_raster
@@ -530,12 +538,12 @@ def read_pds4(path: str | os.PathLike[str], *, pixels: bool = True,
                                          layout["samples"] * ds_w)
     state.update(_derived(pid.product_type if pid else None, imaging, arr, state["companding"],
                           source=source))
-    return Product(
+    meta = ProductMeta(
         **ident,
         site=counter.get("SITE", pid.site if pid else None),
         drive=counter.get("DRIVE", pid.drive if pid else None),
-        path=source, image=image, label=_to_label(root, 0, source=source),
         camera_model=model, camera_frame=camera_frame, coordinate_systems=frames,
-        temperature_c=temperature, label_stats=_stats(arr, source=source), warnings=warnings,
-        **state,
+        temperature_c=temperature, **state,
     )
+    return Product(meta, path=source, image=image, label=_to_label(root, 0, source=source),
+                   label_stats=_stats(arr, source=source), warnings=warnings)

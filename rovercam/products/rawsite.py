@@ -44,7 +44,7 @@ from rovercam.errors import (
     ProductTooLargeError,
     UnsupportedProductError,
 )
-from rovercam.products.model import CFA, Companding, Product, Subframe
+from rovercam.products.model import CFA, Companding, Product, ProductMeta, Subframe
 from rovercam.products.naming import parse_product_id
 from rovercam.products.raster import Limits
 from rovercam.camera import from_pds3
@@ -292,7 +292,7 @@ def read_rawsite(path: str | os.PathLike[str], *, pixels: bool = True,
         if start_time is not None and start_time.tzinfo is None:
             start_time = start_time.replace(tzinfo=_dt.timezone.utc)
     filter_name = meta.get("filter_name")
-    return Product(
+    record = ProductMeta(
         product_id=pid.product_id if pid else stem.upper(),
         mission=pid.mission if pid else "M2020",
         instrument=instrument,
@@ -305,9 +305,6 @@ def read_rawsite(path: str | os.PathLike[str], *, pixels: bool = True,
         sequence_id=pid.sequence if pid else None,
         product_type=product_type,
         start_time=start_time,
-        path=source,
-        image=image,
-        label=meta,
         camera_model=_camera(meta, source=source),
         camera_frame="ROVER_NAV_FRAME",  # the raw API publishes rover-frame models
         filter=None if filter_name in (None, "UNK", "") else str(filter_name),
@@ -315,5 +312,5 @@ def read_rawsite(path: str | os.PathLike[str], *, pixels: bool = True,
         cfa=cfa,
         subframe=subframe,
         downsample=(scale, scale),
-        warnings=warnings,
     )
+    return Product(record, path=source, image=image, label=meta, warnings=warnings)

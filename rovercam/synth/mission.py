@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.camera.coordinates import azimuth_elevation
-from rovercam.products import CFA, Companding, CoordinateSystem, Product, Subframe
+from rovercam.products import CFA, Companding, CoordinateSystem, Product, ProductMeta, Subframe
 from rovercam.products import format_m2020_id, write_pds3, write_pds4
 from rovercam.radiometry import (
     cfa_phase,
@@ -267,16 +267,16 @@ def _product(pid: str, shot: Shot, spec: SensorSpec, cam: CameraSpec, model: Any
         cfa = CFA()
     ds = shot.downsample if shot.frame != "SITE_FRAME" else 1
     lines, samples = stored.shape[:2]
-    return Product(
+    return Product(ProductMeta(
         product_id=pid, mission="M2020", instrument=shot.instrument_id, sol=st["sol"], sclk=sclk,
         site=rover.site, drive=rover.drive, sequence_id=shot.sequence,
-        product_type="ECM", start_time=st["utc"](sclk), image=stored, camera_model=model,
+        product_type="ECM", start_time=st["utc"](sclk), camera_model=model,
         camera_frame=shot.frame, coordinate_systems=dict(frames), exposure_s=exposure,
         filter=shot.filter_name, temperature_c=spec.temperature_c, focal_length_mm=shot.focal_mm,
         zoom_position=shot.zoom_count, companding=companding, cfa=cfa,
         subframe=Subframe(first_line=shot.first_line, first_sample=shot.first_sample,
                           lines=lines * ds, samples=samples * ds),
-        downsample=(ds, ds), flat_field_applied=onboard_flat)
+        downsample=(ds, ds), flat_field_applied=onboard_flat), image=stored)
 
 
 def _write_dem(terrain: Terrain, dem_dir: Path) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -47,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.camera.coordinates import azimuth_elevation
-from rovercam.products import CFA, Companding, CoordinateSystem, Product, Subframe
+from rovercam.products import CFA, Companding, CoordinateSystem, Product, ProductMeta, Subframe
 from rovercam.products import format_m2020_id, write_pds3
 from rovercam.radiometry import design_sqrt_lut, write_flat, write_lut
 from rovercam.synth.calibration import camera_table_path, write_camera_table
@@ -406,15 +406,15 @@ def _product(pid: str, rig: Rig, iid: str, sol: int, sclk: float, rover: RoverPo
     else:  # Raw (not JPEG) MIPL labels say CFA_VENUE NONE, BAYER_METHOD RAW_BAYER.
         cfa = CFA(pattern=spec.cfa_pattern, state="encoded",  # type: ignore[arg-type]
                   venue="NONE", method="RAW_BAYER")
-    return Product(
+    return Product(ProductMeta(
         product_id=pid, mission=rig.mission, instrument=iid, sol=sol, sclk=sclk,
         site=rover.site, drive=rover.drive, sequence_id=_SEQUENCE_ID,
-        product_type=rig.product_type, start_time=sclk_to_utc(sclk), image=codes, camera_model=model,
+        product_type=rig.product_type, start_time=sclk_to_utc(sclk), camera_model=model,
         camera_frame="ROVER_NAV_FRAME", coordinate_systems=dict(frames), exposure_s=exposure,
         temperature_c=spec.temperature_c, companding=companding, cfa=cfa,
         subframe=Subframe(first_line=1, first_sample=1, lines=lines, samples=samples),
         downsample=(1, 1),
-    )
+    ), image=codes)
 
 
 def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray] | None,
@@ -425,8 +425,8 @@ def _write_truncated(raw_dir: Path, out: Path, first: tuple[Product, NDArray] | 
     product, codes = first
     sclk = _sclk(sol, (prof.frames_per_eye + 1) * _FRAME_INTERVAL_S, rig.mission)
     pid = _product_id(rig, product.instrument, sol, sclk, rover, prof)
-    broken = Product(**{**{f: getattr(product, f) for f in product.__dataclass_fields__},
-                        "product_id": pid, "sclk": sclk, "start_time": sclk_to_utc(sclk), "image": codes})
+    broken = replace(product, meta=replace(product.meta, product_id=pid, sclk=sclk, start_time=sclk_to_utc(sclk)),
+                     image=codes)
     path = raw_dir / f"{pid}.IMG"
     write_pds3(path, broken, embed_vicar=True)
     size = path.stat().st_size

@@ -96,8 +96,8 @@ def edl_frames(sol_dir: str | Path, *, position_error_pct: float = 0.0, pointing
             alt = float(ft.extra.get("altitude_m", 0.0))
             shift = rng.normal(0.0, position_error_pct / 100.0 * alt, 3)
             r = Rotation.from_rotvec(np.radians(rng.normal(0.0, pointing_error_deg, 3))).as_matrix()
-            frame = replace(frame, camera_model=replace(m, c=np.asarray(m.c) + shift, a=r @ m.a,
-                                                        h=r @ m.h, v=r @ m.v))
+            moved = replace(m, c=np.asarray(m.c) + shift, a=r @ m.a, h=r @ m.h, v=r @ m.v)
+            frame = replace(frame, meta=replace(frame.meta, camera_model=moved))
         out.setdefault(ft.instrument_id, []).append(frame)
     return out
 

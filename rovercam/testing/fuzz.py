@@ -30,7 +30,7 @@ def synthetic_product(pid: str, shape: tuple[int, ...], dtype: Any) -> Any:
     coordinate frames are those of the MSL FLB label named below, as a MIPL label carries them.
     """
     from rovercam.camera import CAHVORE
-    from rovercam.products import CoordinateSystem, Product
+    from rovercam.products import CoordinateSystem, Product, ProductMeta
 
     # CAHVORE of the FLB label (MSL FLB_431397159EDR_F0141262FHAZ00323M1), frames as a MIPL label carries them
     model = CAHVORE((1.03304, -0.17145, -0.707908), (0.706662, 0.00032, 0.707551),
@@ -42,10 +42,10 @@ def synthetic_product(pid: str, shape: tuple[int, ...], dtype: Any) -> Any:
               "SITE_FRAME@4": CoordinateSystem("SITE_FRAME@4", (1.0, 0.0, 0.0, 0.0),
                                               (-39.5, -196.3, -2.0), "SITE_FRAME@3", (4,))}
     rng = np.random.default_rng(0)
-    return Product(product_id=pid, mission="M2020", instrument="NAVCAM_LEFT", sol=100,
-                   sclk=675828717.276, site=4, drive=218, image=(rng.random(shape) * 200)
-                   .astype(dtype), camera_model=model, camera_frame="ROVER_NAV_FRAME",
-                   coordinate_systems=frames, exposure_s=0.0111)
+    meta = ProductMeta(product_id=pid, mission="M2020", instrument="NAVCAM_LEFT", sol=100,
+                       sclk=675828717.276, site=4, drive=218, camera_model=model,
+                       camera_frame="ROVER_NAV_FRAME", coordinate_systems=frames, exposure_s=0.0111)
+    return Product(meta, image=(rng.random(shape) * 200).astype(dtype))
 
 
 def seed_products(folder: Path, *, realdata: Path | None = None) -> list[list[Path]]:

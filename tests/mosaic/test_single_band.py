@@ -212,13 +212,12 @@ def test_a_group_of_mixed_band_counts_splits_into_named_mosaics():
 
 def _frames(scene, images, units="radiance_camera"):
     from rovercam.chain import Frame
-    from rovercam.products.model import CFA, Companding, Subframe
+    from rovercam.products.model import ProductMeta
 
     t0 = dt.datetime(2021, 5, 30, 10, 0, tzinfo=dt.timezone.utc)
-    return [Frame(product_id=f"GRAY_{i}", instrument="TEST_GRAYCAM", image=im, units=units,
-                  camera_model=m, camera_frame="SITE_FRAME", coordinate_systems={}, exposure_s=0.01,
-                  companding=Companding(), cfa=CFA(), subframe=Subframe(), downsample=(1, 1),
-                  sol=100, start_time=t0 + dt.timedelta(seconds=i))
+    return [Frame(ProductMeta(product_id=f"GRAY_{i}", mission="", instrument="TEST_GRAYCAM", camera_model=m,
+                              camera_frame="SITE_FRAME", exposure_s=0.01, sol=100,
+                              start_time=t0 + dt.timedelta(seconds=i)), image=im, units=units)
             for i, (m, im) in enumerate(zip(scene.models, images))]
 
 

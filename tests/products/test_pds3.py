@@ -15,6 +15,7 @@ from rovercam.products import (
     CoordinateSystem,
     ImageStats,
     Product,
+    ProductMeta,
     Subframe,
     read_product,
     write_pds3,
@@ -29,12 +30,12 @@ def _product(image: np.ndarray) -> Product:
                     (0.704793, -0.000541, 0.709413), (8.0e-06, -0.013391, -0.007308),
                     (0.001868, 0.001572, 0.001665), mtype=3, mparm=0.37)
     bands = image.shape[2] if image.ndim == 3 else 1
-    return Product(
+    meta = ProductMeta(
         product_id="NLF_0100_0675828717_276ECM_N0040218NCAM00503_01_295J01", mission="M2020",
         instrument="NAVCAM_LEFT", sol=100, sclk=675828717.276, site=4, drive=218,
         sequence_id="NCAM00503", product_type="ECM",
         start_time=dt.datetime(2021, 6, 1, 12, 0, 1, 500000, tzinfo=dt.timezone.utc),
-        image=image, camera_model=model, camera_frame="ROVER_NAV_FRAME",
+        camera_model=model, camera_frame="ROVER_NAV_FRAME",
         coordinate_systems={
             "ROVER_NAV_FRAME": CoordinateSystem("ROVER_NAV_FRAME", (0.423523, 0.00304319,
                                                0.0215231, -0.905624), (-176.437, -129.578, -0.2),
@@ -53,9 +54,10 @@ def _product(image: np.ndarray) -> Product:
                 "ONBOARD" if bands == 3 else None, "MALVAR" if bands == 3 else None),
         subframe=Subframe(953, 1273, image.shape[0] * 2, image.shape[1] * 2),
         downsample=(2, 2), flat_field_applied=True,
-        label_stats=ImageStats(mean=1.5, median=1.0, minimum=0.0, maximum=9.0,
-                               standard_deviation=2.25, checksum=99.0),
     )
+    return Product(meta, image=image,
+                   label_stats=ImageStats(mean=1.5, median=1.0, minimum=0.0, maximum=9.0,
+                                          standard_deviation=2.25, checksum=99.0))
 
 
 FIELDS = ("product_id", "mission", "instrument", "sol", "sclk", "site", "drive", "sequence_id",

@@ -1,15 +1,11 @@
-"""Stage plans and pixel operations of the frame chain (private to :mod:`rovercam.chain`).
+"""Stage plans: what each chain stage will do to a frame, decided from its metadata alone.
 
-Each stage is split in two so that :func:`rovercam.chain.run_chain` can fuse them:
-
-- a *plan* (``_plan_<stage>(frame, settings) -> _Plan``) decides from the frame's metadata what
-  the stage does: it finds and checks calibration files, writes the provenance text and the
-  frame changes, and collects the parameters of the pixel work (the LUT, the Bayer phase, the
-  per-pixel gain map, the per-band scale, the colour matrix, the remap grid);
-- an *operation* (``_apply_<stage>``) does that pixel work on any block of lines.
-
-The stage functions in :mod:`rovercam.chain` run plan + operation on the whole frame;
-``run_chain`` plans all stages, then runs the operations strip by strip (:class:`_RowCache`).
+A plan (``plan_<stage>(frame, settings) -> Plan``) finds and checks the calibration files the
+stage needs (on ``settings.calibration_path``; docs/calibration.md, "Where calibration files come
+from"), writes the provenance text and the frame changes, and collects the parameters of the
+pixel work (the LUT, the Bayer phase, the per-pixel gain map, the per-band scale, the colour
+matrix, the remap grid). The pixel work itself is :mod:`rovercam.chain.pixels`; it runs on any
+block of lines, so :func:`rovercam.chain.run_chain` can plan every stage first and then fuse them.
 """
 from __future__ import annotations
 
@@ -20,7 +16,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -32,16 +27,11 @@ from rovercam.provenance import sha256_file
 from rovercam.radiometry.calfile import calibration_image, map_to_frame
 
 if TYPE_CHECKING:  # pragma: no cover
-    from rovercam.chain import Frame, RadiometricType, Units
+    from rovercam.chain.frame import Frame, RadiometricType, Units
+
+__all__ = ["Plan", "PLANNERS", "plan_decompand", "plan_debayer", "plan_flat", "plan_color", "plan_undistort"]
 
 log = logging.getLogger("rovercam.chain")
-
-#: Output lines per strip in ``run_chain``.
-_STRIP_LINES = 128
-#: Input lines beyond a strip's footprint: bad-pixel repair (2) + Malvar's 5x5 (2).
-_HALO = 4
-#: cv2 border value: NaN in every channel (a bare float would fill channel 0 only).
-_NAN4 = (float("nan"),) * 4
 
 
 def _find_calibration_file(rel: str, search_path: tuple[Path, ...], what: str, frame: Frame) -> Path:
@@ -79,7 +69,7 @@ def _camera_name(frame: Frame) -> str:
 # --- plans: what each stage will do, decided from metadata; the pixel work is separate ---------
 
 @dataclass(slots=True)
-class _Plan:
+class Plan:
     """One stage's decision: provenance text, frame changes and the parameters of its pixel op."""
 
     text: str
@@ -88,9 +78,10 @@ class _Plan:
     op: dict[str, Any] = field(default_factory=dict)
 
 
-def _plan_decompand(frame: Frame, settings: Settings) -> _Plan:
+def plan_decompand(frame: Frame, settings: Settings) -> Plan:
+    """Decompand: the inverse LUT the label names (via the camera's ``luts`` table), or why none."""
     if frame.units != "code" or not _rad.needs_decompanding(frame.companding):
-        return _Plan(f"decompand: not needed (state {frame.companding.state})")
+        return Plan(f"decompand: not needed (state {frame.companding.state})")
     cam = _camera_of(frame, settings)
     label_lut = frame.companding.lut
     name = cam.luts.get(label_lut, f"{cam.lut_prefix}{label_lut}") if cam else label_lut
@@ -98,9 +89,9 @@ def _plan_decompand(frame: Frame, settings: Settings) -> _Plan:
         lut = _rad.find_lut(name, [folder / "luts" for folder in settings.calibration_path])
     except CalibrationError as exc:
         what = _missing(frame, settings, f"inverse LUT {name}", exc.problem)
-        return _Plan(f"decompand: no inverse LUT {name}: values stay companded codes", {"missing": (what,)})
+        return Plan(f"decompand: no inverse LUT {name}: values stay companded codes", {"missing": (what,)})
     calibration = {Path(lut.source).name if lut.source else lut.name: lut.sha256}
-    return _Plan(f"decompand: {lut.name}", {"units": "dn"}, calibration, {"lut": lut})
+    return Plan(f"decompand: {lut.name}", {"units": "dn"}, calibration, {"lut": lut})
 
 
 def _bad_mask(frame: Frame, cam: CameraSettings | None, settings: Settings, shape: tuple[int, int]
@@ -128,14 +119,16 @@ def _detector(cam: CameraSettings | None) -> tuple[int, int] | None:
     return cam.detector_samples, cam.detector_lines
 
 
-def _plan_debayer(frame: Frame, settings: Settings, *, dn_max: float | None = None) -> _Plan:
+def plan_debayer(frame: Frame, settings: Settings, *, dn_max: float | None = None) -> Plan:
+    """Debayer: Bayer phase from the subframe origin, bad-pixel mask, clip range (``dn_max`` when the
+    label gives no bit depth; the frame's maximum otherwise)."""
     if frame.cfa.state != "encoded" or frame.image.ndim != 2:
-        return _Plan(f"debayer: not needed (CFA state {frame.cfa.state})")
+        return Plan(f"debayer: not needed (CFA state {frame.cfa.state})")
     if frame.downsample != (1, 1):
         # pixel averaging mixes the 2x2 cell: one panchromatic band is left, nothing to demosaic
         h, w = frame.downsample
-        return _Plan(f"debayer: not needed (binned {h}x{w}: the Bayer cell is averaged into one band)",
-                     {"cfa": replace(frame.cfa, state="none")})
+        return Plan(f"debayer: not needed (binned {h}x{w}: the Bayer cell is averaged into one band)",
+                    {"cfa": replace(frame.cfa, state="none")})
     pattern = _rad.cfa_phase(frame.cfa.pattern or "RGGB", frame.subframe.first_line, frame.subframe.first_sample)
     method = settings.chain.debayer
     if method == "vng" and frame.image.dtype != np.uint8:
@@ -151,8 +144,8 @@ def _plan_debayer(frame: Frame, settings: Settings, *, dn_max: float | None = No
     cfa = replace(frame.cfa, state="decoded", venue="GROUND", method=method.upper())
     repaired = f"bad pixels repaired ({int(mask.sum())}), " if mask is not None else ""
     changes = {"cfa": cfa, "bad_pixels_repaired": mask is not None}
-    return _Plan(f"debayer: {repaired}{method} {pattern}", changes, files,
-                 {"pattern": pattern, "method": method, "clip": (0.0, hi), "bad": mask})
+    return Plan(f"debayer: {repaired}{method} {pattern}", changes, files,
+                {"pattern": pattern, "method": method, "clip": (0.0, hi), "bad": mask})
 
 
 @functools.lru_cache(maxsize=64)
@@ -219,7 +212,7 @@ def _flat_file(frame: Frame, cam: CameraSettings, settings: Settings) -> tuple[P
     return None, f"{rel} not found on the calibration search path"
 
 
-def _plan_flat_derived(frame: Frame) -> _Plan:
+def _plan_flat_derived(frame: Frame) -> Plan:
     """A MIPL radiometric product: its label's scaling gives the physical values; nothing is re-applied."""
     factor, offset = frame.radiance_scaling  # type: ignore[misc]
     rtype = frame.label_radiometric_type or "spectral_radiance"
@@ -228,15 +221,17 @@ def _plan_flat_derived(frame: Frame) -> _Plan:
     text = (f"flat: MIPL radiometric product ({rtype}): value = stored x {factor:g} + {offset:g} "
             "(label scaling); bias, flat and responsivity not re-applied")
     op = {"bias": -offset / factor, "bad": None, "gain": None, "scale": np.full(bands, factor, np.float32)}
-    return _Plan(text, {"units": units, "radiometric_type": rtype}, {}, op)
+    return Plan(text, {"units": units, "radiometric_type": rtype}, {}, op)
 
 
-def _plan_flat(frame: Frame, settings: Settings) -> _Plan:
+def plan_flat(frame: Frame, settings: Settings) -> Plan:
+    """Flat: bias, bad pixels, onboard and ground flats (one gain map), exposure, responsivity,
+    zenith scaling and I/F as one per-band scale (docs/calibration.md, step 3)."""
     if frame.units == "code":  # no inverse LUT (recorded by decompand): values stay codes
         bands = frame.image.shape[2] if frame.image.ndim == 3 else 1
         op = {"bias": 0.0, "bad": None, "gain": None, "scale": np.ones(bands, np.float32)}
-        return _Plan("flat: companded codes: no bias, flat or exposure applied",
-                     {"units": "relative_camera", "radiometric_type": "raw"}, {}, op)
+        return Plan("flat: companded codes: no bias, flat or exposure applied",
+                    {"units": "relative_camera", "radiometric_type": "raw"}, {}, op)
     if frame.units != "dn":
         raise ProductError(frame.product_id, f"flat expects DN, got {frame.units} (run decompand first)")
     if frame.radiance_scaling is not None:
@@ -344,19 +339,20 @@ def _plan_flat(frame: Frame, settings: Settings) -> _Plan:
     op = {"bias": float(bias), "bad": bad, "gain": gain, "scale": np.asarray(scale_band, np.float32)}
     changes = {"units": units, "radiometric_type": rtype, "flat_fielded": flat_fielded,
                "bad_pixels_repaired": frame.bad_pixels_repaired or bad is not None, "missing": tuple(missing)}
-    return _Plan("flat: " + ", ".join(steps), changes, files, op)
+    return Plan("flat: " + ", ".join(steps), changes, files, op)
 
 
-def _plan_color(frame: Frame, settings: Settings) -> _Plan:
+def plan_color(frame: Frame, settings: Settings) -> Plan:
+    """Color: white-balance gains and the camera -> linear sRGB matrix, or why none."""
     if not frame.units.endswith("_camera"):
         raise ProductError(frame.product_id, f"color expects calibrated camera bands, got {frame.units}")
     if frame.image.ndim != 3 or frame.image.shape[2] != 3:
-        return _Plan("color: single band, no colour transform")
+        return Plan("color: single band, no colour transform")
     out_units = frame.units.replace("_camera", "_srgb")
     cam = _camera_of(frame, settings)
     if cam is None or cam.xyz_from_camera is None:
         what = _missing(frame, settings, "colour matrix", f"none known for {_camera_name(frame)}")
-        return _Plan("color: camera RGB kept (no colour matrix for this camera)", {"missing": (what,)})
+        return Plan("color: camera RGB kept (no colour matrix for this camera)", {"missing": (what,)})
     choice = settings.chain.white_balance
     text = "color: camera RGB -> XYZ -> linear sRGB (D65)"
     gains = np.ones(3)
@@ -367,168 +363,20 @@ def _plan_color(frame: Frame, settings: Settings) -> _Plan:
     if choice != "none":
         text = f"color: white balance {choice} (" + ", ".join(f"{g:.4g}" for g in gains) + "), " + text[7:]
     srgb_from_camera = _rad.SRGB_FROM_XYZ @ np.asarray(cam.xyz_from_camera, dtype=np.float64) @ np.diag(gains)
-    return _Plan(text, {"units": out_units}, {}, {"matrix": srgb_from_camera})
+    return Plan(text, {"units": out_units}, {}, {"matrix": srgb_from_camera})
 
 
-def _plan_undistort(frame: Frame, settings: Settings) -> _Plan:
+def plan_undistort(frame: Frame, settings: Settings) -> Plan:
+    """Undistort: the CAHV linearization of the frame's model and the remap grid onto it."""
     h, w = frame.image.shape[:2]
     model = frame.camera_model
     if type(model).__name__ == "CAHV":
-        return _Plan("undistort: already CAHV")
+        return Plan("undistort: already CAHV")
     linear = _camera.linearize(model, w, h, fov=settings.chain.linearize_fov)
     maps = _camera.remap_grid(linear, (w, h), model)
-    return _Plan(f"undistort: {type(model).__name__} -> CAHV ({settings.chain.linearize_fov} fov)",
-                 {"camera_model": linear}, {}, {"maps": maps})
+    return Plan(f"undistort: {type(model).__name__} -> CAHV ({settings.chain.linearize_fov} fov)",
+                {"camera_model": linear}, {}, {"maps": maps})
 
 
-_PLANNERS = {"decompand": _plan_decompand, "debayer": _plan_debayer, "flat": _plan_flat,
-             "color": _plan_color, "undistort": _plan_undistort}
-
-
-# --- pixel operations ----------------------------------------------------------------------------
-
-def _apply_debayer(img: np.ndarray, op: dict[str, Any]) -> NDArray[np.float32]:
-    if op["bad"] is not None:
-        img = _rad.repair_bad_pixels(img, op["bad"], bayer=True)
-        if op["method"] in ("edge_aware", "vng"):  # OpenCV wants the integer type back
-            img = np.clip(np.rint(img), 0, op["clip"][1]).astype(np.uint16 if op["method"] == "edge_aware" else np.uint8)
-    return _rad.debayer(img, op["pattern"], method=op["method"], clip=op["clip"])
-
-
-def _apply_flat(img: np.ndarray, op: dict[str, Any], gain_rows: slice = slice(None)) -> NDArray[np.float32]:
-    work = _rad.subtract_bias(img, op["bias"])  # a new float32 array: the rest is in place
-    if op["bad"] is not None:
-        work = _rad.repair_bad_pixels(work, op["bad"][gain_rows], bayer=False)
-    gain = op["gain"]
-    if gain is not None:
-        g = gain[gain_rows]
-        if g.ndim == 3 and work.ndim == 2:
-            raise CalibrationError("flat", "a three-band flat cannot calibrate a one-band frame")
-        _multiply_gain(work, g)
-    s = op["scale"]
-    np.multiply(work, s if work.ndim == 3 else s[0], out=work)
-    return work
-
-
-def _multiply_gain(img: NDArray[np.float32], gain: NDArray[np.float32]) -> None:
-    """``img *= gain`` in place; a one-band gain on a three-band image is merged to three bands
-    first (one SIMD multiply: numpy's broadcast over a last axis of 3 is ~4x slower)."""
-    if img.ndim == 3 and gain.ndim == 2 and img.shape[2] == 3:
-        cv2.multiply(img, cv2.merge([gain, gain, gain]), dst=img)
-    else:
-        np.multiply(img, gain[..., None] if img.ndim == 3 and gain.ndim == 2 else gain, out=img)
-
-
-def _apply_color(img: np.ndarray, op: dict[str, Any]) -> NDArray[np.float32]:
-    # cv2.transform: one pass, SIMD; dst[c] = sum_j m[c, j] src[j] (NaN propagates per pixel)
-    return cv2.transform(_rad.as_working(img), op["matrix"].astype(np.float32))
-
-
-def _remap(img: NDArray[np.float32], map_x: np.ndarray, map_y: np.ndarray,
-           dst: np.ndarray | None = None) -> NDArray[np.float32]:
-    """Bilinear resampling, NaN outside the source (into ``dst`` when given)."""
-    return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, dst=dst, borderMode=cv2.BORDER_CONSTANT,
-                     borderValue=_NAN4)
-
-
-
-# --- strips for the fused chain ---------------------------------------------------------------
-
-def _calibrate_rows(src: np.ndarray, ya: int, yb: int, plans: dict[str, _Plan]) -> NDArray[np.float32]:
-    """Decompand, debayer, flat and colour input lines ``ya:yb`` (float32, camera or sRGB bands)."""
-    x = src[ya:yb]
-    lut = plans["decompand"].op.get("lut")
-    if lut is not None:
-        table = lut.values.astype(np.float32)
-        x = cv2.LUT(x, table) if x.dtype == np.uint8 else np.take(table, x)
-    dop = plans["debayer"].op
-    if dop:
-        bad = dop["bad"]
-        x = _apply_debayer(x, {**dop, "bad": None if bad is None else bad[ya:yb]})
-    else:
-        x = _rad.as_working(x)
-    fop, cop = plans["flat"].op, plans["color"].op
-    gain = fop["gain"]
-    if cop and fop["bad"] is None and (gain is None or gain.ndim == 2):
-        # M diag(s) ((x - b) g) = g (M diag(s) x - M diag(s) b): one affine transform, one multiply
-        m = cop["matrix"] @ np.diag(fop["scale"].astype(np.float64))
-        affine = np.hstack([m, -(m @ np.full(3, fop["bias"]))[:, None]]).astype(np.float32)
-        y = cv2.transform(x, affine)
-        if gain is not None:
-            _multiply_gain(y, gain[ya:yb])
-        return y
-    y = _apply_flat(x, fop, slice(ya, yb))
-    return _apply_color(y, cop) if cop else y
-
-
-@functools.lru_cache(maxsize=8)
-def _footprints(linear: Any, model: Any, w: int, h: int) -> tuple[tuple[int, int, int, int], ...]:
-    """Per output strip (y0, y1), the input lines (ya, yb) its remap reads; ya = -1: none."""
-    map_y = _camera.remap_grid(linear, (w, h), model)[1]  # cached by the camera package
-    out = []
-    for y0 in range(0, h, _STRIP_LINES):
-        y1 = min(h, y0 + _STRIP_LINES)
-        strip = map_y[y0:y1]
-        finite = strip[np.isfinite(strip)]
-        if finite.size == 0:
-            out.append((y0, y1, -1, -1))
-            continue
-        lo = min(max(float(finite.min()), 0.0), h - 1.0)
-        hi = min(max(float(finite.max()), 0.0), h - 1.0)
-        out.append((y0, y1, math.floor(lo), min(h, math.floor(hi) + 2)))
-    return tuple(out)
-
-
-class _RowCache:
-    """Calibrated input lines, computed once each while output strips move down the frame.
-
-    Each strip's footprint (the input lines its remap reads) overlaps the previous one. Lines are
-    kept in a buffer: lines above the new footprint are dropped, new ones computed (with the 5x5
-    filters' halo, :data:`_HALO`, then cropped) straight into the buffer's free end, and the
-    buffer is compacted only when that end is reached, so every input line is calibrated once
-    and copied about once.
-    """
-
-    def __init__(self, src: np.ndarray, plans: dict[str, _Plan]) -> None:
-        self.src, self.plans = src, plans
-        self.buf: NDArray[np.float32] | None = None
-        self.first = 0  # buffer index of input line ``self.top``
-        self.top = 0
-        self.count = 0  # lines held
-
-    def _compute(self, c0: int, c1: int) -> NDArray[np.float32]:
-        h = self.src.shape[0]
-        ya = max(0, c0 - _HALO)
-        ya -= ya % 2  # keep the Bayer phase of the block equal to the frame's
-        yb = min(h, c1 + _HALO)
-        return _calibrate_rows(self.src, ya, yb, self.plans)[c0 - ya:c1 - ya]
-
-    def get(self, ya: int, yb: int) -> NDArray[np.float32]:
-        """Calibrated input lines ``ya:yb`` (a view; valid until the next call)."""
-        end = self.top + self.count
-        if self.buf is None or ya < self.top or ya >= end:
-            block = self._compute(ya, yb)
-            if self.buf is None or len(self.buf) < 3 * len(block):
-                self.buf = np.empty((3 * len(block),) + block.shape[1:], dtype=np.float32)
-            self.buf[: len(block)] = block
-            self.first, self.top, self.count = 0, ya, len(block)
-            return self.buf[: len(block)]
-        self.first += ya - self.top
-        self.count -= ya - self.top
-        self.top = ya
-        need = yb - end
-        if need > 0:
-            if self.first + self.count + need > len(self.buf):
-                if self.count + need > len(self.buf):
-                    grown = np.empty((2 * (self.count + need),) + self.buf.shape[1:], dtype=np.float32)
-                    grown[: self.count] = self.buf[self.first:self.first + self.count]
-                    self.buf = grown
-                else:
-                    self.buf[: self.count] = self.buf[self.first:self.first + self.count].copy()
-                self.first = 0
-            at = self.first + self.count
-            self.buf[at:at + need] = self._compute(end, yb)
-            self.count += need
-        return self.buf[self.first:self.first + (yb - ya)]
-
-
+PLANNERS = {"decompand": plan_decompand, "debayer": plan_debayer, "flat": plan_flat,
+             "color": plan_color, "undistort": plan_undistort}
