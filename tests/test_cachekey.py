@@ -126,7 +126,9 @@ def test_closure_follows_relative_imports_inside_functions_and_whole_entry_packa
     (pkg / "unused.py").write_text("")
     (pkg / "sub" / "__init__.py").write_text("")
     (pkg / "sub" / "d.py").write_text("from ..c import *\n")
-    names = lambda files: sorted(p.relative_to(pkg).as_posix() for p in files)  # noqa: E731
+    def names(files):
+        return sorted(p.relative_to(pkg).as_posix() for p in files)
+
     assert names(cachekey.module_closure(["pkg.a"], root=pkg)) == ["__init__.py", "a.py", "b.py", "c.py"]
     assert names(cachekey.module_closure(["pkg.sub"], root=pkg)) == ["__init__.py", "c.py", "sub/__init__.py",
                                                                     "sub/d.py"]

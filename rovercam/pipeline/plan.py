@@ -125,7 +125,7 @@ class PreviousRun:
 
 def previous_run(catalog: Any, sol: int) -> PreviousRun | None:
     """The latest completed run of ``sol`` in ``catalog`` whose report holds a fingerprint."""
-    for run in catalog.runs(sol=sol, limit=20):
+    for run in catalog.runs(sol=sol, limit=5):
         fp = run.summary.get("fingerprint") if run.status == "completed" else None
         if fp:
             return PreviousRun(run.run_id, dict(fp))
