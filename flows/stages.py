@@ -289,7 +289,8 @@ def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list
         elif p.decision.reuse:
             done.append(MosaicRef(p.name, p.decision.stored, p.decision.key))
         else:
-            pending[task.submit(p.name, list(p.refs), _unwalked(settings), sol, p.decision.key)] = (p.name, p.decision.key)
+            fut = task.submit(p.name, list(p.refs), _unwalked(settings), sol, p.decision.key)
+            pending[fut] = (p.name, p.decision.key)
     reused = len(done)
     failed = []
     for fut, (name, key) in pending.items():

@@ -35,8 +35,8 @@ import rovercam
 from rovercam.config import Settings
 
 __all__ = ["digest", "code_version", "STAGE_MODULES", "STAGE_SECTIONS", "module_closure", "stage_code_digest",
-           "stage_code_version", "calibration_fingerprint", "fingerprint", "fingerprint_parts", "ingest_key", "calibrate_key",
-           "mosaic_key", "publish_key", "product_content_sha256", "sol_key"]
+           "stage_code_version", "calibration_fingerprint", "fingerprint", "fingerprint_parts", "ingest_key",
+           "calibrate_key", "mosaic_key", "publish_key", "product_content_sha256", "sol_key"]
 
 
 def digest(*parts: object) -> str:

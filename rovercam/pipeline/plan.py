@@ -41,6 +41,7 @@ from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
 from rovercam.pipeline.results import FrameRef, MosaicRef
+from rovercam.pipeline.stages import STAGES
 from rovercam.storage import Store, arrayblob
 
 __all__ = [
@@ -216,8 +217,8 @@ class Planner:
         stored = layout.run_record_key(sol, key)
         unit = layout.sol_part(sol)
         if self.refresh:
-            return Decision("sol", unit, "compute", key, stored,
-                            f"refresh asked for {', '.join(s for s in ('ingest', 'calibrate', 'mosaic', 'publish') if s in self.refresh)}")
+            asked = ", ".join(s for s in STAGES if s in self.refresh)
+            return Decision("sol", unit, "compute", key, stored, f"refresh asked for {asked}")
         if not self.store.exists(stored):
             return Decision("sol", unit, "compute", key, stored,
                             self._missing("sol", "no stored run record for this key", self.fingerprint(products)))
@@ -280,9 +281,8 @@ class Planner:
             for band, refs in split_by_bands(members, lambda ref: bands[ref.product_id]):
                 name = mosaic_name(group, fields, projection, bands=band)
                 if len(refs) < self.settings.mosaic.min_frames:
-                    out.append(MosaicPlan(name, tuple(refs), None, Decision(
-                        "mosaic", name, "skip",
-                        reason=f"{len(refs)} frame(s), fewer than [mosaic] min_frames = {self.settings.mosaic.min_frames}")))
+                    few = f"{len(refs)} frame(s), fewer than [mosaic] min_frames = {self.settings.mosaic.min_frames}"
+                    out.append(MosaicPlan(name, tuple(refs), None, Decision("mosaic", name, "skip", reason=few)))
                     continue
                 key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], self.settings)
                 stored = f"{layout.mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
