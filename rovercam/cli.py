@@ -480,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="storage root (default from configuration)")
     r.set_defaults(func=cmd_run)
 
-    rp = sub.add_parser("reprocess", help="reprocess a cataloged sol (reprocess-sol flow)")
+    rp = sub.add_parser("reprocess", help="reprocess a cataloged sol (reprocess-sol flow; --dry-run: the plan only)")
     rp.add_argument("--sol", type=int, required=True)
     rp.add_argument("--cameras", nargs="*", help="instrument ids or prefixes (default: all)")
     rp.add_argument("--stages", nargs="*",
