@@ -121,7 +121,7 @@ def _dask_rate(items: list[Any], sol: int, root: Path, sol_dir: Path, workers: i
     @flow(name="bench-dask-calibrate", task_runner=_task_runner(settings))
     def measure() -> list[float]:
         _calibrate_stage(items, settings, sol, refresh=True)  # warm the workers up
-        return [out["computed"] / out["compute_s"]
+        return [out.computed / out.compute_s
                 for out in (_calibrate_stage(items, settings, sol, refresh=True) for _ in range(passes))]
 
     return _median(measure())

@@ -12,9 +12,10 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from rovercam.config import load
+from rovercam.pipeline import SolReport
 from rovercam.sources import source_calibration
 
-from rovercam_flows.stages import SolReport, run_sol
+from rovercam_flows.stages import run_sol
 from rovercam_tasks.fetch import fetch_new, find_sols, incoming_paths
 
 

@@ -12,15 +12,14 @@ missing from the configuration are read from ``cameras/*.toml`` on the calibrati
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from rovercam import cachekey
 from rovercam.config import load
 from rovercam.edl.sequence import DOWN_LOOKING
+from rovercam.pipeline import Failure, SolReport
 
 from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
 from rovercam_tasks._runtime import catalog_for
@@ -28,55 +27,32 @@ from rovercam_tasks.edl import edl_descent, edl_sequence, find_dem
 from rovercam_tasks.ingest import discover_products
 
 
-@dataclass
-class EdlReport:
-    """What an EDL run did (returned by the flow; small and JSON-friendly)."""
-
-    sol: int
-    run_id: str = ""
-    products_found: int = 0
-    ingested: list[str] = field(default_factory=list)
-    quarantined: list[dict[str, str]] = field(default_factory=list)
-    failed: list[dict[str, str]] = field(default_factory=list)
-    sequences: dict[str, int] = field(default_factory=dict)
-    descents: list[dict[str, Any]] = field(default_factory=list)
-    videos: list[dict[str, Any]] = field(default_factory=list)
-    dem: str | None = None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    storage_root: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
-
-
 @flow(name="process-edl", description="Ingest and calibrate a sol's EDL frames; publish the landing-site "
       "orthomosaic, descent track, videos, contact sheets and events.")
 def process_edl(sol: int, input_dir: str, config_file: str | None = None,
                 overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Process one sol's EDL imagery; returns its report (:class:`rovercam.pipeline.SolReport`,
+    with ``sequences``, ``descents``, ``videos`` and ``dem`` filled)."""
     logger = get_run_logger()
     settings = load(config_file, overrides=overrides)
-    report = EdlReport(sol=sol, storage_root=settings.storage_root, dem=find_dem(input_dir))
+    report = SolReport(sol=sol, dem=find_dem(input_dir))
     catalog = catalog_for(settings)
-    report.run_id = catalog.start_run(flow="process-edl", sol=sol, config_hash=settings.config_hash,
-                                      software_version=cachekey.code_version())
+    report.start(catalog, flow="process-edl", settings=settings)
     timed = stage_timer(report.stage_seconds)
     paths = discover_products(input_dir)
     report.products_found = len(paths)
     with subflow_settings():
-        results = ingest_stage(paths, settings, sol)
-    ingested = [r for r in results if r.state == "ingested"]
-    report.ingested = [r.product_id for r in ingested]
-    report.quarantined = [{"path": r.path, "reason": r.reason} for r in results if r.state == "quarantined"]
+        ingested = report.record_ingest(ingest_stage(paths, settings, sol))
     timed("ingest")
 
     with subflow_settings():
         cal = calibrate_stage(ingested, settings, sol)
-    report.failed += cal["failed"]
+    report.record_calibrate(cal)
     timed("calibrate")
 
     instrument_of = {r.product_id: r.instrument or "" for r in ingested}
     sequences: dict[str, list] = {}
-    for ref in cal["frames"]:
+    for ref in cal.frames:
         sequences.setdefault(instrument_of[ref.product_id], []).append(ref)
     report.sequences = {k: len(v) for k, v in sorted(sequences.items())}
     futures = []
@@ -94,17 +70,17 @@ def process_edl(sol: int, input_dir: str, config_file: str | None = None,
         if reason is None:
             (report.descents if instrument in DOWN_LOOKING else report.videos).append(out)
         else:
-            report.failed.append({"product_id": instrument, "stage": "edl", "reason": reason})
+            report.record_failures([Failure(instrument, "edl", reason)])
             logger.error("%s: EDL products failed: %s", instrument, reason)
     timed("edl")
 
-    catalog.finish_run(report.run_id, status="completed", summary=report.to_dict())
+    report.finish(catalog)
     create_markdown_artifact(key=f"sol-{sol:05d}-edl-summary", markdown=summary_markdown(report),
                              description=f"process-edl summary for sol {sol}")
     return report.to_dict()
 
 
-def summary_markdown(report: EdlReport) -> str:
+def summary_markdown(report: SolReport) -> str:
     """The per-sol EDL summary shown in the Prefect UI."""
     lines = [
         f"# Sol {report.sol}: EDL imagery",

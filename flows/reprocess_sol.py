@@ -11,27 +11,29 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 
+from rovercam import pipeline
 from rovercam.config import load
 
-from rovercam_flows.stages import run_sol, stages_to_refresh
+from rovercam_flows.stages import run_sol
 from rovercam_tasks._runtime import catalog_for
 
 
 def cataloged_paths(sol: int, settings: Any, cameras: list[str] | None = None) -> list[str]:
     """Paths of the sol's ingested products in the catalog (optionally of some cameras only)."""
-    wanted = [c.upper() for c in cameras or []]
-    rows = catalog_for(settings).products(sol=sol)
-    return sorted({r.path for r in rows if r.state == "ingested" and r.path
-                   and (not wanted or any((r.instrument or "").upper().startswith(c) for c in wanted))})
+    return pipeline.cataloged_paths(catalog_for(settings), sol, cameras)
 
 
 @flow(name="reprocess-sol", description="Reprocess one sol's cataloged products (chosen cameras and stages).")
 def reprocess_sol(sol: int, cameras: list[str] | None = None, stages: list[str] | None = None,
                   force: bool = False, config_file: str | None = None,
                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Reprocess ``sol``; returns its report (see :class:`rovercam_flows.stages.SolReport`)."""
+    """Reprocess ``sol``; returns its report (see :class:`rovercam.pipeline.SolReport`).
+
+    ``rovercam reprocess --dry-run`` prints what this would reuse and compute, and why
+    (:func:`rovercam.pipeline.plan_reprocess`).
+    """
     settings = load(config_file, overrides=overrides)
-    refresh = stages_to_refresh(stages, force=force)
+    refresh = pipeline.stages_to_refresh(stages, force=force)
     paths = cataloged_paths(sol, settings, cameras)
     get_run_logger().info("sol %d: %d cataloged product(s); recomputing %s", sol, len(paths),
                           ", ".join(sorted(refresh)) or "only what changed")

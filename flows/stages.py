@@ -3,10 +3,10 @@
 Every top-level flow (ingest-sol, reprocess-sol, build-mosaics) runs the same four subflows through
 :func:`run_sol`, so each shows up in the Prefect UI as its own run with its own task runs.
 
-Caching (see :mod:`rovercam.cachekey`): each task's cache key is computed here from content
-(product files' sha256), the configuration sections the stage depends on, and the code version.
-Results are persisted under the storage root. Work whose result is already in the store is not
-even submitted; ``refresh`` names the stages to recompute regardless.
+What to run is not decided here: each stage asks a :class:`rovercam.pipeline.Planner` (cache keys
+from :mod:`rovercam.cachekey`, the store, the stages asked to be recomputed), submits the tasks
+the plan says to compute, and takes the rest from the store. A task's Prefect cache key is its
+unit's key, and results are persisted under the storage root.
 
 Failure policy: a product that fails ingest is quarantined; one that fails calibration, or a
 mosaic that fails, is reported with the stage and the reason; the rest go on.
@@ -17,79 +17,35 @@ import contextlib
 import json
 import math
 import time
-from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterable, Iterator
+from dataclasses import replace
+from typing import Any, Callable, Iterator
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.utilities.annotations import quote
 from prefect.futures import as_completed
+from prefect.utilities.annotations import quote
 
-from rovercam import cachekey, layout
+from rovercam import cachekey
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
-from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
+from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, FrameRef, MosaicRef, MosaicResult,
+                               Planner, PreviousRun, PublishResult, SolReport, previous_run, stages_to_refresh,
+                               summarize)
+from rovercam.pipeline.plan import RESULTS_PREFIX
 
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
-from rovercam_tasks._stage import FRAME_FILE, FrameRef, frame_bands
 from rovercam_tasks.calibrate import calibrate, calibrate_batch
 from rovercam_tasks.color import color
 from rovercam_tasks.debayer import debayer
 from rovercam_tasks.decompand import decompand
 from rovercam_tasks.flat import flat
 from rovercam_tasks.ingest import ingest_product
-from rovercam_tasks.mosaic import MOSAIC_FILE, build_mosaic
+from rovercam_tasks.mosaic import build_mosaic
 from rovercam_tasks.publish import publish
 from rovercam_tasks.undistort import undistort
 
-#: Stages in order; ``reprocess-sol --stages`` names them (chain stage names mean "calibrate").
-STAGES = ("ingest", "calibrate", "mosaic", "publish")
-CHAIN_STAGES = ("decompand", "debayer", "flat", "color", "undistort")
-
-
-def stages_to_refresh(stages: Iterable[str] | None, *, force: bool = False) -> set[str]:
-    """The stages to recompute: every stage from the earliest one named (or all with ``force``).
-
-    Raises
-    ------
-    ValueError
-        An unknown stage name (the message lists the known ones).
-    """
-    if force:
-        return set(STAGES)
-    wanted = set()
-    for s in stages or ():
-        s = "calibrate" if s in CHAIN_STAGES else s
-        if s not in STAGES:
-            raise ValueError(f"unknown stage {s!r}; stages: {', '.join(STAGES + CHAIN_STAGES)}")
-        wanted.add(s)
-    if not wanted:
-        return set()
-    first = min(STAGES.index(s) for s in wanted)
-    return set(STAGES[first:])
-
-
-@dataclass
-class SolReport:
-    """What a sol run did (returned by the flows; small and JSON-friendly)."""
-
-    sol: int
-    flow: str = ""
-    run_id: str = ""
-    products_found: int = 0
-    ingested: list[str] = field(default_factory=list)
-    quarantined: list[dict[str, str]] = field(default_factory=list)
-    duplicates: list[dict[str, str]] = field(default_factory=list)
-    failed: list[dict[str, str]] = field(default_factory=list)
-    published: list[dict[str, Any]] = field(default_factory=list)
-    reused: dict[str, int] = field(default_factory=dict)
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    storage_root: str = ""
-    fetched: list[str] = field(default_factory=list)
-    products: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+__all__ = ["STAGES", "SolReport", "run_sol", "stages_to_refresh", "ingest_stage", "calibrate_stage",
+           "mosaic_stage", "publish_stage", "dask_batch_size"]
 
 
 def stage_timer(seconds: dict[str, float]) -> Callable[[str], None]:
@@ -165,21 +121,54 @@ def _task_runner(settings: Settings) -> Any:
     return ThreadPoolTaskRunner(max_workers=settings.prefect.max_workers)
 
 
+def _planner(settings: Settings, stage: str, refresh: bool, previous: PreviousRun | None) -> Planner:
+    """The planner of one stage subflow (``refresh``: recompute the stage regardless)."""
+    return Planner(settings, store_for(settings), refresh={stage} if refresh else set(), previous=previous)
+
+
+def _recorded(settings: Settings, plan: list[Decision]) -> dict[int, Any]:
+    """The task results that ``reuse`` decisions point to, by plan index: what the task recorded
+    under its cache key (a record that no longer reads is left out: its task is submitted)."""
+    from prefect.results import ResultStore
+
+    reuse = [(i, d) for i, d in enumerate(plan) if d.reuse]
+    if not reuse:
+        return {}
+    results = ResultStore(result_storage=result_storage_for(settings), cache_result_in_memory=False)
+    out = {}
+    for i, d in reuse:
+        try:
+            out[i] = results.read(d.stored.removeprefix(f"{RESULTS_PREFIX}/")).result
+        except Exception as exc:  # an unreadable record is recomputed, as Prefect would
+            get_run_logger().warning("%s %s: recorded result unreadable (%s); recomputing", d.stage, d.unit, exc)
+    return out
+
+
+def _log_plan(stage: str, plan: list[Decision]) -> None:
+    get_run_logger().info("%s plan: %s", stage, summarize(plan))
+
+
 # --- ingest ---------------------------------------------------------------------------------------
 
 @flow(name="ingest", flow_run_name="ingest-sol{sol}", description="Validate and catalog product files.")
 def ingest_stage(paths: list[str], settings: Settings, sol: int, refresh: bool = False,
-                 shas: list[str] | None = None) -> list[IngestResult]:
+                 shas: list[str] | None = None, previous: PreviousRun | None = None) -> list[IngestResult]:
     """Ingest ``paths`` (mapped, cached by file content); returns one result per path.
 
     ``shas`` are the products' content digests when the caller has them
     (:func:`rovercam.cachekey.product_content_sha256`).
     """
     shas = shas or [cachekey.product_content_sha256(p) for p in paths]
-    keys = [cachekey.ingest_key(sha, settings, sol=sol) for sha in shas]
-    task = ingest_product.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
-    futures = task.map(paths, unmapped(_unwalked(settings)), unmapped(sol), keys)
-    return [replace(f.result(), content_sha256=sha) for f, sha in zip(futures, shas)]
+    plan = _planner(settings, "ingest", refresh, previous).ingest(sol, list(zip(paths, shas)))
+    _log_plan("ingest", plan)
+    results = _recorded(settings, plan)
+    todo = [i for i in range(len(plan)) if i not in results]
+    if todo:
+        task = ingest_product.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
+        futures = task.map([paths[i] for i in todo], unmapped(_unwalked(settings)), unmapped(sol),
+                           [plan[i].key for i in todo])
+        results.update((i, f.result()) for i, f in zip(todo, futures))
+    return [replace(results[i], content_sha256=sha) for i, sha in enumerate(shas)]
 
 
 # --- calibrate ------------------------------------------------------------------------------------
@@ -210,41 +199,39 @@ def dask_batch_size(products: int, settings: Settings) -> int:
 TASKS_PER_WORKER = 4
 
 
-def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False
-                     ) -> dict[str, Any]:
-    logger = get_run_logger()
-    store = store_for(settings)
-    calibration = cachekey.calibration_fingerprint(settings)
-    refs: dict[str, FrameRef] = {}
-    pending: dict[Any, list[IngestResult]] = {}
+def _submit_calibration(todo: list[tuple[IngestResult, Decision]], settings: Settings, refresh: bool
+                        ) -> dict[Any, list[IngestResult]]:
+    """Submit the chain for ``todo``: one task per product (threads), batches on Dask, or the
+    five stage tasks (``chain_tasks = "per-stage"``); returns future -> its products."""
+    if settings.prefect.chain_tasks == "per-stage":
+        return {_per_stage(item, settings): [item] for item, _ in todo}
     storage = result_storage_for(settings)
     task = calibrate.with_options(result_storage=storage, refresh_cache=refresh)
     batch_task = calibrate_batch.with_options(result_storage=storage, refresh_cache=refresh)
-    started = time.perf_counter()  # the task runner (threads or a Dask cluster) is already up
-    todo: list[tuple[IngestResult, str]] = []
-    keys: dict[str, str] = {}
-    for item in items:
-        key = keys[item.product_id] = cachekey.calibrate_key(item.content_sha256 or item.sha256, settings,
-                                                              calibration=calibration)
-        stored = f"{layout.calibrated_prefix(item.sol, item.product_id, key)}/{FRAME_FILE}"
-        if settings.prefect.chain_tasks == "per-stage":
-            pending[_per_stage(item, settings)] = [item]
-        elif not refresh and store.exists(stored):
-            refs[item.product_id] = FrameRef(item.product_id, stored, "undistort")
-        else:
-            todo.append((item, key))
     batch = dask_batch_size(len(todo), settings) if settings.prefect.task_runner == "dask" else 1
+    pending: dict[Any, list[IngestResult]] = {}
     for i in range(0, len(todo), batch):
         group = todo[i:i + batch]
         if batch == 1:
-            pending[task.submit(group[0][0], _unwalked(settings), group[0][1])] = [group[0][0]]
+            pending[task.submit(group[0][0], _unwalked(settings), group[0][1].key)] = [group[0][0]]
         else:
-            member_keys = [k for _, k in group]
-            pending[batch_task.submit([it for it, _ in group], _unwalked(settings), member_keys,
-                                      cachekey.digest(member_keys))] = \
-                [it for it, _ in group]
+            keys = [d.key for _, d in group]
+            pending[batch_task.submit([it for it, _ in group], _unwalked(settings), keys,
+                                      cachekey.digest(keys))] = [it for it, _ in group]
+    return pending
+
+
+def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False,
+                     previous: PreviousRun | None = None) -> CalibrateResult:
+    logger = get_run_logger()
+    plan = _planner(settings, "calibrate", refresh, previous).calibrate(items)
+    _log_plan("calibrate", plan)
+    refs = {item.product_id: FrameRef(item.product_id, d.stored, "undistort")
+            for item, d in zip(items, plan) if d.reuse}
+    started = time.perf_counter()  # the task runner (threads or a Dask cluster) is already up
+    pending = _submit_calibration([(item, d) for item, d in zip(items, plan) if not d.reuse], settings, refresh)
     reused = len(refs)
-    failed: list[dict[str, str]] = []
+    failed: list[Failure] = []
     progress = artifacts.Progress(f"sol-{sol:05d}-calibrate", f"calibrating {len(items)} frames of sol {sol}",
                                   total=len(items), done=reused)
     for fut in as_completed(list(pending)):
@@ -260,88 +247,87 @@ def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, re
             if why is None:
                 refs[pid] = ref
             else:
-                failed.append({"product_id": pid, "stage": "calibrate", "reason": why})
+                failed.append(Failure(pid, "calibrate", why))
                 logger.error("%s: calibration failed: %s", pid, why)
         progress.advance(len(members))
     computed = sum(len(m) for m in pending.values()) - len(failed)
     logger.info("calibrate: %d frame(s) reused, %d computed, %d failed", reused, computed, len(failed))
-    ordered = [refs[i.product_id] for i in items if i.product_id in refs]
-    return {"frames": ordered, "keys": {r.product_id: keys[r.product_id] for r in ordered}, "failed": failed,
-            "reused": reused, "computed": computed, "compute_s": time.perf_counter() - started}
+    keys = {item.product_id: d.key for item, d in zip(items, plan)}
+    ordered = tuple(refs[i.product_id] for i in items if i.product_id in refs)
+    return CalibrateResult(ordered, {r.product_id: keys[r.product_id] for r in ordered}, tuple(failed),
+                           reused, computed, time.perf_counter() - started)
 
 
 @flow(name="calibrate", flow_run_name="calibrate-sol{sol}",
       description="The frame chain on every ingested product (cached by content and configuration).")
-def calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False) -> dict[str, Any]:
-    """Calibrated frame references for ``items`` and their cache keys (product id -> key), plus
-    failures and how many were reused."""
-    return _calibrate_stage(items, settings, sol, refresh)
+def calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False,
+                    previous: PreviousRun | None = None) -> CalibrateResult:
+    """Calibrated frame references for ``items`` and their cache keys, failures and how many
+    were reused."""
+    return _calibrate_stage(items, settings, sol, refresh, previous)
 
 
 # --- mosaic and publish ---------------------------------------------------------------------------
 
 @flow(name="mosaic", flow_run_name="mosaic-sol{sol}", description="Group frames and build mosaics.")
 def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list[IngestResult],
-                 settings: Settings, sol: int, refresh: bool = False) -> dict[str, Any]:
+                 settings: Settings, sol: int, refresh: bool = False,
+                 previous: PreviousRun | None = None) -> MosaicResult:
     """Build one mosaic per group of frames (cached by the frames' calibrate keys, ``frame_keys``
     as the calibrate stage returns them, and ``[mosaic]``). A group whose frames differ in band
     count (grayscale and colour) makes one mosaic per band count, named with a ``<B>BAND`` part."""
     logger = get_run_logger()
     by_id = {r.product_id: r for r in items}
-    fields = settings.mosaic.group_by
-    groups = group_records(frames, fields, describe=lambda ref: by_id[ref.product_id])
-    store = store_for(settings)
+    plans = _planner(settings, "mosaic", refresh, previous).mosaics(sol, frames, frame_keys, by_id.__getitem__)
+    _log_plan("mosaic", [p.decision for p in plans])
     task = build_mosaic.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
-    done: list[dict[str, str]] = []
+    done: list[MosaicRef] = []
     pending: dict[Any, tuple[str, str]] = {}
-    for group, members in groups.items():
-        for bands, refs in split_by_bands(members, lambda ref: frame_bands(ref, settings)):
-            if len(refs) < settings.mosaic.min_frames:
-                logger.info("group %s%s: %d frame(s), no mosaic", group,
-                            f" ({bands} band)" if bands else "", len(refs))
-                continue
-            name = mosaic_name(group, fields, settings.mosaic.projection, bands=bands)
-            key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], settings)
-            stored = f"{layout.mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
-            if not refresh and store.exists(stored):
-                done.append({"name": name, "mosaic_key": stored, "key": key})
-            else:
-                pending[task.submit(name, refs, _unwalked(settings), sol, key)] = (name, key)
+    for p in plans:
+        if p.decision.action == "skip":
+            logger.info("%s: %s, no mosaic", p.name, p.decision.reason)
+        elif p.decision.reuse:
+            done.append(MosaicRef(p.name, p.decision.stored, p.decision.key))
+        else:
+            fut = task.submit(p.name, list(p.refs), _unwalked(settings), sol, p.decision.key)
+            pending[fut] = (p.name, p.decision.key)
     reused = len(done)
     failed = []
     for fut, (name, key) in pending.items():
         stored, reason = outcome(fut)
         if reason is None:
-            done.append({"name": name, "mosaic_key": stored, "key": key})
+            done.append(MosaicRef(name, stored, key))
         else:
-            failed.append({"product_id": name, "stage": "mosaic", "reason": reason})
-            logger.error("%s: mosaic failed: %s", name, failed[-1]["reason"])
-    return {"mosaics": done, "failed": failed, "reused": reused}
+            failed.append(Failure(name, "mosaic", reason))
+            logger.error("%s: mosaic failed: %s", name, reason)
+    return MosaicResult(tuple(done), tuple(failed), reused)
 
 
 @flow(name="publish", flow_run_name="publish-sol{sol}", description="Publish mosaics atomically and catalog them.")
-def publish_stage(mosaics: list[dict[str, str]], settings: Settings, sol: int, run_id: str | None = None,
-                  refresh: bool = False) -> dict[str, Any]:
+def publish_stage(mosaics: list[MosaicRef], settings: Settings, sol: int, run_id: str | None = None,
+                  refresh: bool = False, previous: PreviousRun | None = None) -> PublishResult:
     """Publish each stored mosaic (COG, previews, STAC, catalog row); failures are reported."""
-    task = publish.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh,
-                                timeout_seconds=settings.prefect.publish_timeout_s)
-    keys = [cachekey.publish_key(m["key"], settings) for m in mosaics]
-    futures = task.map([m["mosaic_key"] for m in mosaics], unmapped(_unwalked(settings)), unmapped(run_id), keys)
+    plan = _planner(settings, "publish", refresh, previous).publish(mosaics)
+    _log_plan("publish", plan)
+    results: dict[int, tuple[Any, str | None]] = {i: (r, None) for i, r in _recorded(settings, plan).items()}
+    todo = [i for i in range(len(plan)) if i not in results]
+    if todo:
+        task = publish.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh,
+                                    timeout_seconds=settings.prefect.publish_timeout_s)
+        futures = task.map([mosaics[i].stored for i in todo], unmapped(_unwalked(settings)), unmapped(run_id),
+                           [plan[i].key for i in todo])
+        results.update((i, outcome(f)) for i, f in zip(todo, futures))
     published, failed = [], []
-    for m, fut in zip(mosaics, futures):
-        out, reason = outcome(fut)
+    for i, m in enumerate(mosaics):
+        out, reason = results[i]
         if reason is None:
             published.append(out)
         else:
-            failed.append({"product_id": m["name"], "stage": "publish", "reason": reason})
-    return {"published": published, "failed": failed}
+            failed.append(Failure(m.name, "publish", reason))
+    return PublishResult(tuple(published), tuple(failed))
 
 
 # --- one sol, end to end --------------------------------------------------------------------------
-
-def _still_published(store: Any, published: list[dict[str, Any]]) -> bool:
-    return all(store.exists(p[k]) for p in published for k in ("cog_key", "png_key", "stac_key") if p.get(k))
-
 
 def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
             refresh: set[str] | None = None, report: SolReport | None = None) -> SolReport:
@@ -354,69 +340,53 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     """
     refresh = refresh or set()
     report = report or SolReport(sol=sol)
-    report.flow, report.storage_root = flow_name, settings.storage_root
     store, catalog = store_for(settings), catalog_for(settings)
-    report.run_id = catalog.start_run(flow=flow_name, sol=sol, config_hash=settings.config_hash,
-                                      software_version=cachekey.code_version())
+    before = previous_run(catalog, sol)
+    report.start(catalog, flow=flow_name, settings=settings)
     timed = stage_timer(report.stage_seconds)
     report.products_found = len(paths)
     shas = [cachekey.product_content_sha256(p) for p in paths]
-    key = cachekey.sol_key([(p.rsplit("/", 1)[-1], sha) for p, sha in zip(paths, shas)], settings)
-    record = layout.run_record_key(sol, key)
-    if not refresh and store.exists(record):
-        done = json.loads(store.read_bytes(record))
-        if _still_published(store, done["published"]) and not report.failed:
-            for f in ("ingested", "duplicates", "failed", "published", "products"):
-                setattr(report, f, done[f])
-            report.quarantined += [q for q in done["quarantined"] if q not in report.quarantined]
-            report.reused = {"sol": 1}
-            timed("unchanged")
-            get_run_logger().info("sol %d: unchanged since run %s; nothing to do", sol, done["run_id"])
-            return _finish(report, catalog, store)
+    planner = Planner(settings, store, refresh=refresh, previous=before)
+    report.fingerprint = planner.fingerprint(list(zip(paths, shas)))
+    whole = planner.sol(sol, list(zip(paths, shas)), failures=len(report.failed))
+    if whole.reuse:
+        record = json.loads(store.read_bytes(whole.stored))
+        report.reuse_run(record)
+        timed("unchanged")
+        get_run_logger().info("sol %d: unchanged since run %s; nothing to do", sol, record["run_id"])
+        return _finish(report, catalog, store)
+    get_run_logger().info("sol %d: %s", sol, whole)
 
     with subflow_settings():
         runner = _task_runner(settings)
-        results = ingest_stage(paths, settings, sol, refresh="ingest" in refresh, shas=shas)
-        ingested = [r for r in results if r.state == "ingested"]
-        report.ingested = [r.product_id for r in ingested]
-        report.quarantined += [{"path": r.path, "reason": r.reason} for r in results if r.state == "quarantined"]
-        report.duplicates = [{"path": r.path, "duplicate_of": r.duplicate_of} for r in results if r.state == "duplicate"]
+        results = ingest_stage(paths, settings, sol, refresh="ingest" in refresh, shas=shas, previous=before)
+        ingested = report.record_ingest(results)
         timed("ingest")
 
-        cal = calibrate_stage.with_options(task_runner=runner)(ingested, settings, sol, refresh="calibrate" in refresh)
-        report.failed += cal["failed"]
-        report.reused["calibrate"] = cal["reused"]
+        cal = calibrate_stage.with_options(task_runner=runner)(ingested, settings, sol, refresh="calibrate" in refresh,
+                                                               previous=before)
+        report.record_calibrate(cal)
         timed("calibrate")
 
-        mos = mosaic_stage(cal["frames"], cal["keys"], ingested, settings, sol, refresh="mosaic" in refresh)
-        report.failed += mos["failed"]
-        report.reused["mosaic"] = mos["reused"]
+        mos = mosaic_stage(list(cal.frames), dict(cal.keys), ingested, settings, sol, refresh="mosaic" in refresh,
+                           previous=before)
+        report.record_mosaics(mos)
         timed("mosaic")
 
-        pub = publish_stage(mos["mosaics"], settings, sol, report.run_id, refresh="publish" in refresh)
-        report.published = pub["published"]
-        report.failed += pub["failed"]
-        report.reused["publish"] = sum(1 for p in pub["published"] if p.get("reused"))
+        pub = publish_stage(list(mos.mosaics), settings, sol, report.run_id, refresh="publish" in refresh,
+                            previous=before)
+        report.record_publish(pub)
         timed("publish")
 
-    calibrated = {r.product_id for r in cal["frames"]}
-    report.products = [
-        {"product": r.product_id or "", "file": r.path.rsplit("/", 1)[-1], "instrument": r.instrument or "",
-         "state": r.state if r.state != "ingested" else ("calibrated" if r.product_id in calibrated else "failed"),
-         "reason": r.reason or ""}
-        for r in results
-    ]
+    report.record_products(results, (r.product_id for r in cal.frames))
     if not report.failed:  # only a clean run may stand in for later ones
-        with store.transaction(record.rsplit("/", 1)[0]) as txn:
-            txn.put(record.rsplit("/", 1)[1], json.dumps(report.to_dict(), default=str).encode())
+        folder, name = whole.stored.rsplit("/", 1)
+        with store.transaction(folder) as txn:
+            txn.put(name, json.dumps(report.to_dict(), default=str).encode())
     return _finish(report, catalog, store)
 
 
 def _finish(report: SolReport, catalog: Any, store: Any) -> SolReport:
-    catalog.finish_run(report.run_id, status="completed", summary=report.to_dict())
+    report.finish(catalog)
     artifacts.sol_artifacts(report, store)
     return report
-
-
-__all__ = ["STAGES", "SolReport", "run_sol", "stages_to_refresh", "ingest_stage", "calibrate_stage",
-           "mosaic_stage", "publish_stage"]

@@ -134,6 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_reprocess(args: argparse.Namespace) -> int:
+    if args.dry_run:
+        return _reprocess_plan(args)
     _prefect_env()
     from rovercam_flows.reprocess_sol import reprocess_sol
 
@@ -145,6 +147,30 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     for pub in report["published"]:
         console.print(f"  {pub['name']} v{pub['version']}: {pub.get('cog_path') or pub.get('cog_key')}")
     return 0 if not report["failed"] else 1
+
+
+def _reprocess_plan(args: argparse.Namespace) -> int:
+    """``reprocess --dry-run``: the plan as a table, without Prefect and without writing anything."""
+    from rovercam.config import load
+    from rovercam.pipeline import plan_reprocess, summarize
+
+    overrides = {"storage": {"root": str(Path(args.out).resolve())}} if args.out else None
+    settings = load(args.config, overrides=overrides)
+    try:
+        plan = plan_reprocess(args.sol, settings, cameras=args.cameras or None, stages=args.stages or None,
+                              force=args.force)
+    except ValueError as exc:  # an unknown stage name
+        err.print(f"[red]rovercam: {escape(str(exc))}[/]")
+        return 2
+    table = Table(title=f"reprocess sol {args.sol}: plan (dry run; {settings.storage_root})")
+    for col in ("stage", "unit", "decision", "reason"):
+        table.add_column(col, overflow="fold")
+    for d in plan:
+        table.add_row(d.stage, d.unit, d.action, escape(d.stored if d.reuse else d.reason))
+    console.print(table)
+    for stage in ("sol", "ingest", "calibrate", "mosaic", "publish"):
+        console.print(f"{stage}: {escape(summarize(d for d in plan if d.stage == stage))}", soft_wrap=True)
+    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -454,13 +480,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", help="storage root (default from configuration)")
     r.set_defaults(func=cmd_run)
 
-    rp = sub.add_parser("reprocess", help="reprocess a cataloged sol (reprocess-sol flow)")
+    rp = sub.add_parser("reprocess", help="reprocess a cataloged sol (reprocess-sol flow; --dry-run: the plan only)")
     rp.add_argument("--sol", type=int, required=True)
     rp.add_argument("--cameras", nargs="*", help="instrument ids or prefixes (default: all)")
     rp.add_argument("--stages", nargs="*",
                     help="stages to rerun, with everything after them: ingest calibrate mosaic publish")
     rp.add_argument("--force", action="store_true", help="recompute every stage")
     rp.add_argument("--out", help="storage root (default from configuration)")
+    rp.add_argument("--dry-run", action="store_true",
+                    help="print what would be reused or recomputed, and why; run nothing, write nothing")
     rp.set_defaults(func=cmd_reprocess)
 
     sv = sub.add_parser("serve", help="serve the deployments (scheduled ingest, reprocessing) to Prefect")

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from rovercam.pipeline.plan import record_name
+
 
 def key_parameter(context: Any, parameters: dict[str, Any]) -> str:
     """``cache_key_fn``: the task's own ``key`` parameter, prefixed by the task name."""
-    return f"{context.task.name}-{parameters['key']}"
+    return record_name(context.task.name, parameters["key"])

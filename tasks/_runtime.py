@@ -7,6 +7,7 @@ from typing import Any
 
 from rovercam.catalog import Catalog
 from rovercam.config import Settings
+from rovercam.pipeline.plan import RESULTS_PREFIX
 from rovercam.storage import Store
 
 _saved_blocks: dict[str, Any] = {}
@@ -48,10 +49,10 @@ def result_storage_for(settings: Settings) -> Any:
         block = _saved_blocks.get(marker)
         if block is None:
             if "://" in root:
-                block = RemoteFileSystem(basepath=root.rstrip("/") + "/prefect-results",
+                block = RemoteFileSystem(basepath=f"{root.rstrip('/')}/{RESULTS_PREFIX}",
                                          settings=dict(settings.storage.options))
             else:
-                block = LocalFileSystem(basepath=f"{root}/prefect-results")
+                block = LocalFileSystem(basepath=f"{root}/{RESULTS_PREFIX}")
             block.save(name, overwrite=True)
             _saved_blocks[marker] = block
     return block

@@ -1,29 +1,19 @@
 """Shared body of the frame-chain stage tasks: load a frame, run one stage, store the result."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from rovercam import layout
 from rovercam import chain
 from rovercam.config import Settings
 from rovercam.errors import ProductError
 from rovercam.ingest import IngestResult
+from rovercam.pipeline.plan import FRAME_FILE, stored_bands
+from rovercam.pipeline.results import FrameRef
 from rovercam.products import Limits, read_product
 from rovercam.provenance import sha256_file
-from rovercam.storage import arrayblob
 
 from rovercam_tasks._runtime import store_for
 
-FRAME_FILE = "frame.blob"
-
-
-@dataclass(frozen=True, slots=True)
-class FrameRef:
-    """A frame in the store after a stage (what crosses task boundaries)."""
-
-    product_id: str
-    key: str
-    stage: str
+__all__ = ["FRAME_FILE", "FrameRef", "save_frame", "frame_from_ingested", "load_frame", "frame_bands", "run_stage"]
 
 
 def save_frame(frame: chain.Frame, stage: str, settings: Settings) -> FrameRef:
@@ -50,9 +40,7 @@ def load_frame(ref: FrameRef, settings: Settings) -> chain.Frame:
 
 def frame_bands(ref: FrameRef, settings: Settings) -> int:
     """Band count of the stored frame ``ref`` (1 for an (H, W) image), from the blob's head only."""
-    with store_for(settings).open(ref.key) as f:
-        shape, _, _ = arrayblob.peek(f)
-    return 1 if len(shape) == 2 else int(shape[2])
+    return stored_bands(store_for(settings), ref.key)
 
 
 def run_stage(stage: str, ref: FrameRef, settings: Settings) -> FrameRef:

@@ -7,12 +7,13 @@ from rovercam import layout
 from rovercam.config import Settings
 from rovercam.mosaic.build import build_mosaic as build_mosaic_from_frames
 from rovercam.mosaic.model import dumps_mosaic
+from rovercam.pipeline.plan import MOSAIC_FILE
 
 from rovercam_tasks._cache import key_parameter
 from rovercam_tasks._runtime import store_for
 from rovercam_tasks._stage import FrameRef, load_frame
 
-MOSAIC_FILE = "mosaic.npz"
+__all__ = ["MOSAIC_FILE", "build_mosaic"]
 
 
 @task(name="build-mosaic", task_run_name="mosaic-{name}", cache_key_fn=key_parameter, persist_result=True)

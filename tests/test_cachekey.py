@@ -1,6 +1,8 @@
 """Cache keys change exactly when what a result depends on changes (rovercam.cachekey)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from rovercam import cachekey
@@ -58,3 +60,85 @@ def test_calibration_fingerprint_sees_a_replaced_lut(tmp_path, settings):
     before = cachekey.calibration_fingerprint(s)
     lut.write_text("1 2 3 4")
     assert cachekey.calibration_fingerprint(s) != before
+
+
+# --- per-stage code versions: the import closure of each stage's modules ---------------------------
+
+def _touch(path):
+    path.write_text(path.read_text() + "\n# edited\n")
+
+
+@pytest.fixture()
+def tree(tmp_path):
+    """A copy of the rovercam package (and of benchmarks/ beside it) to edit."""
+    import shutil
+
+    import rovercam
+
+    src = Path(rovercam.__file__).resolve().parent
+    shutil.copytree(src, tmp_path / "rovercam", ignore=shutil.ignore_patterns("__pycache__", "static"))
+    shutil.copytree(src.parent / "benchmarks", tmp_path / "benchmarks",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "rovercam"
+
+
+def _versions(root):
+    return {stage: cachekey.stage_code_digest(stage, root=root) for stage in cachekey.STAGE_MODULES}
+
+
+def test_the_copy_hashes_like_the_package(tree):
+    assert _versions(tree) == {s: cachekey.stage_code_digest(s) for s in cachekey.STAGE_MODULES}
+
+
+def test_editing_the_viewer_or_a_benchmark_keeps_every_stage_version(tree):
+    before = _versions(tree)
+    for path in sorted((tree / "viewer").glob("*.py")):
+        _touch(path)
+    _touch(tree / "cli.py")
+    for path in sorted((tree.parent / "benchmarks").glob("*.py")):
+        _touch(path)
+    assert _versions(tree) == before
+
+
+def test_editing_the_chain_changes_calibrate_and_what_follows(tree):
+    before = _versions(tree)
+    # rovercam/chain.py, or the last module of a rovercam/chain/ package (all of an entry package counts)
+    chain = tree / "chain.py" if (tree / "chain.py").is_file() else sorted((tree / "chain").glob("*.py"))[-1]
+    _touch(chain)
+    after = _versions(tree)
+    assert after["calibrate"] != before["calibrate"] and after["mosaic"] != before["mosaic"]
+
+
+def test_editing_a_mosaic_module_changes_mosaic_not_calibrate(tree):
+    before = _versions(tree)
+    _touch(tree / "mosaic" / "blend.py")
+    after = _versions(tree)
+    assert after["mosaic"] != before["mosaic"] and after["calibrate"] == before["calibrate"]
+
+
+def test_closure_follows_relative_imports_inside_functions_and_whole_entry_packages(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("def f():\n    from .b import x\n    return x\n")
+    (pkg / "b.py").write_text("from pkg import c\nx = 1\n")
+    (pkg / "c.py").write_text("import numpy\n")
+    (pkg / "unused.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "d.py").write_text("from ..c import *\n")
+    def names(files):
+        return sorted(p.relative_to(pkg).as_posix() for p in files)
+
+    assert names(cachekey.module_closure(["pkg.a"], root=pkg)) == ["__init__.py", "a.py", "b.py", "c.py"]
+    assert names(cachekey.module_closure(["pkg.sub"], root=pkg)) == ["__init__.py", "c.py", "sub/__init__.py",
+                                                                    "sub/d.py"]
+    assert cachekey.module_closure(["other.a"], root=pkg) == []
+
+
+def test_fingerprint_parts_follow_the_stage_inputs(settings):
+    assert cachekey.fingerprint_parts("ingest") == ("[limits]", "ingest code")
+    assert set(cachekey.fingerprint_parts("calibrate")) < set(cachekey.fingerprint_parts("mosaic"))
+    fp = cachekey.fingerprint(settings, calibration="c" * 64)
+    assert set(cachekey.fingerprint_parts("publish")) <= set(fp)
+    changed = cachekey.fingerprint(settings.with_overrides({"mosaic": {"blend": "feather"}}), calibration="c" * 64)
+    assert {k for k in fp if fp[k] != changed[k]} == {"[mosaic]"}

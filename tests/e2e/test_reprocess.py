@@ -30,7 +30,7 @@ def sol(tmp_path_factory, prefect_harness):
 
 
 def test_bad_products_are_quarantined_and_listed_while_the_sol_completes(sol):
-    from rovercam_flows.stages import SolReport
+    from rovercam.pipeline import SolReport
     from rovercam_tasks.artifacts import summary_markdown
 
     first = sol["first"]

@@ -40,7 +40,7 @@ def test_build_gives_scheduled_and_on_demand_deployments(tmp_path):
 
 
 def test_stages_to_refresh_reruns_everything_after_the_earliest_stage():
-    from rovercam_flows.stages import stages_to_refresh
+    from rovercam.pipeline import stages_to_refresh
 
     assert stages_to_refresh(None) == set()
     assert stages_to_refresh(["mosaic"]) == {"mosaic", "publish"}

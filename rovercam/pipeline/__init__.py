@@ -1,0 +1,27 @@
+"""The pipeline's decisions, without an orchestrator: what to run, what to reuse, and what a run did.
+
+``ingest -> calibrate -> mosaic -> publish``, for one sol. The Prefect flows (``flows/``) submit
+what a :class:`Planner` says to compute and nothing else; ``rovercam reprocess --dry-run`` prints
+the same plan (:func:`plan_reprocess`) without starting Prefect or writing anything.
+
+- :mod:`~rovercam.pipeline.stages`: the stage names and which ones a request recomputes;
+- :mod:`~rovercam.pipeline.results`: the typed results that travel between stages;
+- :mod:`~rovercam.pipeline.plan`: one :class:`Decision` per unit of work ("reuse <store key>"
+  or "compute: <reason>"), the one answer to "why did this recompute?";
+- :mod:`~rovercam.pipeline.report`: :class:`SolReport`, what a run did;
+- :mod:`~rovercam.pipeline.preview`: the whole plan of a cataloged sol, read-only.
+
+This package never imports Prefect (tests/test_architecture.py).
+"""
+from rovercam.pipeline.plan import Decision, MosaicPlan, Planner, PreviousRun, previous_run, summarize
+from rovercam.pipeline.preview import cataloged_paths, plan_reprocess
+from rovercam.pipeline.report import SolReport
+from rovercam.pipeline.results import CalibrateResult, Failure, FrameRef, MosaicRef, MosaicResult, PublishResult
+from rovercam.pipeline.stages import CHAIN_STAGES, STAGES, stages_to_refresh
+
+__all__ = [
+    "STAGES", "CHAIN_STAGES", "stages_to_refresh",
+    "FrameRef", "Failure", "CalibrateResult", "MosaicRef", "MosaicResult", "PublishResult",
+    "Decision", "MosaicPlan", "Planner", "PreviousRun", "previous_run", "summarize",
+    "SolReport", "cataloged_paths", "plan_reprocess",
+]

@@ -1,0 +1,101 @@
+"""The whole plan of reprocessing a cataloged sol, read-only (``rovercam reprocess --dry-run``).
+
+The same :class:`~rovercam.pipeline.plan.Planner` the flows use, stage after stage, without
+running anything: product labels are read (not pixels) to group frames into mosaics, calibrated
+frames' heads to split groups by band count. Nothing is written, not even a missing catalog.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from rovercam import cachekey
+from rovercam.catalog import Catalog
+from rovercam.config import Settings
+from rovercam.errors import CatalogError, ProductError, StorageError
+from rovercam.ingest import IngestResult
+from rovercam.pipeline.plan import Decision, Planner, previous_run
+from rovercam.pipeline.results import FrameRef, MosaicRef
+from rovercam.pipeline.stages import stages_to_refresh
+from rovercam.products import Limits, read_product
+from rovercam.storage import Store
+
+__all__ = ["cataloged_paths", "plan_reprocess"]
+
+
+def cataloged_paths(catalog: Catalog, sol: int, cameras: Sequence[str] | None = None) -> list[str]:
+    """Paths of the sol's ingested products in the catalog (optionally of some cameras only:
+    instrument ids or prefixes such as ``NAVCAM``), sorted."""
+    wanted = [c.upper() for c in cameras or []]
+    rows = catalog.products(sol=sol)
+    return sorted({r.path for r in rows if r.state == "ingested" and r.path
+                   and (not wanted or any((r.instrument or "").upper().startswith(c) for c in wanted))})
+
+
+def _described(path: str, content_sha256: str, settings: Settings) -> IngestResult | None:
+    """What ingest would record for ``path`` (from its label alone); None when it would not ingest."""
+    try:
+        product = read_product(path, pixels=False, limits=Limits(**settings.limits.model_dump()))
+    except (ProductError, OSError):
+        return None
+    return IngestResult(path=path, sha256="", state="ingested", product_id=product.product_id, sol=product.sol,
+                        instrument=product.instrument, product_type=product.product_type, site=product.site,
+                        drive=product.drive, sequence_id=product.sequence_id, content_sha256=content_sha256)
+
+
+def _open_existing(settings: Settings) -> tuple[Catalog, Store]:
+    """The catalog and store of ``settings``, refusing to create either."""
+    root = settings.storage_root
+    if "://" not in root and not Path(root).is_dir():
+        raise StorageError(f"{root}: no storage root here; nothing to plan")
+    url = settings.catalog_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise CatalogError(f"{url}: no catalog here; nothing to plan")
+    return Catalog(url), Store.from_settings(settings)
+
+
+def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | None = None,
+                   stages: Sequence[str] | None = None, force: bool = False) -> list[Decision]:
+    """What ``reprocess-sol`` with these arguments would reuse and compute, unit by unit.
+
+    Parameters
+    ----------
+    sol : int
+    settings : Settings
+        As the flow would load them (storage root, catalog, configuration).
+    cameras, stages, force
+        As for the reprocess-sol flow.
+
+    Returns
+    -------
+    list of Decision
+        The sol record, then every product's ingest and calibration, every mosaic and every
+        publish. Products whose label does not read have no calibrate row (ingest would
+        quarantine them).
+
+    Raises
+    ------
+    StorageError, CatalogError
+        The storage root or the catalog does not exist.
+    ValueError
+        An unknown stage name.
+    """
+    refresh = stages_to_refresh(stages, force=force)
+    catalog, store = _open_existing(settings)
+    try:
+        paths = cataloged_paths(catalog, sol, cameras)
+        planner = Planner(settings, store, refresh=refresh, previous=previous_run(catalog, sol))
+    finally:
+        catalog.close()
+    products = [(p, cachekey.product_content_sha256(p)) for p in paths]
+    plan = [planner.sol(sol, products), *planner.ingest(sol, products)]
+    items = [it for p, sha in products if (it := _described(p, sha, settings)) is not None]
+    calibrate = planner.calibrate(items)
+    plan += calibrate
+    frames = [FrameRef(it.product_id or "", d.stored, "undistort") for it, d in zip(items, calibrate)]
+    by_id = {it.product_id: it for it in items}
+    mosaics = planner.mosaics(sol, frames, {f.product_id: d.key for f, d in zip(frames, calibrate)},
+                              by_id.__getitem__)
+    plan += [m.decision for m in mosaics]
+    built = [MosaicRef(m.name, m.decision.stored, m.key or "") for m in mosaics if m.decision.action != "skip"]
+    return plan + planner.publish(built)
