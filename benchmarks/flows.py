@@ -89,13 +89,13 @@ def _ingested(sol: int, root: Path, sol_dir: Path) -> list[Any]:
     from prefect import flow
 
     from rovercam_flows.stages import ingest_stage
-    from rovercam_tasks.fetch import _fetch, incoming_paths
+    from rovercam_tasks.fetch import fetch_sol, incoming_paths
 
     settings, _ = generated_sol_settings(root, sol_dir)
 
     @flow(name="bench-ingest")
     def ingest() -> list[Any]:
-        _fetch(str(sol_dir / "raw"), sol, settings)
+        fetch_sol(str(sol_dir / "raw"), sol, settings)
         return [r for r in ingest_stage(incoming_paths(sol, settings), settings, sol) if r.state == "ingested"]
 
     return ingest()
@@ -114,15 +114,15 @@ def _dask_rate(items: list[Any], sol: int, root: Path, sol_dir: Path, workers: i
     """
     from prefect import flow
 
-    from rovercam_flows.stages import _calibrate_stage, _task_runner
+    from rovercam_flows.stages import calibrate_frames, task_runner_for
 
     settings, _ = generated_sol_settings(root, sol_dir, task_runner="dask", dask_workers=workers)
 
-    @flow(name="bench-dask-calibrate", task_runner=_task_runner(settings))
+    @flow(name="bench-dask-calibrate", task_runner=task_runner_for(settings))
     def measure() -> list[float]:
-        _calibrate_stage(items, settings, sol, refresh=True)  # warm the workers up
+        calibrate_frames(items, settings, sol, refresh=True)  # warm the workers up
         return [out.computed / out.compute_s
-                for out in (_calibrate_stage(items, settings, sol, refresh=True) for _ in range(passes))]
+                for out in (calibrate_frames(items, settings, sol, refresh=True) for _ in range(passes))]
 
     return _median(measure())
 

@@ -4,7 +4,7 @@ Figures (keys of :func:`run`):
 
 - ``labels_per_s`` / ``pvl_labels_per_s``: ODL labels parsed per second by
   :func:`rovercam.products.odl.loads` and by ``pvl.loads`` on the same texts (the real labels in
-  a realdata folder beside the repository, else labels written by :func:`~rovercam.products.write_pds3`).
+  the folder named by ``ROVERCAM_REALDATA``, else labels written by :func:`~rovercam.products.write_pds3`).
 - ``products_per_s`` / ``pdr_products_per_s``: label + pixels per second by ``read_product``
   and by ``pdr.read`` (array loaded) on the same PDS3 files in the same run.
 - ``sol500_products_per_s`` / ``sol500_peak_rss_mb``: :func:`rovercam.ingest.ingest_paths` on a
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -35,9 +36,9 @@ __all__ = ["run", "REALDATA"]
 
 log = logging.getLogger(__name__)
 
-#: The realdata folder beside the repository (absent in most installs; figures then use
-#: generated products only).
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+#: A folder of real PDS products (``ROVERCAM_REALDATA``, laid out as the MSL/MER/M2020 conformance
+#: set the tests read: ``msl/FLB_...IMG``...). Without it the figures use generated labels.
+REALDATA = Path(os.environ.get("ROVERCAM_REALDATA", "/nonexistent"))
 _REAL_LABELS = ("msl/FLB_431397159EDR_F0141262FHAZ00323M1.IMG",
                 "msl/NRB_701384494RAD_F0933408NCAM00200M1.LBL",
                 "msl/NRB_701384494RAD_F0933408NCAM00200M1.IMG",

@@ -90,7 +90,7 @@ def subflow_settings() -> Iterator[None]:
         yield
 
 
-def _task_runner(settings: Settings) -> Any:
+def task_runner_for(settings: Settings) -> Any:
     """The configured task runner for mapped work (threads, or Dask)."""
     from prefect.task_runners import ThreadPoolTaskRunner
 
@@ -221,8 +221,10 @@ def _submit_calibration(todo: list[tuple[IngestResult, Decision]], settings: Set
     return pending
 
 
-def _calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False,
+def calibrate_frames(items: list[IngestResult], settings: Settings, sol: int, refresh: bool = False,
                      previous: PreviousRun | None = None) -> CalibrateResult:
+    """The calibrate stage's body: plan, submit what the plan computes, collect (the benchmark
+    times it inside a flow of its own)."""
     logger = get_run_logger()
     plan = _planner(settings, "calibrate", refresh, previous).calibrate(items)
     _log_plan("calibrate", plan)
@@ -264,7 +266,7 @@ def calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, ref
                     previous: PreviousRun | None = None) -> CalibrateResult:
     """Calibrated frame references for ``items`` and their cache keys, failures and how many
     were reused."""
-    return _calibrate_stage(items, settings, sol, refresh, previous)
+    return calibrate_frames(items, settings, sol, refresh, previous)
 
 
 # --- mosaic and publish ---------------------------------------------------------------------------
@@ -358,7 +360,7 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     get_run_logger().info("sol %d: %s", sol, whole)
 
     with subflow_settings():
-        runner = _task_runner(settings)
+        runner = task_runner_for(settings)
         results = ingest_stage(paths, settings, sol, refresh="ingest" in refresh, shas=shas, previous=before)
         ingested = report.record_ingest(results)
         timed("ingest")

@@ -11,7 +11,7 @@ Precedence, lowest first (README "Configuration"):
 4. ``overrides`` passed by the caller (command-line flags), as nested dicts.
 
 The result is validated once into :class:`Settings`; library functions receive values from it and
-never read the environment themselves (STYLE.md, "Config at the edge").
+never read the environment themselves (docs/architecture.md#where-each-decision-lives).
 """
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ from prefect import task
 
 from rovercam.config import Settings
 from rovercam.edl.ground import load_dem, touchdown_plane
-from rovercam.edl.publish import descent_products, sequence_products
+from rovercam.publish.edl import descent_products, sequence_products
 
 from rovercam_tasks._runtime import catalog_for, store_for
 from rovercam_tasks._stage import FrameRef, load_frame

@@ -39,7 +39,8 @@ def find_sols(source: str, settings: Settings, latest: int = 1) -> list[int]:
     return open_source(source, settings=settings).latest_sols(latest)
 
 
-def _fetch(source: str, sol: int, settings: Settings) -> dict[str, Any]:
+def fetch_sol(source: str, sol: int, settings: Settings) -> dict[str, Any]:
+    """Fetch a sol's new products from ``source`` into its staging folder; a summary of what came."""
     src = open_source(source, settings=settings)
     result = src.fetch(src.list(sol), incoming_dir(sol, settings))
     return {
@@ -57,4 +58,4 @@ async def fetch_new(source: str, sol: int, settings: Settings) -> dict[str, Any]
     Runs in a thread the task awaits, so the task timeout (``[prefect] fetch_timeout_s``, set by
     the flow) is enforced; each request also has its own socket timeout and retries.
     """
-    return await asyncio.to_thread(_fetch, source, sol, settings)
+    return await asyncio.to_thread(fetch_sol, source, sol, settings)

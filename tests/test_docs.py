@@ -18,19 +18,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
-# TEMPORARY: files still carrying such citations, being rewritten by other branches of issue 16.
-# This list MUST BE EMPTY: the lead empties it after the merge, when the files below cite docs/.
-CITATION_ALLOW_LIST: dict[str, str] = {
-    "rovercam/chain.py": "DOMAIN.md §6 -> docs/calibration.md#decompanding",
-    "rovercam/products/model.py": "../shared/ARCHITECTURE.md -> docs/architecture.md",
-    "rovercam/products/fields.py": "DOMAIN.md §3.4 -> docs/products.md#label-keywords",
-    "benchmarks/ingest.py": "builds ../shared/realdata as a path -> a configured real-data folder",
-    "rovercam/config.py": "STYLE.md \"Config at the edge\" -> docs/architecture.md",
-    "rovercam/storage/store.py": "ARCHITECTURE.md \"Errors and data safety\" -> docs/architecture.md",
-}
-# TEMPORARY: pages cited in code that another branch writes (the lead writes docs/architecture.md).
-# This list MUST BE EMPTY after the merge as well.
-PENDING_PAGES: set[str] = {"architecture.md"}
 
 #: Folders and files whose text must not cite outside files (relative to the repository root).
 CHECKED_ROOTS = ("rovercam", "flows", "tasks", "benchmarks", "config", "docs", "README.md")
@@ -127,17 +114,8 @@ def _markdown_pages() -> list[Path]:
     return sorted((REPO / "docs").glob("*.md")) + [REPO / "README.md"]
 
 
-def test_allow_lists_name_files_that_exist() -> None:
-    # an entry for a file that was renamed or removed would hide nothing and should go
-    missing = [name for name in CITATION_ALLOW_LIST if not (REPO / name).is_file()]
-    assert not missing, f"remove from CITATION_ALLOW_LIST: {missing}"
-    written = [name for name in PENDING_PAGES if (REPO / "docs" / name).is_file()]
-    assert not written, f"these pages exist now: remove them from PENDING_PAGES: {written}"
-
-
 def test_no_citations_of_files_outside_the_repository() -> None:
     problems: list[str] = []
-    cleaned: list[str] = []
     for path in _checked_files():
         text = _read_text(path)
         if text is None:
@@ -148,13 +126,8 @@ def test_no_citations_of_files_outside_the_repository() -> None:
             for pattern, why in FORBIDDEN
             for m in pattern.finditer(text)
         ]
-        if name in CITATION_ALLOW_LIST:
-            if not hits:
-                cleaned.append(name)
-            continue
         problems.extend(hits)
     assert not problems, "cite docs/ or a primary source instead:\n" + "\n".join(problems)
-    assert not cleaned, f"these files are clean now: remove them from CITATION_ALLOW_LIST: {cleaned}"
 
 
 @pytest.mark.parametrize("page", _markdown_pages(), ids=lambda p: _rel(p))
@@ -187,8 +160,6 @@ def test_docs_citations_in_code_resolve() -> None:
                 continue
             for m in _DOC_CITATION.finditer(text):
                 page = REPO / "docs" / m.group("page")
-                if page.name in PENDING_PAGES and not page.is_file():
-                    continue
                 where = f"{_rel(path)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
                 if not page.is_file():
                     broken.append(f"{where} (no such page)")

@@ -10,7 +10,7 @@ rover-view sequences to stabilized videos, contact sheets and events.
 - :mod:`.descent`: one down-look sequence end to end (:func:`solve_descent`).
 - :mod:`.video`, :mod:`.events`: display frames, contact sheets, object-in-view / touchdown.
 - :mod:`.scoring`: geometric error and PSNR of a level against a truth orthoimage.
-- :mod:`.publish`: publish everything with STAC items and catalog rows.
+- publishing (orthomosaics, videos, contact sheets, events) lives with the other output kinds in :mod:`rovercam.publish.edl`.
 
 Method, CRS choice and measured figures: docs/edl.md.
 """

@@ -442,7 +442,7 @@ def _build_label(product: Product, image: np.ndarray, *, dtype: np.dtype, record
     return label
 
 
-def _atomic_write(out: Path, chunks: list[bytes]) -> None:
+def atomic_write(out: Path, chunks: list[bytes]) -> None:
     """Write ``chunks`` to ``out`` through a temporary file in the same folder, then rename."""
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
@@ -518,8 +518,8 @@ def write_pds3(path: str | os.PathLike[str], product: Product, *,
         label = _build_label(product, image, dtype=dtype, record_bytes=record_bytes,
                              label_records=0, vicar_records=vicar_records,
                              file_records=vicar_records + data_records, data_name=data_name)
-        _atomic_write(out.with_name(data_name), [vicar, body])
-        _atomic_write(out, [odl.dumps(label).encode("ascii", "replace")])
+        atomic_write(out.with_name(data_name), [vicar, body])
+        atomic_write(out, [odl.dumps(label).encode("ascii", "replace")])
         log.info("%s: wrote %s and %s", product.product_id, out, data_name)
         return out
     label_records = 1
@@ -534,6 +534,6 @@ def write_pds3(path: str | os.PathLike[str], product: Product, *,
         label_records = needed
     else:  # pragma: no cover - the size grows by at most a few digits
         raise ProductError(str(out), "label size did not converge")
-    _atomic_write(out, [text.ljust(label_records * record_bytes, b" "), vicar, body])
+    atomic_write(out, [text.ljust(label_records * record_bytes, b" "), vicar, body])
     log.info("%s: wrote %s", product.product_id, out)
     return out

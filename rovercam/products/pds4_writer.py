@@ -22,7 +22,7 @@ import numpy as np
 
 from rovercam.errors import ProductError
 from rovercam.products.model import Product
-from rovercam.products.pds3 import _atomic_write
+from rovercam.products.pds3 import atomic_write
 from rovercam.camera import to_pds4
 
 
@@ -296,7 +296,7 @@ def write_pds4(path: str | os.PathLike[str], product: Product, *,
     ET.indent(root, space="  ")
     text = ET.tostring(root, encoding="unicode", xml_declaration=False)
     xml = ('<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n").encode("utf-8")
-    _atomic_write(out.with_name(name), [body])
-    _atomic_write(out, [xml])
+    atomic_write(out.with_name(name), [body])
+    atomic_write(out, [xml])
     log.info("%s: wrote %s and %s", product.product_id, out, name)
     return out

@@ -10,7 +10,7 @@ Layout under the store root::
                               the version record: created exclusively before v<N> is written
                               (the claim), rewritten with the file checksums once it is complete
 
-Safety rules (ARCHITECTURE.md, "Errors and data safety"):
+Safety rules (docs/architecture.md#data-safety):
 
 - Keys are relative POSIX paths inside the root; anything else raises
   :class:`~rovercam.errors.StorageError` before any I/O (symlinks on local disk included).
