@@ -179,8 +179,9 @@ def _memory_probe(kind: str) -> float:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
         before = _rss_kb("VmRSS")
-        out = chain.run_chain(frame, settings)
-        peak = _rss_kb("VmHWM")
+        result = chain.run_chain(frame, settings)
+        peak = _rss_kb("VmHWM")  # with the result still alive
+        del result
         return (peak - before) * 1024.0 / frame.image.size
 
 

@@ -164,7 +164,7 @@ def build_mosaic(
     image, index = render_mosaic(stack, proj, options=render_opts,
                                  progress=(lambda d, t: progress(f"tile {d}/{t}")) if progress else None)
     white = _display_white(cameras, first, settings)
-    blend = f"multiband" if opts.blend == "multiband" else f"feather {opts.feather:g}"
+    blend = "multiband" if opts.blend == "multiband" else f"feather {opts.feather:g}"
     prov.steps.append(f"mosaic: {proj.kind.lower()}, surface {opts.surface}, {blend}"
                       + "".join(f", {s}" for s in steps))
     return Mosaic(

@@ -26,7 +26,6 @@ from typing import Any, Literal
 
 import cv2
 import numpy as np
-import rasterio
 from numpy.typing import NDArray
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning

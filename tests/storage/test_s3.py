@@ -10,7 +10,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import pytest
 from rio_cogeo.cogeo import cog_validate
 
 from rovercam.catalog import Catalog

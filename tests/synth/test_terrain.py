@@ -16,7 +16,7 @@ import pytest
 from rovercam.camera.coordinates import quaternion_to_matrix
 from rovercam.products import parse_product_id, read_product
 from rovercam.radiometry import debayer, decompand, load_lut
-from rovercam.synth import generate_sol, load_truth
+from rovercam.synth import load_truth
 from rovercam.synth.cameras import zoom_focal_length_mm, zoom_motor_count
 from rovercam.synth.contact import contact_sheet
 from rovercam.synth.mission import generate_terrain_sol
