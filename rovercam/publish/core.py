@@ -27,7 +27,6 @@ Every output, whatever its kind, gets from here:
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from rovercam.catalog.stac import (
 from rovercam.errors import CatalogError, RovercamError
 from rovercam.provenance import Provenance
 from rovercam.storage.store import Data, PublishedVersion, Store
+from rovercam.storage.transaction import hash_data
 
 __all__ = ["OutputFile", "PublishedProduct", "publish_output", "publish_files", "check_name",
            "COG_MEDIA_TYPE"]
@@ -54,8 +54,6 @@ log = logging.getLogger(__name__)
 
 #: Media type of a Cloud-Optimized GeoTIFF.
 COG_MEDIA_TYPE = "image/tiff; application=geotiff; profile=cloud-optimized"
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,21 +116,6 @@ def _check_kind(kind: str) -> None:
 
 def _utc(t: _dt.datetime) -> _dt.datetime:
     return t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
-
-
-def _sha256(content: Data) -> str:
-    """Hex sha256 of what will be stored: bytes, the pieces of a tuple one after another, or a file."""
-    h = hashlib.sha256()
-    if isinstance(content, bytes):
-        h.update(content)
-    elif isinstance(content, tuple):
-        for piece in content:
-            h.update(piece)
-    else:
-        with open(content, "rb") as f:
-            while block := f.read(_CHUNK):
-                h.update(block)
-    return h.hexdigest()
 
 
 def publish_output(
@@ -209,7 +192,7 @@ def publish_output(
     if stop < start:
         raise CatalogError(f"{name}: stop_time {stop} is before start_time {start}")
     specs = {key: f.spec for key, f in files.items()}
-    data_sha = {fname: _sha256(content) for fname, content in contents.items()}
+    data_sha = {fname: hash_data(content) for fname, content in contents.items()}
 
     def render(version: int) -> dict[str, bytes]:
         # The item names its version, so the store renders it for each candidate version.
