@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
 
 from rovercam.config import load
-from rovercam.edl.sequence import DOWN_LOOKING
 from rovercam.pipeline import Failure, SolReport
+from rovercam.pipeline.edl import plan_edl
 
 from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
+from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for
 from rovercam_tasks.edl import edl_descent, edl_sequence, find_dem
 from rovercam_tasks.ingest import discover_products
@@ -50,59 +50,27 @@ def process_edl(sol: int, input_dir: str, config_file: str | None = None,
     report.record_calibrate(cal)
     timed("calibrate")
 
-    instrument_of = {r.product_id: r.instrument or "" for r in ingested}
-    sequences: dict[str, list] = {}
-    for ref in cal.frames:
-        sequences.setdefault(instrument_of[ref.product_id], []).append(ref)
-    report.sequences = {k: len(v) for k, v in sorted(sequences.items())}
+    sequences = plan_edl(cal.frames, {r.product_id: r.instrument or "" for r in ingested})
+    report.sequences = {q.instrument: len(q.frames) for q in sequences}
     futures = []
-    for instrument, refs in sorted(sequences.items()):
-        if len(refs) < 2:
-            logger.info("%s: %d frame, no EDL product", instrument, len(refs))
-            continue
-        if instrument in DOWN_LOOKING:
-            fut = edl_descent.submit(instrument, refs, settings, sol, report.run_id, report.dem)
+    for q in sequences:
+        if q.product == "descent":
+            futures.append((q, edl_descent.submit(q.instrument, list(q.frames), settings, sol, report.run_id,
+                                                  report.dem)))
+        elif q.product == "sequence":
+            futures.append((q, edl_sequence.submit(q.instrument, list(q.frames), settings, sol, report.run_id)))
         else:
-            fut = edl_sequence.submit(instrument, refs, settings, sol, report.run_id)
-        futures.append((instrument, fut))
-    for instrument, fut in futures:
+            logger.info("%s: %s", q.instrument, q.reason)
+    for q, fut in futures:
         out, reason = outcome(fut)
         if reason is None:
-            (report.descents if instrument in DOWN_LOOKING else report.videos).append(out)
+            (report.descents if q.product == "descent" else report.videos).append(out)
         else:
-            report.record_failures([Failure(instrument, "edl", reason)])
-            logger.error("%s: EDL products failed: %s", instrument, reason)
+            report.record_failures([Failure(q.instrument, "edl", reason)])
+            logger.error("%s: EDL products failed: %s", q.instrument, reason)
     timed("edl")
 
     report.finish(catalog)
-    create_markdown_artifact(key=f"sol-{sol:05d}-edl-summary", markdown=summary_markdown(report),
-                             description=f"process-edl summary for sol {sol}")
+    artifacts.edl_artifacts(report)
     return report.to_dict()
 
-
-def summary_markdown(report: SolReport) -> str:
-    """The per-sol EDL summary shown in the Prefect UI."""
-    lines = [
-        f"# Sol {report.sol}: EDL imagery",
-        f"- products found: {report.products_found}; ingested: {len(report.ingested)}; "
-        f"quarantined: {len(report.quarantined)}; failed: {len(report.failed)}",
-        f"- ground: {'DEM ' + report.dem if report.dem else 'level plane through the touchdown point'}",
-        "", "| camera | frames |", "|---|---|",
-        *[f"| {k} | {v} |" for k, v in report.sequences.items()],
-    ]
-    if report.descents:
-        lines += ["", "## Orthomosaics", "", "| camera | output | levels (cell m) | frames skipped |",
-                  "|---|---|---|---|"]
-        for d in report.descents:
-            cells = ", ".join(f"{lev['cell_m']:.3g}" for lev in d["levels"])
-            lines.append(f"| {d['instrument']} | {d['output_id']} | {cells} | {len(d['skipped'])} |")
-    if report.videos:
-        lines += ["", "## Videos", "", "| camera | output | frames | events |", "|---|---|---|---|"]
-        lines += [f"| {v['instrument']} | {v['video']} | {v['frames']} | {', '.join(v['events']) or '-'} |"
-                  for v in report.videos]
-    if report.quarantined or report.failed:
-        lines += ["", "## Problems", "", "| item | stage | reason |", "|---|---|---|"]
-        lines += [f"| {q['path']} | ingest | {q['reason']} |" for q in report.quarantined]
-        lines += [f"| {f['product_id']} | {f['stage']} | {f['reason']} |" for f in report.failed]
-    lines += ["", "| stage | seconds |", "|---|---|", *[f"| {k} | {v:.2f} |" for k, v in report.stage_seconds.items()]]
-    return "\n".join(lines)

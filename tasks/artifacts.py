@@ -81,3 +81,37 @@ def sol_artifacts(report: Any, store: Any) -> None:
         slug = "".join(c if c.isalnum() else "-" for c in str(p["name"]).lower()).strip("-")
         create_image_artifact(image_url=url, key=f"sol-{sol:05d}-{slug}"[:80],
                               description=f"{p['name']} v{p['version']} ({p['width']}x{p['height']})")
+
+
+def edl_summary_markdown(report: Any) -> str:
+    """The per-sol EDL summary shown in the Prefect UI."""
+    lines = [
+        f"# Sol {report.sol}: EDL imagery",
+        f"- products found: {report.products_found}; ingested: {len(report.ingested)}; "
+        f"quarantined: {len(report.quarantined)}; failed: {len(report.failed)}",
+        f"- ground: {'DEM ' + report.dem if report.dem else 'level plane through the touchdown point'}",
+        "", "| camera | frames |", "|---|---|",
+        *[f"| {k} | {v} |" for k, v in report.sequences.items()],
+    ]
+    if report.descents:
+        lines += ["", "## Orthomosaics", "", "| camera | output | levels (cell m) | frames skipped |",
+                  "|---|---|---|---|"]
+        for d in report.descents:
+            cells = ", ".join(f"{lev['cell_m']:.3g}" for lev in d["levels"])
+            lines.append(f"| {d['instrument']} | {d['output_id']} | {cells} | {len(d['skipped'])} |")
+    if report.videos:
+        lines += ["", "## Videos", "", "| camera | output | frames | events |", "|---|---|---|---|"]
+        lines += [f"| {v['instrument']} | {v['video']} | {v['frames']} | {', '.join(v['events']) or '-'} |"
+                  for v in report.videos]
+    if report.quarantined or report.failed:
+        lines += ["", "## Problems", "", "| item | stage | reason |", "|---|---|---|"]
+        lines += [f"| {q['path']} | ingest | {q['reason']} |" for q in report.quarantined]
+        lines += [f"| {f['product_id']} | {f['stage']} | {f['reason']} |" for f in report.failed]
+    lines += ["", "| stage | seconds |", "|---|---|", *[f"| {k} | {v:.2f} |" for k, v in report.stage_seconds.items()]]
+    return "\n".join(lines)
+
+
+def edl_artifacts(report: Any) -> None:
+    """The per-sol EDL summary artifact."""
+    create_markdown_artifact(key=f"sol-{report.sol:05d}-edl-summary", markdown=edl_summary_markdown(report),
+                             description=f"process-edl summary for sol {report.sol}")
