@@ -10,8 +10,9 @@ remote product's files (label, data file, sidecar) are copied into a private tem
 and read there, so the readers' one-folder confinement still holds.
 
 Discovery pairs labels with data files by the rules of :mod:`rovercam.products.files`
-(:func:`discover`); content hashes (sha256 of the file a product is ingested from) make re-runs idempotent and expose duplicates: the same content under
-a second name is not ingested again but reported as ``state="duplicate"`` with ``duplicate_of``.
+(:func:`discover`); content hashes (sha256 of the file a product is ingested from) make re-runs
+idempotent and expose duplicates: the same content under a second name is not ingested again but
+reported as ``state="duplicate"`` with ``duplicate_of``.
 """
 from __future__ import annotations
 
@@ -39,8 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rovercam.config import Settings
     from rovercam.storage import Store
 
-__all__ = ["IngestResult", "discover", "ingest_one", "ingest_paths", 
-           "quarantine_report", "IngestState"]
+__all__ = ["IngestResult", "discover", "ingest_one", "ingest_paths", "quarantine_report", "IngestState"]
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +96,8 @@ def discover(input_dir: str | os.PathLike[str], *,
              storage_options: dict[str, Any] | None = None) -> list[Any]:
     """Product files under ``input_dir`` (recursive), sorted, one entry per product.
 
-    Per folder (the rules of :mod:`rovercam.products.files`): a detached label (``X.LBL``, MER ``x.img.lbl``) or a PDS4 label (``X.xml``)
-    stands for itself and its data file (``X.IMG``/``.DAT``/``.VIC``, names compared
+    Per folder (the rules of :mod:`rovercam.products.files`): a detached label (``X.LBL``, MER
+    ``x.img.lbl``) or a PDS4 label (``X.xml``) stands for itself and its data file (``X.IMG``/``.DAT``/``.VIC``, names compared
     case-insensitively); a raw-image-site product is its image (``X.png``/``.jpg``) when
     ``X-metadata.json`` is beside it (the sidecar alone when the image is missing); a data file
     no label covers stands alone (attached labels, pure VICAR). Other files (browse JPEGs
