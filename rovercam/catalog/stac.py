@@ -2,9 +2,21 @@
 every output kind; :func:`mosaic_item` adds a mosaic's own properties.
 
 Rover-frame products have no geographic footprint: items carry ``geometry: null`` and no
-``bbox`` (valid STAC 1.1 for non-spatial items) and put the projection in properties.
-rovercam-specific fields use the ``rovercam:`` prefix; no STAC extension is declared, so items
-validate against the core schemas alone (which ship with pystac: offline validation works).
+``bbox`` (valid STAC 1.1 for non-spatial items); there is no Earth footprint to give, and the
+body is named by the Solar System extension (``ssys:targets: ["Mars"]``). Standard extensions
+carry what has a standard home (docs/stac.md):
+
+- file (:data:`EXTENSIONS`): every asset's ``file:checksum`` (sha2-256 multihash, ``1220`` +
+  hex digest) and ``file:size`` (bytes);
+- processing: ``processing:software`` (``{"rovercam": version}``), ``processing:level`` (the
+  PDS4 processing level, ``"Derived"`` for every output), ``processing:lineage`` (the steps);
+- raster: ``raster:bands`` of raster assets (data type, nodata, unit, statistics, scale/offset);
+- projection: ``proj:code``/``proj:wkt2``/``proj:shape``/``proj:transform`` where meaningful
+  (a panorama in azimuth/elevation has no CRS: ``proj:code`` null, the transform in degrees);
+- view: the pointing of a mosaic's centre (``view:azimuth``, ``view:off_nadir``) where defined.
+
+The rest stays under ``rovercam:`` (sol, provenance with input checksums, calibration level,
+projection tags). An item declares exactly the extensions whose fields it uses.
 
 Items are serialised without a self link and with asset hrefs relative to the item file, so the
 JSON is the same bytes wherever the product is stored (local disk or S3).
@@ -14,7 +26,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pystac
@@ -40,10 +52,34 @@ __all__ = [
     "item_to_bytes",
     "MOSAIC_ASSET_ROLES",
     "PLATFORMS",
+    "TARGETS",
+    "EXTENSIONS",
+    "PROCESSING_LEVEL",
+    "multihash_sha256",
+    "raster_bands",
+    "declare_extensions",
 ]
 
 #: Mission id -> STAC ``platform`` (the rover).
 PLATFORMS = {"M2020": "perseverance", "MSL": "curiosity"}
+
+#: Mission id -> Solar System target (``ssys:targets``).
+TARGETS = {"M2020": "Mars", "MSL": "Mars"}
+
+#: Field prefix -> schema URI of the STAC extensions rovercam writes.
+EXTENSIONS = {
+    "file": "https://stac-extensions.github.io/file/v2.1.0/schema.json",
+    "raster": "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+    "processing": "https://stac-extensions.github.io/processing/v1.2.0/schema.json",
+    "proj": "https://stac-extensions.github.io/projection/v2.0.0/schema.json",
+    "view": "https://stac-extensions.github.io/view/v1.0.0/schema.json",
+    "ssys": "https://stac-extensions.github.io/ssys/v1.1.1/schema.json",
+}
+
+#: ``processing:level`` of every published output: PDS4 ``processing_level`` "Derived" (PDS4
+#: Information Model, Primary_Result_Summary): products made from several calibrated products.
+#: How far the values are calibrated is ``rovercam:calibration_level`` (docs/calibration.md).
+PROCESSING_LEVEL = "Derived"
 
 #: Asset key -> (roles, media type, title).
 MOSAIC_ASSET_ROLES: dict[str, tuple[list[str], str, str]] = {
@@ -66,12 +102,86 @@ class AssetSpec:
     media_type : str
         IANA media type (``pystac.MediaType.COG``, ``"application/x-netcdf"``...).
     title : str
+    fields : mapping, optional
+        Extension fields of the asset (``raster:bands``, ``proj:shape``...), JSON-ready.
     """
 
     file_name: str
     roles: tuple[str, ...]
     media_type: str
     title: str
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+def multihash_sha256(hex_digest: str) -> str:
+    """``file:checksum`` of a sha256 hex digest: the multihash ``1220<digest>`` (code 0x12 =
+    sha2-256, length 0x20 = 32 bytes; multiformats multihash table)."""
+    if len(hex_digest) != 64 or any(c not in "0123456789abcdef" for c in hex_digest):
+        raise CatalogError(f"not a lowercase sha256 hex digest: {hex_digest!r}")
+    return "1220" + hex_digest
+
+
+def raster_bands(image: Any, *, unit: str | None = None) -> list[dict[str, Any]]:
+    """``raster:bands`` of a float32 image whose NaN means no data.
+
+    Parameters
+    ----------
+    image : (H, W) or (H, W, B) ndarray of float32
+    unit : str, optional
+        Unit of the values (``"W m-2 sr-1 nm-1"``); omitted when None.
+
+    Returns
+    -------
+    list of dict
+        One per band: ``data_type``, ``nodata`` ``"nan"``, ``scale`` 1 and ``offset`` 0 (the
+        stored values are the physical values), ``unit``, and ``statistics`` of the finite
+        values (``minimum``, ``maximum``, ``mean``, ``stddev``, ``valid_percent``; only
+        ``valid_percent`` when no value is finite).
+    """
+    import numpy as np
+
+    a = np.asarray(image)
+    if a.ndim == 2:
+        a = a[..., None]
+    if a.ndim != 3 or a.dtype.kind != "f":
+        raise CatalogError(f"raster bands need an (H, W[, B]) float image, got {a.shape} {a.dtype}")
+    bands = []
+    for b in range(a.shape[2]):
+        values = a[..., b]
+        finite = values[np.isfinite(values)].astype(np.float64)
+        stats: dict[str, float] = {"valid_percent": round(100.0 * finite.size / max(values.size, 1), 6)}
+        if finite.size:
+            stats.update(minimum=float(finite.min()), maximum=float(finite.max()),
+                         mean=float(finite.mean()), stddev=float(finite.std()))
+        band: dict[str, Any] = {"data_type": str(a.dtype), "nodata": "nan", "scale": 1.0, "offset": 0.0,
+                                "statistics": stats}
+        if unit:
+            band["unit"] = unit
+        bands.append(band)
+    return bands
+
+
+def declare_extensions(d: dict[str, Any]) -> dict[str, Any]:
+    """Set ``d["stac_extensions"]`` (a STAC object as a dict) to the sorted schema URIs of the
+    :data:`EXTENSIONS` whose fields it uses (in properties, assets or the top level)."""
+    used: set[str] = set()
+
+    def scan(obj: Any) -> None:
+        if isinstance(obj, Mapping):
+            for key, value in obj.items():
+                prefix = key.split(":", 1)[0] if ":" in key else None
+                if prefix in EXTENSIONS:
+                    used.add(EXTENSIONS[prefix])
+                if key not in ("links",):
+                    scan(value)
+        elif isinstance(obj, list):
+            for value in obj:
+                scan(value)
+
+    scan({k: v for k, v in d.items() if k != "stac_extensions"})
+    keep = [u for u in d.get("stac_extensions", []) if u not in EXTENSIONS.values()]
+    d["stac_extensions"] = sorted(set(keep) | used)
+    return d
 
 
 def item_id(mission: str, sol: int, name: str, version: int) -> str:
@@ -124,6 +234,7 @@ def output_item(
     provenance: Provenance,
     assets: Mapping[str, AssetSpec],
     sha256: Mapping[str, str] | None = None,
+    sizes: Mapping[str, int] | None = None,
     properties: Mapping[str, Any] | None = None,
 ) -> pystac.Item:
     """The STAC item of one published output version, of any kind (the one place items are built).
@@ -142,10 +253,13 @@ def output_item(
     assets : mapping of str -> AssetSpec
         STAC asset key -> the file in the version folder (href ``./<file name>``).
     sha256 : mapping of str -> str, optional
-        File name -> sha256 of its bytes, recorded as each asset's ``rovercam:sha256``.
+        File name -> sha256 hex digest of its bytes, recorded as each asset's ``file:checksum``
+        (:func:`multihash_sha256`).
+    sizes : mapping of str -> int, optional
+        File name -> size in bytes, recorded as each asset's ``file:size``.
     properties : mapping, optional
-        The kind's own properties (JSON-ready); they may not replace ``rovercam:provenance`` or
-        ``platform``.
+        The kind's own properties (JSON-ready); they may not replace ``rovercam:provenance``,
+        the ``processing:`` fields or ``platform``.
 
     Returns
     -------
@@ -153,7 +267,8 @@ def output_item(
         Geometry null, no bbox (module notes); properties ``start_datetime``,
         ``end_datetime``, ``mission``, ``instruments``, ``rovercam:sol``,
         ``rovercam:instrument``, ``rovercam:name``, ``rovercam:version``,
-        ``rovercam:provenance`` and ``platform`` (known missions), plus ``properties``.
+        ``rovercam:provenance``, the processing fields, and ``platform`` and ``ssys:targets``
+        (known missions), plus ``properties``; ``stac_extensions`` lists the extensions used.
 
     Raises
     ------
@@ -176,22 +291,73 @@ def output_item(
         "rovercam:name": name,
         "rovercam:version": int(version),
         **(properties or {}),
+        # rovercam:provenance keeps software_version and steps although processing: now carries
+        # them: it is the same record as the COG's ROVERCAM_PROVENANCE tag (one shape to read)
         "rovercam:provenance": provenance_properties(provenance),
+        "processing:level": PROCESSING_LEVEL,
     }
+    if provenance.software_version:
+        props["processing:software"] = {"rovercam": provenance.software_version}
+    if provenance.steps:
+        props["processing:lineage"] = "; ".join(provenance.steps)
     if mission in PLATFORMS:
         props["platform"] = PLATFORMS[mission]
+    if mission in TARGETS:
+        props["ssys:targets"] = [TARGETS[mission]]
     item = pystac.Item(id=item_id(mission, sol, name, version), geometry=None, bbox=None, datetime=start,
                        properties=props)
-    sha256 = sha256 or {}
+    sha256, sizes = sha256 or {}, sizes or {}
     for key, spec in assets.items():
-        extra = {"rovercam:sha256": sha256[spec.file_name]} if spec.file_name in sha256 else {}
+        extra = dict(spec.fields)
+        if spec.file_name in sha256:
+            extra["file:checksum"] = multihash_sha256(sha256[spec.file_name])
+        if spec.file_name in sizes:
+            extra["file:size"] = int(sizes[spec.file_name])
         item.add_asset(key, pystac.Asset(href=f"./{spec.file_name}", media_type=spec.media_type,
                                          roles=list(spec.roles), title=spec.title, extra_fields=extra))
+    item.stac_extensions = declare_extensions(item.to_dict(include_self_link=False,
+                                                           transform_hrefs=False))["stac_extensions"]
     return item
 
 
+#: Mosaic frames whose +x is north and azimuth clockwise from it (docs/conventions.md), where
+#: the view extension's azimuth (clockwise from north) applies.
+_NORTH_FRAMES = ("SITE_FRAME", "LOCAL_LEVEL_FRAME")
+
+
+def _view_properties(mosaic: Mosaic) -> dict[str, float]:
+    """``view:azimuth`` and ``view:off_nadir`` of the centre of a cropped azimuth/elevation grid
+    in a north-referenced frame; nothing for a full circle, another projection or frame, or a
+    centre above the horizon (off-nadir is 0..90 degrees)."""
+    p = mosaic.projection
+    if p.kind not in ("CYLINDRICAL", "EQUIRECTANGULAR") or p.frame not in _NORTH_FRAMES:
+        return {}
+    if p.periodic_width is not None:  # a full circle has no centre azimuth
+        return {}
+    s = float(p.scale_deg)
+    az = (float(p.az_start_deg) + (p.width - 1) / 2 * s) % 360.0
+    el = float(p.el_top_deg) - (p.height - 1) / 2 * s
+    out = {"view:azimuth": round(az, 6)}
+    if -90.0 <= el <= 0.0:
+        out["view:off_nadir"] = round(90.0 + el, 6)
+    return out
+
+
+def _proj_fields(mosaic: Mosaic) -> dict[str, Any]:
+    """Projection fields of a mosaic's data asset: no CRS (``proj:code`` null), its shape, and
+    for an azimuth/elevation grid the transform from pixel (column, row) of the top-left corner
+    to (azimuth, elevation) in degrees: pixel centres at integers (docs/conventions.md), so the
+    left edge is half a pixel before ``az_start``."""
+    p = mosaic.projection
+    out: dict[str, Any] = {"proj:code": None, "proj:shape": [int(p.height), int(p.width)]}
+    if p.kind in ("CYLINDRICAL", "EQUIRECTANGULAR"):
+        s = float(p.scale_deg)
+        out["proj:transform"] = [s, 0.0, float(p.az_start_deg) - s / 2, 0.0, -s, float(p.el_top_deg) + s / 2]
+    return out
+
+
 def mosaic_properties(mosaic: Mosaic, *, display_white: tuple[float, str] | None = None) -> dict[str, Any]:
-    """The mosaic's own STAC properties: coverage, projection, size, bands, calibration level, units.
+    """The mosaic's own STAC properties: projection tags, calibration level, view geometry.
 
     Parameters
     ----------
@@ -204,19 +370,18 @@ def mosaic_properties(mosaic: Mosaic, *, display_white: tuple[float, str] | None
     Returns
     -------
     dict
-        JSON-ready; ``rovercam:calibration_level`` and ``rovercam:units`` are None when the
-        provenance has no level. (Mosaic items carry no ``rovercam:kind``: they predate it, and
-        published items stay the same bytes.)
+        JSON-ready: ``rovercam:projection`` (the COG's projection tags: frame, surface,
+        origin...), ``rovercam:calibration_level`` (None when the provenance has no level) and
+        the view fields (:func:`_view_properties`). Size, bands, units and coverage are in the
+        data asset's ``proj:shape`` and ``raster:bands`` (:func:`mosaic_assets`). (Mosaic items
+        carry no ``rovercam:kind``: they predate it.)
     """
     level = mosaic.provenance.level
     properties: dict[str, Any] = {
-        "rovercam:coverage": round(mosaic.coverage, 6),
         "rovercam:projection": mosaic.projection.to_tags(),
-        "rovercam:size": [int(mosaic.projection.width), int(mosaic.projection.height)],
-        "rovercam:bands": int(mosaic.image.shape[2]) if mosaic.image.ndim == 3 else 1,
-        # what the data are: 0 raw .. 3 absolute, and their units (docs/calibration.md)
+        # what the data are: 0 raw .. 3 absolute (docs/calibration.md); units in raster:bands
         "rovercam:calibration_level": None if level is None else level.level,
-        "rovercam:units": None if level is None else level.units,
+        **_view_properties(mosaic),
     }
     if display_white is not None:
         properties["rovercam:display_white_radiance"] = float(display_white[0])
@@ -224,10 +389,21 @@ def mosaic_properties(mosaic: Mosaic, *, display_white: tuple[float, str] | None
     return properties
 
 
-def mosaic_assets(names: Mapping[str, str]) -> dict[str, AssetSpec]:
-    """Asset key -> :class:`AssetSpec` of a mosaic's files (``names`` as :func:`mosaic_file_names`)."""
-    return {key: AssetSpec(names[key], tuple(roles), media_type, title)
-            for key, (roles, media_type, title) in MOSAIC_ASSET_ROLES.items() if key in names}
+def mosaic_assets(names: Mapping[str, str], mosaic: Mosaic | None = None) -> dict[str, AssetSpec]:
+    """Asset key -> :class:`AssetSpec` of a mosaic's files (``names`` as :func:`mosaic_file_names`).
+
+    With ``mosaic``, the data asset carries ``raster:bands`` (:func:`raster_bands`, the
+    calibration level's units) and the projection fields (:func:`_proj_fields`).
+    """
+    specs = {key: AssetSpec(names[key], tuple(roles), media_type, title)
+             for key, (roles, media_type, title) in MOSAIC_ASSET_ROLES.items() if key in names}
+    if mosaic is not None and "data" in specs:
+        level = mosaic.provenance.level
+        fields = {"raster:bands": raster_bands(mosaic.image, unit=None if level is None else level.units),
+                  **_proj_fields(mosaic)}
+        d = specs["data"]
+        specs["data"] = AssetSpec(d.file_name, d.roles, d.media_type, d.title, fields)
+    return specs
 
 
 def mosaic_item(
@@ -238,6 +414,7 @@ def mosaic_item(
     assets: Mapping[str, str] | None = None,
     mission: str = "M2020",
     display_white: tuple[float, str] | None = None,
+    sizes: Mapping[str, int] | None = None,
 ) -> pystac.Item:
     """The STAC item of one published mosaic version (:func:`output_item` with
     :func:`mosaic_properties`).
@@ -259,6 +436,8 @@ def mosaic_item(
         Mission id (``"M2020"``); ``platform`` follows from :data:`PLATFORMS`.
     display_white : (float, str), optional
         As :func:`mosaic_properties`.
+    sizes : mapping of str -> int, optional
+        File name -> bytes (``file:size``); without it the assets have no size.
 
     Returns
     -------
@@ -274,8 +453,8 @@ def mosaic_item(
     item = output_item(
         mission=mission, sol=mosaic.sol, instrument=mosaic.instrument, name=mosaic.name,
         version=published.version, start=mosaic.start_time, stop=mosaic.stop_time,
-        provenance=mosaic.provenance, assets=mosaic_assets(names), sha256=published.sha256,
-        properties=mosaic_properties(mosaic, display_white=display_white),
+        provenance=mosaic.provenance, assets=mosaic_assets(names, mosaic), sha256=published.sha256,
+        sizes=sizes, properties=mosaic_properties(mosaic, display_white=display_white),
     )
     if store is not None and "item" in names:
         item.set_self_href(store.url(f"{published.prefix}/v{published.version}/{names['item']}"))

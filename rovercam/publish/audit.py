@@ -25,8 +25,9 @@ def audit_published(
 
     - ``LATEST`` names a committed version, and its checksums are that version's;
     - every committed version (its version record) has all its files, with those sha256s;
-    - a STAC item in a version names that version in its id, and each asset's
-      ``rovercam:sha256`` matches the file it points to;
+    - a STAC item in a version names that version in its id, and each asset's checksum
+      (``file:checksum``, a sha2-256 multihash; ``rovercam:sha256`` in items published before
+      the file extension was used) matches the file it points to;
 
     and for every output row of ``catalog``: its version is committed in ``store``, and its
     storage keys and checksums match the stored bytes.
@@ -80,6 +81,15 @@ def audit_published(
     return problems
 
 
+def _asset_sha256(asset: dict) -> str | None:
+    """The sha256 hex digest an asset records: ``file:checksum`` without its multihash prefix
+    ``1220`` (sha2-256, 32 bytes), else the older ``rovercam:sha256``."""
+    checksum = asset.get("file:checksum")
+    if isinstance(checksum, str) and checksum.startswith("1220"):
+        return checksum[4:]
+    return asset.get("rovercam:sha256")
+
+
 def _check_version_folder(store: Store, prefix: str, version: int, files: dict[str, str] | None) -> list[str]:
     """Problems of one version folder; ``files`` = its commit record (None: judge by its STAC item)."""
     vprefix = f"{prefix}/v{version}"
@@ -102,7 +112,7 @@ def _check_version_folder(store: Store, prefix: str, version: int, files: dict[s
             continue
         if item_version != str(version):
             problems.append(f"{vprefix}/{name}: item id {item['id']} names another version")
-        expected = {Path(a["href"]).name: a.get("rovercam:sha256") for a in assets.values()}
+        expected = {Path(a["href"]).name: _asset_sha256(a) for a in assets.values()}
         if set(expected) | {name} != present:
             problems.append(f"{vprefix}: files {sorted(present)} != item assets {sorted(expected)} + item")
         for fname, digest in expected.items():

@@ -19,7 +19,8 @@ Every output, whatever its kind, gets from here:
 - its id ``<mission>-sol<sol:05d>-<name>-v<N>``, the same for the STAC item and the catalog row
   (:func:`rovercam.catalog.stac.item_id`);
 - its STAC item ``<name>.stac.json`` (:func:`rovercam.catalog.stac.output_item`): common
-  properties, ``rovercam:provenance``, one asset per file with its ``rovercam:sha256``;
+  properties, ``rovercam:provenance``, the processing fields, one asset per file with its
+  ``file:checksum`` (sha2-256 multihash) and ``file:size``;
 - its catalog row: storage keys, checksums of every file (item included), lineage
   (``provenance.inputs``), the run, the time span, and the calibration level and units of
   ``provenance.level`` (None when the values were never calibrated through the frame chain).
@@ -114,6 +115,15 @@ def _check_kind(kind: str) -> None:
         raise RovercamError(f"output kind must be a plain word, got {kind!r}")
 
 
+def _size(content: Data) -> int:
+    """Bytes of a file's content (bytes, a tuple of bytes-like chunks, or a local Path)."""
+    if isinstance(content, Path):
+        return content.stat().st_size
+    if isinstance(content, tuple):
+        return sum(memoryview(c).nbytes for c in content)
+    return memoryview(content).nbytes
+
+
 def _utc(t: _dt.datetime) -> _dt.datetime:
     return t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
 
@@ -193,12 +203,13 @@ def publish_output(
         raise CatalogError(f"{name}: stop_time {stop} is before start_time {start}")
     specs = {key: f.spec for key, f in files.items()}
     data_sha = {fname: hash_data(content) for fname, content in contents.items()}
+    sizes = {fname: _size(content) for fname, content in contents.items()}
 
     def render(version: int) -> dict[str, bytes]:
         # The item names its version, so the store renders it for each candidate version.
         item = output_item(mission=mission, sol=sol, instrument=instrument, name=name, version=version,
                            start=start, stop=stop, provenance=provenance, assets=specs, sha256=data_sha,
-                           properties=properties)
+                           sizes=sizes, properties=properties)
         return {item_name: item_to_bytes(item)}
 
     published = store.publish(layout.published_prefix(sol, kind, name), contents, render=render)
@@ -223,7 +234,7 @@ def publish_output(
 
 
 def publish_files(
-    files: Mapping[str, tuple[str, Data, list[str], str, str]],
+    files: Mapping[str, tuple[Any, ...]],
     *,
     kind: str,
     name: str,
@@ -242,8 +253,9 @@ def publish_files(
 
     Parameters
     ----------
-    files : mapping of str -> (file name, content, roles, media type, title)
-        STAC asset key -> what to write (content: bytes or a local path).
+    files : mapping of str -> (file name, content, roles, media type, title[, fields])
+        STAC asset key -> what to write (content: bytes or a local path); ``fields``, a mapping
+        of the asset's extension fields (``raster:bands``, ``proj:shape``...).
     kind : str
         Catalog output kind (``"cube"``, ``"ortho"``, ``"event"``, ``"contact-sheet"``...);
         files go to ``sol<sol:05d>/<kind>s/<name>/v<N>/``.
@@ -268,8 +280,8 @@ def publish_files(
     _check_kind(kind)
     if not files:
         raise RovercamError(f"{name}: nothing to publish")
-    out = {key: OutputFile(AssetSpec(fname, tuple(roles), media_type, title), content)
-           for key, (fname, content, roles, media_type, title) in files.items()}
+    out = {key: OutputFile(AssetSpec(f[0], tuple(f[2]), f[3], f[4], dict(f[5]) if len(f) > 5 else {}), f[1])
+           for key, f in files.items()}
     return publish_output(
         out, kind=kind, name=name, sol=sol, instrument=instrument, provenance=provenance,
         start_time=start_time, stop_time=stop_time, properties={"rovercam:kind": kind, **(properties or {})},

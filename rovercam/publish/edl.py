@@ -35,6 +35,7 @@ from rovercam.edl.ground import Surface
 from rovercam.edl.ortho import local_crs
 from rovercam.edl.sequence import EdlFrame, assess_quality
 from rovercam.edl.video import contact_sheet, display_frames
+from rovercam.catalog.stac import raster_bands
 from rovercam.errors import MosaicError, RovercamError
 from rovercam.provenance import Provenance
 from rovercam.publish.core import (
@@ -45,7 +46,7 @@ from rovercam.publish.core import (
 )
 from rovercam.publish.sequence import publish_sequence
 from rovercam.storage.raster import thumbnail, write_cog, write_png
-from rovercam.storage.store import Data, Store
+from rovercam.storage.store import Store
 
 __all__ = ["descent_products", "sequence_products", "publish_event", "publish_ortho", "publish_contact_sheet",
            "merged_provenance", "GEOJSON_MEDIA_TYPE", "COG_MEDIA_TYPE"]
@@ -131,7 +132,7 @@ def publish_ortho(
     if not levels:
         raise RovercamError(f"{name}: an orthomosaic needs at least one level")
     crs_obj = CRS.from_user_input(crs)
-    files: dict[str, tuple[str, Data, list[str], str, str]] = {}
+    files: dict[str, tuple[Any, ...]] = {}
     props_levels = []
     extra = list(level_properties or [{} for _ in levels])
     for k, (image, transform) in enumerate(levels):
@@ -139,10 +140,13 @@ def publish_ortho(
         blob = write_cog(None, image, crs=crs_obj, transform=transform, units=units,
                          band_descriptions=("R", "G", "B") if image.ndim == 3 and image.shape[2] == 3 else None,
                          tags={"ROVERCAM_LEVEL": str(k)})
-        files[f"level{k}"] = (f"{name}_L{k}.tif", blob, ["data"], COG_MEDIA_TYPE, f"Orthomosaic level {k}")
-        props_levels.append({"asset": f"level{k}", "shape": [int(image.shape[0]), int(image.shape[1])],
-                             "transform": [float(v) for v in tuple(transform)[:6]],
-                             **(extra[k] if k < len(extra) else {})})
+        # the level's grid in the item's CRS (proj:wkt2): shape (rows, columns) and the affine
+        # from pixel corner (column, row) to (x, y) metres, as rasterio gives it
+        fields = {"raster:bands": raster_bands(image, unit=units), "proj:shape": [int(image.shape[0]),
+                  int(image.shape[1])], "proj:transform": [float(v) for v in tuple(transform)[:6]]}
+        files[f"level{k}"] = (f"{name}_L{k}.tif", blob, ["data"], COG_MEDIA_TYPE, f"Orthomosaic level {k}",
+                              fields)
+        props_levels.append({"asset": f"level{k}", **(extra[k] if k < len(extra) else {})})
     if track_geojson is not None:
         files["track"] = (f"{name}_track.geojson", track_geojson.encode(), ["metadata"], GEOJSON_MEDIA_TYPE,
                           "Descent track (Mars 2000 lon/lat, altitude m)")
@@ -156,7 +160,9 @@ def publish_ortho(
         rgb = np.repeat(rgb, 3, axis=2)
     files["thumbnail"] = (f"{name}_thumb.png", write_png(thumbnail(rgb[..., :3])), ["thumbnail"],
                           pystac.MediaType.PNG, "Thumbnail (coarsest level)")
-    properties = {"proj:wkt2": crs_obj.to_wkt(), "rovercam:proj": crs, "rovercam:levels": props_levels}
+    # a local tangent plane on Mars has no authority code: proj:code null, the CRS as WKT2
+    properties = {"proj:code": None, "proj:wkt2": crs_obj.to_wkt(version="WKT2_2019"),
+                  "rovercam:levels": props_levels}
     return publish_files(files, kind="ortho", name=name, sol=sol, instrument=instrument, store=store,
                          catalog=catalog, provenance=provenance, start_time=start_time, stop_time=stop_time,
                          properties=properties, run_id=run_id, mission=mission)

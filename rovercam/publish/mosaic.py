@@ -192,7 +192,7 @@ def publish_mosaic(
         "overview": write_png(rgba),
         "thumbnail": write_png(thumbnail(rgba, max_side=thumbnail_side)),
     }
-    files = {key: OutputFile(spec, contents[key]) for key, spec in mosaic_assets(names).items()}
+    files = {key: OutputFile(spec, contents[key]) for key, spec in mosaic_assets(names, mosaic).items()}
     out = publish_output(
         files, kind="mosaic", name=mosaic.name, sol=mosaic.sol, instrument=mosaic.instrument,
         provenance=mosaic.provenance, start_time=mosaic.start_time, stop_time=mosaic.stop_time,

@@ -7,7 +7,9 @@ server or object-store bucket::
     api/outputs.json, api/outputs/<id>.json
     tiles/<id>/<z>/<x>/<y>.jpg           every tile of every level
     files/<id>/<file>                    the catalog's files of each output (COGs only on request)
-    stac/catalog.json ...                a static STAC catalog (rovercam.catalog.export_stac)
+    stac/catalog.json ...                a static STAC catalog (rovercam.catalog.export_stac) whose
+                                         asset hrefs are relative links to files/<id>/<file>; the
+                                         COGs are in it only with include_data
 """
 from __future__ import annotations
 
@@ -116,6 +118,7 @@ def _export_into(library: Library, root: Path, *, latest_only: bool, include_dat
             o["stereo_partner"] = None
     _write(root / "api" / "outputs.json", json.dumps({"outputs": chosen}).encode())
     tiles = files = 0
+    exported: dict[str, dict[str, Path]] = {}
     for n, o in enumerate(chosen):
         oid = o["output_id"]
         detail = library.detail(oid)
@@ -128,6 +131,7 @@ def _export_into(library: Library, root: Path, *, latest_only: bool, include_dat
             data = library.read_file(oid, f["name"])
             if data is not None:
                 _write(root / "files" / oid / f["name"], data)
+                exported.setdefault(oid, {})[f["name"]] = root / "files" / oid / f["name"]
                 files += 1
         src = library.tile_source(oid)
         if src is not None:
@@ -139,5 +143,8 @@ def _export_into(library: Library, root: Path, *, latest_only: bool, include_dat
         if progress is not None:
             progress(n + 1, len(chosen), oid)
     records = [library.catalog_record(o["output_id"]) for o in chosen]
-    stac = export_stac(library.catalog, library.store, root / "stac", outputs=records)
+    # the STAC items point at the copies under files/ (relative hrefs); an asset the site does
+    # not hold (a COG without include_data) is left out rather than pointing off the site
+    stac = export_stac(library.catalog, library.store, root / "stac", outputs=records,
+                       existing_files=exported, copy_files=False)
     return len(chosen), tiles, files, int(stac["items"])

@@ -14,7 +14,8 @@ import pystac
 import pytest
 
 from rovercam.catalog import item_to_bytes, mosaic_file_names, mosaic_item
-from rovercam.catalog.stac import AssetSpec, output_item
+from rovercam.catalog.export import validate_stac
+from rovercam.catalog.stac import EXTENSIONS, AssetSpec, multihash_sha256, output_item
 from rovercam.errors import CatalogError
 from rovercam.mosaic.model import CylindricalProjection, Mosaic
 from rovercam.provenance import Provenance
@@ -94,14 +95,18 @@ def test_item_content() -> None:
     assert p["instruments"] == ["navcam_left"] and p["platform"] == "perseverance"
     assert p["rovercam:sol"] == 100 and p["rovercam:version"] == 3
     assert p["rovercam:projection"] == m.projection.to_tags()
-    assert p["rovercam:coverage"] == pytest.approx(0.75)  # 15 of 20 rows covered
+    # 15 of 20 rows covered, 0.03 everywhere covered (small_mosaic)
+    for band in d["assets"]["data"]["raster:bands"]:
+        assert band["statistics"]["valid_percent"] == pytest.approx(75.0)
+        assert band["statistics"]["mean"] == pytest.approx(0.03, rel=1e-6)
+        assert band["statistics"]["stddev"] == pytest.approx(0.0, abs=1e-9)
     prov = p["rovercam:provenance"]
     assert prov["inputs"] == m.provenance.inputs and prov["calibration"] == m.provenance.calibration
     assert (prov["software_version"], prov["config_hash"]) == ("0.1.0", "c" * 64)
     a = d["assets"]
     assert a["data"]["type"] == "image/tiff; application=geotiff; profile=cloud-optimized"
     assert a["data"]["roles"] == ["data"] and a["data"]["href"] == "./NCAM_CYL.tif"
-    assert a["data"]["rovercam:sha256"] == "d" * 64
+    assert a["data"]["file:checksum"] == "1220" + "d" * 64
     assert a["overview"]["type"] == "image/png" and "overview" in a["overview"]["roles"]
     assert a["thumbnail"]["roles"] == ["thumbnail"] and a["thumbnail"]["href"] == "./NCAM_CYL_thumb.png"
 
@@ -149,7 +154,11 @@ def test_output_item_builds_any_kind() -> None:
     assert p["rovercam:provenance"]["inputs"] == {"ZL1_A": "a" * 64}
     assert p["rovercam:provenance"]["calibration_level"] is None
     assert d["assets"]["data"] == {"href": "./CUBE.nc", "type": "application/x-netcdf", "roles": ["data"],
-                                   "title": "Cube", "rovercam:sha256": "e" * 64}
+                                   "title": "Cube", "file:checksum": "1220" + "e" * 64}
+    # only the extensions whose fields are used: file (checksum), ssys (Mars); no software
+    # version in the provenance, so processing has only its level and lineage
+    assert d["stac_extensions"] == sorted([EXTENSIONS["file"], EXTENSIONS["processing"], EXTENSIONS["ssys"]])
+    assert "processing:software" not in p and p["processing:lineage"] == "cube: register"
 
 
 def test_output_item_properties_cannot_replace_the_provenance() -> None:
@@ -169,7 +178,58 @@ def test_mosaic_item_is_the_output_item_with_mosaic_properties() -> None:
     m = small_mosaic()
     generic = output_item(
         mission="M2020", sol=m.sol, instrument=m.instrument, name=m.name, version=3, start=m.start_time,
-        stop=m.stop_time, provenance=m.provenance, assets=mosaic_assets(mosaic_file_names(m.name)),
+        stop=m.stop_time, provenance=m.provenance, assets=mosaic_assets(mosaic_file_names(m.name), m),
         sha256=published().sha256, properties=mosaic_properties(m),
     )
     assert item_to_bytes(mosaic_item(m, published())) == item_to_bytes(generic)
+
+
+def test_items_validate_with_their_extensions_offline_and_violations_are_caught() -> None:
+    # truth: the extension schemas in rovercam/catalog/schemas (written from each extension's
+    # field table); a violation of each extension used must be reported
+    d = json.loads(item_to_bytes(mosaic_item(small_mosaic(), published())))
+    assert set(d["stac_extensions"]) == {EXTENSIONS[k] for k in ("file", "raster", "processing", "proj", "view",
+                                                                 "ssys")}
+    validate_stac(d)
+    broken = [
+        ("file", lambda x: x["assets"]["data"].__setitem__("file:checksum", "not-hex")),
+        ("raster", lambda x: x["assets"]["data"]["raster:bands"][0].__setitem__("data_type", "float99")),
+        ("processing", lambda x: x["properties"].__setitem__("processing:software", "rovercam")),
+        ("projection", lambda x: x["assets"]["data"].__setitem__("proj:shape", [1, 2, 3])),
+        ("view", lambda x: x["properties"].__setitem__("view:azimuth", 400.0)),
+        ("ssys", lambda x: x["properties"].__setitem__("ssys:targets", [])),
+    ]
+    for name, breaker in broken:
+        doc = json.loads(json.dumps(d))
+        breaker(doc)
+        with pytest.raises(CatalogError, match=name):
+            validate_stac(doc)
+    undeclared = dict(d, stac_extensions=[u for u in d["stac_extensions"] if u != EXTENSIONS["file"]])
+    with pytest.raises(CatalogError, match="file"):  # fields used without declaring the extension
+        validate_stac(undeclared)
+
+
+@pytest.mark.parametrize(
+    ("az_start", "el_top", "width", "height", "expected"),
+    [
+        # centre pixel ((w-1)/2, (h-1)/2): az = az_start + 19.5 * 0.5, el = el_top - 9.5 * 0.5
+        (10.0, 20.0, 40, 20, {"view:azimuth": 19.75}),  # centre above the horizon: no off-nadir
+        (350.0, -10.0, 40, 20, {"view:azimuth": 359.75, "view:off_nadir": 75.25}),
+        (0.0, 10.0, 720, 20, {}),  # a full circle has no centre azimuth
+    ],
+)
+def test_view_geometry_of_the_mosaic_centre(az_start, el_top, width, height, expected) -> None:
+    proj = CylindricalProjection(az_start_deg=az_start, el_top_deg=el_top, scale_deg=0.5, width=width, height=height)
+    m = small_mosaic(projection=proj, image=np.full((height, width, 3), 0.03, np.float32))
+    p = mosaic_item(m, published()).properties
+    assert {k: v for k, v in p.items() if k.startswith("view:")} == pytest.approx(expected)
+
+
+def test_multihash_of_sha256() -> None:
+    # truth: multiformats multihash table, sha2-256 = 0x12, digest length 32 = 0x20
+    import hashlib
+
+    digest = hashlib.sha256(b"").hexdigest()
+    assert multihash_sha256(digest) == "1220e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    with pytest.raises(CatalogError):
+        multihash_sha256("E3B0")

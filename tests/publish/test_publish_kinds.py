@@ -22,7 +22,7 @@ from affine import Affine
 from rovercam import layout
 from rovercam.catalog import Catalog
 from rovercam.catalog.export import validate_stac
-from rovercam.catalog.stac import PLATFORMS, AssetSpec, provenance_properties
+from rovercam.catalog.stac import EXTENSIONS, PLATFORMS, AssetSpec, provenance_properties
 from rovercam.edl.events import Event
 from rovercam.edl.ortho import local_crs
 from rovercam.errors import CatalogError, RovercamError
@@ -42,6 +42,8 @@ from rovercam.publish import (
 from rovercam.storage import Store
 
 UTC = dt.timezone.utc
+FILE_EXT, PROCESSING_EXT = EXTENSIONS["file"], EXTENSIONS["processing"]
+RASTER_EXT, PROJ_EXT = EXTENSIONS["raster"], EXTENSIONS["proj"]
 START = dt.datetime(2021, 5, 30, 10, 0, tzinfo=UTC)
 STOP = dt.datetime(2021, 5, 30, 10, 4, tzinfo=UTC)
 LEVEL = CalibrationLevel(2, "DN s-1", ("absolute responsivity",))
@@ -138,12 +140,18 @@ def test_every_kind_records_the_same_core_fields(published, kind: str) -> None:
     assert props["end_datetime"] == ("2021-05-30T10:00:00Z" if event else "2021-05-30T10:04:00Z")
     assert (row.start_time, row.end_time) == (START, START if event else STOP)
 
-    # checksums: every stored file is an asset (or the item), with the sha256 of its bytes
+    # checksums: every stored file is an asset (or the item), with the sha256 of its bytes as a
+    # multihash (0x12 sha2-256, 0x20 bytes) and its size (file extension)
     folder = item_path.parent
     stored = {p.name: sha(p) for p in folder.iterdir()}
-    assets = {Path(a["href"]).name: a["rovercam:sha256"] for a in item["assets"].values()}
+    assets = {Path(a["href"]).name: a["file:checksum"] for a in item["assets"].values()}
     assert set(assets) | {item_path.name} == set(stored)
-    assert all(stored[name] == digest for name, digest in assets.items())
+    assert all("1220" + stored[name] == digest for name, digest in assets.items())
+    assert all(a["file:size"] == (folder / Path(a["href"]).name).stat().st_size for a in item["assets"].values())
+    assert FILE_EXT in item["stac_extensions"] and PROCESSING_EXT in item["stac_extensions"]
+    assert (props["processing:software"], props["processing:level"]) == ({"rovercam": "0.1.0"}, "Derived")
+    assert props["processing:lineage"] == "; ".join(prov.steps)
+    assert props["ssys:targets"] == ["Mars"] and item["geometry"] is None and "bbox" not in item
     assert row.checksums == stored
     assert row.storage_keys == {name: f"{prefix}/v{pub.version}/{name}" for name in stored}
 
@@ -158,9 +166,23 @@ def test_kind_specific_properties(published) -> None:
     items = {k: json.loads(store.read_bytes(out[k][0].published.keys[f"{n}.stac.json"]))
              for k, n in [("mosaic", "NCAM_CYL"), ("cube", "ZCAM_CUBE"), ("event", "LCAM_touchdown")]}
     mosaic_props = items["mosaic"]["properties"]
-    # mosaic items state the level in the item too, and predate rovercam:kind
-    assert (mosaic_props["rovercam:calibration_level"], mosaic_props["rovercam:units"]) == (2, "DN s-1")
-    assert "rovercam:kind" not in mosaic_props
+    # mosaic items state the level in the item too (units in raster:bands), and predate rovercam:kind
+    assert mosaic_props["rovercam:calibration_level"] == 2
+    assert "rovercam:kind" not in mosaic_props and "rovercam:units" not in mosaic_props
+    data = items["mosaic"]["assets"]["data"]
+    assert {RASTER_EXT, PROJ_EXT} <= set(items["mosaic"]["stac_extensions"])
+    # truth: mosaic() is 0.03 everywhere except its 4 NaN rows of 20, and a 0.5-degree grid
+    # from azimuth 0, elevation 10 (pixel centres): edges half a pixel out
+    for band in data["raster:bands"]:
+        assert (band["data_type"], band["nodata"], band["unit"]) == ("float32", "nan", "DN s-1")
+        assert band["statistics"]["valid_percent"] == pytest.approx(80.0)
+        assert band["statistics"]["minimum"] == band["statistics"]["maximum"] == pytest.approx(0.03, rel=1e-6)
+    assert len(data["raster:bands"]) == 3
+    assert data["proj:code"] is None and data["proj:shape"] == [20, 40]
+    assert data["proj:transform"] == [0.5, 0.0, -0.25, 0.0, -0.5, 10.25]
+    # view: centre pixel (19.5, 9.5) looks at azimuth 9.75, elevation 5.25 (above the horizon:
+    # no off-nadir angle in 0..90)
+    assert mosaic_props["view:azimuth"] == pytest.approx(9.75) and "view:off_nadir" not in mosaic_props
     assert items["cube"]["properties"]["rovercam:kind"] == "cube"
     assert items["cube"]["properties"]["rovercam:bands"] == ["L1", "L2"]
     assert items["event"]["properties"]["rovercam:event"]["kind"] == "touchdown"
@@ -226,4 +248,5 @@ def test_mosaic_level_is_unknown_without_a_level(tmp_path: Path) -> None:
         [row] = catalog.outputs()
     item = json.loads(pub.stac_path.read_bytes())
     assert (row.calibration_level, row.units) == (None, None)
-    assert (item["properties"]["rovercam:calibration_level"], item["properties"]["rovercam:units"]) == (None, None)
+    assert item["properties"]["rovercam:calibration_level"] is None
+    assert all("unit" not in b for b in item["assets"]["data"]["raster:bands"])
