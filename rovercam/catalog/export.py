@@ -47,7 +47,7 @@ from rovercam.catalog.query import search_outputs
 from rovercam.catalog.stac import EXTENSIONS, PLATFORMS, TARGETS, declare_extensions
 from rovercam.errors import CatalogError, StorageError
 
-__all__ = ["export_stac", "validate_stac", "ExportResult"]
+__all__ = ["export_stac", "validate_stac", "extension_schemas", "ExportResult"]
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ExportResult(dict):
     """``{"catalog": Path, "collections": int, "items": int}`` of one export."""
 
 
-def _extension_schemas() -> dict[str, dict[str, Any]]:
+def extension_schemas() -> dict[str, dict[str, Any]]:
     """Schema URI -> the extension's JSON schema from ``rovercam/catalog/schemas/``."""
     from importlib import resources
 
@@ -94,7 +94,7 @@ def validate_stac(doc: Mapping[str, Any]) -> None:
     suffix = _SCHEMA_SUFFIX.get(str(doc.get("type")))
     if suffix is None:
         raise CatalogError(f"not a STAC item, catalog or collection (type={doc.get('type')!r})")
-    cache = {**get_local_schema_cache(), **_extension_schemas()}
+    cache = {**get_local_schema_cache(), **extension_schemas()}
 
     def refuse(uri: str) -> referencing.Resource:
         raise CatalogError(f"STAC validation would fetch {uri}; only local schemas are used")

@@ -250,3 +250,71 @@ def test_mosaic_level_is_unknown_without_a_level(tmp_path: Path) -> None:
     assert (row.calibration_level, row.units) == (None, None)
     assert item["properties"]["rovercam:calibration_level"] is None
     assert all("unit" not in b for b in item["assets"]["data"]["raster:bands"])
+
+
+def test_exported_catalog_is_self_contained_and_valid_after_a_move(published, tmp_path: Path, monkeypatch) -> None:
+    """Export every kind, move the folder, open it with pystac: each asset resolves inside the
+    moved folder to a file with the recorded checksum and size; raster:bands agree with the
+    COG itself; pystac's own validator passes with only local schemas (no network)."""
+    import shutil
+    import urllib.request
+
+    import pystac
+    import rasterio
+    from pystac.extensions.file import FileExtension
+    from pystac.extensions.raster import RasterExtension
+    from pystac.validation import JsonSchemaSTACValidator, set_validator
+
+    from rovercam.catalog.export import export_stac, extension_schemas
+
+    _, store, catalog = published
+    result = export_stac(catalog, store, tmp_path / "export")
+    assert result["items"] == len(KINDS)
+    moved = tmp_path / "elsewhere" / "moved"
+    moved.parent.mkdir()
+    shutil.move(str(tmp_path / "export"), str(moved))
+    assert not (tmp_path / "export").exists()
+
+    def offline(*args, **kwargs):
+        raise AssertionError(f"network access during validation: {args[:1]}")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    root = pystac.Catalog.from_file(str(moved / "catalog.json"))
+    validator = JsonSchemaSTACValidator()
+    validator.schema_cache.update(extension_schemas())  # the core schemas are pystac's own
+    set_validator(validator)
+    try:
+        root.validate_all()  # catalog, collections and items, each with its declared extensions
+        # not vacuous: a checksum that is not a hex multihash fails the file extension's schema
+        bad = next(root.get_items(recursive=True)).clone()
+        next(iter(bad.assets.values())).extra_fields["file:checksum"] = "sha256:xyz"
+        with pytest.raises(pystac.errors.STACValidationError, match="file"):
+            bad.validate()
+    finally:
+        set_validator(JsonSchemaSTACValidator())
+
+    items = list(root.get_items(recursive=True))
+    assert len(items) == len(KINDS)
+    for item in items:
+        assert item.geometry is None and item.properties["ssys:targets"] == ["Mars"]
+        assert item.properties["processing:datetime"]  # when the catalog recorded the output
+        for key, asset in item.assets.items():
+            assert not Path(asset.href).is_absolute() and "://" not in asset.href
+            path = Path(asset.get_absolute_href()).resolve()
+            assert path.is_relative_to(moved.resolve()) and path.is_file(), (item.id, key)
+            f = FileExtension.ext(asset)
+            assert f.checksum == "1220" + sha(path) and f.size == path.stat().st_size
+            if asset.media_type and "geotiff" in asset.media_type:
+                bands = RasterExtension.ext(asset).bands
+                with rasterio.open(path) as src:
+                    data = src.read().astype(np.float64)
+                    assert [b.to_dict()["data_type"] for b in bands] == list(src.dtypes)
+                for b, values in zip(bands, data):
+                    stats = b.statistics
+                    assert stats.minimum == pytest.approx(np.nanmin(values), rel=1e-6)  # float32 in the file
+                    assert stats.maximum == pytest.approx(np.nanmax(values), rel=1e-6)
+    for col in root.get_all_collections():
+        assert col.extra_fields["ssys:targets"] == ["Mars"]
+    ortho = next(i for i in items if i.id.endswith("LCAM_orthomosaic-v1"))
+    assert ortho.properties["proj:wkt2"].startswith("PROJCRS") and ortho.properties["proj:code"] is None
+    assert ortho.assets["level0"].extra_fields["proj:transform"] == [2.0, 0.0, -20.0, 0.0, -2.0, 16.0]
