@@ -92,7 +92,7 @@ def check_item(out: PublishedProduct, media_type: str) -> dict:
     assert item["assets"]["data"]["roles"] == ["data"]
     for asset in item["assets"].values():
         target = out.paths["item"].parent / asset["href"]
-        assert asset["rovercam:sha256"] == sha(target)
+        assert asset["file:checksum"] == "1220" + sha(target)  # sha2-256 multihash
     assert item["properties"]["rovercam:provenance"]["inputs"] == PROV.inputs
     assert item["properties"]["start_datetime"] == "2021-05-30T10:00:00Z"
     return item

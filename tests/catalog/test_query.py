@@ -138,3 +138,30 @@ def test_catalog_verb(published, tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert main(["catalog", "--out", str(root), "export-stac", str(tmp_path / "stac"), "--camera", "MCZ_LEFT"]) == 0
     assert "1 items" in capsys.readouterr().out
     assert main(["catalog", "--out", str(root), "lineage", "nope"]) == 2
+
+
+@pytest.mark.parametrize("include_data", [False, True])
+def test_export_site_stac_links_the_sites_own_files(published, tmp_path: Path, include_data: bool) -> None:
+    """The site's STAC items point at the site's copies under files/<id>/ by relative hrefs; a
+    COG the site does not hold is left out; the site still works after a move."""
+    import hashlib
+    import shutil
+
+    import pystac
+
+    from rovercam.viewer import Library, export_site
+
+    root, store, cat = published
+    site = export_site(Library(cat, store), tmp_path / "site", include_data=include_data)
+    moved = tmp_path / "moved"
+    shutil.move(str(site.root), str(moved))
+    items = list(pystac.Catalog.from_file(str(moved / "stac" / "catalog.json")).get_items(recursive=True))
+    assert len(items) == site.stac_items == 3  # the newest version of each of the 3 outputs
+    for item in items:
+        assert ("data" in item.assets) is include_data
+        for asset in item.assets.values():
+            assert asset.href.startswith("../../../../../files/")
+            path = Path(asset.get_absolute_href()).resolve()
+            assert path.is_relative_to(moved.resolve()) and path.is_file()
+            assert asset.extra_fields["file:checksum"] == "1220" + hashlib.sha256(path.read_bytes()).hexdigest()
+        validate_stac(item.to_dict(include_self_link=False, transform_hrefs=False))

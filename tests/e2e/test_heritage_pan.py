@@ -59,8 +59,8 @@ def test_one_band_panoramas_match_the_truth(heritage_run):
         assert coverage > 0.8
         item = json.loads((root / p["stac_key"]).read_text())
         assert item["properties"]["rovercam:calibration_level"] == 3
-        assert item["properties"]["rovercam:units"] == "W m-2 sr-1 nm-1"
-        assert item["properties"]["rovercam:bands"] == 1
+        [band] = item["assets"]["data"]["raster:bands"]
+        assert band["unit"] == "W m-2 sr-1 nm-1"
 
 
 def test_catalog_states_level_and_units(heritage_run):
