@@ -147,18 +147,41 @@ def raster_bands(image: Any, *, unit: str | None = None) -> list[dict[str, Any]]
         raise CatalogError(f"raster bands need an (H, W[, B]) float image, got {a.shape} {a.dtype}")
     bands = []
     for b in range(a.shape[2]):
-        values = a[..., b]
-        finite = values[np.isfinite(values)].astype(np.float64)
-        stats: dict[str, float] = {"valid_percent": round(100.0 * finite.size / max(values.size, 1), 6)}
-        if finite.size:
-            stats.update(minimum=float(finite.min()), maximum=float(finite.max()),
-                         mean=float(finite.mean()), stddev=float(finite.std()))
         band: dict[str, Any] = {"data_type": str(a.dtype), "nodata": "nan", "scale": 1.0, "offset": 0.0,
-                                "statistics": stats}
+                                "statistics": _statistics(a[..., b])}
         if unit:
             band["unit"] = unit
         bands.append(band)
     return bands
+
+
+def _statistics(values: Any, *, chunk: int = 1 << 20) -> dict[str, float]:
+    """Statistics of the finite values of one band, in float64, a chunk of rows at a time (a
+    30000 x 15000 band would need 3.6 GB as one float64 copy): counts, means and sums of squared
+    deviations merged pairwise (Chan, Golub and LeVeque 1983), so the deviation does not come
+    from a difference of large sums."""
+    import numpy as np
+
+    rows = max(1, chunk // max(values.shape[1], 1))
+    n, mean, m2 = 0, 0.0, 0.0
+    lo, hi = np.inf, -np.inf
+    for r in range(0, values.shape[0], rows):
+        v = values[r:r + rows]
+        v = v[np.isfinite(v)].astype(np.float64)
+        if not v.size:
+            continue
+        k, mk = v.size, float(v.mean())
+        m2k = float(((v - mk) ** 2).sum())
+        delta = mk - mean
+        total = n + k
+        mean += delta * k / total
+        m2 += m2k + delta * delta * n * k / total
+        n = total
+        lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    stats: dict[str, float] = {"valid_percent": round(100.0 * n / max(values.size, 1), 6)}
+    if n:
+        stats.update(minimum=lo, maximum=hi, mean=mean, stddev=float(np.sqrt(m2 / n)))
+    return stats
 
 
 def declare_extensions(d: dict[str, Any]) -> dict[str, Any]:

@@ -233,3 +233,22 @@ def test_multihash_of_sha256() -> None:
     assert multihash_sha256(digest) == "1220e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     with pytest.raises(CatalogError):
         multihash_sha256("E3B0")
+
+
+def test_raster_band_statistics_match_numpy_over_the_finite_values() -> None:
+    # truth: numpy over the finite values in float64, the whole band at once; the builder works a
+    # chunk of rows at a time and merges (a few ulp apart at most)
+    from rovercam.catalog.stac import raster_bands
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(5.0, 2.0, (20000, 70, 2)).astype(np.float32)  # two chunks of rows
+    image[:10] = np.nan
+    image[..., 1] = np.nan
+    good, empty = raster_bands(image, unit="DN")
+    finite = image[..., 0][np.isfinite(image[..., 0])].astype(np.float64)
+    s = good["statistics"]
+    assert (s["minimum"], s["maximum"]) == (finite.min(), finite.max())
+    np.testing.assert_allclose([s["mean"], s["stddev"]], [finite.mean(), finite.std()], rtol=1e-12, atol=0)
+    assert s["valid_percent"] == pytest.approx(100 * 19990 / 20000)
+    assert empty == {"data_type": "float32", "nodata": "nan", "scale": 1.0, "offset": 0.0, "unit": "DN",
+                     "statistics": {"valid_percent": 0.0}}
