@@ -9,7 +9,7 @@ links, no self links)::
         M2020-NAVCAM_LEFT-mosaic/collection.json    ... per mission, camera and kind
           <item id>/<item id>.json                  the items
 
-          <item id>/<asset files>                   its files (copied, or hard links)
+          <item id>/<asset files>                   its files (copies)
 
 Items are the published STAC items read back from storage; their assets are placed next to
 them (or, for ``rovercam export-site``, referenced where the site already holds them), always
@@ -160,19 +160,14 @@ def _read_item(store: Any, out: OutputRecord) -> tuple[pystac.Item, dict[str, st
 
 
 def _copy(store: Any, key: str, target: Path) -> None:
-    """Put the stored file ``key`` at ``target``: a hard link to a local file when possible, else
-    a copy (streamed from an object store)."""
+    """Copy the stored file ``key`` to ``target`` (a copy, not a hard link: editing the export
+    must never change a published file)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        target.unlink()
     local = store.local_path(key)
     if local is not None:
-        try:
-            os.link(local, target)
-        except OSError:
-            shutil.copyfile(local, target)
-        return
-    target.write_bytes(store.read_bytes(key))
+        shutil.copyfile(local, target)
+    else:
+        target.write_bytes(store.read_bytes(key))
 
 
 def _place_assets(item: pystac.Item, keys: Mapping[str, str], store: Any,
@@ -221,8 +216,8 @@ def export_stac(
         Output id -> file name -> a copy of that file already inside the export (the site's
         ``files/<id>/``): referenced by relative href instead of copied.
     copy_files : bool
-        Copy (or hard-link) the other files next to their items; False leaves assets without a
-        file in the export out of the exported items.
+        Copy the other files next to their items; False leaves assets without a file in the
+        export out of the exported items.
 
     Returns
     -------
