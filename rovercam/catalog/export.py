@@ -8,8 +8,7 @@ links, no self links)::
       M2020-NAVCAM_LEFT/collection.json             ... per mission and camera
         M2020-NAVCAM_LEFT-mosaic/collection.json    ... per mission, camera and kind
           <item id>/<item id>.json                  the items
-
-          <item id>/<asset files>                   its files (copies)
+          <item id>/<asset files>                   their files (copies)
 
 Items are the published STAC items read back from storage; their assets are placed next to
 them (or, for ``rovercam export-site``, referenced where the site already holds them), always
