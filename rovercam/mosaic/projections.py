@@ -47,6 +47,8 @@ __all__ = [
     "Projection",
     "projection_from_tags",
     "PROJECTION_KINDS",
+    "GEOTRANSFORM_AZ_EL",
+    "GEOTRANSFORM_NONE",
 ]
 
 Array = NDArray[np.float64]
