@@ -18,12 +18,15 @@ Angular projections give ray *directions* from ``origin``; the surface model
 (:class:`rovercam.mosaic.surfaces.Surface`) turns them into points when it is not at infinity.
 Every projection writes and reads its parameters as tags (:meth:`to_tags`,
 :func:`projection_from_tags`) and gives ``az_el_grid()`` for scoring against a truth world.
+Cylindrical and equirectangular grids also give a GDAL geotransform in degrees of azimuth and
+elevation (:attr:`geotransform`); the other projections have none and say in their tags how a
+pixel maps to angles (docs/conventions.md#mosaic-georeferencing).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +34,9 @@ from numpy.typing import NDArray
 from rovercam.camera.cahv import CAHV
 from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation
 from rovercam.mosaic.surfaces import Surface
+
+if TYPE_CHECKING:
+    from affine import Affine
 
 __all__ = [
     "CylindricalProjection",
@@ -41,6 +47,8 @@ __all__ = [
     "Projection",
     "projection_from_tags",
     "PROJECTION_KINDS",
+    "GEOTRANSFORM_AZ_EL",
+    "GEOTRANSFORM_NONE",
 ]
 
 Array = NDArray[np.float64]
@@ -54,6 +62,15 @@ def _join(values: Any) -> str:
     return ",".join(repr(float(v)) for v in values)
 
 
+#: Where azimuth 0 points in the frames mosaics are made in (docs/conventions.md#frames).
+_AZIMUTH_ZERO = {"SITE_FRAME": "north", "LOCAL_LEVEL_FRAME": "north", "ROVER_NAV_FRAME": "rover forward",
+                 "ROVER_FRAME": "rover forward"}
+
+#: GEOTRANSFORM tag values: what the dataset's geotransform maps pixels to.
+GEOTRANSFORM_AZ_EL = "AZIMUTH_ELEVATION_DEG"
+GEOTRANSFORM_NONE = "NONE"
+
+
 class _Base:
     """What every projection shares: surface, targets, az/el grid, common tags."""
 
@@ -65,6 +82,8 @@ class _Base:
     origin: tuple[float, float, float]
     surface_params: tuple[float, ...]
     _KIND: ClassVar[str] = ""
+    #: How an output pixel maps to angles, in the projection's own tag names (PIXEL_TO_ANGLES tag).
+    _PIXEL_LAW: ClassVar[str] = ""
 
     @property
     def kind(self) -> str:
@@ -79,6 +98,15 @@ class _Base:
     @property
     def surface_model(self) -> Surface:
         return Surface.from_tag(self.surface, self.surface_params)
+
+    @property
+    def geotransform(self) -> "Affine | None":
+        """GDAL geotransform from pixel-edge (column, row) to (azimuth, elevation) in degrees.
+
+        None here: only grids equally spaced in azimuth and elevation have one
+        (:class:`CylindricalProjection`, :class:`EquirectangularProjection`).
+        """
+        return None
 
     def rays(self, x: Array, y: Array) -> Array:
         """Unit directions (N, 3) from ``origin`` through output pixels (x, y) (any x for wraps)."""
@@ -111,12 +139,24 @@ class _Base:
         return az.reshape(self.height, self.width), el.reshape(self.height, self.width)
 
     def _common_tags(self) -> dict[str, str]:
+        zero = _AZIMUTH_ZERO.get(self.frame)
         return {
             "MAP_PROJECTION_TYPE": self.kind,
             "COORDINATE_SYSTEM_NAME": self.frame,
             "SURFACE_MODEL": self.surface,
             "SURFACE_PARAMETERS": _join(self.surface_params),
             "PROJECTION_ORIGIN_VECTOR": _join(self.origin),
+            # how pixels map to angles, for readers that do not know rovercam
+            # (docs/conventions.md#mosaic-georeferencing)
+            "POSITIVE_AZIMUTH_DIRECTION": "CLOCKWISE",
+            "POSITIVE_ELEVATION_DIRECTION": "UP",
+            "AZIMUTH_ELEVATION_DEFINITION": (
+                f"directions from PROJECTION_ORIGIN_VECTOR in COORDINATE_SYSTEM_NAME ({self.frame}, "
+                f"+Z down): azimuth = atan2(Y, X) degrees, clockwise seen from above from +X"
+                f"{f' ({zero})' if zero else ''}; elevation = -asin(Z / |d|) degrees, positive up"),
+            "PIXEL_TO_ANGLES": ("(x, y) = (sample, line), 0-based, pixel centres at integers; "
+                                + self._PIXEL_LAW),
+            "GEOTRANSFORM": GEOTRANSFORM_NONE if self.geotransform is None else GEOTRANSFORM_AZ_EL,
         }
 
     @staticmethod
@@ -141,6 +181,26 @@ class _AzElGrid(_Base):
     az_start_deg: float
     el_top_deg: float
     scale_deg: float
+    _PIXEL_LAW: ClassVar[str] = ("azimuth = START_AZIMUTH_DEG + x * MAP_SCALE_DEG_PER_PX (not wrapped: "
+                                 "compare modulo 360), elevation = MAXIMUM_ELEVATION_DEG - y * MAP_SCALE_DEG_PER_PX; "
+                                 "the geotransform gives the same angles")
+
+    @property
+    def geotransform(self) -> "Affine":
+        """GDAL geotransform from pixel-edge (column, row) to (azimuth, elevation) in degrees.
+
+        GDAL puts (0, 0) at the top-left corner of the top-left pixel, so the transform's
+        origin is half a pixel left of and above the centre of pixel (0, 0):
+        ``azimuth = az_start_deg - s/2 + column * s``, ``elevation = el_top_deg + s/2 - row * s``.
+        At pixel centres (``column = x + 1/2``, ``row = y + 1/2``) that is exactly :meth:`rays`'
+        ``az = az_start_deg + x s``, ``el = el_top_deg - y s``. Azimuth is not wrapped: a grid
+        crossing 180 (or 360) degrees goes on past it (compare modulo 360). The angles are in
+        ``frame`` (docs/conventions.md#mosaic-georeferencing); there is no CRS.
+        """
+        from affine import Affine  # rasterio's affine type; imported where it is needed
+
+        s = self.scale_deg
+        return Affine(s, 0.0, self.az_start_deg - s / 2, 0.0, -s, self.el_top_deg + s / 2)
 
     @property
     def periodic_width(self) -> int | None:
@@ -259,6 +319,8 @@ class PolarProjection(_Base):
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     surface_params: tuple[float, ...] = ()
     _KIND: ClassVar[str] = "POLAR"
+    _PIXEL_LAW: ClassVar[str] = ("azimuth = atan2(x - CENTER_SAMPLE, CENTER_LINE - y), elevation = -90 + "
+                                 "hypot(x - CENTER_SAMPLE, y - CENTER_LINE) * MAP_SCALE_DEG_PER_PX; no geotransform")
 
     @classmethod
     def around_nadir(cls, max_el_deg: float, scale_deg: float, **kw: Any) -> "PolarProjection":
@@ -309,6 +371,9 @@ class VerticalProjection(_Base):
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     surface_params: tuple[float, ...] = ()
     _KIND: ClassVar[str] = "VERTICAL"
+    _PIXEL_LAW: ClassVar[str] = ("the pixel is the ground point X = UPPER_LEFT_NORTH_M - y * MAP_SCALE_M_PER_PX, "
+                                 "Y = UPPER_LEFT_EAST_M + x * MAP_SCALE_M_PER_PX, Z = GROUND_Z_M (metres), "
+                                 "seen from PROJECTION_ORIGIN_VECTOR; no geotransform")
 
     @property
     def surface_model(self) -> Surface:
@@ -370,6 +435,9 @@ class PerspectiveProjection(_Base):
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     surface_params: tuple[float, ...] = ()
     _KIND: ClassVar[str] = "PERSPECTIVE"
+    _PIXEL_LAW: ClassVar[str] = ("a pinhole camera at PROJECTION_ORIGIN_VECTOR looking along AZIMUTH_DEG, "
+                                 "ELEVATION_DEG with level rows (no roll), focal length FOCAL_LENGTH_PX, principal "
+                                 "point at ((width - 1) / 2, (height - 1) / 2); no geotransform")
 
     @property
     def camera(self) -> CAHV:

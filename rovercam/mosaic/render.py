@@ -357,7 +357,10 @@ def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
 
     Memory stays flat in the output size: tiles are written through rasterio windows as they
     finish, at most ``2 * workers`` are in flight. Unreached tiles are not written and read back
-    as NaN (nodata). ``index_path`` gets the index map as an int16 GeoTIFF (nodata -1).
+    as NaN (nodata). ``index_path`` gets the index map as an int16 GeoTIFF (nodata -1). Both
+    files carry ``proj.to_tags()`` and, for cylindrical and equirectangular grids, the
+    geotransform in degrees of azimuth/elevation (``proj.geotransform``; no CRS;
+    docs/conventions.md#mosaic-georeferencing).
 
     Returns
     -------
@@ -373,6 +376,8 @@ def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
                   blockysize=block, BIGTIFF="YES", SPARSE_OK="TRUE")
     if compress:
         common["compress"] = compress
+    if proj.geotransform is not None:
+        common["transform"] = proj.geotransform  # az/el degrees in proj.frame, no CRS
     all_tags = {**proj.to_tags(), **(tags or {})}
     with rasterio.Env(GDAL_NUM_THREADS=1), \
             rasterio.open(path, "w", count=bands, dtype="float32", nodata=float("nan"), **common) as dst:

@@ -182,6 +182,7 @@ def publish_mosaic(
         tags=_cog_tags(mosaic, white),
         band_descriptions=_BAND_DESCRIPTIONS[image.shape[2]],
         units=mosaic.provenance.level.units if mosaic.provenance.level else None,
+        transform=mosaic.projection.geotransform,  # az/el degrees for az/el grids, else None
     )
     display = radiometry.to_display(image, white_radiance=white[0])  # (H, W, 3) or (H, W, 1)
     display[~covered] = 0

@@ -1,9 +1,11 @@
 """Raster encoders: Cloud-Optimized GeoTIFF (rasterio/GDAL COG driver), PNG, thumbnails.
 
-Rover-frame products (cylindrical panoramas in SITE_FRAME, camera-frame images) have no
-geographic CRS: they are written without one and carry their projection in tags
-(``CylindricalProjection.to_tags``). GDAL's "not georeferenced" warning is expected there and
-is silenced inside these functions only.
+Rover-frame products (panoramas in SITE_FRAME, camera-frame images) have no CRS: no standard
+coordinate reference system describes directions seen from a rover. Cylindrical and
+equirectangular mosaics get a geotransform in degrees of azimuth and elevation without a CRS
+(``transform`` alone; docs/conventions.md#mosaic-georeferencing); other rover-frame products
+carry their projection in tags only (``PolarProjection.to_tags``), and GDAL's "not
+georeferenced" warning, expected there, is silenced inside these functions only.
 
 Encoders are deterministic: the same array and tags give the same bytes, which is what makes
 content-hash idempotent publishing (:meth:`rovercam.storage.Store.publish`) work.
@@ -75,8 +77,13 @@ def write_cog(
         One per band of ``image`` (``("R", "G", "B")``).
     units : str, optional
         Unit of every data band (``"W m-2 sr-1 nm-1"``).
-    crs, transform : optional
-        Georeferencing for map-projected products; leave None for rover-frame products.
+    crs : optional
+        CRS of map-projected products (EDL orthomosaics); needs ``transform``. None for
+        rover-frame products.
+    transform : affine.Affine, optional
+        GDAL geotransform (pixel-edge column, row -> x, y). With ``crs``: map coordinates. Alone:
+        the rover-frame angles of an az/el grid, degrees (``CylindricalProjection.geotransform``).
+        None: no geotransform (identity).
 
     Returns
     -------
@@ -86,7 +93,8 @@ def write_cog(
     Raises
     ------
     ValueError, TypeError
-        Bad shape/dtype, mask shape mismatch, wrong number of band descriptions.
+        Bad shape/dtype, mask shape mismatch, wrong number of band descriptions, a ``crs``
+        without a ``transform``.
     """
     image = _validate_image(image)
     h, w, nb = image.shape
@@ -96,8 +104,8 @@ def write_cog(
             raise ValueError(f"nodata_mask shape {nodata_mask.shape} != image (H, W) {(h, w)}")
     if band_descriptions is not None and len(band_descriptions) != nb:
         raise ValueError(f"{len(band_descriptions)} band descriptions for {nb} bands")
-    if (crs is None) != (transform is None):
-        raise ValueError("give both crs and transform (georeferenced) or neither (rover frame)")
+    if crs is not None and transform is None:
+        raise ValueError("a crs needs a transform (give transform alone for a rover-frame az/el grid)")
     for k, v in (tags or {}).items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise TypeError(f"tags must map str -> str, got {k!r}: {type(v).__name__}")
@@ -127,7 +135,9 @@ def write_cog(
     if is_float:
         profile["nodata"] = float("nan")
     if crs is not None:
-        profile.update(crs=crs, transform=transform)
+        profile["crs"] = crs
+    if transform is not None:
+        profile["transform"] = transform
 
     def _fill(dst: Any) -> None:
         dst.write(bands, list(range(1, nb + 1)))
@@ -148,7 +158,8 @@ def write_cog(
             dst.update_tags(**dict(tags))
 
     with warnings.catch_warnings():
-        # Rover-frame products are deliberately not georeferenced (projection lives in tags).
+        # Rover-frame products without an az/el grid are deliberately not georeferenced
+        # (their projection lives in tags).
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         if dest is None or hasattr(dest, "write"):
             with MemoryFile() as mem:
