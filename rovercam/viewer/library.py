@@ -207,7 +207,7 @@ class Library:
                 proj = projection_from_tags(src.tags, src.grid.width, src.grid.height)
             except (KeyError, ValueError) as exc:
                 raise ValueError(f"{output_id}: no projection to map a direction to a pixel ({exc})") from None
-            x, y = proj.pixels(direction_from_azimuth_elevation(float(az_deg), float(el_deg))[None, :])[0]
+            x, y = (float(c) for c in proj.pixels(direction_from_azimuth_elevation([float(az_deg)], [float(el_deg)]))[0])
             doc.update(az_deg=float(az_deg), el_deg=float(el_deg))
             period = proj.periodic_width
         if not (math.isfinite(x) and math.isfinite(y)):  # a direction the projection does not see
