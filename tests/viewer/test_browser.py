@@ -217,8 +217,8 @@ def test_static_export_works_from_a_plain_web_server(browser, library, tmp_path,
         assert ssim(_canvas(pg), expected_view("littleplanet", 40, 0, 280, status["width"], status["height"])) >= 0.9
         # no value route on a static site: the readout still gives the direction, and no error
         pg.evaluate("window.rovercamViewer.setView({mode: 'rectilinear', yaw: 40, pitch: 0, fov: 90})")
-        text, cx, cy = _readout(pg, status["width"] / 2, status["height"] / 2)
-        az, el = view_az_el("rectilinear", 40, 0, 90, status["width"], cx - status["width"] / 2, status["height"] / 2 - cy)
+        text, cx, cy, w, h = _readout(pg, status["width"] / 2, status["height"] / 2)
+        az, el = view_az_el("rectilinear", 40, 0, 90, w, cx - w / 2, h / 2 - cy)
         assert _angles(text) == pytest.approx((float(az), float(el)), abs=0.01) and UNITS not in text
     finally:
         ctx.close()
@@ -227,9 +227,9 @@ def test_static_export_works_from_a_plain_web_server(browser, library, tmp_path,
 
 # ---------------------------------------------------------------------------- readout and scale
 
-def _readout(page, cx: float, cy: float) -> tuple[str, float, float]:
+def _readout(page, cx: float, cy: float) -> tuple[str, float, float, int, int]:
     """Move the mouse near canvas point (cx, cy) (drawing-buffer px from its top-left); return
-    the settled readout text and the canvas point the mouse is at. Chromium delivers mouse
+    the settled readout text, the canvas point the mouse is at and the canvas size. Chromium delivers mouse
     events at whole CSS pixels of the page, and the browser stretches the drawing buffer (whole
     px) over the canvas box (which may sit and end at fractions of a CSS pixel)."""
     box = page.locator("#view").bounding_box()
@@ -238,7 +238,7 @@ def _readout(page, cx: float, cy: float) -> tuple[str, float, float]:
     mx, my = round(box["x"] + cx / kx), round(box["y"] + cy / ky)
     page.mouse.move(mx, my)
     page.wait_for_function("document.getElementById('readout').dataset.state === 'done'", timeout=10000)
-    return page.inner_text("#readout"), (mx - box["x"]) * kx, (my - box["y"]) * ky
+    return page.inner_text("#readout"), (mx - box["x"]) * kx, (my - box["y"]) * ky, w, h
 
 
 def _angles(text: str) -> tuple[float, float]:
@@ -262,8 +262,7 @@ def _expected_scale(deg_per_px: float) -> tuple[str, float]:
 def test_readout_gives_az_el_and_the_stored_value_with_units(page, server_url, viewer_store, cx, cy):
     yaw, pitch, fov = 30.0, 10.0, 90.0
     status = _open_view(page, server_url, viewer_store.left_id, f"mode=rectilinear&yaw={yaw}&pitch={pitch}&fov={fov}")
-    w, h = status["width"], status["height"]
-    text, cx, cy = _readout(page, cx, cy)
+    text, cx, cy, w, h = _readout(page, cx, cy)
     az_t, el_t = view_az_el("rectilinear", yaw, pitch, fov, w, cx - w / 2, h / 2 - cy)
     az, el = _angles(text)
     # 0.01 deg: the readout's two decimals (0.005) plus Chromium's pointer position rounding
@@ -280,8 +279,7 @@ def test_readout_gives_az_el_and_the_stored_value_with_units(page, server_url, v
 
 def test_readout_in_the_flat_view_uses_the_panorama_grid(page, server_url, viewer_store):
     status = _open_view(page, server_url, viewer_store.left_id, "mode=flat&x=1024&y=300&zoom=2")
-    w, h = status["width"], status["height"]
-    text, cx, cy = _readout(page, w / 2 + 10, h / 2)  # about 5 panorama px right of x=1024
+    text, cx, cy, w, h = _readout(page, status["width"] / 2 + 10, status["height"] / 2)  # about 5 panorama px right of x=1024
     x, y = 1024 + (cx - w / 2) / 2, 300 + (cy - h / 2) / 2  # zoom 2: two screen px per pixel
     s = 360 / PANO_WIDTH  # pixel x looks at az = -180 + (x + 1/2) s
     assert _angles(text) == pytest.approx(((-180 + (x + 0.5) * s) % 360, 90 - (y + 0.5) * s), abs=0.006), text
