@@ -5,7 +5,9 @@ product page with metadata and lineage, and a WebGL viewer that renders panorama
 projections (rectilinear, fisheye, architectural, stereographic, little planet, Panini), flat
 images in a deep-zoom view, and left/right pairs as anaglyphs. Pixels come from tile pyramids
 made from the published COGs (:mod:`rovercam.viewer.pyramid`), on demand by the server or all
-at once for a static site. See docs/viewer.md.
+at once for a static site. The server also streams the cataloged files by byte range
+(:mod:`rovercam.viewer.ranges`, for GDAL's ``/vsicurl/``) and answers the stored value under
+the viewer's cursor. See docs/viewer.md.
 """
 from rovercam.viewer.library import Library
 from rovercam.viewer.pyramid import TILE_SIZE, TileGrid, TileSource, encode_tile

@@ -9,14 +9,17 @@ resolves every key inside the storage root (symlinks included). Anything else is
 from __future__ import annotations
 
 import logging
+import math
+import os
 import posixpath
 import re
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import rasterio
 
+from rovercam.camera.coordinates import direction_from_azimuth_elevation
 from rovercam.catalog import Catalog, OutputRecord, lineage_report
 from rovercam.errors import CatalogError, ConfigError, StorageError
 from rovercam.mosaic.projections import projection_from_tags
@@ -135,6 +138,87 @@ class Library:
             log.warning("%s: %s", output_id, exc)
             return None
 
+    def open_file(self, output_id: str, name: str) -> tuple[IO[bytes], int] | None:
+        """A cataloged file of an output opened for reading, and its size in bytes; None when not
+        cataloged or not in storage. The caller closes the file."""
+        key = self.file_key(output_id, name)
+        if key is None:
+            return None
+        try:
+            f = self.store.open(key)
+        except StorageError as exc:
+            log.warning("%s: %s", output_id, exc)
+            return None
+        try:
+            size = f.seek(0, os.SEEK_END)
+            f.seek(0)
+        except BaseException:
+            f.close()
+            raise
+        return f, int(size)
+
+    def file_checksum(self, output_id: str, name: str) -> str | None:
+        """The sha256 the catalog records for a file of an output (hex), or None."""
+        entry = self._entry(output_id)
+        return entry.record.checksums.get(name) if entry is not None and name in entry.files else None
+
+    def value_at(self, output_id: str, *, az_deg: float | None = None, el_deg: float | None = None,
+                 x: float | None = None, y: float | None = None) -> dict[str, Any] | None:
+        """The stored value(s) of an output's raster at a view direction or a pixel.
+
+        Parameters
+        ----------
+        output_id : str
+        az_deg, el_deg : float, optional
+            A direction, degrees: azimuth clockwise from north, elevation up, in the frame the
+            raster's projection tags name (docs/conventions.md). Mapped to the nearest pixel by
+            the projection (:mod:`rovercam.mosaic.projections`, ``pixels()``).
+        x, y : float, optional
+            Instead of a direction: full-resolution pixel coordinates (centres at integers);
+            the nearest pixel is read.
+
+        Returns
+        -------
+        dict or None
+            ``{"x", "y", "values", "bands", "units"}`` (``x``, ``y`` the pixel read; ``values``
+            one float per data band, None for no data; all None outside the raster), plus
+            ``az_deg``/``el_deg`` when asked by direction. None when the output has no raster.
+
+        Raises
+        ------
+        ValueError
+            Neither or both of (az_deg, el_deg) and (x, y), a non-finite number, or a direction
+            for a raster whose tags name no projection.
+        """
+        by_dir = az_deg is not None or el_deg is not None
+        by_px = x is not None or y is not None
+        if by_dir == by_px or (by_dir and (az_deg is None or el_deg is None)) or (by_px and (x is None or y is None)):
+            raise ValueError("give az_deg and el_deg, or x and y")
+        numbers = [float(v) for v in (az_deg, el_deg, x, y) if v is not None]
+        if not all(math.isfinite(v) for v in numbers):
+            raise ValueError(f"coordinates must be finite, got {numbers}")
+        src = self.tile_source(output_id)
+        if src is None:
+            return None
+        doc: dict[str, Any] = {"bands": src.band_names, "units": src.units}
+        period = None
+        if by_dir:
+            try:
+                proj = projection_from_tags(src.tags, src.grid.width, src.grid.height)
+            except (KeyError, ValueError) as exc:
+                raise ValueError(f"{output_id}: no projection to map a direction to a pixel ({exc})") from None
+            x, y = (float(c) for c in proj.pixels(direction_from_azimuth_elevation([float(az_deg)], [float(el_deg)]))[0])
+            doc.update(az_deg=float(az_deg), el_deg=float(el_deg))
+            period = proj.periodic_width
+        if not (math.isfinite(x) and math.isfinite(y)):  # a direction the projection does not see
+            return {**doc, "x": None, "y": None, "values": None}
+        col, row = math.floor(float(x) + 0.5), math.floor(float(y) + 0.5)  # nearest centre
+        if period:
+            col %= period
+        if not (0 <= col < src.grid.width and 0 <= row < src.grid.height):
+            return {**doc, "x": None, "y": None, "values": None}
+        return {**doc, "x": int(col), "y": int(row), "values": src.values_at(int(col), int(row))}
+
     def tile_source(self, output_id: str) -> TileSource | None:
         """The tile source of an output's raster (opened once), or None when it has none."""
         entry = self._entry(output_id)
@@ -191,7 +275,8 @@ class Library:
         src = self.tile_source(output_id)
         if src is None:
             return None
-        doc: dict[str, Any] = {"grid": src.grid.to_dict(), "panorama": None, "bands": src.bands}
+        doc: dict[str, Any] = {"grid": src.grid.to_dict(), "panorama": None, "bands": src.bands,
+                               "units": src.units}
         tags = src.tags
         kind = tags.get("MAP_PROJECTION_TYPE")
         if kind in ("CYLINDRICAL", "EQUIRECTANGULAR"):

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 from numpy.typing import NDArray
-from rasterio.enums import Resampling
+from rasterio.enums import ColorInterp, Resampling
 from rasterio.errors import NotGeoreferencedWarning
 from rasterio.windows import Window
 
@@ -115,6 +115,14 @@ class TileGrid:
         return {"width": self.width, "height": self.height, "tile": self.tile, "top": self.top}
 
 
+def _units(band_unit: str | None, tag: str | None) -> str | None:
+    """The values' units: the band's unit, else the ``UNITS`` tag; None when neither says."""
+    for u in (band_unit, tag):
+        if u and u.strip() and u.strip().lower() != "unknown":
+            return u.strip()
+    return None
+
+
 def encode_tile(rgb: NDArray[np.uint8], fmt: TileFormat = "jpg", *, quality: int = 90) -> bytes:
     """Encode an (H, W, 3) uint8 sRGB tile, or an (H, W, 1) grayscale one, as JPEG or PNG bytes
     (deterministic; a grayscale tile is a one-channel file)."""
@@ -166,6 +174,9 @@ class TileSource:
         self.bands = 3 if ds.count >= 3 else 1
         self.dtype = ds.dtypes[0]
         self.tags: dict[str, str] = dict(ds.tags())
+        self.data_bands = [i for i, ci in enumerate(ds.colorinterp, start=1) if ci != ColorInterp.alpha]
+        self.band_names = [ds.descriptions[i - 1] or f"band {i}" for i in self.data_bands]
+        self.units = _units(ds.units[0] if ds.units else None, self.tags.get("UNITS"))
         if white_radiance is None and self.tags.get("DISPLAY_WHITE_RADIANCE"):
             white_radiance = float(self.tags["DISPLAY_WHITE_RADIANCE"])
         if white_radiance is None and self.dtype != "uint8":
@@ -191,6 +202,25 @@ class TileSource:
             data = self._dataset().read(list(range(1, self.bands + 1)), window=window,
                                         out_shape=(self.bands, th, tw), resampling=Resampling.average)
         return percentile_white(np.moveaxis(data, 0, 2))
+
+    def values_at(self, x: int, y: int) -> list[float | None]:
+        """The stored values of full-resolution pixel ``(x, y)`` (0-based column and row), one
+        per data band (alpha excluded), as floats; None where a value is NaN or no data.
+
+        Raises
+        ------
+        ValueError
+            The pixel is outside the raster.
+        """
+        if not (0 <= x < self.grid.width and 0 <= y < self.grid.height):
+            raise ValueError(f"pixel ({x}, {y}) is outside a {self.grid.width}x{self.grid.height} raster")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            data = self._dataset().read(self.data_bands, window=Window(x, y, 1, 1), masked=True)
+        out: list[float | None] = []
+        for v in data[:, 0, 0]:
+            out.append(None if np.ma.is_masked(v) or not np.isfinite(float(v)) else float(v))
+        return out
 
     def read_rgb(self, z: int, x: int, y: int) -> NDArray[np.uint8]:
         """Tile ``(z, x, y)`` as (h, w, 3) uint8 display sRGB, or (h, w, 1) 8-bit grayscale for

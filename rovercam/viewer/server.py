@@ -7,16 +7,22 @@ Routes (the static export writes the same paths as files, so the front end is th
     GET /api/outputs.json                   every output's summary (catalog page)
     GET /api/outputs/<output_id>.json       one output: files, tags, lineage (product page)
     GET /tiles/<output_id>/<z>/<x>/<y>.jpg  8-bit sRGB pyramid tiles made from the COG
-    GET /files/<output_id>/<file name>      a file the catalog lists for that output
+    GET /api/outputs/<output_id>/value.json?az=..&el=..   (or ?x=..&y=..) stored values at a
+                                            direction or pixel, with units (viewer readout)
+    GET /files/<output_id>/<file name>      a file the catalog lists for that output; one byte
+                                            range per request (``Range``: 206, 416), so GDAL's
+                                            ``/vsicurl/`` reads a served COG block by block
 
 Only GET and HEAD are answered (anything else: 405). Unknown outputs, files, tiles and any path
 that would leave these routes (``..``, encoded slashes) get 404 or 400; nothing outside the
 catalog's listed files is read. Outputs are immutable versions, so tiles and files are sent with
-a long ``Cache-Control``.
+a long ``Cache-Control``; files carry their catalog sha256 as ``ETag`` (``If-Range`` honoured)
+and are streamed in chunks (:mod:`rovercam.viewer.ranges`), never read whole into memory.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import mimetypes
 import socket
@@ -28,10 +34,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from rovercam.viewer.library import Library
+from rovercam.viewer.ranges import RangeNotSatisfiable, iter_file, parse_range
 
 __all__ = ["create_app", "serve", "running_server", "static_assets"]
 
@@ -130,16 +137,50 @@ def create_app(library: Library) -> Any:
 
     async def file(request: Request) -> Response:
         p = request.path_params
-        data = await run_in_threadpool(library.read_file, p["output_id"], p["name"])
-        if data is None:
+        opened = await run_in_threadpool(library.open_file, p["output_id"], p["name"])
+        if opened is None:
             return _not_found("no such file")
-        return Response(data, media_type=_media_type(p["name"]), headers=_IMMUTABLE)
+        f, size = opened
+        sha = library.file_checksum(p["output_id"], p["name"])
+        headers = {**_IMMUTABLE, "Accept-Ranges": "bytes"}
+        if sha:
+            headers["ETag"] = f'"{sha}"'
+        header = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        if if_range is not None and if_range.strip() != headers.get("ETag"):
+            header = None  # the client's copy is another version: send the whole file
+        try:
+            rng = parse_range(header, size)
+        except RangeNotSatisfiable:
+            f.close()
+            return Response(b"", status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        start, length, status = (0, size, 200) if rng is None else (rng.start, rng.length, 206)
+        if rng is not None:
+            headers["Content-Range"] = rng.content_range
+        headers["Content-Length"] = str(length)
+        if request.method == "HEAD":
+            f.close()
+            return Response(b"", status_code=status, headers=headers, media_type=_media_type(p["name"]))
+        return StreamingResponse(iter_file(f, start, length), status_code=status, headers=headers,
+                                 media_type=_media_type(p["name"]))
+
+    async def value(request: Request) -> Response:
+        q = request.query_params
+        try:
+            coords = {k: float(q[k]) for k in ("az", "el", "x", "y") if k in q}
+            doc = await run_in_threadpool(functools.partial(
+                library.value_at, request.path_params["output_id"], az_deg=coords.get("az"),
+                el_deg=coords.get("el"), x=coords.get("x"), y=coords.get("y")))
+        except ValueError as exc:
+            return Response(str(exc), status_code=400, media_type="text/plain")
+        return JSONResponse(doc, headers=_IMMUTABLE) if doc is not None else _not_found("no such output")
 
     routes = [
         Route("/", index, methods=["GET"]),
         Route("/static/{name}", static, methods=["GET"]),
         Route("/api/outputs.json", outputs, methods=["GET"]),
         Route("/api/outputs/{output_id}.json", output, methods=["GET"]),
+        Route("/api/outputs/{output_id}/value.json", value, methods=["GET"]),
         Route("/tiles/{output_id}/{z:int}/{x:int}/{y:int}.jpg", tile, methods=["GET"]),
         Route("/files/{output_id}/{name}", file, methods=["GET"]),
     ]

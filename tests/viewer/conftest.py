@@ -17,12 +17,12 @@ import pytest
 from rovercam.catalog import Catalog
 from rovercam.mosaic.model import Mosaic
 from rovercam.mosaic.projections import EquirectangularProjection
-from rovercam.provenance import Provenance
+from rovercam.provenance import CalibrationLevel, Provenance
 from rovercam.publish import publish_mosaic
 from rovercam.radiometry import srgb_decode
 from rovercam.storage import Store
 
-from viewer_truth import PANO_WIDTH, SOL, WHITE, display_of
+from viewer_truth import PANO_WIDTH, SOL, UNITS, WHITE, display_of
 
 
 def _mosaic(name: str, instrument: str, shift_deg: float) -> Mosaic:
@@ -34,7 +34,8 @@ def _mosaic(name: str, instrument: str, shift_deg: float) -> Mosaic:
         name=name, sol=SOL, instrument=instrument, image=radiance, projection=proj,
         provenance=Provenance(inputs={f"SYN_{instrument}_0001": "a" * 64, f"SYN_{instrument}_0002": "b" * 64},
                               calibration={}, steps=["synthetic viewer test panorama"],
-                              software_version="0.1.0", config_hash="c" * 64),
+                              software_version="0.1.0", config_hash="c" * 64,
+                              level=CalibrationLevel(3, UNITS)),
         start_time=dt.datetime(2021, 5, 30, 10, 0, tzinfo=dt.timezone.utc),
         display_white_radiance=WHITE,
     )

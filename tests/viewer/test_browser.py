@@ -10,12 +10,13 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
+import re
 import threading
 
 import cv2
 import numpy as np
 import pytest
-from viewer_truth import SOL, display_of
+from viewer_truth import PANO_WIDTH, SOL, UNITS, display_of, radiance_at_pixel
 
 PANO_MODES = ["rectilinear", "fisheye", "architectural", "stereographic", "littleplanet", "panini"]
 # The session fixture ``browser`` (tests/conftest.py) runs Debian's Chromium with WebGL on
@@ -81,7 +82,14 @@ def expected_view(mode: str, yaw: float, pitch: float, fov: float, width: int, h
     rectilinear ``angle = atan(r / f)``, ``f = (W/2) / tan(fov/2)``.
     """
     j, i = np.mgrid[0:height, 0:width].astype(np.float64)
-    u, v = i + 0.5 - width / 2, height / 2 - j - 0.5
+    az, el = view_az_el(mode, yaw, pitch, fov, width, i + 0.5 - width / 2, height / 2 - j - 0.5)
+    return np.clip(display_of(az, el), 0, 255)
+
+
+def view_az_el(mode: str, yaw: float, pitch: float, fov: float, width: int, u, v) -> tuple[np.ndarray, np.ndarray]:
+    """(az, el) in degrees seen at offset ``(u, v)`` px from the view centre (y up) of a
+    ``width``-px-wide view (docs/viewer.md; see :func:`expected_view`)."""
+    u, v = np.asarray(u, np.float64), np.asarray(v, np.float64)
     r = np.hypot(u, v)
     if mode in ("stereographic", "littleplanet"):
         f = (width / 2) / (2 * np.tan(np.radians(fov) / 4))
@@ -104,7 +112,7 @@ def expected_view(mode: str, yaw: float, pitch: float, fov: float, width: int, h
     world = x_cam[..., None] * right + y_cam[..., None] * up + z_cam[..., None] * fwd
     az = np.degrees(np.arctan2(world[..., 1], world[..., 0]))
     el = np.degrees(np.arcsin(np.clip(world[..., 2], -1, 1)))
-    return np.clip(display_of(az, el), 0, 255)
+    return az, el
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -207,6 +215,95 @@ def test_static_export_works_from_a_plain_web_server(browser, library, tmp_path,
         pg.wait_for_selector(f"section.sol[data-sol='{SOL}']")
         status = _open_view(pg, base, viewer_store.left_id, "mode=littleplanet&yaw=40&fov=280")
         assert ssim(_canvas(pg), expected_view("littleplanet", 40, 0, 280, status["width"], status["height"])) >= 0.9
+        # no value route on a static site: the readout still gives the direction, and no error
+        pg.evaluate("window.rovercamViewer.setView({mode: 'rectilinear', yaw: 40, pitch: 0, fov: 90})")
+        text, cx, cy, w, h = _readout(pg, status["width"] / 2, status["height"] / 2)
+        az, el = view_az_el("rectilinear", 40, 0, 90, w, cx - w / 2, h / 2 - cy)
+        assert _angles(text) == pytest.approx((float(az), float(el)), abs=0.01) and UNITS not in text
     finally:
         ctx.close()
         httpd.shutdown()
+
+
+# ---------------------------------------------------------------------------- readout and scale
+
+def _readout(page, cx: float, cy: float) -> tuple[str, float, float, int, int]:
+    """Move the mouse near canvas point (cx, cy) (drawing-buffer px from its top-left); return
+    the settled readout text, the canvas point the mouse is at and the canvas size. Chromium delivers mouse
+    events at whole CSS pixels of the page, and the browser stretches the drawing buffer (whole
+    px) over the canvas box (which may sit and end at fractions of a CSS pixel)."""
+    box = page.locator("#view").bounding_box()
+    w, h = page.evaluate("[document.getElementById('view').width, document.getElementById('view').height]")
+    kx, ky = w / box["width"], h / box["height"]  # buffer px per CSS px
+    mx, my = round(box["x"] + cx / kx), round(box["y"] + cy / ky)
+    page.mouse.move(mx, my)
+    page.wait_for_function("document.getElementById('readout').dataset.state === 'done'", timeout=10000)
+    return page.inner_text("#readout"), (mx - box["x"]) * kx, (my - box["y"]) * ky, w, h
+
+
+def _angles(text: str) -> tuple[float, float]:
+    m = re.search(r"az (-?[\d.]+)° el (-?[\d.]+)°", text)
+    assert m, text
+    return float(m.group(1)), float(m.group(2))
+
+
+def _scale(page) -> tuple[str, float]:
+    return page.inner_text("#scale"), page.locator("#scale .scalebar").bounding_box()["width"]
+
+
+def _expected_scale(deg_per_px: float) -> tuple[str, float]:
+    """docs/viewer.md: the longest 1, 2 or 5 x 10^k degrees no longer than 120 px."""
+    candidates = [k * 10.0**e for e in range(-4, 4) for k in (1, 2, 5)]
+    deg = max(c for c in candidates if c / deg_per_px <= 120)
+    return f"{deg:g}°", deg / deg_per_px
+
+
+@pytest.mark.parametrize("cx, cy", [(320, 190), (75.5, 60.25), (600, 350), (410, 130)])  # canvas 640 x ~380
+def test_readout_gives_az_el_and_the_stored_value_with_units(page, server_url, viewer_store, cx, cy):
+    yaw, pitch, fov = 30.0, 10.0, 90.0
+    status = _open_view(page, server_url, viewer_store.left_id, f"mode=rectilinear&yaw={yaw}&pitch={pitch}&fov={fov}")
+    text, cx, cy, w, h = _readout(page, cx, cy)
+    az_t, el_t = view_az_el("rectilinear", yaw, pitch, fov, w, cx - w / 2, h / 2 - cy)
+    az, el = _angles(text)
+    # 0.01 deg: the readout's two decimals (0.005) plus Chromium's pointer position rounding
+    assert abs((az - float(az_t) + 180) % 360 - 180) <= 0.01 and el == pytest.approx(float(el_t), abs=0.01), text
+    m = re.search(r"R (\S+) G (\S+) B (\S+) (.+?) · px (\d+), (\d+)", text)
+    assert m and m.group(4) == UNITS, text
+    x, y = int(m.group(5)), int(m.group(6))
+    s = 360 / PANO_WIDTH  # the nearest pixel centre to the true direction (full_sphere grid)
+    x_t, y_t = ((float(az_t) + 180) / s - 0.5) % PANO_WIDTH, (90 - float(el_t)) / s - 0.5
+    assert abs((x - x_t + PANO_WIDTH / 2) % PANO_WIDTH - PANO_WIDTH / 2) <= 0.5 + 0.01 / s and abs(y - y_t) <= 0.5 + 0.01 / s
+    values = [float(m.group(k)) for k in (1, 2, 3)]
+    np.testing.assert_allclose(values, radiance_at_pixel(x, y), rtol=1e-3)  # 4 significant digits shown
+
+
+def test_readout_in_the_flat_view_uses_the_panorama_grid(page, server_url, viewer_store):
+    status = _open_view(page, server_url, viewer_store.left_id, "mode=flat&x=1024&y=300&zoom=2")
+    text, cx, cy, w, h = _readout(page, status["width"] / 2 + 10, status["height"] / 2)  # about 5 panorama px right of x=1024
+    x, y = 1024 + (cx - w / 2) / 2, 300 + (cy - h / 2) / 2  # zoom 2: two screen px per pixel
+    s = 360 / PANO_WIDTH  # pixel x looks at az = -180 + (x + 1/2) s
+    assert _angles(text) == pytest.approx(((-180 + (x + 0.5) * s) % 360, 90 - (y + 0.5) * s), abs=0.006), text
+    assert f"px {round(x)}, {round(y)}" in text and UNITS in text
+
+
+def test_scale_bar_shows_round_degrees_and_follows_the_zoom(page, server_url, viewer_store):
+    status = _open_view(page, server_url, viewer_store.left_id, "mode=rectilinear&yaw=0&fov=90")
+    w = status["width"]
+    seen = []
+    for fov in (90.0, 30.0, 4.0):
+        page.evaluate(f"window.rovercamViewer.setView({{fov: {fov}}})")
+        deg_per_px = np.degrees(np.tan(np.radians(fov) / 2) / (w / 2))  # 1/f at the centre, rectilinear
+        label, width = _scale(page)
+        want_label, want_px = _expected_scale(deg_per_px)
+        assert label == want_label and width == pytest.approx(want_px, abs=1.0), (fov, label, width)
+        seen.append(label)
+    assert len(set(seen)) == 3
+    page.mouse.move(w / 2, status["height"] / 2)
+    page.mouse.wheel(0, 400)  # zoom out with the wheel: a larger angle per pixel
+    page.wait_for_function("window.rovercamViewer.status().view.fov > 4.5")
+    fov = page.evaluate("window.rovercamViewer.status().view.fov")
+    assert _scale(page)[0] == _expected_scale(np.degrees(np.tan(np.radians(fov) / 2) / (w / 2)))[0]
+    page.evaluate("window.rovercamViewer.setView({mode: 'flat', zoom: 0.5})")  # flat: s / zoom degrees per px
+    label, width = _scale(page)
+    want_label, want_px = _expected_scale(360 / PANO_WIDTH / 0.5)
+    assert label == want_label and width == pytest.approx(want_px, abs=1.0)

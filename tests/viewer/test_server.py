@@ -107,3 +107,24 @@ def test_pages_carry_a_strict_content_security_policy(server_url):
     assert status == 200 and b'src="static/app.js"' in body
     csp = headers["content-security-policy"]
     assert "default-src 'self'" in csp and "script-src 'self'" in csp  # nothing loads from elsewhere
+
+
+def test_value_route_reads_the_stored_radiance_at_a_direction_or_pixel(server_url, viewer_store):
+    from viewer_truth import UNITS, radiance_at_pixel
+
+    base = f"/api/outputs/{viewer_store.left_id}/value.json"
+    s = 360 / 2048  # full_sphere(2048): pixel (x, y) looks at az = -180 + (x + 1/2) s, el = 90 - (y + 1/2) s
+    for query, (x, y) in [(f"az={-180 + 100.6 * s}&el={90 - 200.4 * s}", (100, 200)),  # nearest centre
+                          (f"az={180 + 100.5 * s}&el={90 - 200.5 * s}", (100, 200)),  # azimuth wraps
+                          ("x=1500.4&y=700.6", (1500, 701))]:
+        status, headers, body = _request(server_url, "GET", f"{base}?{query}")
+        doc = json.loads(body)
+        assert status == 200 and (doc["x"], doc["y"]) == (x, y), (query, doc)
+        assert doc["units"] == UNITS and doc["bands"] == ["R", "G", "B"]
+        np.testing.assert_allclose(doc["values"], radiance_at_pixel(x, y), rtol=1e-6)  # float32 as stored
+    status, _, body = _request(server_url, "GET", f"{base}?x=5000&y=3")
+    assert status == 200 and json.loads(body)["values"] is None  # outside the raster
+    for bad in ["az=1", "az=1&el=2&x=3&y=4", "az=nan&el=0", "x=a&y=1", ""]:
+        status, _, _ = _request(server_url, "GET", f"{base}?{bad}")
+        assert status == 400, bad
+    assert _request(server_url, "GET", "/api/outputs/NOPE-v1/value.json?x=1&y=1")[0] == 404

@@ -3,7 +3,7 @@
 //   #/output/<id>                                 product page (metadata, files, lineage)
 //   #/view/<id>?mode=..&yaw=..&pitch=..&fov=..    viewer (mode=flat: &x=..&y=..&zoom=..),
 //                                                 &stereo=<other eye id> for an anaglyph
-import { Viewer, MODES } from "./viewer.js";
+import { Viewer, MODES, niceScale } from "./viewer.js";
 
 const app = document.getElementById("app");
 let catalog = null;
@@ -133,16 +133,21 @@ async function viewerPage(id, params) {
   const modeSel = el("select", { id: "mode", onchange: () => viewer.setView({ mode: modeSel.value, fov: { fisheye: 180, stereographic: 160, littleplanet: 300, panini: 150 }[modeSel.value] || 90 }) },
     (o.view.panorama ? MODES : ["flat"]).map((m) => el("option", { value: m }, m)));
   const info = el("span", { class: "info" });
+  const readout = el("div", { id: "readout", class: "overlay" });
+  const scaleBar = el("div", { class: "scalebar" }), scaleText = el("span", {});
+  const scale = el("div", { id: "scale", class: "overlay" }, scaleBar, scaleText);
   const page = el("div", { class: "viewer" },
     el("div", { class: "bar" }, el("a", { href: `#/output/${encodeURIComponent(id)}` }, "← " + o.name), " ",
       el("label", {}, "Projection ", modeSel), partner ? el("span", { class: "tag" }, "anaglyph (red: left, cyan: right)") : null, info),
-    canvas);
+    el("div", { class: "stage" }, canvas, readout, scale));
   app.replaceChildren(page);
+  const probe = valueProbe(o, readout);
   let pending = null;
   viewer = new Viewer(canvas, {
     tileUrl: (oid, z, x, y) => `tiles/${encodeURIComponent(oid)}/${z}/${x}/${y}.jpg`,
     onChange: (v) => {
       modeSel.value = v.mode;
+      if (viewer) { showScale(viewer, canvas, scaleBar, scaleText); probe.update(viewer); }
       info.textContent = v.mode === "flat" ? `zoom ${v.zoom.toFixed(3)}` : `yaw ${v.yaw.toFixed(1)}° pitch ${v.pitch.toFixed(1)}° fov ${v.fov.toFixed(1)}°`;
       clearTimeout(pending);
       pending = setTimeout(() => {
@@ -157,9 +162,78 @@ async function viewerPage(id, params) {
     },
   });
   window.rovercamViewer = viewer;
+  canvas.addEventListener("pointermove", (e) => {
+    const r = canvas.getBoundingClientRect();
+    probe.move((e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height, viewer);
+  });
+  canvas.addEventListener("pointerleave", () => probe.move(null, null, viewer));
+  new ResizeObserver(() => showScale(viewer, canvas, scaleBar, scaleText)).observe(canvas);
   const view = Object.fromEntries(params.entries());
   await viewer.open(o, view, partner && partner.view && partner.view.panorama ? partner : null);
   canvas.focus();
+}
+
+// ------------------------------------------------------------------ readout and scale
+const fmtValue = (v) => (v === null ? "no data" : Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toPrecision(4));
+
+// The scale bar: a round angle (or image length) at the view centre, as long as it is on screen.
+function showScale(viewer, canvas, bar, text) {
+  const s = viewer.scale(), n = s && niceScale(s.unitsPerPx);
+  if (!n) { bar.style.width = "0px"; text.textContent = ""; return; }
+  const cssPx = n.px * canvas.getBoundingClientRect().width / canvas.width;
+  bar.style.width = `${cssPx.toFixed(1)}px`;
+  const label = String(Number(n.value.toPrecision(2)));
+  text.textContent = s.unit === "deg" ? `${label}°` : `${label} px`;
+}
+
+// The readout under the pointer: az/el from the view geometry at once, the stored value(s) from
+// the server (api/outputs/<id>/value.json; one request in flight, the newest position wins; a
+// static site has no such route, so it shows az/el only).
+function valueProbe(o, readout) {
+  let at = null, wanted = null, busy = false, api = true;
+  const units = o.view.units || "units unknown";
+  const query = (p) => (p.az !== null
+    ? `az=${p.az.toFixed(6)}&el=${p.el.toFixed(6)}` : `x=${p.x.toFixed(3)}&y=${p.y.toFixed(3)}`);
+  const angles = (p) => (p.az !== null ? `az ${p.az.toFixed(2)}° el ${p.el.toFixed(2)}°` : "");
+  function render(p, d) {
+    const parts = [angles(p)];
+    if (!p.inside) parts.push("outside the image");
+    else if (d && d.values) {
+      const vals = d.values.map((v, i) => `${d.bands[i]} ${fmtValue(v)}`).join(" ");
+      parts.push(`${vals} ${d.units || units}`, `px ${d.x}, ${d.y}`);
+    } else if (d && d.error) parts.push(`no value (${d.error})`);
+    else if (d) parts.push("outside the image");
+    else if (api) parts.push("…");
+    readout.textContent = parts.filter(Boolean).join(" · ");
+    readout.dataset.state = !p.inside || d || !api ? "done" : "pending";
+  }
+  async function pump() {
+    if (busy || !wanted) return;
+    const q = wanted; wanted = null; busy = true;
+    try {
+      const r = await fetch(`api/outputs/${encodeURIComponent(o.output_id)}/value.json?${q}`);
+      if (r.status === 404) api = false;
+      const d = r.ok ? await r.json() : { values: null, error: `HTTP ${r.status}` };
+      if (api && at && query(at) === q) render(at, d);
+    } catch (err) { api = false; }
+    busy = false;
+    if (!api && at) render(at, null);
+    pump();
+  }
+  let last = null;
+  return {
+    move(cx, cy, viewer) {
+      last = cx === null ? null : [cx, cy];
+      this.update(viewer);
+    },
+    update(viewer) {
+      at = last && viewer.pointAt(last[0], last[1]);
+      if (!at) { readout.textContent = ""; readout.dataset.state = "none"; return; }
+      const q = query(at);
+      render(at, null);
+      if (at.inside && api) { wanted = q; pump(); }
+    },
+  };
 }
 
 // ------------------------------------------------------------------ router

@@ -61,6 +61,15 @@ export function gridPx(az, el, pano, width) {
   return [rel / s, (pano.el_top_deg - el) / s];
 }
 
+// The longest round length (1, 2 or 5 times a power of ten) of at most maxPx screen px, for a
+// scale bar: { value, px } in the units of unitsPerPx (degrees or image pixels per screen px).
+export function niceScale(unitsPerPx, maxPx = 120) {
+  if (!(unitsPerPx > 0) || !isFinite(unitsPerPx)) return null;
+  const most = unitsPerPx * maxPx, p = 10 ** Math.floor(Math.log10(most));
+  const value = [5, 2, 1].map((k) => k * p).find((v) => v <= most * (1 + 1e-9));
+  return { value, px: value / unitsPerPx };
+}
+
 const VERT = `#version 300 es
 in vec2 aPos; void main() { gl_Position = vec4(aPos, 0.0, 1.0); }`;
 
@@ -256,6 +265,39 @@ export class Viewer {
       detailLevel: this.detail ? this.detail.z : null, detailPending: this.detailPending,
       width: this.canvas.width, height: this.canvas.height, view: { ...this.view },
     };
+  }
+
+  // What is under canvas point (cx, cy) (px from the top-left, continuous): azimuth (0..360,
+  // clockwise from north) and elevation in degrees (null for a flat image without a panorama
+  // grid), the level-0 pixel (x, y) (centres at integers) and whether it is on the raster; null
+  // where the projection shows nothing.
+  pointAt(cx, cy) {
+    const L = this.layers[0], v = this.view;
+    if (!L) return null;
+    const px = cx - 0.5 * this.canvas.width, py = 0.5 * this.canvas.height - cy;
+    let az = null, el = null, q;
+    if (v.mode === "flat") {
+      q = [v.x + px / v.zoom, v.y - py / v.zoom];
+      if (L.pano) { az = L.pano.az_start_deg + q[0] * L.pano.scale_deg; el = L.pano.el_top_deg - q[1] * L.pano.scale_deg; }
+    } else {
+      const f = this._focal(), d = camRay(v.mode, px / f, py / f, v.pitch * D2R);
+      if (!d) return null;
+      const n = Math.hypot(d[0], d[1], d[2]);
+      [az, el] = azEl([d[0] / n, d[1] / n, d[2] / n], v.yaw * D2R, rotationPitch(v.mode, v.pitch * D2R));
+      q = gridPx(az, el, L.pano, L.grid.width);
+    }
+    const per = L.pano ? L.pano.periodic_width : 0;
+    const inside = q[1] >= -0.5 && q[1] <= L.grid.height - 0.5 && (per > 0 || (q[0] >= -0.5 && q[0] <= L.grid.width - 0.5));
+    return { az: az === null ? null : mod(az, 360), el, x: q[0], y: q[1], inside };
+  }
+
+  // Scale at the view centre: { unitsPerPx, unit } with unit "deg" (panoramas: degrees per canvas
+  // px; every mode's radius-to-angle map has slope 1/f there) or "px" (flat images: image px).
+  scale() {
+    const L = this.layers[0], v = this.view;
+    if (!L) return null;
+    if (v.mode !== "flat") return { unitsPerPx: 1 / this._focal() / D2R, unit: "deg" };
+    return L.pano ? { unitsPerPx: L.pano.scale_deg / v.zoom, unit: "deg" } : { unitsPerPx: 1 / v.zoom, unit: "px" };
   }
 
   // ---------------------------------------------------------------- textures and tiles
