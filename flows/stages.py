@@ -339,6 +339,9 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     A sol whose products, configuration, calibration files and code are all unchanged since a
     completed run (:func:`rovercam.cachekey.sol_key`), and whose published files are all still in
     the store, is not run again: its recorded report is returned (``reused["sol"] == 1``).
+
+    The run is recorded ``failed`` when nothing came of it (:meth:`SolReport.failure`) or when a
+    step raised (the error goes on up); otherwise ``completed``, with its failures listed.
     """
     refresh = refresh or set()
     report = report or SolReport(sol=sol)
