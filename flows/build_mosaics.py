@@ -8,18 +8,20 @@ from prefect import flow
 
 from rovercam.config import load
 
-from rovercam_flows.reprocess_sol import cataloged_paths
+from rovercam_flows.reprocess_sol import cataloged_paths, sol_settings
+from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.parameters import Cameras, ConfigFile, Force, Overrides, Projection, Sol
 from rovercam_flows.stages import run_sol
 
 
 @flow(name="build-mosaics", description="Build and publish a sol's mosaics from its calibrated frames.")
-def build_mosaics(sol: int, cameras: list[str] | None = None, projection: str | None = None,
-                  force: bool = False, config_file: str | None = None,
-                  overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_mosaics(sol: Sol, cameras: Cameras = None, projection: Projection = None, force: Force = False,
+                  config_file: ConfigFile = None, overrides: Overrides = None) -> dict[str, Any]:
     """Mosaics of ``sol`` (``projection`` overrides ``[mosaic] projection``); ``force`` rebuilds
     them even when an identical build is stored."""
+    quiet_expected_tracebacks()
     extra = {"mosaic": {"projection": projection}} if projection else {}
-    settings = load(config_file, overrides=overrides).with_overrides(extra)
+    settings, report = sol_settings(sol, load(config_file, overrides=overrides).with_overrides(extra))
     refresh = {"mosaic", "publish"} if force else set()
     return run_sol(sol, cataloged_paths(sol, settings, cameras), settings, flow_name="build-mosaics",
-                   refresh=refresh).to_dict()
+                   refresh=refresh, report=report).to_dict()

@@ -12,6 +12,8 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from rovercam.config import load
 
+from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.parameters import ConfigFile, Overrides, Sols
 from rovercam_tasks._runtime import catalog_for
 
 
@@ -37,9 +39,9 @@ def catalog_summary(settings: Any, *, sols: list[int] | None = None, runs: int =
 
 
 @flow(name="catalog-report", description="Summarize the catalog: products, outputs, runs and problems.")
-def catalog_report(sols: list[int] | None = None, config_file: str | None = None,
-                   overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def catalog_report(sols: Sols = None, config_file: ConfigFile = None, overrides: Overrides = None) -> dict[str, Any]:
     """Write the report as artifacts (``catalog-report`` markdown, ``catalog-products`` table)."""
+    quiet_expected_tracebacks()
     settings = load(config_file, overrides=overrides)
     summary = catalog_summary(settings, sols=sols)
     n_products = sum(r["count"] for r in summary["products"])

@@ -12,37 +12,48 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from rovercam.config import load
-from rovercam.pipeline import SolReport
+from rovercam.pipeline import SolReport, with_calibration
 from rovercam.sources import source_calibration
 
+from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.parameters import ConfigFile, Latest, Overrides, SolOrLatest, Source
 from rovercam_flows.stages import run_sol
+from rovercam_tasks._runtime import catalog_for
 from rovercam_tasks.fetch import fetch_new, find_sols, incoming_paths
 
 
 @flow(name="ingest-sol", description="Find new products for a sol at a source, then ingest, calibrate, "
       "mosaic and publish.")
-def ingest_sol(source: str, sol: int | None = None, latest: int = 1, config_file: str | None = None,
-               overrides: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def ingest_sol(source: Source, sol: SolOrLatest = None, latest: Latest = 1, config_file: ConfigFile = None,
+               overrides: Overrides = None) -> list[dict[str, Any]]:
     """Process ``sol`` from ``source`` (or the ``latest`` sols the source has, when ``sol`` is None).
 
     Returns one report per sol (counts, quarantined and failed products with reasons, published
     outputs, timings). A sol whose source has nothing new still runs: everything already done is
     reused, so the reports stay complete.
     """
+    quiet_expected_tracebacks()
     settings = load(config_file, overrides=overrides)
-    travelling = [p for p in source_calibration(source) if p not in settings.calibration.search_path]
-    if travelling:  # the source's own calibration (a generated sol's) comes first
-        settings = settings.with_overrides(
-            {"calibration": {"search_path": [*travelling, *settings.calibration.search_path]}})
+    travelling = source_calibration(source)  # the source's own calibration (a generated sol's) comes first
+    settings = with_calibration(settings, travelling)
+    if travelling:
         get_run_logger().info("%s: calibration from %s first", source, ", ".join(travelling))
     sols = [sol] if sol is not None else find_sols(source, settings, latest)
     if not sols:
         get_run_logger().warning("%s: no sols found", source)
     reports = []
     for s in sols:
+        # remembered with the run, so that reprocessing the sol searches the same folders
+        report = SolReport(sol=s, calibration=travelling)
         fetch = fetch_new.with_options(timeout_seconds=settings.prefect.fetch_timeout_s)
-        fetched = fetch.submit(source, s, settings).result()
-        report = SolReport(sol=s, fetched=fetched["fetched"])
+        try:
+            fetched = fetch.submit(source, s, settings).result()
+        except Exception as exc:  # recorded as a failed run of the sol; the error goes on up
+            catalog = catalog_for(settings)
+            report.start(catalog, flow="ingest-sol", settings=settings)
+            report.abort(catalog, f"fetch failed: {exc}")
+            raise
+        report.fetched = fetched["fetched"]
         report.quarantined += fetched["refused"]
         report.failed += fetched["failed"]
         paths = incoming_paths(s, settings)

@@ -20,6 +20,8 @@ from rovercam.config import load
 from rovercam.pipeline import Failure, SolReport
 from rovercam.pipeline.edl import plan_edl
 
+from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.parameters import ConfigFile, InputDir, Overrides, Sol
 from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for
@@ -29,10 +31,11 @@ from rovercam_tasks.ingest import discover_products
 
 @flow(name="process-edl", description="Ingest and calibrate a sol's EDL frames; publish the landing-site "
       "orthomosaic, descent track, videos, contact sheets and events.")
-def process_edl(sol: int, input_dir: str, config_file: str | None = None,
-                overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def process_edl(sol: Sol, input_dir: InputDir, config_file: ConfigFile = None,
+                overrides: Overrides = None) -> dict[str, Any]:
     """Process one sol's EDL imagery; returns its report (:class:`rovercam.pipeline.SolReport`,
     with ``sequences``, ``descents``, ``videos`` and ``dem`` filled)."""
+    quiet_expected_tracebacks()
     logger = get_run_logger()
     settings = load(config_file, overrides=overrides)
     report = SolReport(sol=sol, dem=find_dem(input_dir))

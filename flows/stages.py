@@ -339,12 +339,25 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     A sol whose products, configuration, calibration files and code are all unchanged since a
     completed run (:func:`rovercam.cachekey.sol_key`), and whose published files are all still in
     the store, is not run again: its recorded report is returned (``reused["sol"] == 1``).
+
+    The run is recorded ``failed`` when nothing came of it (:meth:`SolReport.failure`) or when a
+    step raised (the error goes on up); otherwise ``completed``, with its failures listed.
     """
     refresh = refresh or set()
     report = report or SolReport(sol=sol)
-    store, catalog = store_for(settings), catalog_for(settings)
+    catalog = catalog_for(settings)
     before = previous_run(catalog, sol)
     report.start(catalog, flow=flow_name, settings=settings)
+    try:
+        return _run_stages(sol, paths, settings, refresh, report, before)
+    except Exception as exc:  # the run is recorded as failed, the error goes on up
+        report.abort(catalog, str(exc) or type(exc).__name__)
+        raise
+
+
+def _run_stages(sol: int, paths: list[str], settings: Settings, refresh: set[str], report: SolReport,
+                before: PreviousRun | None) -> SolReport:
+    store, catalog = store_for(settings), catalog_for(settings)
     timed = stage_timer(report.stage_seconds)
     report.products_found = len(paths)
     shas = [cachekey.product_content_sha256(p) for p in paths]

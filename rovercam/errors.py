@@ -6,11 +6,21 @@ worker processes, and their ``str()`` names the thing and the problem::
 
     >>> str(ProductError("NLF_0100.IMG", "file is 100 bytes, label declares 4096"))
     'NLF_0100.IMG: file is 100 bytes, label declares 4096'
+
+Errors are *permanent* (the same call fails the same way again: a missing folder, an HTTP 404, a
+refused product, a bad setting) unless they derive from :class:`TransientError` (a timeout, a
+reset connection, HTTP 5xx, throttling: worth retrying later). :func:`is_transient` sorts any
+exception, rovercam's or not; the Prefect tasks retry only what it calls transient
+(docs/operations.md, "Retry policy").
 """
 from __future__ import annotations
 
+import urllib.error
+
 __all__ = [
     "RovercamError",
+    "TransientError",
+    "is_transient",
     "ConfigError",
     "ProductError",
     "LabelSyntaxError",
@@ -29,7 +39,12 @@ __all__ = [
 
 
 class RovercamError(Exception):
-    """Root of every rovercam error."""
+    """Root of every rovercam error (permanent unless it is also a :class:`TransientError`)."""
+
+
+class TransientError(RovercamError):
+    """A failure that may not happen again: a timeout, a reset or refused connection, HTTP 5xx,
+    429 or 408, object-store throttling, a truncated transfer. Worth retrying after a delay."""
 
 
 class ConfigError(RovercamError, ValueError):
@@ -145,3 +160,51 @@ class SourceError(RovercamError):
 
     def __str__(self) -> str:
         return f"{self.url}: {self.problem}"
+
+
+#: HTTP statuses worth a retry (timeouts, throttling, server errors).
+TRANSIENT_HTTP_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: Object-store (S3 API) error codes worth a retry.
+TRANSIENT_S3_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                                "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable"})
+# OSErrors that say the same thing on every attempt
+_PERMANENT_OS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` is worth retrying (the same call may succeed later).
+
+    Parameters
+    ----------
+    exc : BaseException
+
+    Returns
+    -------
+    bool
+        True for a :class:`TransientError`, a timeout or connection error, an HTTP error with a
+        status in :data:`TRANSIENT_HTTP_STATUS`, an object-store error whose code is in
+        :data:`TRANSIENT_S3_CODES`, and any other ``OSError`` that is not about a missing or
+        forbidden path. False for every other :class:`RovercamError` (permanent by default) and
+        for anything else (a bug does not fix itself on a retry).
+
+    Examples
+    --------
+    >>> is_transient(SourceError("/data/sol1", "no such folder"))
+    False
+    >>> is_transient(TimeoutError("read timed out"))
+    True
+    """
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, RovercamError):
+        return False
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code in TRANSIENT_HTTP_STATUS
+    if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    response = getattr(exc, "response", None)  # botocore's ClientError, without importing it
+    if isinstance(response, dict):
+        error = response.get("Error") or {}
+        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        return error.get("Code") in TRANSIENT_S3_CODES or status in TRANSIENT_HTTP_STATUS
+    return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS)

@@ -38,6 +38,7 @@ def summary_markdown(report: Any) -> str:
     reused = ", ".join(f"{k} {v}" for k, v in report.reused.items()) or "none"
     lines = [
         f"# Sol {report.sol} ({report.flow})",
+        f"- run {report.status or 'running'}" + (f": {report.reason}" if report.reason else ""),
         f"- products found: {report.products_found}; ingested: {len(report.ingested)}; "
         f"quarantined: {len(report.quarantined)}; duplicates skipped: {len(report.duplicates)}; "
         f"failed: {len(report.failed)}",

@@ -13,6 +13,7 @@ from rovercam.publish.edl import descent_products, sequence_products
 
 from rovercam_tasks._runtime import catalog_for, store_for
 from rovercam_tasks._stage import FrameRef, load_frame
+from rovercam_tasks.retry import retry_policy
 
 
 def find_dem(input_dir: str) -> str | None:
@@ -23,7 +24,7 @@ def find_dem(input_dir: str) -> str | None:
     return None
 
 
-@task(name="edl-descent", task_run_name="edl-descent-{instrument}", retries=1, retry_delay_seconds=[10])
+@task(name="edl-descent", task_run_name="edl-descent-{instrument}", **retry_policy(1, 10))
 def edl_descent(instrument: str, refs: list[FrameRef], settings: Settings, sol: int, run_id: str | None = None,
                 dem_path: str | None = None) -> dict:
     """Orthomosaic (COG levels), track (GeoJSON) and touchdown event of one down-look camera."""
@@ -33,7 +34,7 @@ def edl_descent(instrument: str, refs: list[FrameRef], settings: Settings, sol: 
                             run_id=run_id)
 
 
-@task(name="edl-sequence", task_run_name="edl-sequence-{instrument}", retries=1, retry_delay_seconds=[10])
+@task(name="edl-sequence", task_run_name="edl-sequence-{instrument}", **retry_policy(1, 10))
 def edl_sequence(instrument: str, refs: list[FrameRef], settings: Settings, sol: int,
                  run_id: str | None = None) -> dict:
     """Stabilized MP4, contact sheet and events of one up-look / rover-view camera."""

@@ -17,6 +17,8 @@ from rovercam import ingest
 from rovercam.config import ConfigError, Settings
 from rovercam.sources import open_source
 
+from rovercam_tasks.retry import retry_policy
+
 
 def incoming_dir(sol: int, settings: Settings) -> Path:
     """``<root>/incoming/sol<NNNNN>`` (a local storage root is required for fetching)."""
@@ -33,7 +35,7 @@ def incoming_paths(sol: int, settings: Settings) -> list[str]:
     return [str(p) for p in ingest.discover(folder)] if folder.is_dir() else []
 
 
-@task(name="find-sols", retries=2, retry_delay_seconds=[5, 30])
+@task(name="find-sols", **retry_policy(2, 5))
 def find_sols(source: str, settings: Settings, latest: int = 1) -> list[int]:
     """The ``latest`` sols ``source`` has."""
     return open_source(source, settings=settings).latest_sols(latest)
@@ -51,7 +53,7 @@ def fetch_sol(source: str, sol: int, settings: Settings) -> dict[str, Any]:
     }
 
 
-@task(name="fetch-new-products", retries=2, retry_delay_seconds=[10, 60], task_run_name="fetch-sol{sol}")
+@task(name="fetch-new-products", task_run_name="fetch-sol{sol}", **retry_policy(2, 10))
 async def fetch_new(source: str, sol: int, settings: Settings) -> dict[str, Any]:
     """Copy the sol's new or changed products from ``source`` into the staging folder.
 

@@ -12,9 +12,10 @@ from rovercam.products import Limits
 
 from rovercam_tasks._cache import key_parameter
 from rovercam_tasks._runtime import catalog_for, store_for
+from rovercam_tasks.retry import retry_policy
 
 
-@task(name="discover-products", retries=2, retry_delay_seconds=[2, 10])
+@task(name="discover-products", **retry_policy(2, 2))
 def discover_products(input_dir: str) -> list[str]:
     """Product files under ``input_dir``."""
     return [str(p) for p in ingest.discover(Path(input_dir))]
@@ -24,8 +25,8 @@ def _run_name() -> str:
     return f"ingest-{Path(task_run.parameters['path']).name}"
 
 
-@task(name="ingest-product", retries=2, retry_delay_seconds=[2, 10], task_run_name=_run_name,
-      cache_key_fn=key_parameter, persist_result=True)
+@task(name="ingest-product", task_run_name=_run_name, cache_key_fn=key_parameter, persist_result=True,
+      **retry_policy(2, 2))
 def ingest_product(path: str, settings: Settings, sol: int | None = None, key: str = "") -> ingest.IngestResult:
     """Validate one product; a bad product comes back as a quarantined result, not a failure.
 

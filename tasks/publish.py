@@ -13,14 +13,15 @@ from rovercam.publish import publish_mosaic
 
 from rovercam_tasks._cache import key_parameter
 from rovercam_tasks._runtime import catalog_for, store_for
+from rovercam_tasks.retry import retry_policy
 
 
 def _run_name() -> str:
     return f"publish-{PurePosixPath(task_run.parameters['mosaic_key']).parent.parent.name}"
 
 
-@task(name="publish-mosaic", retries=2, retry_delay_seconds=[5, 30], task_run_name=_run_name,
-      cache_key_fn=key_parameter, persist_result=True)
+@task(name="publish-mosaic", task_run_name=_run_name, cache_key_fn=key_parameter, persist_result=True,
+      **retry_policy(2, 5))
 async def publish(mosaic_key: str, settings: Settings, run_id: str | None = None, key: str = "") -> dict:
     """Publish one stored mosaic; returns what was written (keys, version, catalog id).
 

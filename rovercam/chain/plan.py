@@ -34,13 +34,18 @@ __all__ = ["Plan", "PLANNERS", "plan_decompand", "plan_debayer", "plan_flat", "p
 log = logging.getLogger("rovercam.chain")
 
 
+def _searched(folders: tuple[Path, ...] | list[Path]) -> str:
+    """Where a calibration file was looked for, and the setting that adds folders."""
+    where = ", ".join(f"{p}" if p.is_dir() else f"{p} (no such folder)" for p in folders) or "no folder"
+    return f"searched {where}; [calibration] search_path adds folders before rovercam's own"
+
+
 def _find_calibration_file(rel: str, search_path: tuple[Path, ...], what: str, frame: Frame) -> Path:
     for folder in search_path:
         candidate = folder / rel
         if candidate.is_file():
             return candidate
-    where = ", ".join(str(p) for p in search_path) or "(empty search path)"
-    raise CalibrationError(rel, f"{what} for {frame.product_id} not found in calibration search path: {where}")
+    raise CalibrationError(rel, f"{what} for {frame.product_id} not found: {_searched(search_path)}")
 
 
 def _camera_of(frame: Frame, settings: Settings) -> CameraSettings | None:
@@ -85,10 +90,13 @@ def plan_decompand(frame: Frame, settings: Settings) -> Plan:
     cam = _camera_of(frame, settings)
     label_lut = frame.companding.lut
     name = cam.luts.get(label_lut, f"{cam.lut_prefix}{label_lut}") if cam else label_lut
+    folders = [folder / "luts" for folder in settings.calibration_path]
     try:
-        lut = _rad.find_lut(name, [folder / "luts" for folder in settings.calibration_path])
+        lut = _rad.find_lut(name, folders)
     except CalibrationError as exc:
-        what = _missing(frame, settings, f"inverse LUT {name}", exc.problem)
+        problem = exc.problem if "ambiguous" in exc.problem else (
+            f"no file {name}.txt (or <PREFIX>_{name}.txt): {_searched(folders)}")
+        what = _missing(frame, settings, f"inverse LUT {name}", problem)
         return Plan(f"decompand: no inverse LUT {name}: values stay companded codes", {"missing": (what,)})
     calibration = {Path(lut.source).name if lut.source else lut.name: lut.sha256}
     return Plan(f"decompand: {lut.name}", {"units": "dn"}, calibration, {"lut": lut})

@@ -9,19 +9,21 @@ the same plan (:func:`plan_reprocess`) without starting Prefect or writing anyth
 - :mod:`~rovercam.pipeline.plan`: one :class:`Decision` per unit of work ("reuse <store key>"
   or "compute: <reason>"), the one answer to "why did this recompute?";
 - :mod:`~rovercam.pipeline.report`: :class:`SolReport`, what a run did;
-- :mod:`~rovercam.pipeline.preview`: the whole plan of a cataloged sol, read-only.
+- :mod:`~rovercam.pipeline.preview`: the whole plan of a cataloged sol, read-only;
+- :mod:`~rovercam.pipeline.calibration`: the calibration folders a sol came with, remembered.
 
 This package never imports Prefect (tests/test_architecture.py).
 """
+from rovercam.pipeline.calibration import remembered_calibration, with_calibration
 from rovercam.pipeline.plan import Decision, MosaicPlan, Planner, PreviousRun, previous_run, summarize
 from rovercam.pipeline.preview import cataloged_paths, plan_reprocess
 from rovercam.pipeline.report import SolReport
 from rovercam.pipeline.results import CalibrateResult, Failure, FrameRef, MosaicRef, MosaicResult, PublishResult
-from rovercam.pipeline.stages import CHAIN_STAGES, STAGES, stages_to_refresh
+from rovercam.pipeline.stages import CHAIN_STAGES, STAGE_CHOICES, STAGES, StageChoice, stages_to_refresh
 
 __all__ = [
-    "STAGES", "CHAIN_STAGES", "stages_to_refresh",
+    "STAGES", "CHAIN_STAGES", "STAGE_CHOICES", "StageChoice", "stages_to_refresh",
     "FrameRef", "Failure", "CalibrateResult", "MosaicRef", "MosaicResult", "PublishResult",
     "Decision", "MosaicPlan", "Planner", "PreviousRun", "previous_run", "summarize",
-    "SolReport", "cataloged_paths", "plan_reprocess",
+    "SolReport", "cataloged_paths", "plan_reprocess", "remembered_calibration", "with_calibration",
 ]

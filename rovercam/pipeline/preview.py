@@ -14,6 +14,7 @@ from rovercam.catalog import Catalog
 from rovercam.config import Settings
 from rovercam.errors import CatalogError, ProductError, StorageError
 from rovercam.ingest import IngestResult
+from rovercam.pipeline.calibration import remembered_calibration, with_calibration
 from rovercam.pipeline.plan import Decision, Planner, previous_run
 from rovercam.pipeline.results import FrameRef, MosaicRef
 from rovercam.pipeline.stages import stages_to_refresh
@@ -62,7 +63,9 @@ def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | Non
     ----------
     sol : int
     settings : Settings
-        As the flow would load them (storage root, catalog, configuration).
+        As the flow would load them (storage root, catalog, configuration); the calibration
+        folders the sol came with are searched first, as the flow does
+        (:mod:`rovercam.pipeline.calibration`).
     cameras, stages, force
         As for the reprocess-sol flow.
 
@@ -83,6 +86,8 @@ def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | Non
     refresh = stages_to_refresh(stages, force=force)
     catalog, store = _open_existing(settings)
     try:
+        # the calibration the sol came with, searched first, as reprocess-sol does
+        settings = with_calibration(settings, remembered_calibration(catalog, sol))
         paths = cataloged_paths(catalog, sol, cameras)
         planner = Planner(settings, store, refresh=refresh, previous=previous_run(catalog, sol))
     finally:

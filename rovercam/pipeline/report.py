@@ -21,6 +21,10 @@ class SolReport:
     run was); ``fingerprint`` is what the run's keys were made of
     (:func:`rovercam.cachekey.fingerprint`), so a later plan can name what changed since.
     ``sequences``, ``descents``, ``videos`` and ``dem`` are filled by EDL runs (process-edl).
+    ``calibration`` is the calibration folders that came with the sol's source, searched first
+    (:mod:`rovercam.pipeline.calibration`). ``status`` is how the run ended in the catalog
+    (``completed``, or ``failed`` when nothing came out of it: see :meth:`failure`), and
+    ``reason`` why it failed.
     """
 
     sol: int
@@ -42,6 +46,9 @@ class SolReport:
     descents: list[dict[str, Any]] = field(default_factory=list)
     videos: list[dict[str, Any]] = field(default_factory=list)
     dem: str | None = None
+    calibration: list[str] = field(default_factory=list)
+    status: str = ""
+    reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -55,8 +62,44 @@ class SolReport:
                                         software_version=cachekey.code_version())
 
     def finish(self, catalog: Any) -> None:
-        """Record the run as completed, with this report as its summary."""
-        catalog.finish_run(self.run_id, status="completed", summary=self.to_dict())
+        """Record the run as ``failed`` when nothing came out of it (:meth:`failure`, the reason in
+        ``reason``), else ``completed`` (a partial success lists its failures); this report is
+        the run's summary."""
+        reason = self.failure()
+        self.status, self.reason = ("failed", reason) if reason else ("completed", "")
+        catalog.finish_run(self.run_id, status=self.status, summary=self.to_dict())
+
+    def abort(self, catalog: Any, reason: str) -> None:
+        """Record the run as ``failed`` because a step raised (``reason``); started if need be."""
+        self.status, self.reason = "failed", reason
+        if self.run_id:
+            catalog.finish_run(self.run_id, status="failed", summary=self.to_dict())
+
+    def failure(self) -> str | None:
+        """Why the run failed as a whole, or None.
+
+        A run fails when it had something to do and nothing came of it: every product's fetch
+        failed, no product was calibrated (all quarantined or failed in the chain), or every
+        mosaic (every EDL product) it tried failed to build or publish. A run reused whole, or
+        with nothing to do, has not failed.
+        """
+        if self.reused.get("sol"):
+            return None
+        by_stage: dict[str, int] = {}
+        for f in self.failed:
+            by_stage[f.get("stage", "")] = by_stage.get(f.get("stage", ""), 0) + 1
+        if not self.products_found:
+            return f"fetch failed for all {by_stage['fetch']} product(s)" if by_stage.get("fetch") else None
+        failed_chain = {f["product_id"] for f in self.failed if f.get("stage") == "calibrate"}
+        if not set(self.ingested) - failed_chain and (self.quarantined or failed_chain):
+            return (f"no product calibrated ({len(self.quarantined)} quarantined, "
+                    f"{len(failed_chain)} failed in the chain)")
+        built = by_stage.get("mosaic", 0) + by_stage.get("publish", 0)
+        if built and not self.published:
+            return f"every mosaic failed ({by_stage.get('mosaic', 0)} to build, {by_stage.get('publish', 0)} to publish)"
+        if by_stage.get("edl") and not (self.descents or self.videos):
+            return f"every EDL product failed ({by_stage['edl']})"
+        return None
 
     def reuse_run(self, record: dict[str, Any]) -> None:
         """Take over the outcome of an earlier clean run with the same sol key (its report)."""

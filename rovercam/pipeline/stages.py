@@ -3,14 +3,18 @@ from __future__ import annotations
 
 from typing import Iterable, Literal
 
-__all__ = ["Stage", "STAGES", "CHAIN_STAGES", "stages_to_refresh"]
+__all__ = ["Stage", "StageChoice", "STAGES", "CHAIN_STAGES", "STAGE_CHOICES", "stages_to_refresh"]
 
 Stage = Literal["ingest", "calibrate", "mosaic", "publish"]
+#: What a request may name: a pipeline stage, or a chain stage (meaning "calibrate").
+StageChoice = Literal["ingest", "calibrate", "mosaic", "publish", "decompand", "debayer", "flat", "color", "undistort"]
 
 #: Stages in order; ``reprocess --stages`` names them (chain stage names mean "calibrate").
 STAGES: tuple[Stage, ...] = ("ingest", "calibrate", "mosaic", "publish")
 #: The frame chain's own stages, all inside "calibrate".
 CHAIN_STAGES = ("decompand", "debayer", "flat", "color", "undistort")
+#: Every name :func:`stages_to_refresh` accepts, in order (:data:`StageChoice`).
+STAGE_CHOICES: tuple[str, ...] = STAGES + CHAIN_STAGES
 
 
 def stages_to_refresh(stages: Iterable[str] | None, *, force: bool = False) -> set[str]:

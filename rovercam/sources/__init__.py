@@ -37,7 +37,7 @@ from rovercam.sources.model import (
     RemoteProduct,
     unsafe_reason,
 )
-from rovercam.sources.source import MANIFEST_NAME, Source, TransientSourceError
+from rovercam.sources.source import MANIFEST_NAME, Source, SourceUnavailableError, TransientSourceError
 from rovercam.sources.volume import HttpVolumeSource
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +57,7 @@ __all__ = [
     "FetchProblem",
     "FetchResult",
     "TransientSourceError",
+    "SourceUnavailableError",
     "MANIFEST_NAME",
     "group_files",
     "sol_of_folder",

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, ClassVar
 
-from rovercam.errors import ProductError, SourceError
+from rovercam.errors import ProductError, SourceError, TransientError
 from rovercam.sources.layout import Entry, group_files, sol_of_folder
 from rovercam.sources.model import (
     FetchedProduct,
@@ -42,7 +42,7 @@ from rovercam.sources.model import (
     unsafe_reason,
 )
 
-__all__ = ["Source", "TreeSource", "MANIFEST_NAME", "TransientSourceError"]
+__all__ = ["Source", "TreeSource", "MANIFEST_NAME", "TransientSourceError", "SourceUnavailableError"]
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +52,23 @@ _MAX_BACKOFF_S = 30.0
 _MAX_DEPTH = 16  # folders below a sol folder
 
 
-class TransientSourceError(SourceError):
+class TransientSourceError(SourceError, TransientError):
     """A failure worth retrying (HTTP 5xx/429/408, reset connection, timeout, short transfer).
 
-    ``retry_after`` (seconds) is the server's ``Retry-After`` when it sent one.
+    ``retry_after`` (seconds) is the server's ``Retry-After`` when it sent one. A source retries
+    it itself (``retries``, ``backoff_s``); when those run out it raises
+    :class:`SourceUnavailableError`.
     """
 
     def __init__(self, url: str, problem: str, retry_after: float | None = None):
         SourceError.__init__(self, url, problem)
         self.args = (str(url), problem, retry_after)
         self.retry_after = retry_after
+
+
+class SourceUnavailableError(SourceError, TransientError):
+    """A transient failure that outlasted the source's own retries: still transient, so the
+    Prefect task that called the source may retry it later (docs/operations.md, "Retry policy")."""
 
 
 def iso_time(value: Any) -> str | None:
@@ -312,8 +319,8 @@ class Source(abc.ABC):
                 return call()
             except TransientSourceError as exc:
                 if attempt == self.retries:
-                    raise SourceError(exc.url, f"{exc.problem} (after {attempt + 1} "
-                                               f"attempts)") from exc
+                    raise SourceUnavailableError(exc.url, f"{exc.problem} (after {attempt + 1} "
+                                                          f"attempts)") from exc
                 delay = min(self.backoff_s * 2**attempt, _MAX_BACKOFF_S)
                 if exc.retry_after is not None:
                     delay = min(max(delay, exc.retry_after), _MAX_BACKOFF_S)
