@@ -72,7 +72,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     console.rule("summary")
     print_sol_report(result.report)
     published = result.report["published"]
-    print_records("published mosaics (display-scale PSNR against the generator's truth)",
+    print_records("Published mosaics (display-scale PSNR against the generator's truth)",
                   ("mosaic", "version", "size", "coverage", "PSNR"),
                   [(p["name"], str(p["version"]), f"{p['width']}x{p['height']}", f"{result.coverage[p['name']]:.1%}",
                     f"{result.psnr_db[p['name']]:.2f} dB") for p in published], whole={"mosaic"})
