@@ -222,3 +222,15 @@ def test_python_dash_m_and_the_entry_point_are_the_same_main():
     from rovercam.cli import main
 
     assert main is cli.main and callable(cli.build_parser)
+
+
+def test_run_refuses_a_sol_the_input_folder_does_not_hold_naming_its_sols(tmp_path):
+    from rovercam.config import load
+    from rovercam.synth import generate_sol
+
+    drop = tmp_path / "drop"
+    generate_sol(drop / "sol00012", sol=12, profile="tiny", seed=4, settings=load())
+    proc = rovercam("run", "--sol", "999", "--input", str(drop), "--out", str(tmp_path / "store"), tmp_path=tmp_path)
+    one_line_error(proc, "--sol 999", str(drop), "sols: 12")
+    assert not (tmp_path / "store").exists()
+    no_prefect_server(tmp_path)

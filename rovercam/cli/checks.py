@@ -54,13 +54,23 @@ def open_catalog(settings: Any) -> Catalog:
     return Catalog(settings.catalog_url, create=False)
 
 
-def check_input(source: str) -> str:
-    """A ``run --input`` source: a URL as given, or an existing local folder, made absolute."""
+def check_input(source: str, sol: int | None = None) -> str:
+    """A ``run --input`` source: a URL as given, or an existing local folder, made absolute.
+
+    For a local folder and a given ``sol``, the folder must hold products of that sol (the
+    message lists the sols it holds). Remote sources are listed by the flow, not here.
+    """
     if "://" in source:
         return source
     path = Path(source).resolve()
     if not path.is_dir():
         raise ParameterError(f"--input {path}: no such folder")
+    if sol is not None:
+        from rovercam.sources import open_source
+
+        sols = open_source(str(path)).sols()
+        if sol not in sols:
+            raise ParameterError(f"--sol {sol}: no products of this sol in {path}; sols: {_ranges(sols) or 'none'}")
     return str(path)
 
 

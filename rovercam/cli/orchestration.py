@@ -100,7 +100,7 @@ def print_sol_report(report: dict) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    source = check_input(args.input)
+    source = check_input(args.input, args.sol)
     _prefect_env()
     from rovercam_flows.ingest_sol import ingest_sol
 
