@@ -36,11 +36,14 @@ def fail(message: str) -> None:
     err.print(f"[red]rovercam: {escape(message)}[/]")
 
 
-def progress() -> Progress:
-    """A progress bar on the standard console (description, bar, done/total, elapsed)."""
+def progress(*, enabled: bool = True) -> Progress:
+    """A progress bar on the standard console (description, bar, done/total, elapsed).
+
+    ``enabled=False`` (verbs printing ``--json``) shows nothing, so stdout holds only the JSON.
+    """
     return Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        console=console, transient=False, disable=not enabled,
     )
 
 

@@ -54,7 +54,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     limits = Limits(**settings.limits.model_dump())
     failures: list[dict] = []
     done: list[dict] = []
-    with progress() as prog:
+    with progress(enabled=not args.json) as prog:
         task_id = prog.add_task("process", total=len(args.products))
         for p in args.products:
             try:
@@ -102,21 +102,18 @@ def cmd_cameras(args: argparse.Namespace) -> int:
     if args.json:
         print_json(status)
         return 0
-    say(f"[bold]camera registry[/] ({len(status)} cameras; calibration from "
-        f"{escape(', '.join(map(str, folders)))})")
-    table = Table()
-    for col in ("camera", "detector", "bits", "CFA", "LUTs", "flat", "bad pixels", "partner", "radiometry",
-                "best level"):
-        table.add_column(col, no_wrap=col == "camera", overflow="fold")
+    rows = []
     for st in status:
         flats = st["flat"]
         flat = "none" if not flats else (f"{len(flats)} file(s)" if all(flats.values())
-                                         else f"[red]missing {sum(v is None for v in flats.values())}[/]")
-        bad = "none" if not st["bad_pixels"] else ("yes" if all(st["bad_pixels"].values()) else "[red]missing[/]")
-        table.add_row(st["camera"], st["detector"], str(st["bits"] or "?"), st["cfa"], str(len(st["luts"])), flat,
-                      bad, st["partner"] or "-", st["radiometry"] + (" (synthetic)" if st["synthetic"] else ""),
-                      f"{st['level']} {LEVEL_NAMES[st['level']]}")
-    console.print(table)
+                                         else f"missing {sum(v is None for v in flats.values())}")
+        bad = "none" if not st["bad_pixels"] else ("yes" if all(st["bad_pixels"].values()) else "missing")
+        rows.append((st["camera"], st["detector"], str(st["bits"] or "?"), st["cfa"], str(len(st["luts"])), flat,
+                     bad, st["partner"] or "-", st["radiometry"] + (" (synthetic)" if st["synthetic"] else ""),
+                     f"{st['level']} {LEVEL_NAMES[st['level']]}"))
+    print_records(f"camera registry ({len(status)} cameras; calibration from {', '.join(map(str, folders))})",
+                  ("camera", "detector", "bits", "CFA", "LUTs", "flat", "bad pixels", "partner", "radiometry",
+                   "best level"), rows, whole={"camera"})
     console.print("radiometric status and sources: rovercam cameras --markdown, docs/cameras.md")
     return 0
 
@@ -126,7 +123,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rovercam.ingest import ingest_paths
 
     settings = load(args.config, overrides=storage_overrides(args.out))
-    with progress() as prog:
+    with progress(enabled=not args.json) as prog:
         results = ingest_paths(args.paths, settings=settings, progress=progress_callback(prog, "ingest"),
                                sol_hint=args.sol)
     if args.json:
