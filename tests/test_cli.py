@@ -6,6 +6,7 @@ the output and that no folder, catalog or Prefect database appeared.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -190,7 +191,7 @@ def test_catalog_listings_print_whole_ids_and_paths(store, tmp_path, columns):
 def test_records_keep_long_ids_and_paths_whole(columns):
     path = "/data/rovercam/sol00100/mosaics/site12_drive3456_NCAM00530_NAVCAM-RIGHT_CYL/v1/mosaic.stac.json"
     rows = [(LONG_ID, "mosaic", "100", "NAVCAM_RIGHT", path), (LONG_ID[:-1] + "2", "mosaic", "100", "NAVCAM_RIGHT", "")]
-    console = Console(width=columns, record=True, file=open(os.devnull, "w"))
+    console = Console(width=columns, record=True, file=io.StringIO())
     print_records("outputs", ("output_id", "kind", "sol", "instrument", "stac_key"), rows,
                   whole={"output_id", "stac_key"}, target=console)
     lines = console.export_text().splitlines()
@@ -201,7 +202,7 @@ def test_records_keep_long_ids_and_paths_whole(columns):
 
 
 def test_a_narrow_table_keeps_the_ids_and_folds_the_rest():
-    console = Console(width=100, record=True, file=open(os.devnull, "w"))
+    console = Console(width=100, record=True, file=io.StringIO())
     print_records("outputs", ("output_id", "kind", "sol"), [(LONG_ID, "mosaic", "100")], whole={"output_id"},
                   target=console)
     text = console.export_text()

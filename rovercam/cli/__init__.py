@@ -27,7 +27,13 @@ from rovercam.cli.catalog import add_catalog_parser
 from rovercam.cli.checks import sol_number
 from rovercam.cli.console import console, err, fail, print_json
 from rovercam.cli.orchestration import cmd_demo, cmd_reprocess, cmd_run, cmd_serve
-from rovercam.cli.products import cmd_cameras, cmd_ingest, cmd_inspect, cmd_process, cmd_synth
+from rovercam.cli.products import (
+    cmd_cameras,
+    cmd_ingest,
+    cmd_inspect,
+    cmd_process,
+    cmd_synth,
+)
 from rovercam.errors import RovercamError
 
 __all__ = ["main", "build_parser"]
@@ -168,7 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     b.set_defaults(func=cmd_bench)
-    from rovercam.viewer.command import register as register_viewer  # `view`, `export-site`
+    from rovercam.viewer.command import (
+        register as register_viewer,  # `view`, `export-site`
+    )
 
     register_viewer(sub)
     return p

@@ -14,7 +14,14 @@ from pathlib import Path
 from rich.markup import escape
 
 from rovercam.cli.checks import check_input, check_reprocess, storage_overrides
-from rovercam.cli.console import console, print_json, print_records, progress, progress_callback, say
+from rovercam.cli.console import (
+    console,
+    print_json,
+    print_records,
+    progress,
+    progress_callback,
+    say,
+)
 
 __all__ = ["cmd_demo", "cmd_run", "cmd_reprocess", "cmd_serve", "print_sol_report"]
 
