@@ -2,18 +2,28 @@
 
 ``serve`` registers every deployment with the Prefect server named by ``PREFECT_API_URL`` (they
 appear under Deployments in the UI, with their schedules and parameters) and then executes their
-runs in this process until interrupted. For process workers on several machines instead, see
+runs in this process until interrupted (Ctrl-C or SIGTERM). Without a configured server it
+refuses, unless asked for an ephemeral one. For process workers on several machines instead, see
 docs/operations.md (work pools).
 """
 from __future__ import annotations
 
 import importlib
+import logging
+import signal
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rovercam.config import ConfigError, defaults_dir
+
+log = logging.getLogger(__name__)
+
+#: what to tell an operator who has no Prefect server configured
+NO_SERVER = ("no Prefect server configured: start one with `prefect server start` and set "
+             "PREFECT_API_URL=http://127.0.0.1:4200/api (docs/operations.md), or pass --ephemeral to "
+             "serve into a temporary server whose deployments vanish when this process stops")
 
 #: flow name -> "module:function"
 FLOWS: dict[str, str] = {
@@ -98,12 +108,65 @@ def _code_version() -> str:
     return code_version()
 
 
-def serve(path: str | Path | None = None, *, config_file: str | None = None,
-          only: list[str] | None = None) -> None:
-    """Register the deployments and run them in this process until interrupted."""
-    from prefect import serve as prefect_serve
+def api_url() -> str | None:
+    """The Prefect API this process talks to (``PREFECT_API_URL`` from the environment or the
+    active Prefect profile), or None when none is configured."""
+    from prefect.settings import PREFECT_API_URL
 
+    return PREFECT_API_URL.value() or None
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def serve(path: str | Path | None = None, *, config_file: str | None = None,
+          only: list[str] | None = None, ephemeral: bool = False) -> None:
+    """Register the deployments and run them in this process until interrupted.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Deployments file (default ``config/deployments.toml``).
+    config_file : str, optional
+        Configuration file passed to every deployment's runs.
+    only : list of str, optional
+        Serve only these deployment names.
+    ephemeral : bool, keyword-only
+        Allow serving without a configured server (``PREFECT_API_URL``): Prefect then starts a
+        temporary server inside this process, and the deployments and their runs vanish with it.
+
+    Raises
+    ------
+    ConfigError
+        No server configured and not ``ephemeral``; no deployment to serve; a bad deployments file.
+
+    Notes
+    -----
+    SIGTERM stops serving like Ctrl-C: the runner stops polling, pauses the schedules it served,
+    and the call returns (within seconds; no traceback).
+    """
     specs = [s for s in load_deployments(path) if not only or s.name in only]
     if not specs:
         raise ConfigError(f"no deployments to serve (asked for {only})")
-    prefect_serve(*build(specs, config_file=config_file), print_starting_message=True)
+    if api_url() is None:
+        if not ephemeral:
+            raise ConfigError(NO_SERVER)
+        log.warning("serving into a temporary Prefect server: the deployments and their runs vanish when "
+                    "this process stops (set PREFECT_API_URL to keep them)")
+    from prefect import serve as prefect_serve
+    from prefect.runner import Runner
+
+    deployments = build(specs, config_file=config_file)
+    # Prefect's runner answers SIGTERM with sys.exit() inside its event loop, which then waits for
+    # its services and ends in a traceback; a KeyboardInterrupt instead takes the Ctrl-C path.
+    original = Runner.handle_sigterm
+    Runner.handle_sigterm = lambda self, *a, **k: _raise_stop(signal.SIGTERM, None)  # type: ignore[method-assign]
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
+    try:
+        prefect_serve(*deployments, print_starting_message=True)
+    except KeyboardInterrupt:
+        log.info("serve stopped")
+    finally:
+        Runner.handle_sigterm = original  # type: ignore[method-assign]
+        signal.signal(signal.SIGTERM, previous)

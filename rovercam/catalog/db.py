@@ -154,6 +154,14 @@ class Catalog:
         plain file path, taken as a SQLite database. The schema is migrated to the newest
         revision on open (:func:`rovercam.catalog.migrate.upgrade`); catalogs made before
         migrations existed are adopted.
+    create : bool, default True, keyword-only
+        Create a missing SQLite database (and its folder). ``False`` is for readers: a missing
+        SQLite file raises :class:`CatalogError` and nothing is written to disk.
+
+    Raises
+    ------
+    CatalogError
+        The database cannot be opened, or (``create=False``) the SQLite file does not exist.
 
     Examples
     --------
@@ -163,17 +171,20 @@ class Catalog:
     ['ingested']
     """
 
-    def __init__(self, url: str | Path):
+    def __init__(self, url: str | Path, *, create: bool = True):
         if isinstance(url, Path) or "://" not in str(url):
-            path = Path(url).expanduser().resolve()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            url = f"sqlite:///{path}"
+            url = f"sqlite:///{Path(url).expanduser().resolve()}"
         self.url = str(url)
         try:
             self.engine: Engine = create_engine(self.url)
             database = self.engine.url.database
             if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
-                Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+                path = Path(database).expanduser()
+                if not create and not path.is_file():
+                    self.engine.dispose()
+                    raise CatalogError(f"{path}: no catalog here (run `rovercam demo`, `run` or `ingest` "
+                                       "to make one, or name the storage root with --out)")
+                path.parent.mkdir(parents=True, exist_ok=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             self.upgrade()

@@ -1,0 +1,7 @@
+"""``python -m rovercam.cli``: the ``rovercam`` command."""
+import sys
+
+from rovercam.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
