@@ -19,6 +19,7 @@ import urllib.error
 
 __all__ = [
     "RovercamError",
+    "ParameterError",
     "TransientError",
     "is_transient",
     "ConfigError",
@@ -208,3 +209,8 @@ def is_transient(exc: BaseException) -> bool:
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         return error.get("Code") in TRANSIENT_S3_CODES or status in TRANSIENT_HTTP_STATUS
     return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS)
+
+
+class ParameterError(RovercamError, ValueError):
+    """A command-line or flow parameter names something that does not exist (the message lists
+    what does)."""

@@ -14,6 +14,7 @@ from rovercam.catalog.db import (
     ProductState,
     RunRecord,
     RunStatus,
+    open_existing,
 )
 from rovercam.catalog.export import export_stac, validate_stac
 from rovercam.catalog.query import Lineage, LineageInput, lineage_report, search_outputs, search_products
@@ -21,6 +22,7 @@ from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mos
 
 __all__ = [
     "Catalog",
+    "open_existing",
     "ProductRecord",
     "RunRecord",
     "OutputRecord",

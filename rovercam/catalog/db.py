@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rovercam import layout
 from rovercam.catalog.schema import LineageRow, OutputRow, ProductRow, RunRow
-from rovercam.errors import CatalogError
+from rovercam.errors import CatalogError, StorageError
 
 __all__ = [
     "Catalog",
@@ -36,6 +36,7 @@ __all__ = [
     "LineageRecord",
     "ProductState",
     "RunStatus",
+    "open_existing",
 ]
 
 log = logging.getLogger(__name__)
@@ -473,3 +474,20 @@ class Catalog:
         )
         with self._session(f"lineage {output_id}") as s:
             return [LineageRecord(r.output_id, r.product_id, r.product_sha256) for r in s.scalars(q)]
+
+
+def open_existing(catalog_url: str, storage_root: str) -> Catalog:
+    """The catalog at ``catalog_url``, opened for reading: neither it nor the storage root is
+    created (read-only verbs and the viewer use this).
+
+    Raises
+    ------
+    StorageError
+        ``storage_root`` is a local folder that does not exist.
+    CatalogError
+        The SQLite catalog does not exist or cannot be opened.
+    """
+    if "://" not in storage_root and not Path(storage_root).is_dir():
+        raise StorageError(f"{storage_root}: no storage root here (run `rovercam demo`, `run` or `ingest` to make "
+                           "one, or name it with --out)")
+    return Catalog(catalog_url, create=False)

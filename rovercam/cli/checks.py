@@ -10,15 +10,11 @@ import argparse
 from pathlib import Path
 from typing import Any, Sequence
 
-from rovercam.catalog import Catalog
-from rovercam.errors import RovercamError, StorageError
+from rovercam.catalog import Catalog, open_existing
+from rovercam.errors import ParameterError
 
 __all__ = ["ParameterError", "sol_number", "storage_overrides", "open_catalog", "check_input",
            "check_stages", "check_reprocess"]
-
-
-class ParameterError(RovercamError, ValueError):
-    """A command-line parameter names something that does not exist (the message lists what does)."""
 
 
 def sol_number(text: str) -> int:
@@ -38,20 +34,8 @@ def storage_overrides(out: str | None) -> dict[str, Any] | None:
 
 
 def open_catalog(settings: Any) -> Catalog:
-    """The catalog of ``settings``, opened for reading; neither it nor the storage root is created.
-
-    Raises
-    ------
-    StorageError
-        The (local) storage root does not exist.
-    CatalogError
-        The SQLite catalog does not exist or cannot be opened.
-    """
-    root = settings.storage_root
-    if "://" not in root and not Path(root).is_dir():
-        raise StorageError(f"{root}: no storage root here (run `rovercam demo`, `run` or `ingest` to make one, "
-                           "or name it with --out)")
-    return Catalog(settings.catalog_url, create=False)
+    """The catalog of ``settings``, opened for reading (:func:`rovercam.catalog.open_existing`)."""
+    return open_existing(settings.catalog_url, settings.storage_root)
 
 
 def check_input(source: str, sol: int | None = None) -> str:

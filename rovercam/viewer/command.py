@@ -1,6 +1,6 @@
 """The ``view`` and ``export-site`` verbs of the ``rovercam`` command.
 
-``rovercam/cli.py`` calls :func:`register` on its subparsers; everything the verbs need is
+The command line (:mod:`rovercam.cli`) calls :func:`register` on its subparsers; everything the verbs need is
 imported when they run, so the command starts fast.
 """
 from __future__ import annotations

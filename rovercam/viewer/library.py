@@ -20,7 +20,7 @@ from typing import IO, Any
 import rasterio
 
 from rovercam.camera.coordinates import direction_from_azimuth_elevation
-from rovercam.catalog import Catalog, OutputRecord, lineage_report
+from rovercam.catalog import Catalog, OutputRecord, lineage_report, open_existing
 from rovercam.errors import CatalogError, ConfigError, StorageError
 from rovercam.mosaic.projections import projection_from_tags
 from rovercam.storage import Store
@@ -80,7 +80,8 @@ class Library:
 
     @classmethod
     def from_settings(cls, settings: Any) -> "Library":
-        """The library of a :class:`rovercam.config.Settings` (its catalog and storage root)."""
+        """The library of a :class:`rovercam.config.Settings` (its catalog and storage root), read
+        only: neither is created (:func:`rovercam.catalog.open_existing`)."""
 
         def white(instrument: str | None) -> float | None:
             try:
@@ -89,7 +90,8 @@ class Library:
                 return None
             return float(value) if value is not None else None
 
-        return cls(Catalog(settings.catalog_url), Store.from_settings(settings), white_radiance=white)
+        return cls(open_existing(settings.catalog_url, settings.storage_root), Store.from_settings(settings),
+                   white_radiance=white)
 
     def refresh(self) -> None:
         """Re-read the catalog's outputs (new publishes appear; tile sources are kept)."""

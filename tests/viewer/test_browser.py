@@ -261,7 +261,7 @@ def _expected_scale(deg_per_px: float) -> tuple[str, float]:
 @pytest.mark.parametrize("cx, cy", [(320, 190), (75.5, 60.25), (600, 350), (410, 130)])  # canvas 640 x ~380
 def test_readout_gives_az_el_and_the_stored_value_with_units(page, server_url, viewer_store, cx, cy):
     yaw, pitch, fov = 30.0, 10.0, 90.0
-    status = _open_view(page, server_url, viewer_store.left_id, f"mode=rectilinear&yaw={yaw}&pitch={pitch}&fov={fov}")
+    _open_view(page, server_url, viewer_store.left_id, f"mode=rectilinear&yaw={yaw}&pitch={pitch}&fov={fov}")
     text, cx, cy, w, h = _readout(page, cx, cy)
     az_t, el_t = view_az_el("rectilinear", yaw, pitch, fov, w, cx - w / 2, h / 2 - cy)
     az, el = _angles(text)
