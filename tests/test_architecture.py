@@ -231,3 +231,22 @@ def test_every_package_folder_is_installed():
     assert sorted(folders - listed) == []
     assert {config["package-dir"][name] for name in ("rovercam_flows", "rovercam_tasks", "rovercam_benchmarks")} \
         == {"flows", "tasks", "benchmarks"}
+
+
+def test_every_data_file_in_the_package_is_installed():
+    import fnmatch
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
+    globs = config["package-data"]
+    missing = []
+    for path in (REPO / "rovercam").rglob("*"):
+        if not path.is_file() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(REPO)
+        package = max((p for p in config["packages"] if p.startswith("rovercam")
+                       and rel.parts[:len(p.split("."))] == tuple(p.split("."))),
+                      key=lambda p: len(p.split(".")))
+        inner = rel.relative_to(*package.split(".")).as_posix()
+        if not any(fnmatch.fnmatch(inner, g) for g in globs.get(package, ())):
+            missing.append(str(rel))
+    assert missing == []
