@@ -19,6 +19,7 @@ import urllib.error
 
 __all__ = [
     "RovercamError",
+    "SourcedError",
     "ParameterError",
     "TransientError",
     "is_transient",
@@ -106,8 +107,16 @@ class CameraModelError(RovercamError, ValueError):
     """A camera model has invalid components or cannot be built from a label."""
 
 
-class CalibrationError(RovercamError):
-    """A calibration file (LUT, flat, color matrix) is missing or invalid."""
+class SourcedError(RovercamError):
+    """An error about one thing, named first: ``str(e)`` is ``"<source>: <problem>"``.
+
+    Parameters
+    ----------
+    source : str
+        What the error is about (a file, a store key, a product id).
+    problem : str
+        What is wrong, in words a user can act on.
+    """
 
     def __init__(self, source: str, problem: str):
         super().__init__(str(source), problem)
@@ -116,6 +125,10 @@ class CalibrationError(RovercamError):
 
     def __str__(self) -> str:
         return f"{self.source}: {self.problem}"
+
+
+class CalibrationError(SourcedError):
+    """A calibration file (LUT, flat, color matrix) is missing or invalid."""
 
 
 class MosaicError(RovercamError):
@@ -126,16 +139,8 @@ class StorageError(RovercamError, OSError):
     """A storage operation failed or would leave the storage root."""
 
 
-class FrameCodecError(RovercamError, ValueError):
+class FrameCodecError(SourcedError, ValueError):
     """A stored frame blob cannot be decoded: unknown codec version, missing or unknown field."""
-
-    def __init__(self, source: str, problem: str):
-        super().__init__(str(source), problem)
-        self.source = str(source)
-        self.problem = problem
-
-    def __str__(self) -> str:
-        return f"{self.source}: {self.problem}"
 
 
 class CatalogError(RovercamError):
