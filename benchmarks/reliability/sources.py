@@ -110,8 +110,9 @@ def _fetch_cases(server: Any, watched: Path, settings: Any) -> tuple[dict[tuple[
 def _flow(server: Any, watched: Path, raw: Path, calibration: Path,
           fetch: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Step 2: the ingest-sol report over the hostile volume, and the outside writes."""
-    from rovercam.testing import outside_writes, tree_snapshot
     from rovercam_flows.ingest_sol import ingest_sol
+
+    from rovercam.testing import outside_writes, tree_snapshot
 
     root = watched / "store"
     root.mkdir()

@@ -28,11 +28,9 @@ import contextlib
 import datetime as _dt
 import hashlib
 import http.client
-import json
 import logging
 import os
 import posixpath
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -49,13 +47,19 @@ from rovercam.sources.model import (
     display_name,
     unsafe_reason,
 )
+from rovercam.sources.staging import (
+    MANIFEST_NAME,
+    load_manifest,
+    part_name,
+    refusal,
+    save_manifest,
+)
 
 __all__ = ["Source", "TreeSource", "MANIFEST_NAME", "TransientSourceError", "SourceUnavailableError",
            "SourceRefusedError", "is_label_file"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = ".rovercam-fetch.json"
 _CHUNK = 1 << 20
 _MAX_BACKOFF_S = 30.0
 _MAX_DEPTH = 16  # folders below a sol folder
@@ -200,7 +204,8 @@ class Source(abc.ABC):
 
     # -- fetching --------------------------------------------------------------------------
     def fetch(self, products: Iterable[RemoteProduct], dest_dir: str | os.PathLike[str], *,
-              already: Callable[[RemoteProduct], bool] | None = None) -> FetchResult:
+              already: Callable[[RemoteProduct], bool] | None = None,
+              deadline_s: float | None = None) -> FetchResult:
         """Copy products into ``dest_dir``, skipping those already there and unchanged.
 
         Parameters
@@ -213,6 +218,10 @@ class Source(abc.ABC):
         already : callable, optional, keyword-only
             ``already(product) -> bool``: True skips the product without looking at it (e.g.
             it is in the catalog already); it is listed in ``FetchResult.skipped``.
+        deadline_s : float, optional, keyword-only
+            Wall-clock budget of the whole call (s): a transfer still running then is cut, and
+            the products not started are reported failed, so that the call returns a complete
+            result before an outer timeout (the Prefect task's) strikes.
 
         Returns
         -------
@@ -232,24 +241,29 @@ class Source(abc.ABC):
         except OSError as exc:
             raise SourceError(str(dest), f"cannot create the staging folder: {exc}") from exc
         real_dest = os.path.realpath(dest)
-        manifest = _load_manifest(dest)
+        manifest = load_manifest(dest)
         done: list[FetchedProduct] = []
         refused: list[FetchProblem] = []
         failed: list[FetchProblem] = []
         skipped: list[str] = []
+        stop = None if deadline_s is None else time.monotonic() + deadline_s
         for product in products:
             if already is not None and already(product):
                 skipped.append(product.name)
                 continue
             name = display_name(product.name, 200)
-            reason = _refusal(product, dest, real_dest)
+            if stop is not None and time.monotonic() >= stop:
+                failed.append(FetchProblem(name, product.sol, display_name(product.source),
+                                           f"not fetched: the fetch's {deadline_s:g} s passed"))
+                continue
+            reason = refusal(product, dest, real_dest)
             if reason is not None:
                 log.warning("%s: refused: %s", name, reason)
                 refused.append(FetchProblem(name, product.sol, display_name(product.source),
                                             reason))
                 continue
             try:
-                done.append(self._fetch_one(product, dest, manifest))
+                done.append(self._fetch_one(product, dest, manifest, stop))
             except SourceRefusedError as exc:
                 log.warning("%s: refused: %s", name, exc)
                 refused.append(FetchProblem(name, product.sol, exc.url, str(exc)))
@@ -259,8 +273,8 @@ class Source(abc.ABC):
         return FetchResult(dest_dir=str(dest), products=tuple(done), refused=tuple(refused),
                            failed=tuple(failed), skipped=tuple(skipped))
 
-    def _fetch_one(self, product: RemoteProduct, dest: Path,
-                   manifest: dict[str, dict[str, Any]]) -> FetchedProduct:
+    def _fetch_one(self, product: RemoteProduct, dest: Path, manifest: dict[str, dict[str, Any]],
+                   stop: float | None = None) -> FetchedProduct:
         local = tuple(str(dest / f.path) for f in product.files)
         primary = str(dest / product.primary)
         if self._unchanged(product, dest, manifest):
@@ -274,9 +288,9 @@ class Source(abc.ABC):
             for f in product.files:
                 target = dest / f.path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(_part_name(target.name))
+                tmp = target.with_name(part_name(target.name))
                 temporaries.append(tmp)
-                staged.append((tmp, target, self._download(f, tmp, budget)))
+                staged.append((tmp, target, self._download(f, tmp, budget, stop)))
                 budget -= staged[-1][2]["size"]
             same = all(manifest.get(f.path, {}).get("sha256") == rec["sha256"]
                        and t.is_file() and t.stat().st_size == rec["size"]
@@ -289,7 +303,7 @@ class Source(abc.ABC):
                     tmp.unlink()
         for f, (_, _, rec) in zip(product.files, staged):
             manifest[f.path] = rec
-        _save_manifest(dest, manifest)
+        save_manifest(dest, manifest)
         moved = sum(rec["size"] for _, _, rec in staged)
         if same:  # no validators to compare, so it came again: same bytes
             return FetchedProduct(product.name, product.sol, "unchanged", primary, local, moved)
@@ -329,7 +343,8 @@ class Source(abc.ABC):
             return self.max_label_bytes, f"label limit (max_label_bytes = {self.max_label_bytes})"
         return budget, f"product limit (max_bytes = {self.max_bytes})"
 
-    def _download(self, file: RemoteFile, tmp: Path, budget: int) -> dict[str, Any]:
+    def _download(self, file: RemoteFile, tmp: Path, budget: int,
+                  stop: float | None = None) -> dict[str, Any]:
         """Write ``file`` to ``tmp``, verified, within ``budget`` bytes; its manifest record."""
         if file.content is not None:
             limit, what = self._limit(file, budget)
@@ -339,9 +354,10 @@ class Source(abc.ABC):
                 out.write(file.content)
             return {"url": file.url, "size": len(file.content), "etag": None, "mtime": None,
                     "sha256": hashlib.sha256(file.content).hexdigest()}
-        return self._retrying(lambda: self._transfer(file, tmp, budget), file.url)
+        return self._retrying(lambda: self._transfer(file, tmp, budget, stop), file.url)
 
-    def _transfer(self, file: RemoteFile, tmp: Path, budget: int) -> dict[str, Any]:
+    def _transfer(self, file: RemoteFile, tmp: Path, budget: int,
+                  stop: float | None) -> dict[str, Any]:
         h = hashlib.sha256()
         got = 0
         limit, what = self._limit(file, budget)
@@ -358,10 +374,14 @@ class Source(abc.ABC):
                     if got > limit:
                         raise SourceRefusedError(file.url, f"more than {limit} bytes: over the "
                                                            f"{what}; cut off")
-                    if time.monotonic() > deadline:
+                    now = time.monotonic()
+                    if now > deadline:
                         raise SourceRefusedError(file.url, f"still sending after the "
                                                            f"{self.deadline_s:g} s transfer "
                                                            f"deadline ({got} bytes); cut off")
+                    if stop is not None and now > stop:
+                        raise SourceError(file.url, f"cut off after {got} bytes: the fetch's "
+                                                    f"deadline passed")
                     h.update(block)
                     out.write(block)
             except http.client.IncompleteRead as exc:
@@ -506,12 +526,6 @@ class TreeSource(Source):
         return sorted(seen.values(), key=lambda p: p.primary)
 
 
-def _part_name(name: str) -> str:
-    """The hidden temporary name of ``name`` while it arrives, within MAX_NAME_BYTES."""
-    stem = name.encode("utf-8", "surrogatepass")[:200].decode("utf-8", "ignore")
-    return f".{stem}.{secrets.token_hex(6)}.part"
-
-
 def _join(prefix: str, name: str) -> str:
     return posixpath.join(prefix, name) if prefix else name
 
@@ -528,42 +542,3 @@ def _sol_from_name(name: str) -> int | None:
         return parse_product_id(name.removesuffix("-metadata.json")).sol
     except ProductError:
         return None
-
-
-def _refusal(product: RemoteProduct, dest: Path, real_dest: str) -> str | None:
-    """Why ``product`` may not be written under ``dest``, or None."""
-    if not product.files:
-        return "no files"
-    paths = [f.path for f in product.files]
-    if product.primary not in paths:
-        return f"entry {product.primary!r} is not among its files"
-    for path in paths:
-        reason = unsafe_reason(path)
-        if reason is not None:
-            return f"unsafe remote name: {reason}"
-        real = os.path.realpath(dest / path)
-        if os.path.commonpath([real, real_dest]) != real_dest:
-            return f"{path!r} would be written outside the staging folder (symlink)"
-    return None
-
-
-def _load_manifest(dest: Path) -> dict[str, dict[str, Any]]:
-    path = dest / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise SourceError(str(path), f"unreadable fetch manifest: {exc}") from exc
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict):
-        raise SourceError(str(path), "fetch manifest without a 'files' object")
-    return files
-
-
-def _save_manifest(dest: Path, files: dict[str, dict[str, Any]]) -> None:
-    path = dest / MANIFEST_NAME
-    tmp = dest / f".{MANIFEST_NAME}.{secrets.token_hex(6)}.part"
-    tmp.write_text(json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True),
-                   encoding="utf-8")
-    os.replace(tmp, path)

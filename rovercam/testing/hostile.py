@@ -175,7 +175,7 @@ def _good_pngs(sol: int, n: int = 3) -> dict[str, bytes]:
     out = {}
     for i in range(n):
         pid = f"NLF_{sol:04d}_07264214{i:02d}_362ECM_N0320604NCAM08111_01_095J01"
-        ok, png = cv2.imencode(".png", rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
+        _, png = cv2.imencode(".png", rng.integers(0, 256, (12, 16, 3), dtype=np.uint8))
         out[f"{pid}.png"] = png.tobytes()
     return out
 

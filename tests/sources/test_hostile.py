@@ -18,7 +18,12 @@ from rovercam.config import load
 from rovercam.errors import LabelSyntaxError, ProductError
 from rovercam.products import read_product
 from rovercam.sources import MANIFEST_NAME, FetchResult, display_name, open_source
-from rovercam.testing.hostile import CASES, hostile_server, outside_writes, tree_snapshot
+from rovercam.testing.hostile import (
+    CASES,
+    hostile_server,
+    outside_writes,
+    tree_snapshot,
+)
 
 SOL = 100
 # small limits, so that the endless and 100 MB cases end in milliseconds; deadline 1 s for the drip
@@ -120,7 +125,7 @@ def test_every_reason_says_what_was_wrong(hostile, watched):
         for case, name in listed.items():
             if case == "gzip-file":
                 continue
-            outcome, reason = _outcome(result, name)
+            _, reason = _outcome(result, name)
             assert EXPECTED_REASONS[case] in reason, (case, reason)
 
 
@@ -165,7 +170,7 @@ def test_a_redirect_to_an_allowed_host_is_followed(hostile, watched, tiny_sol):
     dest = watched / "root" / "incoming" / "allowed"
     result = _fetch(hostile, "volume", [name], dest, watched, redirect_hosts=["localhost"])
     [fetched] = result.products
-    target = tiny_sol / "raw" / sorted(hostile.good["volume"])[0]  # where the redirect leads
+    target = tiny_sol / "raw" / min(hostile.good["volume"])  # where the redirect leads
     assert hashlib.sha256(Path(fetched.path).read_bytes()).hexdigest() == \
         hashlib.sha256(target.read_bytes()).hexdigest()
 
@@ -203,3 +208,18 @@ def test_ingest_sol_publishes_the_good_and_reports_each_attack(tiny_sol, tmp_pat
     for case, name in hostile.listed["volume"].items():
         assert display_name(name, 200) in problems, (case, sorted(problems))
         assert problems[display_name(name, 200)]
+
+
+def test_the_fetch_deadline_ends_the_call_with_a_complete_result(hostile, watched):
+    # per-file deadline 30 s, whole call 0.5 s: the dripping body is cut at the call's deadline
+    # and the products after it are reported, not fetched (the Prefect task passes 0.9 x its
+    # timeout, so that its report is complete before the task is killed)
+    src = _source(hostile, "volume", deadline_s=30.0)
+    drip = hostile.listed["volume"]["drip"]
+    products = sorted((p for p in src.list(SOL) if p.name in {drip, *hostile.good["volume"]}),
+                      key=lambda p: p.name != drip)  # the drip first
+    result = src.fetch(products, watched / "root" / "incoming" / "deadline", deadline_s=0.5)
+    assert result.products == () and result.refused == ()
+    reasons = {p.name: p.reason for p in result.failed}
+    assert "the fetch's deadline passed" in reasons[drip]
+    assert all("not fetched: the fetch's 0.5 s passed" in reasons[n] for n in hostile.good["volume"])
