@@ -74,6 +74,20 @@ class LimitsSettings(_Section):
     max_bytes: int = Field(4 << 30, gt=0)
 
 
+class FetchSettings(_Section):
+    """Fetching from a source (``[fetch]``): timeouts, retries and the limits that keep a hostile
+    or broken source from filling the disk or the memory (docs/operations.md, "Hostile sources")."""
+
+    timeout_s: float = Field(30.0, gt=0)  # socket timeout of each request
+    retries: int = Field(3, ge=0)  # extra attempts after a transient failure
+    backoff_s: float = Field(0.5, ge=0)  # first retry delay, doubled each attempt (at most 30 s)
+    deadline_s: float = Field(300.0, gt=0)  # longest one file's transfer may take, wall clock
+    max_product_bytes: int = Field(4 << 30, gt=0)  # all of a product's files together
+    max_label_bytes: int = Field(4 << 20, gt=0)  # a label file: .LBL, PDS4 .xml, -metadata.json
+    max_listing_bytes: int = Field(16 << 20, gt=0)  # a directory listing or feed page
+    redirect_hosts: list[str] = Field(default_factory=list)  # besides the requested host
+
+
 class ChainSettings(_Section):
     """Frame-chain options (``[chain]``; rovercam.chain documents each step)."""
 
@@ -143,6 +157,7 @@ class Settings(_Section):
     catalog: CatalogSettings = CatalogSettings()
     calibration: CalibrationSettings = CalibrationSettings()
     limits: LimitsSettings = LimitsSettings()
+    fetch: FetchSettings = FetchSettings()
     chain: ChainSettings = ChainSettings()
     mosaic: MosaicSettings = MosaicSettings()
     publish: PublishSettings = PublishSettings()

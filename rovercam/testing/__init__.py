@@ -15,10 +15,12 @@ Truth measures
     :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
     :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
 Robustness
-    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish).
+    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
+    :func:`tree_snapshot` and :func:`outside_writes` (what a run wrote where).
 Test servers
-    :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :data:`CHROMIUM` and :data:`CHROMIUM_ARGS`
-    (headless browser).
+    :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :func:`hostile_server` (an HTTP source mixing
+    good products with attacks, :data:`HOSTILE_CASES`), :data:`CHROMIUM` and
+    :data:`CHROMIUM_ARGS` (headless browser).
 """
 from rovercam.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from rovercam.testing.crash import KillReport, run_kill_trials
@@ -39,6 +41,14 @@ from rovercam.testing.mosaic import (
     rotate_about_centre,
     sample_mosaic,
     small_rotation,
+)
+from rovercam.testing.hostile import CASES as HOSTILE_CASES
+from rovercam.testing.hostile import (
+    HostileCase,
+    HostileServer,
+    hostile_server,
+    outside_writes,
+    tree_snapshot,
 )
 from rovercam.testing.s3 import moto_s3
 
@@ -65,6 +75,12 @@ __all__ = [
     "run_kill_trials",
     "KillReport",
     "moto_s3",
+    "hostile_server",
+    "HostileServer",
+    "HostileCase",
+    "HOSTILE_CASES",
+    "tree_snapshot",
+    "outside_writes",
     "CHROMIUM",
     "CHROMIUM_ARGS",
 ]
