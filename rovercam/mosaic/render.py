@@ -79,24 +79,25 @@ class FrameStack:
     load : callable ``(i) -> (H, W, B) or (H, W) array``
         Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads. Every frame
         of a stack has the same band count B (1 for grayscale cameras, 3 for colour).
-    gains, offsets : (N,) array_like, optional
-        Photometric correction applied on load: ``gain * image + offset``.
+    factors, offsets : (N,) array_like, optional
+        Photometric correction applied on load: ``factor * image + offset`` (correction
+        factors, docs/mosaics.md#gains; :class:`rovercam.mosaic.gains.GainSolution`).
     cache_mb : float
         Memory for decoded frames.
     """
 
     def __init__(self, geoms: Sequence[FrameGeometry], load: Callable[[int], np.ndarray], *,
-                 gains: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
+                 factors: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
                  cache_mb: float = 1024.0) -> None:
         if not geoms:
             raise MosaicError("no frames to mosaic")
         self.geoms = list(geoms)
         self._load = load
         n = len(self.geoms)
-        self.gains = np.ones(n) if gains is None else np.asarray(gains, dtype=np.float64)
+        self.factors = np.ones(n) if factors is None else np.asarray(factors, dtype=np.float64)
         self.offsets = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=np.float64)
-        if self.gains.shape != (n,) or self.offsets.shape != (n,):
-            raise MosaicError(f"need one gain and offset per frame ({n})")
+        if self.factors.shape != (n,) or self.offsets.shape != (n,):
+            raise MosaicError(f"need one correction factor and offset per frame ({n})")
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
         self._bytes = 0
         self._limit = cache_mb * 1e6
@@ -107,9 +108,9 @@ class FrameStack:
     def __len__(self) -> int:
         return len(self.geoms)
 
-    def with_corrections(self, gains: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
-        """The same frames with other gains/offsets (a fresh cache)."""
-        return FrameStack(self.geoms, self._load, gains=gains, offsets=offsets, cache_mb=self._limit / 1e6)
+    def with_corrections(self, factors: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
+        """The same frames with other correction factors/offsets (a fresh cache)."""
+        return FrameStack(self.geoms, self._load, factors=factors, offsets=offsets, cache_mb=self._limit / 1e6)
 
     def pixels(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         """``(image, valid)``: corrected float32 (H, W, B) with no-data set to 0, and a float32
@@ -139,8 +140,8 @@ class FrameStack:
                 finite = np.isfinite(img).all(axis=2)
                 img[~finite] = 0.0
                 valid = finite.astype(np.float32)
-            if self.gains[i] != 1.0:
-                img *= np.float32(self.gains[i])
+            if self.factors[i] != 1.0:
+                img *= np.float32(self.factors[i])
             if self.offsets[i] != 0.0:
                 img += np.float32(self.offsets[i])
                 if valid is not None:
