@@ -75,7 +75,7 @@ class TruthProblem:
     models: list[CAHV]
     width: int
     height: int
-    gains: np.ndarray  # true per-frame gain errors applied to the frames (1 = none)
+    gains: np.ndarray  # true frame gains: frame = gain x truth (docs/mosaics.md#gains; 1 = none)
 
     def geometries(self, models: list | None = None) -> list[FrameGeometry]:
         """The frames' geometries (ids ``F000``, ``F001``, ...) under ``models`` or the true ones."""
