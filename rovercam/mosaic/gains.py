@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, get_args
 
 import cv2
 import numpy as np
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 GainModel = Literal["gain", "gain_offset"]
 #: How the common scale of the correction factors is fixed (module docstring, docs/mosaics.md).
 GlobalScale = Literal["mean", "reference", "calibrated"]
-GLOBAL_SCALES: tuple[str, ...] = ("mean", "reference", "calibrated")
+GLOBAL_SCALES: tuple[str, ...] = get_args(GlobalScale)
 
 
 @dataclass(frozen=True, slots=True)
