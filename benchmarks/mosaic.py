@@ -77,7 +77,7 @@ def _child_ours(spec: dict[str, Any]) -> dict[str, Any]:
     gains = estimate_gains(geoms, load)
     out["gains_s"] = time.perf_counter() - t1
     proj = EquirectangularProjection.full_sphere(spec["width"])
-    stack = FrameStack(geoms, load, gains=gains.gains, cache_mb=spec.get("cache_mb", 1024.0))
+    stack = FrameStack(geoms, load, factors=gains.factors, cache_mb=spec.get("cache_mb", 1024.0))
     info = render_geotiff(stack, proj, spec["out"], index_path=spec.get("index"),
                           options=RenderOptions(blend=spec.get("blend", "multiband"), workers=2),
                           compress=spec.get("compress"))
@@ -329,7 +329,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         def pipeline(paths: list[Path], gs: list[FrameGeometry]) -> tuple[np.ndarray, np.ndarray]:
             load = lambda i: np.load(paths[i], mmap_mode="r")  # noqa: E731
             sol = estimate_gains(gs, load)
-            return render_mosaic(FrameStack(gs, load, gains=sol.gains), proj8, options=opts)
+            return render_mosaic(FrameStack(gs, load, factors=sol.factors), proj8, options=opts)
 
         # 1. exact pointing, exact radiometry
         img, _ = pipeline(exact_paths, geoms)

@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rovercam.errors import ConfigError
 from rovercam.registry import CameraSettings, camera_tables_in, find_camera, merge_camera_tables
@@ -123,6 +123,10 @@ class MosaicSettings(_Section):
     refine_pointing: bool = True
     max_pointing_error_deg: float = Field(1.0, gt=0, le=10)
     gains: Literal["none", "gain", "gain_offset"] = "gain"
+    # The mosaic's overall radiometric scale (docs/mosaics.md#the-global-scale): mean | reference |
+    # calibrated; reference frames by product id (one per mosaic that uses them).
+    gain_scale: Literal["mean", "reference", "calibrated"] = "mean"
+    gain_reference: list[str] = Field(default_factory=list)
     blend: Literal["multiband", "feather"] = "multiband"
     levels: int = Field(0, ge=0, le=8)
     feather: float = Field(0.5, ge=0, le=1)
@@ -130,6 +134,21 @@ class MosaicSettings(_Section):
     workers: int = Field(2, ge=1)
     max_pixels: int = Field(400_000_000, gt=0)
     min_frames: int = Field(2, ge=1)
+
+    @field_validator("gain_reference", mode="before")
+    @classmethod
+    def _one_or_more_ids(cls, value: Any) -> Any:
+        """A single product id (``ROVERCAM_MOSAIC__GAIN_REFERENCE=NLF_...``) is a list of one."""
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _reference_named(self) -> "MosaicSettings":
+        if self.gain_scale == "reference" and not self.gain_reference:
+            raise ValueError("gain_scale = 'reference' needs gain_reference: the product id of the frame "
+                             "that keeps its radiance (one per mosaic)")
+        if self.gain_reference and self.gain_scale != "reference":
+            raise ValueError(f"gain_reference is only used with gain_scale = 'reference', not {self.gain_scale!r}")
+        return self
 
 
 class PublishSettings(_Section):
