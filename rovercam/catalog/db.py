@@ -42,7 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ProductState = Literal["ingested", "quarantined", "processed"]
-RunStatus = Literal["running", "completed", "failed", "cancelled"]
+RunStatus = Literal["running", "completed", "failed", "cancelled", "crashed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +355,30 @@ class Catalog:
             row.status = status
             row.finished_at = _now()
             row.summary = dict(summary or {})
+
+    def mark_run_crashed(self, run_id: str, *, reason: str) -> bool:
+        """Record that a run's process died before it could finish the run.
+
+        Only a run still ``'running'`` changes (to ``'crashed'``, finished now, ``reason`` in its
+        summary); a run that finished meanwhile keeps its status. Called when another run takes
+        over the sol of a dead one (:mod:`rovercam.catalog.lease`); an orchestrator that learns
+        of a crashed flow run may call it too.
+
+        Returns
+        -------
+        bool
+            True when the run was ``'running'`` and is now ``'crashed'``; False when it was
+            already finished or does not exist.
+        """
+        with self._session(f"mark_run_crashed {run_id}") as s:
+            row = s.get(RunRow, run_id, with_for_update=True)
+            if row is None or row.status != "running":
+                return False
+            row.status = "crashed"
+            row.finished_at = _now()
+            row.summary = {**dict(row.summary or {}), "status": "crashed", "reason": reason}
+        log.warning("run %s marked crashed: %s", run_id, reason)
+        return True
 
     def run(self, run_id: str) -> RunRecord:
         """One run by id."""
