@@ -35,6 +35,7 @@ Safety rules (docs/architecture.md#data-safety):
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -396,13 +397,10 @@ class Store:
 
     @contextlib.contextmanager
     def _latest_lock(self, prefix: str) -> Iterator[None]:
-        """Exclusive ``flock`` of ``.versions/<prefix>/LATEST.lock`` on local disk (a no-op on
-        object stores, which use conditional writes instead)."""
+        """``flock`` of ``.versions/<prefix>/LATEST.lock`` on local disk (object stores: no-op)."""
         if not self.is_local:
             yield
             return
-        import fcntl
-
         folder = self._meta_dir(prefix)
         os.makedirs(folder, exist_ok=True)
         fd = os.open(posixpath.join(folder, f"{_LATEST}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
