@@ -39,8 +39,9 @@ class SolAudit:
         Versions committed in the store without a catalog row, catalog rows without a committed
         version, and prefixes whose ``LATEST`` is not their highest committed version.
     versions_published_twice : int
-        Versions whose files (the STAC item aside, which names its version) equal an earlier
-        version's: the same result published again instead of reused.
+        Versions whose files (the STAC item aside, which names its version) equal those of the
+        version before: the same result published again instead of reused. (Going back to an
+        older result is a new version by design, and not counted.)
     version_gaps : int
         Numbers below a prefix's highest version that hold no committed version.
     leftover_staging : int
@@ -111,13 +112,13 @@ def audit_sol(root: str | Path, catalog_url: str, sol: int, *,
         if committed and (latest is None or latest.version != max(committed)):
             lost += 1
             problems.append(f"{prefix}: LATEST is {latest and latest.version}, highest committed is {max(committed)}")
-        seen: dict[tuple, int] = {}
-        for v, files in committed.items():
+        before: tuple[int, tuple] | None = None
+        for v, files in committed.items():  # ascending
             content = tuple(sorted((n, s) for n, s in files.items() if not n.endswith(".json")))
-            if content in seen:
+            if before is not None and content == before[1]:
                 twice += 1
-                problems.append(f"{prefix} v{v}: the same files as v{seen[content]}")
-            seen.setdefault(content, v)
+                problems.append(f"{prefix} v{v}: the same files as v{before[0]} before it")
+            before = (v, content)
         gaps += len(set(range(1, max(committed, default=0) + 1)) - set(committed))
     staging = store.root.rstrip("/") + "/.tmp"
     try:
