@@ -9,7 +9,8 @@ killed (SIGKILL), then audits the catalog against the store
   :func:`rovercam.publish.publish_mosaic`; half of them publish the same content, so a correct
   result reuses versions rather than writing them again. On SQLite, then on PostgreSQL. The same
   race without the lease runs once as a control (``concurrency_unlocked_*``: what the lease
-  prevents; informative, it varies with timing).
+  prevents, such as the same result published as two versions; informative, it varies with
+  timing).
 - **flows** (full run only): a generated sol is ingested once; then a scheduled ``rovercam run``
   (ingest-sol) and a manual ``rovercam reprocess --force`` with another blend (new versions)
   start together, each with its own ephemeral Prefect server, while the run holding the sol is
@@ -167,10 +168,11 @@ def run(*, quick: bool = False, workdir: Path) -> dict[str, object]:
                                 processes=processes, locked=True)
     _add(out, audit, info)
     out["concurrency_library_sqlite_s"] = round(info["seconds"], 2)
-    control, _ = _library_race(workdir / "lib-unlocked", f"sqlite:///{workdir / 'lib-unlocked' / 'catalog.sqlite'}",
+    control, control_info = _library_race(workdir / "lib-unlocked", f"sqlite:///{workdir / 'lib-unlocked' / 'catalog.sqlite'}",
                                processes=processes, locked=False)
     out["concurrency_unlocked_versions_published_twice"] = control.versions_published_twice
     out["concurrency_unlocked_duplicate_rows"] = control.duplicate_rows
+    out["concurrency_unlocked_failed_runs"] = control_info["failed"]
     if not quick:
         audit, info = _flow_race(workdir / "flows-sqlite", None)
         _add(out, audit, info)

@@ -454,29 +454,37 @@ class Catalog:
         if version < 1:
             raise ValueError(f"version must be >= 1, got {version}")
         output_id = output_id or layout.output_id(kind, sol, name, version)
-        with self._session(f"record_output {output_id}") as s:
-            row = s.get(OutputRow, output_id)
-            if row is None:
-                row = OutputRow(output_id=output_id, created_at=_now())
-                s.add(row)
-            row.name, row.kind, row.sol, row.instrument, row.version = (
-                name, kind, sol, instrument, version,
-            )
-            row.storage_keys = dict(storage_keys)
-            row.stac_key = stac_key
-            row.run_id = run_id
-            row.mission = mission
-            row.start_time = _utc(start_time)
-            row.end_time = _utc(end_time)
-            row.checksums = dict(checksums) if checksums is not None else None
-            row.calibration_level, row.units = calibration_level, units
-            s.flush()
-            s.execute(delete(LineageRow).where(LineageRow.output_id == output_id))
-            s.add_all(
-                LineageRow(output_id=output_id, product_id=pid, product_sha256=sha)
-                for pid, sha in sorted(lineage.items())
-            )
-        return output_id
+        for attempt in (1, 2):
+            try:
+                with self._session(f"record_output {output_id}") as s:
+                    row = s.get(OutputRow, output_id, with_for_update=True)  # writers of one row take turns
+                    if row is None:
+                        row = OutputRow(output_id=output_id, created_at=_now())
+                        s.add(row)
+                    row.name, row.kind, row.sol, row.instrument, row.version = (
+                        name, kind, sol, instrument, version,
+                    )
+                    row.storage_keys = dict(storage_keys)
+                    row.stac_key = stac_key
+                    row.run_id = run_id
+                    row.mission = mission
+                    row.start_time = _utc(start_time)
+                    row.end_time = _utc(end_time)
+                    row.checksums = dict(checksums) if checksums is not None else None
+                    row.calibration_level, row.units = calibration_level, units
+                    s.flush()
+                    s.execute(delete(LineageRow).where(LineageRow.output_id == output_id))
+                    s.add_all(
+                        LineageRow(output_id=output_id, product_id=pid, product_sha256=sha)
+                        for pid, sha in sorted(lineage.items())
+                    )
+                return output_id
+            except CatalogError as e:
+                # Two writers inserted the same version at once (one published it, the other
+                # reused it): the second retries as an update of the row the first made.
+                if attempt == 2 or not isinstance(e.__cause__, IntegrityError):
+                    raise
+        raise AssertionError("unreachable")
 
     def outputs(self, *, sol: int | None = None, kind: str | None = None) -> list[OutputRecord]:
         """Published outputs, optionally filtered, ordered by (sol, kind, name, version)."""
