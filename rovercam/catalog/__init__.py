@@ -18,7 +18,15 @@ from rovercam.catalog.db import (
     open_existing,
 )
 from rovercam.catalog.export import export_stac, validate_stac
-from rovercam.catalog.lease import LeaseRecord, SolLease, acquire_sol, hold_sol, sol_holder, sol_leases
+from rovercam.catalog.lease import (
+    LeaseRecord,
+    SolLease,
+    acquire_sol,
+    hold_sol,
+    reap_stale_leases,
+    sol_holder,
+    sol_leases,
+)
 from rovercam.catalog.query import Lineage, LineageInput, lineage_report, search_outputs, search_products
 from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
 
@@ -46,6 +54,7 @@ __all__ = [
     "SolLease",
     "acquire_sol",
     "hold_sol",
+    "reap_stale_leases",
     "sol_holder",
     "sol_leases",
 ]

@@ -16,6 +16,7 @@ servers, a scheduled deployment and a manual reprocess on another server all see
   and that process is gone. A waiter takes a stale lease with an ``UPDATE`` conditioned on the
   token and heartbeat count it read, so two waiters cannot both take it, and marks the dead
   holder's catalog run ``crashed`` (:meth:`rovercam.catalog.Catalog.mark_run_crashed`).
+  :func:`reap_stale_leases` does the same for sols no run asks for again.
 
 Times are the database server's clock on PostgreSQL (hosts with skewed clocks still agree on a
 heartbeat's age) and this host's UTC clock on SQLite (a SQLite catalog is shared by processes
@@ -44,7 +45,8 @@ from rovercam.catalog.db import Catalog
 from rovercam.catalog.schema import SolLeaseRow
 from rovercam.errors import CatalogError, SolBusyError
 
-__all__ = ["LeaseRecord", "SolLease", "acquire_sol", "hold_sol", "sol_holder", "sol_leases", "stale_reason"]
+__all__ = ["LeaseRecord", "SolLease", "acquire_sol", "hold_sol", "reap_stale_leases", "sol_holder", "sol_leases",
+           "stale_reason"]
 
 log = logging.getLogger(__name__)
 
@@ -278,12 +280,12 @@ def acquire_sol(catalog: Catalog, sol: int, *, run_id: str, flow: str, timeout_s
     seen_since = started
     logged = -_WAIT_LOG_S
     while True:
-        if _try_insert(catalog, sol, token, run_id, flow):
-            log.info("sol %d: acquired by run %s (%s)", sol, run_id, flow)
-            return SolLease(catalog, sol, token, run_id, flow)
-        current = sol_holder(catalog, sol)
+        current = sol_holder(catalog, sol)  # read first: a refused INSERT is an error in PostgreSQL's log
         if current is None:
-            continue  # released between our insert and our read: try again at once
+            if _try_insert(catalog, sol, token, run_id, flow):
+                log.info("sol %d: acquired by run %s (%s)", sol, run_id, flow)
+                return SolLease(catalog, sol, token, run_id, flow)
+            continue  # another run inserted first: read who
         now = time.monotonic()
         if (current.token, current.beats) != seen:
             seen, seen_since = (current.token, current.beats), now
@@ -305,6 +307,30 @@ def acquire_sol(catalog: Catalog, sol: int, *, run_id: str, flow: str, timeout_s
             log.warning("sol %d: held by %s; run %s waits (up to %.0f s more)", sol, current.describe(), run_id,
                         timeout_s - waited)
         time.sleep(min(poll_s * (1 + 0.5 * random.random()), max(timeout_s - waited, 0.01)))
+
+
+def reap_stale_leases(catalog: Catalog, *, ttl_s: float) -> list[LeaseRecord]:
+    """Remove every stale lease (:func:`stale_reason`) and mark its run ``crashed``.
+
+    For a sol that no run asks for again (a waiting run takes a stale lease over by itself): an
+    orchestrator that finds a crashed flow run, or an operator, calls this to close the
+    catalog's side. Returns the leases removed.
+    """
+    reaped = []
+    for lease in sol_leases(catalog):
+        with _connect(catalog, f"sol {lease.sol} clock") as conn:
+            why = stale_reason(lease, ttl_s=ttl_s, now=_db_now(conn))
+        if why is None:
+            continue
+        with _connect(catalog, f"sol {lease.sol} reap") as conn:
+            done = conn.execute(delete(SolLeaseRow).where(
+                SolLeaseRow.sol == lease.sol, SolLeaseRow.token == lease.token, SolLeaseRow.beats == lease.beats)
+            ).rowcount
+        if done:
+            log.warning("sol %d: removed the stale lease of %s: %s", lease.sol, lease.describe(), why)
+            catalog.mark_run_crashed(lease.run_id, reason=f"its process stopped while it held sol {lease.sol} ({why})")
+            reaped.append(lease)
+    return reaped
 
 
 def _heartbeat(lease: SolLease, every_s: float, stop: threading.Event) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from rovercam.catalog import Catalog, acquire_sol, hold_sol, sol_holder, sol_leases
+from rovercam.catalog import Catalog, acquire_sol, hold_sol, reap_stale_leases, sol_holder, sol_leases
 from rovercam.catalog.lease import stale_reason
 from rovercam.catalog.schema import SolLeaseRow
 from rovercam.errors import SolBusyError
@@ -141,3 +141,19 @@ def test_an_interrupted_holder_marks_its_unfinished_run_crashed(tmp_path: Path) 
                 raise ValueError("boom")
         assert cat.run("done").status == "failed"  # kept: only a still-running run becomes crashed
         assert not cat.mark_run_crashed("done", reason="x") and not cat.mark_run_crashed("nope", reason="x")
+
+
+def test_reaping_removes_only_stale_leases_and_marks_their_runs_crashed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'c.sqlite'}"
+    Catalog(url).close()
+    p = _fork.Process(target=_die_holding, args=(url, "dead-run"))
+    p.start()
+    p.join(60)
+    with Catalog(url) as cat:
+        live = acquire_sol(cat, SOL + 1, run_id="live", flow="x", timeout_s=0, ttl_s=60)
+        [reaped] = reap_stale_leases(cat, ttl_s=60)
+        assert (reaped.sol, reaped.run_id) == (SOL, "dead-run")
+        assert cat.run("dead-run").status == "crashed"
+        assert [lease.run_id for lease in sol_leases(cat)] == ["live"]
+        assert reap_stale_leases(cat, ttl_s=60) == []
+        live.release()
