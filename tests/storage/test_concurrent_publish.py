@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -68,7 +69,7 @@ def test_concurrent_s3_publishers_take_distinct_contiguous_versions() -> None:
     pytest.importorskip("moto")
     from rovercam.testing import moto_s3
 
-    with moto_s3() as s3:
+    with moto_s3(bucket=f"race-{uuid.uuid4().hex[:12]}") as s3:  # moto keeps buckets for the whole process
         results = _race(s3["root"], s3["storage_options"], processes=3, rounds=4)
         _check(Store(s3["root"], storage_options=s3["storage_options"]), results)
 
@@ -122,3 +123,18 @@ def test_failed_publisher_gives_back_only_its_own_claim(tmp_path: Path) -> None:
     assert store.versions(PREFIX) == [1]  # someone else's claim is left alone
     store._unclaim(f"{store.root}/.versions/{PREFIX}/v1.json", token)
     assert store.versions(PREFIX) == []
+
+
+def test_s3_latest_is_not_overwritten_when_it_moved_since_it_was_read() -> None:
+    pytest.importorskip("moto")
+    from rovercam.testing import moto_s3
+
+    with moto_s3(bucket=f"swap-{uuid.uuid4().hex[:12]}") as s3:
+        store = Store(s3["root"], storage_options=s3["storage_options"])
+        store.publish(PREFIX, {"a": b"one"})
+        read = store._latest_etag(PREFIX)  # what a slow publisher read ...
+        store.publish(PREFIX, {"a": b"two"})  # ... before a faster one moved LATEST to v2
+        stale = json.dumps({"version": 1, "files": store.committed_versions(PREFIX)[1]}).encode()
+        assert not store._swap_latest(PREFIX, stale, read, exists=True)  # the conditional PUT is refused
+        assert not store._swap_latest(PREFIX, stale, None, exists=False)  # so is a first write over one
+        assert store.latest(PREFIX).version == 2
