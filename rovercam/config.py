@@ -167,6 +167,8 @@ class PrefectSettings(_Section):
     chain_tasks: Literal["fused", "per-stage"] = "fused"
     fetch_timeout_s: float = Field(600.0, gt=0)
     publish_timeout_s: float = Field(1800.0, gt=0)
+    sol_lock_timeout_s: float = Field(3600.0, ge=0)
+    sol_lock_ttl_s: float = Field(60.0, gt=0)
 
 
 class Settings(_Section):

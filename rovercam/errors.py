@@ -36,6 +36,7 @@ __all__ = [
     "StorageError",
     "FrameCodecError",
     "CatalogError",
+    "SolBusyError",
     "SourceError",
 ]
 
@@ -145,6 +146,11 @@ class FrameCodecError(SourcedError, ValueError):
 
 class CatalogError(RovercamError):
     """The catalog database is unreachable or inconsistent."""
+
+
+class SolBusyError(CatalogError):
+    """Another run kept holding the sol for longer than this run would wait
+    (``[prefect] sol_lock_timeout_s``; :mod:`rovercam.catalog.lease`)."""
 
 
 class SourceError(RovercamError):

@@ -22,16 +22,20 @@ Safety rules (docs/architecture.md#data-safety):
   becomes *visible* only when ``LATEST`` names it; ``LATEST`` is one object written in one PUT
   (locally: temp file + ``os.replace``), after every file of the version is in place.
 - Two publishers never write the same version: each first *claims* ``v<N>`` by creating its
-  version record with a create-only write (local: ``open(..., "xb")``; S3: ``PUT`` with
-  ``If-None-Match: *``, supported by AWS S3 since 2024 and by moto). The loser takes N + 1.
-  ``LATEST`` is never moved back to a lower version. Stores whose fsspec driver ignores
-  create-only mode get no such guarantee (one publisher per prefix there).
+  version record exclusively (local: ``O_CREAT | O_EXCL``; S3: ``PUT`` with ``If-None-Match:
+  *``, AWS since 2024, moto). The loser takes N + 1; a failed publisher removes only its own claim.
+- ``LATEST`` only moves up, to the highest committed version: rewritten under a ``flock`` of
+  ``.versions/<prefix>/LATEST.lock`` locally, by a conditional PUT (``If-Match``) on S3. Other
+  fsspec drivers emulate create-only by check-then-write: one publisher per prefix there.
+- A version committed by a publisher killed before moving ``LATEST`` is not lost: the next
+  publish of the same files moves ``LATEST`` to it instead of writing it again.
 - Staging folders are named after their owner (pid and host). :meth:`Store.publish` first
   removes staging left by dead processes on this host, and any staging older than an hour.
 """
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -39,6 +43,7 @@ import posixpath
 import re
 import socket
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -369,24 +374,69 @@ class Store:
     def _advance_latest(self, prefix: str, version: int, sha: dict[str, str]) -> None:
         """Point ``LATEST`` at the highest committed version (ours, unless a newer one committed).
 
-        Without compare-and-swap two publishers can interleave read-then-write; so after each
-        write the pointer and the commit records are read again, and the write repeated while a
-        higher committed version exists. The last writer always re-checks after its own write,
-        hence ``LATEST`` ends at the highest committed version and never stays behind.
+        Each round reads the commit records and the pointer, and writes the pointer only if it
+        is behind and unchanged since it was read: locally under an exclusive ``flock``, on S3
+        by a conditional PUT (:meth:`_swap_latest`). A pointer that changed meanwhile is read
+        again. So ``LATEST`` never moves back, and ends at the highest committed version.
         """
-        key = f"{prefix}/{_LATEST}"
-        for _ in range(_CLAIM_ATTEMPTS):
-            committed = self.committed_versions(prefix)
-            committed.setdefault(version, sha)
-            top = max(committed)
-            current = self.latest(prefix)
-            if current is not None and current.version >= top:
-                if current.version > version:
-                    log.info("%s: v%d committed, LATEST is at newer v%d", prefix, version, current.version)
-                return
-            pointer = json.dumps({"version": top, "files": committed[top]}, sort_keys=True, indent=1)
-            self._write_atomic(key, pointer.encode())
+        with self._latest_lock(prefix):
+            for _ in range(_CLAIM_ATTEMPTS):
+                committed = self.committed_versions(prefix)
+                committed.setdefault(version, sha)
+                top = max(committed)
+                etag = self._latest_etag(prefix)
+                current = self.latest(prefix)
+                if current is not None and current.version >= top:
+                    if current.version > version:
+                        log.info("%s: v%d committed, LATEST is at newer v%d", prefix, version, current.version)
+                    return
+                pointer = json.dumps({"version": top, "files": committed[top]}, sort_keys=True, indent=1)
+                if self._swap_latest(prefix, pointer.encode(), etag, exists=current is not None):
+                    version = top  # re-check: a higher version may have committed meanwhile
         raise StorageError(f"{prefix}: LATEST kept changing under {_CLAIM_ATTEMPTS} updates")
+
+    @contextlib.contextmanager
+    def _latest_lock(self, prefix: str) -> Iterator[None]:
+        """``flock`` of ``.versions/<prefix>/LATEST.lock`` on local disk (object stores: no-op)."""
+        if not self.is_local:
+            yield
+            return
+        folder = self._meta_dir(prefix)
+        os.makedirs(folder, exist_ok=True)
+        fd = os.open(posixpath.join(folder, f"{_LATEST}.lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def _latest_etag(self, prefix: str) -> str | None:
+        """The ETag of ``<prefix>/LATEST`` on S3 (read before its content); None elsewhere or when absent."""
+        with contextlib.suppress(FileNotFoundError):
+            if not self.is_local and {"s3", "s3a"} & set(_protocols(self.fs)):
+                return self.fs.info(self._path(f"{prefix}/{_LATEST}"), refresh=True).get("ETag")
+        return None
+
+    def _swap_latest(self, prefix: str, data: bytes, etag: str | None, *, exists: bool) -> bool:
+        """Write ``LATEST`` unless it changed since it was read; False when it did (S3: the
+        conditional PUT failed). Local writes happen under :meth:`_latest_lock`."""
+        path = self._path(f"{prefix}/{_LATEST}")
+        if self.is_local or not {"s3", "s3a"} & set(_protocols(self.fs)):
+            self._write_path_atomic(path, data)
+            return True
+        try:
+            self.fs.pipe_file(path, data, **({"IfMatch": etag} if exists and etag else {} if exists else
+                                             {"mode": "create"}))
+        except FileExistsError:
+            return False
+        except OSError as e:
+            if getattr(e.__cause__, "response", {}).get("Error", {}).get("Code") in (
+                    "PreconditionFailed", "ConditionalRequestConflict"):
+                return False
+            raise
+        finally:
+            self.fs.invalidate_cache(path)
+        return True
 
     def published_prefixes(self) -> list[str]:
         """Every prefix that has a ``LATEST`` pointer or a version record, sorted."""
@@ -405,18 +455,46 @@ class Store:
     def _meta_dir(self, prefix: str) -> str:
         return posixpath.join(self.root, VERSIONS_AREA, check_key(prefix, what="prefix"))
 
-    def _claim(self, prefix: str, version: int) -> bool:
-        """Create the record of ``v<version>`` exclusively; False when it already exists."""
+    def _claim(self, prefix: str, version: int) -> str | None:
+        """Create the record of ``v<version>`` exclusively; returns the claim's token, or None
+        when the record already exists.
+
+        Locally ``O_CREAT | O_EXCL`` (fsspec's local ``mode="create"`` checks, then writes: two
+        processes could both pass the check); on S3 a PUT with ``If-None-Match: *``.
+        """
         path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
+        token = uuid.uuid4().hex
         doc = {"state": "claimed", "owner": f"{os.getpid()}@{socket.gethostname()}",
-               "claimed_at": time.time()}
+               "claimed_at": time.time(), "token": token}
+        data = json.dumps(doc, sort_keys=True).encode()
         if self.is_local:
             os.makedirs(posixpath.dirname(path), exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                return None
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            fsync_dir(posixpath.dirname(path))
+            return token
         try:
-            self.fs.pipe_file(path, json.dumps(doc, sort_keys=True).encode(), mode="create")
+            self.fs.pipe_file(path, data, mode="create")
         except FileExistsError:
-            return False
-        return True
+            return None
+        return token
+
+    def _unclaim(self, record_path: str, token: str) -> None:
+        """Remove a version record if it is still our uncommitted claim ``token`` (best effort)."""
+        try:
+            doc = json.loads(self.fs.cat_file(record_path))
+        except (OSError, ValueError):
+            return
+        if isinstance(doc, dict) and doc.get("token") == token and doc.get("state") == "claimed":
+            with contextlib.suppress(OSError):
+                self.fs.rm(record_path)
+
 
     def publish(
         self,
@@ -474,6 +552,13 @@ class Store:
 
         self.discard_stale_staging()
         latest = self.latest(prefix)
+        top = max(self.committed_versions(prefix).items(), default=None)
+        if top is not None and (latest is None or top[0] > latest.version) and full_set(top[0])[1] == top[1]:
+            # committed by a publisher that died before moving LATEST: finish its job
+            self._advance_latest(prefix, top[0], top[1])
+            log.info("%s: identical to v%d (committed, LATEST now names it), nothing written", prefix, top[0])
+            return PublishedVersion(prefix, top[0], {n: f"{prefix}/v{top[0]}/{n}" for n in top[1]}, dict(top[1]),
+                                    reused=True)
         if latest is not None:
             _, sha = full_set(latest.version)
             if sha == latest.sha256:
@@ -482,7 +567,8 @@ class Store:
 
         version = max([latest.version if latest else 0, *self.versions(prefix)]) + 1
         for _ in range(_CLAIM_ATTEMPTS):
-            if self._claim(prefix, version):
+            token = self._claim(prefix, version)
+            if token is not None:
                 break
             version += 1  # another publisher took it between our listing and our claim
         else:
@@ -496,9 +582,9 @@ class Store:
                     txn.put(name, data)
         except BaseException:
             # Nothing of v<N> was committed (the transaction discarded its staging): give the
-            # number back. A killed process cannot, and its claim keeps the number retired.
-            with contextlib.suppress(OSError):
-                self.fs.rm(record_path)
+            # number back, if the record is still our claim. A killed process cannot, and its
+            # claim keeps the number retired.
+            self._unclaim(record_path, token)
             raise
         record = {"state": "committed", "files": sha}
         self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
