@@ -37,6 +37,7 @@ __all__ = [
     "FrameCodecError",
     "CatalogError",
     "SourceError",
+    "OrchestratorError",
 ]
 
 
@@ -219,3 +220,9 @@ def is_transient(exc: BaseException) -> bool:
 class ParameterError(RovercamError, ValueError):
     """A command-line or flow parameter names something that does not exist (the message lists
     what does)."""
+
+
+class OrchestratorError(TransientError):
+    """The Prefect server stopped answering while a run needed it (killed, restarting,
+    unreachable): the run stopped. Rerunning once the server is back reuses the finished work
+    (docs/operations.md, "Orchestrator faults")."""
