@@ -15,7 +15,9 @@ Truth measures
     :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
     :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
 Robustness
-    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish).
+    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
+    :func:`kill_trial` (the Prefect server or a sol run killed mid-run, then rerun; with
+    :class:`PrefectServer`, a real server that can be killed and restarted).
 Test servers
     :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :data:`CHROMIUM` and :data:`CHROMIUM_ARGS`
     (headless browser).
@@ -40,6 +42,7 @@ from rovercam.testing.mosaic import (
     sample_mosaic,
     small_rotation,
 )
+from rovercam.testing.orchestrator import PrefectServer, TrialOutcome, kill_trial, orphan_outputs, prepare_sol
 from rovercam.testing.s3 import moto_s3
 
 __all__ = [
@@ -64,6 +67,11 @@ __all__ = [
     "FuzzReport",
     "run_kill_trials",
     "KillReport",
+    "PrefectServer",
+    "TrialOutcome",
+    "kill_trial",
+    "orphan_outputs",
+    "prepare_sol",
     "moto_s3",
     "CHROMIUM",
     "CHROMIUM_ARGS",

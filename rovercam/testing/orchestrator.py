@@ -165,3 +165,208 @@ def flow_runs(api: str, flow_names: list[str] | None = None) -> list[dict[str, A
     runs = _post(api, "/flow_runs/filter", body)
     names = {f["id"]: f["name"] for f in _post(api, "/flows/filter", {"limit": 200})}
     return [{**r, "flow_name": names.get(r["flow_id"])} for r in runs]
+
+
+def orphan_outputs(store: Any, catalog: Any) -> list[str]:
+    """Committed versions in ``store`` that no catalog output row names (``<prefix> v<N>``): work a
+    killed run published but never cataloged."""
+    cataloged = {(next(iter(o.storage_keys.values())).rsplit("/", 2)[0], o.version)
+                 for o in catalog.outputs() if o.storage_keys}
+    return [f"{prefix} v{v}" for prefix in store.published_prefixes()
+            for v in sorted(store.committed_versions(prefix)) if (prefix, v) not in cataloged]
+
+
+def prepare_sol(folder: str | Path, *, sol: int = 12, seed: int = 4) -> Path:
+    """A tiny generated sol (eight NAVCAM frames, one truncated; two mosaics) as a source
+    folder ``<folder>/sol<NNNNN>``, ready for ``rovercam run --input <folder>``; returns
+    ``folder``."""
+    from rovercam.synth import generate_sol
+
+    folder = Path(folder)
+    generate_sol(folder / f"sol{sol:05d}", sol=sol, profile="tiny", seed=seed)
+    return folder
+
+
+@dataclass
+class TrialOutcome:
+    """What one :func:`kill_trial` saw.
+
+    Attributes
+    ----------
+    victim : {"server", "run"}
+        What was killed with SIGKILL: the Prefect server (then restarted on the same port and
+        database) or the ``rovercam run`` process.
+    kill_at_s : float
+        Seconds after the first run started that the kill landed.
+    killed : bool
+        The first run had not finished when the kill landed.
+    first_exit : int
+        The first run's exit status (negative: killed by that signal).
+    first_state : str
+        The state type the server shows for the first run once the rerun is over
+        (``COMPLETED`` when it carried on, ``CRASHED`` or ``FAILED`` when it stopped).
+    rerun_exit : int
+        The rerun's exit status.
+    rerun_status : str
+        The rerun's status in the catalog (``completed``, ``failed``, or "" when unrecorded).
+    reused : dict of str to int
+        What the rerun took from earlier work, by stage (its report's ``reused``).
+    versions : dict of str to int
+        Published output name -> its latest version after the rerun (1: never published twice).
+    audit : list of str
+        :func:`rovercam.publish.audit_published` problems after the rerun.
+    orphans : list of str
+        :func:`orphan_outputs` after the rerun.
+    catalog_run_left_running : bool
+        The killed run's catalog run record still says ``running`` (nothing took it over).
+    problems : list of str
+        Anything else that went wrong (a hung run, a server that would not restart).
+    """
+
+    victim: str
+    kill_at_s: float
+    killed: bool = False
+    first_exit: int | None = None
+    first_state: str = ""
+    rerun_exit: int | None = None
+    rerun_status: str = ""
+    reused: dict[str, int] = field(default_factory=dict)
+    versions: dict[str, int] = field(default_factory=dict)
+    audit: list[str] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
+    catalog_run_left_running: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def shown_crashed(self) -> bool:
+        """The server shows the first run finished: Crashed or Failed when it stopped, Completed
+        when it carried on (never Running or Pending)."""
+        return self.first_state in ("CRASHED", "FAILED", "COMPLETED")
+
+    @property
+    def recovered(self) -> bool:
+        """The rerun completed the sol, reusing what was published (every version 1), with a clean
+        audit, no orphan outputs, and the first run shown finished."""
+        return (self.rerun_exit == 0 and self.rerun_status == "completed" and bool(self.versions)
+                and set(self.versions.values()) == {1} and not self.audit and not self.orphans
+                and self.shown_crashed and not self.problems)
+
+
+def _run_command(source: Path, sol: int, root: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    with open(log_path, "w") as out:
+        return subprocess.Popen([sys.executable, "-m", "rovercam.cli", "run", "--input", str(source), "--sol",
+                                 str(sol), "--out", str(root)], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+
+
+def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _published_count(root: Path) -> int:
+    """Catalog output rows so far (0 while the catalog does not exist yet)."""
+    import sqlite3
+
+    path = root / "catalog.sqlite"
+    if not path.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
+            return db.execute("select count(*) from outputs").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12,
+               victim: Literal["server", "run"], kill_at_s: float | None = None,
+               after_published: int | None = None, timeout: float = 300) -> TrialOutcome:
+    """Run ``rovercam run`` on ``source`` into ``root`` against ``server``, kill ``victim`` with
+    SIGKILL mid-run, then run the same command again; see :class:`TrialOutcome`.
+
+    Parameters
+    ----------
+    server : PrefectServer
+        Running; restarted (same port and database) when it is the victim.
+    source, root : Path
+        The source folder (see :func:`prepare_sol`) and a fresh storage root for this trial.
+    sol : int
+    victim : {"server", "run"}
+    kill_at_s : float, optional
+        Kill this many seconds after the first run started.
+    after_published : int, optional
+        Instead, kill as soon as the catalog has this many output rows (the run is publishing).
+    timeout : float
+        Seconds each run may take.
+    """
+    if (kill_at_s is None) == (after_published is None):
+        raise ValueError("give one of kill_at_s and after_published")
+    root = Path(root)
+    logs = root.parent / f"{root.name}-logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = server.env()
+    before = {r["id"] for r in flow_runs(server.api, ["ingest-sol"])}
+    t0 = time.monotonic()
+    first = _run_command(source, sol, root, env, logs / "first.log")
+    while first.poll() is None:
+        elapsed = time.monotonic() - t0
+        if (kill_at_s is not None and elapsed >= kill_at_s) or (
+                after_published is not None and _published_count(root) >= after_published) or elapsed > timeout:
+            break
+        time.sleep(0.05)
+    outcome = TrialOutcome(victim=victim, kill_at_s=round(time.monotonic() - t0, 2), killed=first.poll() is None)
+    if victim == "server":
+        server.kill()
+        try:
+            server.start()
+        except RuntimeError as e:
+            outcome.problems.append(f"server did not restart: {e}")
+            return outcome
+    elif first.poll() is None:
+        os.killpg(first.pid, signal.SIGKILL)
+    outcome.first_exit = _wait(first, timeout)
+    if outcome.first_exit is None:
+        outcome.problems.append(f"the first run still runs {timeout:.0f} s after the server came back")
+        os.killpg(first.pid, signal.SIGKILL)
+        outcome.first_exit = _wait(first, 30)
+    rerun = _run_command(source, sol, root, env, logs / "rerun.log")
+    outcome.rerun_exit = _wait(rerun, timeout)
+    if outcome.rerun_exit is None:
+        outcome.problems.append(f"the rerun took more than {timeout:.0f} s")
+        os.killpg(rerun.pid, signal.SIGKILL)
+        rerun.wait(30)
+    _judge(outcome, server, root, sol, before, rerun.pid)
+    return outcome
+
+
+def _judge(outcome: TrialOutcome, server: PrefectServer, root: Path, sol: int, before: set[str],
+           rerun_pid: int) -> None:
+    """Fill ``outcome`` from the server, the store and the catalog after the rerun."""
+    from rovercam.catalog import Catalog
+    from rovercam.publish import audit_published
+    from rovercam.storage import Store
+
+    runs = [r for r in flow_runs(server.api, ["ingest-sol"]) if r["id"] not in before]
+    firsts = [r for r in runs if (r.get("labels") or {}).get("rovercam.pid") != str(rerun_pid)]
+    if len(firsts) == 1:
+        outcome.first_state = firsts[0]["state_type"] or ""
+    elif firsts:
+        outcome.problems.append(f"{len(firsts)} first runs on the server")
+    else:  # the server lost the run (killed before it was written down): nothing shows it Running
+        outcome.first_state = "COMPLETED" if outcome.first_exit == 0 else "CRASHED"
+    store = Store(str(root))
+    with Catalog(f"sqlite:///{root / 'catalog.sqlite'}") as catalog:
+        recorded = catalog.runs(sol=sol, limit=10)
+        if recorded:
+            outcome.rerun_status = recorded[0].status
+            outcome.reused = dict(recorded[0].summary.get("reused") or {})
+        outcome.catalog_run_left_running = any(r.status == "running" for r in recorded[1:])
+        for out in catalog.outputs(sol=sol):
+            outcome.versions[out.name] = max(out.version, outcome.versions.get(out.name, 0))
+        outcome.audit = audit_published(store, catalog, uncommitted="check")
+        outcome.orphans = orphan_outputs(store, catalog)
+    log.info("%s kill at %.1f s: first %s (exit %s), rerun exit %s, reused %s, versions %s", outcome.victim,
+             outcome.kill_at_s, outcome.first_state, outcome.first_exit, outcome.rerun_exit, outcome.reused,
+             outcome.versions)
