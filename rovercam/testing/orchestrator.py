@@ -16,6 +16,7 @@ for the killed run.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -28,10 +29,10 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 __all__ = ["PrefectServer", "TrialOutcome", "flow_runs", "free_port", "kill_trial", "orphan_outputs",
-           "prepare_sol"]
+           "prepare_sol", "published_at_least", "stage_running", "timed_run"]
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +212,13 @@ class TrialOutcome:
         The rerun's status in the catalog (``completed``, ``failed``, or "" when unrecorded).
     reused : dict of str to int
         What the rerun took from earlier work, by stage (its report's ``reused``).
-    versions : dict of str to int
-        Published output name -> its latest version after the rerun (1: never published twice).
+    before : dict of str to int
+        Output name -> version, as the catalog had them when the first run ended (what the killed
+        run had published).
+    outputs : dict of str to list of int
+        Output name -> the versions the catalog has after the rerun (one each: nothing published
+        twice). A version number a killed publisher had claimed is retired, so a mosaic that was
+        being published when the run died may come out as v2: still its only version.
     audit : list of str
         :func:`rovercam.publish.audit_published` problems after the rerun.
     orphans : list of str
@@ -231,7 +237,8 @@ class TrialOutcome:
     rerun_exit: int | None = None
     rerun_status: str = ""
     reused: dict[str, int] = field(default_factory=dict)
-    versions: dict[str, int] = field(default_factory=dict)
+    before: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, list[int]] = field(default_factory=dict)
     audit: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     catalog_run_left_running: bool = False
@@ -244,11 +251,18 @@ class TrialOutcome:
         return self.first_state in ("CRASHED", "FAILED", "COMPLETED")
 
     @property
+    def republished(self) -> list[str]:
+        """Outputs published more than once: several catalog versions, or another version than the
+        one the killed run had published."""
+        return sorted(name for name, versions in self.outputs.items()
+                      if len(versions) > 1 or (name in self.before and versions != [self.before[name]]))
+
+    @property
     def recovered(self) -> bool:
-        """The rerun completed the sol, reusing what was published (every version 1), with a clean
-        audit, no orphan outputs, and the first run shown finished."""
-        return (self.rerun_exit == 0 and self.rerun_status == "completed" and bool(self.versions)
-                and set(self.versions.values()) == {1} and not self.audit and not self.orphans
+        """The rerun completed the sol, reusing what was published (nothing published twice), with
+        a clean audit, no orphan outputs, and the first run shown finished."""
+        return (self.rerun_exit == 0 and self.rerun_status == "completed" and bool(self.outputs)
+                and not self.republished and not self.audit and not self.orphans
                 and self.shown_crashed and not self.problems)
 
 
@@ -266,23 +280,60 @@ def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
         return None
 
 
-def _published_count(root: Path) -> int:
-    """Catalog output rows so far (0 while the catalog does not exist yet)."""
+def published_at_least(root: str | Path, count: int) -> Callable[[], bool]:
+    """A :func:`kill_trial` moment: the SQLite catalog under ``root`` has ``count`` output rows
+    (the run is publishing)."""
     import sqlite3
 
-    path = root / "catalog.sqlite"
-    if not path.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1) as db:
-            return db.execute("select count(*) from outputs").fetchone()[0]
-    except sqlite3.Error:
-        return 0
+    path = Path(root) / "catalog.sqlite"
+
+    def moment() -> bool:
+        if not path.exists():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
+                return db.execute("select count(*) from outputs").fetchone()[0] >= count
+        except sqlite3.Error:  # not created yet, or locked by the writer for a moment
+            return False
+
+    return moment
+
+
+def stage_running(api: str, stage: str) -> Callable[[], bool]:
+    """A :func:`kill_trial` moment: the server shows a run of stage subflow ``stage``
+    (``ingest``, ``calibrate``, ``mosaic`` or ``publish``) Running."""
+    def moment() -> bool:
+        try:
+            return any(r["state_type"] == "RUNNING" for r in flow_runs(api, [stage]))
+        except OSError:
+            return False
+
+    return moment
+
+
+def timed_run(server: PrefectServer, source: Path, root: Path, *, sol: int = 12, timeout: float = 300) -> float:
+    """Seconds an uninterrupted ``rovercam run`` of ``source`` into ``root`` takes (the window
+    that random kill moments are drawn from).
+
+    Raises
+    ------
+    RuntimeError
+        The run failed or took longer than ``timeout``.
+    """
+    root = Path(root)
+    t0 = time.monotonic()
+    proc = _run_command(source, sol, root, server.env(), root.parent / f"{root.name}.log")
+    code = _wait(proc, timeout)
+    if code != 0:
+        if code is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        raise RuntimeError(f"rovercam run exited with {code}: see {root.parent / f'{root.name}.log'}")
+    return time.monotonic() - t0
 
 
 def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12,
-               victim: Literal["server", "run"], kill_at_s: float | None = None,
-               after_published: int | None = None, timeout: float = 300) -> TrialOutcome:
+               victim: Literal["server", "run"], kill_at: float | Callable[[], bool],
+               timeout: float = 300) -> TrialOutcome:
     """Run ``rovercam run`` on ``source`` into ``root`` against ``server``, kill ``victim`` with
     SIGKILL mid-run, then run the same command again; see :class:`TrialOutcome`.
 
@@ -294,15 +345,12 @@ def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12
         The source folder (see :func:`prepare_sol`) and a fresh storage root for this trial.
     sol : int
     victim : {"server", "run"}
-    kill_at_s : float, optional
-        Kill this many seconds after the first run started.
-    after_published : int, optional
-        Instead, kill as soon as the catalog has this many output rows (the run is publishing).
+    kill_at : float or callable
+        Kill this many seconds after the first run started, or as soon as ``kill_at()`` is true
+        (polled every 50 ms; see :func:`published_at_least` and :func:`stage_running`).
     timeout : float
         Seconds each run may take.
     """
-    if (kill_at_s is None) == (after_published is None):
-        raise ValueError("give one of kill_at_s and after_published")
     root = Path(root)
     logs = root.parent / f"{root.name}-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -312,8 +360,7 @@ def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12
     first = _run_command(source, sol, root, env, logs / "first.log")
     while first.poll() is None:
         elapsed = time.monotonic() - t0
-        if (kill_at_s is not None and elapsed >= kill_at_s) or (
-                after_published is not None and _published_count(root) >= after_published) or elapsed > timeout:
+        if (kill_at() if callable(kill_at) else elapsed >= kill_at) or elapsed > timeout:
             break
         time.sleep(0.05)
     outcome = TrialOutcome(victim=victim, kill_at_s=round(time.monotonic() - t0, 2), killed=first.poll() is None)
@@ -331,6 +378,7 @@ def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12
         outcome.problems.append(f"the first run still runs {timeout:.0f} s after the server came back")
         os.killpg(first.pid, signal.SIGKILL)
         outcome.first_exit = _wait(first, 30)
+    outcome.before = _cataloged(root, sol)
     rerun = _run_command(source, sol, root, env, logs / "rerun.log")
     outcome.rerun_exit = _wait(rerun, timeout)
     if outcome.rerun_exit is None:
@@ -339,6 +387,19 @@ def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12
         rerun.wait(30)
     _judge(outcome, server, root, sol, before, rerun.pid)
     return outcome
+
+
+def _cataloged(root: Path, sol: int) -> dict[str, int]:
+    """Output name -> latest cataloged version under ``root`` (empty before any catalog)."""
+    from rovercam.catalog import Catalog
+
+    if not (root / "catalog.sqlite").exists():
+        return {}
+    with Catalog(f"sqlite:///{root / 'catalog.sqlite'}") as catalog:
+        found: dict[str, int] = {}
+        for out in catalog.outputs(sol=sol):
+            found[out.name] = max(out.version, found.get(out.name, 0))
+        return found
 
 
 def _judge(outcome: TrialOutcome, server: PrefectServer, root: Path, sol: int, before: set[str],
@@ -364,9 +425,9 @@ def _judge(outcome: TrialOutcome, server: PrefectServer, root: Path, sol: int, b
             outcome.reused = dict(recorded[0].summary.get("reused") or {})
         outcome.catalog_run_left_running = any(r.status == "running" for r in recorded[1:])
         for out in catalog.outputs(sol=sol):
-            outcome.versions[out.name] = max(out.version, outcome.versions.get(out.name, 0))
+            outcome.outputs.setdefault(out.name, []).append(out.version)
         outcome.audit = audit_published(store, catalog, uncommitted="check")
         outcome.orphans = orphan_outputs(store, catalog)
-    log.info("%s kill at %.1f s: first %s (exit %s), rerun exit %s, reused %s, versions %s", outcome.victim,
+    log.info("%s kill at %.1f s: first %s (exit %s), rerun exit %s, reused %s, outputs %s", outcome.victim,
              outcome.kill_at_s, outcome.first_state, outcome.first_exit, outcome.rerun_exit, outcome.reused,
-             outcome.versions)
+             outcome.outputs)
