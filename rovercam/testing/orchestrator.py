@@ -267,6 +267,7 @@ class TrialOutcome:
 
 
 def _run_command(source: Path, sol: int, root: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w") as out:
         return subprocess.Popen([sys.executable, "-m", "rovercam.cli", "run", "--input", str(source), "--sol",
                                  str(sol), "--out", str(root)], env=env, stdout=out, stderr=subprocess.STDOUT,
