@@ -196,11 +196,14 @@ def begin_run() -> None:
     from prefect.client.orchestration import get_client
     from prefect.runtime import flow_run
 
+    this = flow_run.id
+    if this is None:  # the flow's function called outside a flow run
+        return
     logger = get_run_logger()
     try:
         with get_client(sync_client=True) as client:
-            label_owner(client, flow_run.id)
-            for run_id, message in crash_abandoned_runs(client, exclude=[flow_run.id]).items():
+            label_owner(client, this)
+            for run_id, message in crash_abandoned_runs(client, exclude=[this]).items():
                 logger.warning("flow run %s marked Crashed: %s", run_id, message)
     except Exception as exc:  # reconciling is a courtesy to the UI; never a reason to fail the run
         logger.warning("could not check for abandoned runs: %s", exc)
