@@ -2,10 +2,11 @@
 
 A real ``prefect server start`` (its own home and SQLite database, a fixed port) and a small
 generated sol (:func:`rovercam.testing.prepare_sol`: eight NAVCAM frames, one truncated, two
-mosaics). One uninterrupted ``rovercam run`` of the sol measures the run's length T; then each
-trial (:func:`rovercam.testing.kill_trial`) runs the sol into a fresh storage root, kills with
-SIGKILL at a moment drawn uniformly from 5 %..90 % of T (seeded, so reruns draw the same
-moments), and runs the same command again. Server trials restart the server on the same port and
+mosaics). One uninterrupted ``rovercam run`` of the sol measures when its flow run appears on the
+server (S: the command's start-up before that is imports) and the run's length T; then each trial
+(:func:`rovercam.testing.kill_trial`) runs the sol into a fresh storage root, kills with SIGKILL
+at a moment drawn uniformly from S..0.95 T (seeded, so reruns draw the same moments), and runs
+the same command again. Server trials restart the server on the same port and
 database right after the kill. ``quick`` (what CI can afford, ~2 minutes here: the server's start
 and six runs of the sol) skips T and kills at two fixed moments instead: the server while the
 calibrate stage runs, the run process once it has published its first mosaic. docs/operations.md, "Orchestrator faults", says what happens and
@@ -26,12 +27,15 @@ Figures:
 - ``crashed_runs``: trials whose first run stopped (killed, or ended by the lost server);
   ``crashed_runs_shown_crashed``: of those, the ones the server shows Crashed or Failed after the
   rerun (target: all; never Running);
+- ``rerun_reused_units``: frames, mosaics and published outputs the reruns took from the killed
+  runs' work; ``rerun_reused_whole_sol``: reruns that found the sol complete (the first run had
+  carried on) and reused its record;
 - ``orphan_outputs``: committed versions in the stores without a catalog row, all trials
   (:func:`rovercam.testing.orphan_outputs`); ``republished_outputs``: outputs published twice;
   ``audit_problems``: audit lines, all trials;
 - ``catalog_runs_left_running``: trials after which the killed run's *catalog* run record still
   says ``running`` (the catalog's own lease takeover marks those; docs/operations.md);
-- ``orchestrator_run_s``: T (None when quick); ``orchestrator_elapsed_s``: wall time of this part;
+- ``orchestrator_startup_s``, ``orchestrator_run_s``: S and T (None when quick); ``orchestrator_elapsed_s``: wall time of this part;
 - ``orchestrator_problems``: what went wrong otherwise (empty when all is well).
 """
 from __future__ import annotations
@@ -61,22 +65,23 @@ def run(*, quick: bool = False, workdir: Path) -> dict[str, object]:
     rng = random.Random(SEED)
     source = prepare_sol(workdir / "drop", sol=SOL)
     outcomes: list[TrialOutcome] = []
-    window = None
+    shown = window = None
     with PrefectServer(workdir / "prefect") as server:
         if quick:  # no time for the window run: kill mid-calibrate (server) and mid-publish (run)
             server_root, run_root = workdir / "server-kill-0" / "store", workdir / "run-kill-0" / "store"
             plan = [("server", server_root, stage_running(server.api, "calibrate")),
                     ("run", run_root, published_at_least(run_root, 1))]
         else:
-            window = timed_run(server, source, workdir / "uninterrupted" / "store", sol=SOL)
-            plan = [(victim, workdir / f"{victim}-kill-{i}" / "store", rng.uniform(0.05, 0.9) * window)
+            shown, window = timed_run(server, source, workdir / "uninterrupted" / "store", sol=SOL)
+            plan = [(victim, workdir / f"{victim}-kill-{i}" / "store", rng.uniform(shown, 0.95 * window))
                     for victim in ("server", "run") for i in range(trials)]
         for victim, root, at in plan:
             outcomes.append(kill_trial(server, source, root, sol=SOL, victim=victim, kill_at=at))
-    return figures(outcomes, window=window, elapsed=time.perf_counter() - t0)
+    return figures(outcomes, shown=shown, window=window, elapsed=time.perf_counter() - t0)
 
 
-def figures(outcomes: list[TrialOutcome], *, window: float | None, elapsed: float) -> dict[str, object]:
+def figures(outcomes: list[TrialOutcome], *, shown: float | None, window: float | None,
+            elapsed: float) -> dict[str, object]:
     """The part's flat figures from its trials (see the module docstring)."""
     server = [o for o in outcomes if o.victim == "server"]
     worker = [o for o in outcomes if o.victim == "run"]
@@ -96,10 +101,13 @@ def figures(outcomes: list[TrialOutcome], *, window: float | None, elapsed: floa
         "worker_kills_landed": sum(o.killed for o in worker),
         "crashed_runs": len(stopped),
         "crashed_runs_shown_crashed": sum(o.first_state in ("CRASHED", "FAILED") for o in stopped),
+        "rerun_reused_units": sum(v for o in outcomes for k, v in o.reused.items() if k != "sol"),
+        "rerun_reused_whole_sol": sum(bool(o.reused.get("sol")) for o in outcomes),
         "orphan_outputs": sum(len(o.orphans) for o in outcomes),
         "republished_outputs": sum(len(o.republished) for o in outcomes),
         "audit_problems": sum(len(o.audit) for o in outcomes),
         "catalog_runs_left_running": sum(o.catalog_run_left_running for o in outcomes),
+        "orchestrator_startup_s": round(shown, 1) if shown is not None else None,
         "orchestrator_run_s": round(window, 1) if window is not None else None,
         "orchestrator_elapsed_s": round(elapsed, 1),
         "orchestrator_problems": problems,

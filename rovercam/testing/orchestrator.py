@@ -312,9 +312,11 @@ def stage_running(api: str, stage: str) -> Callable[[], bool]:
     return moment
 
 
-def timed_run(server: PrefectServer, source: Path, root: Path, *, sol: int = 12, timeout: float = 300) -> float:
-    """Seconds an uninterrupted ``rovercam run`` of ``source`` into ``root`` takes (the window
-    that random kill moments are drawn from).
+def timed_run(server: PrefectServer, source: Path, root: Path, *, sol: int = 12,
+              timeout: float = 300) -> tuple[float, float]:
+    """An uninterrupted ``rovercam run`` of ``source`` into ``root``: (seconds until the server
+    shows its flow run, seconds until the command ended). Random kill moments are drawn between
+    the two (before the first, the command is still starting: nothing to kill but imports).
 
     Raises
     ------
@@ -322,14 +324,21 @@ def timed_run(server: PrefectServer, source: Path, root: Path, *, sol: int = 12,
         The run failed or took longer than ``timeout``.
     """
     root = Path(root)
+    before = {r["id"] for r in flow_runs(server.api, ["ingest-sol"])}
     t0 = time.monotonic()
     proc = _run_command(source, sol, root, server.env(), root.parent / f"{root.name}.log")
-    code = _wait(proc, timeout)
+    shown = None
+    while proc.poll() is None and time.monotonic() - t0 < timeout:
+        if shown is None and any(r["id"] not in before for r in flow_runs(server.api, ["ingest-sol"])):
+            shown = time.monotonic() - t0
+        time.sleep(0.1)
+    code = _wait(proc, 1)
     if code != 0:
         if code is None:
             os.killpg(proc.pid, signal.SIGKILL)
         raise RuntimeError(f"rovercam run exited with {code}: see {root.parent / f'{root.name}.log'}")
-    return time.monotonic() - t0
+    total = time.monotonic() - t0
+    return (shown if shown is not None else 0.0), total
 
 
 def kill_trial(server: PrefectServer, source: Path, root: Path, *, sol: int = 12,
