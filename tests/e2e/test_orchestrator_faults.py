@@ -76,3 +76,49 @@ def test_server_killed_mid_run_and_restarted_then_the_rerun_completes_the_sol(or
     assert o.first_state in ("CRASHED", "FAILED", "COMPLETED"), o
     assert _unfinished(server.api) == []
     assert o.recovered
+
+
+def test_serve_shows_a_run_killed_while_nobody_watched_as_crashed(orchestrator):
+    """No rerun comes: `rovercam serve` starting up finds the dead run and sets it Crashed."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rovercam.testing.orchestrator import flow_runs
+
+    server, source, base = orchestrator
+    env = server.env()
+    before = {r["id"] for r in flow_runs(server.api, ["ingest-sol"])}
+    logs = base / "serve-logs"
+    logs.mkdir()
+    run = subprocess.Popen([sys.executable, "-m", "rovercam.cli", "run", "--input", str(source), "--sol", str(SOL),
+                            "--out", str(base / "serve-store")], env=env, stdout=open(logs / "run.log", "w"),
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not [r for r in flow_runs(server.api, ["ingest"]) if r["state_type"] == "RUNNING"]:
+        assert run.poll() is None and time.monotonic() < deadline, (logs / "run.log").read_text()[-3000:]
+        time.sleep(0.1)
+    os.killpg(run.pid, signal.SIGKILL)  # killed mid-ingest
+    run.wait(30)
+    killed = [r for r in flow_runs(server.api, ["ingest-sol"]) if r["id"] not in before]
+    assert [r["state_type"] for r in killed] == ["RUNNING"]  # nothing told the server
+
+    serve = subprocess.Popen([sys.executable, "-m", "rovercam.cli", "serve"], env=env,
+                             stdout=open(logs / "serve.log", "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while "deployments are being served" not in (logs / "serve.log").read_text():
+            assert serve.poll() is None and time.monotonic() < deadline, (logs / "serve.log").read_text()[-3000:]
+            time.sleep(0.5)
+        state = {r["id"]: r for r in flow_runs(server.api)}
+        assert state[killed[0]["id"]]["state_type"] == "CRASHED"
+        assert "is gone" in state[killed[0]["id"]]["state"]["message"]
+        assert _unfinished(server.api) == []  # its ingest subflow and task runs too
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        try:
+            serve.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(serve.pid, signal.SIGKILL)
