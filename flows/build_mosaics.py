@@ -10,6 +10,7 @@ from rovercam.config import load
 
 from rovercam_flows.reprocess_sol import cataloged_paths, sol_settings
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import Cameras, ConfigFile, Force, Overrides, Projection, Sol
 from rovercam_flows.stages import run_sol, sol_lock
 
@@ -20,6 +21,7 @@ def build_mosaics(sol: Sol, cameras: Cameras = None, projection: Projection = No
     """Mosaics of ``sol`` (``projection`` overrides ``[mosaic] projection``); ``force`` rebuilds
     them even when an identical build is stored."""
     quiet_expected_tracebacks()
+    begin_run()
     extra = {"mosaic": {"projection": projection}} if projection else {}
     loaded = load(config_file, overrides=overrides).with_overrides(extra)
     refresh = {"mosaic", "publish"} if force else set()

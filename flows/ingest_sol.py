@@ -16,6 +16,7 @@ from rovercam.pipeline import SolReport, with_calibration
 from rovercam.sources import source_calibration
 
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import ConfigFile, Latest, Overrides, SolOrLatest, Source
 from rovercam_flows.stages import run_sol, sol_lock
 from rovercam_tasks._runtime import catalog_for
@@ -33,6 +34,7 @@ def ingest_sol(source: Source, sol: SolOrLatest = None, latest: Latest = 1, conf
     reused, so the reports stay complete.
     """
     quiet_expected_tracebacks()
+    begin_run()
     settings = load(config_file, overrides=overrides)
     travelling = source_calibration(source)  # the source's own calibration (a generated sol's) comes first
     settings = with_calibration(settings, travelling)

@@ -21,6 +21,7 @@ from rovercam.pipeline import Failure, SolReport
 from rovercam.pipeline.edl import plan_edl
 
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import ConfigFile, InputDir, Overrides, Sol
 from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, sol_lock, stage_timer, subflow_settings
 from rovercam_tasks import artifacts
@@ -36,6 +37,7 @@ def process_edl(sol: Sol, input_dir: InputDir, config_file: ConfigFile = None,
     """Process one sol's EDL imagery; returns its report (:class:`rovercam.pipeline.SolReport`,
     with ``sequences``, ``descents``, ``videos`` and ``dem`` filled)."""
     quiet_expected_tracebacks()
+    begin_run()
     settings = load(config_file, overrides=overrides)
     with sol_lock(sol, settings, flow_name="process-edl") as run_id:  # one run per sol at a time
         report = SolReport(sol=sol, run_id=run_id, dem=find_dem(input_dir))

@@ -15,6 +15,7 @@ from rovercam import pipeline
 from rovercam.config import load
 
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import Cameras, ConfigFile, Force, Overrides, Sol, Stages
 from rovercam_flows.stages import run_sol, sol_lock
 from rovercam_tasks._runtime import catalog_for
@@ -43,6 +44,7 @@ def reprocess_sol(sol: Sol, cameras: Cameras = None, stages: Stages = None, forc
     (:func:`rovercam.pipeline.plan_reprocess`).
     """
     quiet_expected_tracebacks()
+    begin_run()
     refresh = pipeline.stages_to_refresh(stages, force=force)
     loaded = load(config_file, overrides=overrides)
     with sol_lock(sol, loaded, flow_name="reprocess-sol") as run_id:  # one run per sol at a time

@@ -38,6 +38,7 @@ __all__ = [
     "CatalogError",
     "SolBusyError",
     "SourceError",
+    "OrchestratorError",
 ]
 
 
@@ -225,3 +226,9 @@ def is_transient(exc: BaseException) -> bool:
 class ParameterError(RovercamError, ValueError):
     """A command-line or flow parameter names something that does not exist (the message lists
     what does)."""
+
+
+class OrchestratorError(TransientError):
+    """The Prefect server stopped answering while a run needed it (killed, restarting,
+    unreachable): the run stopped. Rerunning once the server is back reuses the finished work
+    (docs/operations.md, "Orchestrator faults")."""

@@ -371,6 +371,24 @@ class Store:
                 out[int(m.group(1))] = dict(doc["files"])
         return dict(sorted(out.items()))
 
+    def _finish_identical(self, prefix: str, latest: PublishedVersion | None,
+                          full_set: Callable[[int], tuple[dict[str, Data], dict[str, str]]]
+                          ) -> PublishedVersion | None:
+        """Reuse the newest committed version when it is newer than ``LATEST`` and holds exactly
+        these files: its publisher died between the commit record and ``LATEST`` (left alone,
+        it would stay a complete version no reader and no catalog row ever names)."""
+        committed = self.committed_versions(prefix)
+        top = max(committed, default=0)
+        if top <= (latest.version if latest else 0):
+            return None
+        _, sha = full_set(top)
+        if sha != committed[top]:
+            return None
+        self._advance_latest(prefix, top, sha)
+        log.info("%s: identical to v%d, committed by a publisher that did not finish; LATEST now names it",
+                 prefix, top)
+        return PublishedVersion(prefix, top, {name: f"{prefix}/v{top}/{name}" for name in sha}, sha, reused=True)
+
     def _advance_latest(self, prefix: str, version: int, sha: dict[str, str]) -> None:
         """Point ``LATEST`` at the highest committed version (ours, unless a newer one committed).
 
@@ -525,7 +543,9 @@ class Store:
         Notes
         -----
         A version folder left by a killed publisher (files present, ``LATEST`` not updated) is
-        never reused and never overwritten: the next publish takes a higher number. Each version
+        never reused and never overwritten: the next publish takes a higher number. Only a
+        version whose commit record was written (every file in place) and whose files are these
+        is taken over: ``LATEST`` is pointed at it, as its dead publisher was about to. Each version
         number is claimed (create-only write of its record) before anything is written, so two
         concurrent publishers take different numbers; ``LATEST`` then names the higher one.
         Staging left by dead processes is removed first (:meth:`discard_stale_staging`).
@@ -565,7 +585,12 @@ class Store:
                 log.info("%s: identical to v%d, nothing written", prefix, latest.version)
                 return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
 
-        version = max([latest.version if latest else 0, *self.versions(prefix)]) + 1
+        in_use = self.versions(prefix)
+        if any(v > (latest.version if latest else 0) for v in in_use):
+            finished = self._finish_identical(prefix, latest, full_set)
+            if finished is not None:
+                return finished
+        version = max([latest.version if latest else 0, *in_use]) + 1
         for _ in range(_CLAIM_ATTEMPTS):
             token = self._claim(prefix, version)
             if token is not None:

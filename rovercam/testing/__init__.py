@@ -16,7 +16,9 @@ Truth measures
     :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
 Robustness
     :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
-    :func:`tree_snapshot` and :func:`outside_writes` (what a run wrote where).
+    :func:`tree_snapshot` and :func:`outside_writes` (what a run wrote where),
+    :func:`kill_trial` (the Prefect server or a sol run killed mid-run, then rerun; with
+    :class:`PrefectServer`, a real server that can be killed and restarted).
 Test servers
     :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :func:`hostile_server` (an HTTP source mixing
     good products with attacks, :data:`HOSTILE_CASES`), :data:`CHROMIUM` and
@@ -50,6 +52,7 @@ from rovercam.testing.hostile import (
     outside_writes,
     tree_snapshot,
 )
+from rovercam.testing.orchestrator import PrefectServer, TrialOutcome, kill_trial, orphan_outputs, prepare_sol
 from rovercam.testing.s3 import moto_s3
 
 __all__ = [
@@ -74,6 +77,11 @@ __all__ = [
     "FuzzReport",
     "run_kill_trials",
     "KillReport",
+    "PrefectServer",
+    "TrialOutcome",
+    "kill_trial",
+    "orphan_outputs",
+    "prepare_sol",
     "moto_s3",
     "hostile_server",
     "HostileServer",
