@@ -513,7 +513,6 @@ class Store:
             with contextlib.suppress(OSError):
                 self.fs.rm(record_path)
 
-
     def publish(
         self,
         prefix: str,
@@ -572,13 +571,6 @@ class Store:
 
         self.discard_stale_staging()
         latest = self.latest(prefix)
-        top = max(self.committed_versions(prefix).items(), default=None)
-        if top is not None and (latest is None or top[0] > latest.version) and full_set(top[0])[1] == top[1]:
-            # committed by a publisher that died before moving LATEST: finish its job
-            self._advance_latest(prefix, top[0], top[1])
-            log.info("%s: identical to v%d (committed, LATEST now names it), nothing written", prefix, top[0])
-            return PublishedVersion(prefix, top[0], {n: f"{prefix}/v{top[0]}/{n}" for n in top[1]}, dict(top[1]),
-                                    reused=True)
         if latest is not None:
             _, sha = full_set(latest.version)
             if sha == latest.sha256:
