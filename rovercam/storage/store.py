@@ -28,6 +28,11 @@ Safety rules (docs/architecture.md#data-safety):
   create-only mode get no such guarantee (one publisher per prefix there).
 - Staging folders are named after their owner (pid and host). :meth:`Store.publish` first
   removes staging left by dead processes on this host, and any staging older than an hour.
+- Every operation is retried on transient failures (HTTP 5xx, timeouts; ``[storage] retries``,
+  :mod:`rovercam.storage.retry`). A publish that fails anyway (faults outlasting the retries, no
+  space left on device) removes what it wrote of its version and gives its claim back, then
+  raises :class:`~rovercam.errors.StorageError` naming the key; ``LATEST`` still names the
+  previous version (docs/operations.md, "Storage faults").
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ import posixpath
 import re
 import socket
 import time
+import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +53,7 @@ from typing import IO, Any, Callable, Literal
 import fsspec
 
 from rovercam.errors import StorageError
+from rovercam.storage.retry import RetryPolicy, call_with_retry
 from rovercam.storage.transaction import (
     RESERVED_AREAS,
     STAGING_AREA,
@@ -59,7 +66,7 @@ from rovercam.storage.transaction import (
     staging_name,
 )
 
-__all__ = ["Store", "Transaction", "PublishedVersion", "Data"]
+__all__ = ["Store", "Transaction", "PublishedVersion", "Data", "RetryPolicy"]
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,8 @@ class Store:
         Local path (created if missing) or fsspec URL, e.g. ``"s3://bucket/prefix"``.
     storage_options : dict, optional
         Passed to the fsspec filesystem (``{"endpoint_url": ..., "key": ...}`` for s3fs).
+    retry : RetryPolicy, optional, keyword-only
+        How operations failing transiently are retried (default: 3 retries from 0.5 s).
 
     Examples
     --------
@@ -135,9 +144,11 @@ class Store:
     @classmethod
     def from_settings(cls, settings: Any) -> "Store":
         """The store a :class:`rovercam.config.Settings` configures (root and fsspec options)."""
-        return cls(settings.storage_root, storage_options=dict(settings.storage.options))
+        return cls(settings.storage_root, storage_options=dict(settings.storage.options),
+                   retry=RetryPolicy(settings.storage.retries, settings.storage.retry_delay_s))
 
-    def __init__(self, root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None):
+    def __init__(self, root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None,
+                 retry: RetryPolicy | None = None):
         if not isinstance(root, (str, os.PathLike)) or not str(root):
             raise StorageError(f"store root must be a path or URL, got {root!r}")
         fs, path = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
@@ -148,6 +159,7 @@ class Store:
             os.makedirs(path, exist_ok=True)
         self.root: str = path.rstrip("/") or "/"
         self.storage_options = dict(storage_options or {})
+        self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
 
     def __repr__(self) -> str:
         return f"Store({self.fs.unstrip_protocol(self.root)!r})"
@@ -164,9 +176,27 @@ class Store:
                 raise StorageError(f"{what} {key!r} resolves outside the store root ({real})")
         return path
 
+    def _io(self, call: Callable[[], Any], what: str) -> Any:
+        """``call()`` with this store's retries (:func:`rovercam.storage.retry.call_with_retry`)."""
+        return call_with_retry(call, what, self.retry)
+
     def exists(self, key: str) -> bool:
-        """True when ``key`` names an existing object (file)."""
-        return bool(self.fs.isfile(self._path(key)))
+        """True when ``key`` names an existing object (file).
+
+        Raises
+        ------
+        StorageError
+            The store could not be asked (``fs.isfile`` would say False on any error).
+        """
+        path = self._path(key)
+
+        def is_file() -> bool:
+            try:
+                return self.fs.info(path)["type"] == "file"
+            except FileNotFoundError:
+                return False
+
+        return bool(self._io(is_file, key))
 
     def read_bytes(self, key: str) -> bytes:
         """The whole object at ``key``.
@@ -178,7 +208,7 @@ class Store:
         """
         path = self._path(key)
         try:
-            return self.fs.cat_file(path)
+            return self._io(lambda: self.fs.cat_file(path), key)
         except FileNotFoundError as e:
             raise StorageError(f"no object at {key!r} in {self!r}") from e
 
@@ -197,7 +227,7 @@ class Store:
         """Sorted keys of every object under ``prefix`` (recursive; reserved areas excluded)."""
         base = self.root if not prefix.strip("/") else self._path(prefix, what="prefix")
         try:
-            found = self.fs.find(base)
+            found = self._io(lambda: self.fs.find(base), prefix or "/")
         except FileNotFoundError:
             return []
         keys = []
@@ -261,12 +291,13 @@ class Store:
 
     def _write_path_atomic(self, path: str, data: bytes) -> None:
         if not self.is_local:
-            self.fs.pipe_file(path, data)
+            self._io(lambda: self.fs.pipe_file(path, data), posixpath.relpath(path, self.root))
             return
         tmp_dir = posixpath.join(self.root, STAGING_AREA)
         os.makedirs(tmp_dir, exist_ok=True)
         tmp = posixpath.join(tmp_dir, f"{staging_name()}.part")
-        try:
+
+        def write() -> None:
             with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -274,6 +305,9 @@ class Store:
             os.makedirs(posixpath.dirname(path), exist_ok=True)
             os.replace(tmp, path)
             fsync_dir(posixpath.dirname(path))
+
+        try:
+            self._io(write, posixpath.relpath(path, self.root))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp)
@@ -289,7 +323,7 @@ class Store:
         """
         base = posixpath.join(self.root, STAGING_AREA)
         try:
-            entries = self.fs.ls(base, detail=True)
+            entries = self._io(lambda: self.fs.ls(base, detail=True), STAGING_AREA)
         except FileNotFoundError:
             return []
         removed = []
@@ -305,7 +339,7 @@ class Store:
             if not dead and (mtime is None or now - float(mtime) < older_than_s):
                 continue
             with contextlib.suppress(FileNotFoundError):
-                self.fs.rm(name, recursive=True)
+                self._io(lambda n=name: self.fs.rm(n, recursive=True), STAGING_AREA)
             removed.append(posixpath.basename(name.rstrip("/")))
         if removed:
             log.info("%r: removed %d stale staging folders", self, len(removed))
@@ -317,10 +351,13 @@ class Store:
         """The version ``<prefix>/LATEST`` points at, or None before the first publish."""
         prefix = check_key(prefix, what="prefix")
         key = f"{prefix}/{_LATEST}"
-        if not self.exists(key):
+        path = self._path(key)
+        try:
+            raw = self._io(lambda: self.fs.cat_file(path), key)
+        except FileNotFoundError:
             return None
         try:
-            doc = json.loads(self.read_bytes(key))
+            doc = json.loads(raw)
             version, files = int(doc["version"]), dict(doc["files"])
         except (ValueError, KeyError, TypeError) as e:
             raise StorageError(f"{key}: unreadable version pointer ({e})") from e
@@ -333,7 +370,7 @@ class Store:
         found = set()
         for folder, pattern in ((base, _VERSION_DIR), (self._meta_dir(prefix), _VERSION_RECORD)):
             try:
-                entries = self.fs.ls(folder, detail=False)
+                entries = self._io(lambda f=folder: self.fs.ls(f, detail=False), prefix)
             except FileNotFoundError:
                 continue
             for entry in entries:
@@ -350,7 +387,7 @@ class Store:
         """
         folder = self._meta_dir(prefix)
         try:
-            entries = self.fs.ls(folder, detail=False)
+            entries = self._io(lambda: self.fs.ls(folder, detail=False), prefix)
         except FileNotFoundError:
             return {}
         out = {}
@@ -358,8 +395,9 @@ class Store:
             m = _VERSION_RECORD.match(posixpath.basename(entry.rstrip("/")))
             if not m:
                 continue
+            path = self.fs._strip_protocol(entry)
             try:
-                doc = json.loads(self.fs.cat_file(self.fs._strip_protocol(entry)))
+                doc = json.loads(self._io(lambda p=path: self.fs.cat_file(p), prefix))
             except (ValueError, FileNotFoundError):
                 continue  # a claim being written, or removed meanwhile
             if isinstance(doc, dict) and doc.get("state") == "committed":
@@ -393,7 +431,7 @@ class Store:
         found = {k.rsplit("/", 1)[0] for k in self.list() if k.endswith(f"/{_LATEST}")}
         meta = posixpath.join(self.root, VERSIONS_AREA)
         try:
-            records = self.fs.find(meta)
+            records = self._io(lambda: self.fs.find(meta), VERSIONS_AREA)
         except FileNotFoundError:
             records = []
         for path in records:
@@ -406,17 +444,43 @@ class Store:
         return posixpath.join(self.root, VERSIONS_AREA, check_key(prefix, what="prefix"))
 
     def _claim(self, prefix: str, version: int) -> bool:
-        """Create the record of ``v<version>`` exclusively; False when it already exists."""
+        """Create the record of ``v<version>`` exclusively; False when it already exists.
+
+        The record carries a random token: when a retried create-only write finds the record
+        already there (the first attempt reached the store but its answer was lost), the token
+        tells our own claim from another publisher's.
+        """
         path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
+        token = uuid.uuid4().hex
         doc = {"state": "claimed", "owner": f"{os.getpid()}@{socket.gethostname()}",
-               "claimed_at": time.time()}
+               "claimed_at": time.time(), "token": token}
+        what = f"{VERSIONS_AREA}/{prefix}/v{version}.json"
         if self.is_local:
             os.makedirs(posixpath.dirname(path), exist_ok=True)
         try:
-            self.fs.pipe_file(path, json.dumps(doc, sort_keys=True).encode(), mode="create")
+            self._io(lambda: self.fs.pipe_file(path, json.dumps(doc, sort_keys=True).encode(), mode="create"),
+                     what)
         except FileExistsError:
-            return False
+            try:
+                found = json.loads(self._io(lambda: self.fs.cat_file(path), what))
+            except (FileNotFoundError, ValueError):
+                return False
+            return isinstance(found, dict) and found.get("token") == token
         return True
+
+    def _give_back(self, prefix: str, version: int) -> None:
+        """Remove what a failed publish wrote of ``v<version>`` and its claim (best effort: what
+        cannot be removed stays invisible, no ``LATEST`` names it)."""
+        folder = posixpath.join(self.root, prefix, f"v{version}")
+        record = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
+        for path, recursive in ((folder, True), (record, False)):
+            if self.is_local and not os.path.lexists(path):
+                continue
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    self._io(lambda p=path, r=recursive: self.fs.rm(p, recursive=r), f"{prefix}/v{version}")
+            except OSError as exc:
+                log.warning("%s/v%d: not removed after the failed publish: %s", prefix, version, exc)
 
     def publish(
         self,
@@ -479,8 +543,20 @@ class Store:
             if sha == latest.sha256:
                 log.info("%s: identical to v%d, nothing written", prefix, latest.version)
                 return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
+        numbers = self.versions(prefix)
+        shown = latest.version if latest else 0
+        if max(numbers, default=0) > shown:
+            # A version committed after LATEST was last written: its publisher failed between
+            # the two writes. When it holds these very files, pointing LATEST at it finishes it.
+            committed = self.committed_versions(prefix)
+            newest = max(committed, default=0)
+            if newest > shown and full_set(newest)[1] == committed[newest]:
+                self._advance_latest(prefix, newest, committed[newest])
+                log.info("%s: identical to committed v%d, LATEST now names it", prefix, newest)
+                keys = {name: f"{prefix}/v{newest}/{name}" for name in committed[newest]}
+                return PublishedVersion(prefix, newest, keys, committed[newest], reused=True)
 
-        version = max([latest.version if latest else 0, *self.versions(prefix)]) + 1
+        version = max([shown, *numbers]) + 1
         for _ in range(_CLAIM_ATTEMPTS):
             if self._claim(prefix, version):
                 break
@@ -495,10 +571,10 @@ class Store:
                 for name, data in contents.items():
                     txn.put(name, data)
         except BaseException:
-            # Nothing of v<N> was committed (the transaction discarded its staging): give the
-            # number back. A killed process cannot, and its claim keeps the number retired.
-            with contextlib.suppress(OSError):
-                self.fs.rm(record_path)
+            # v<N> is not committed (the transaction discarded its staging; on an object store
+            # some files may have been copied into v<N>/): remove them and give the number back.
+            # A killed process cannot, and its claim keeps the number retired.
+            self._give_back(prefix, version)
             raise
         record = {"state": "committed", "files": sha}
         self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
