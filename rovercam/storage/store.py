@@ -181,13 +181,8 @@ class Store:
         return call_with_retry(call, what, self.retry)
 
     def exists(self, key: str) -> bool:
-        """True when ``key`` names an existing object (file).
-
-        Raises
-        ------
-        StorageError
-            The store could not be asked (``fs.isfile`` would say False on any error).
-        """
+        """True when ``key`` names an existing object (file); StorageError when the store cannot
+        tell (``fs.isfile`` would answer False to any error)."""
         path = self._path(key)
 
         def is_file() -> bool:
@@ -444,12 +439,9 @@ class Store:
         return posixpath.join(self.root, VERSIONS_AREA, check_key(prefix, what="prefix"))
 
     def _claim(self, prefix: str, version: int) -> bool:
-        """Create the record of ``v<version>`` exclusively; False when it already exists.
-
-        The record carries a random token: when a retried create-only write finds the record
-        already there (the first attempt reached the store but its answer was lost), the token
-        tells our own claim from another publisher's.
-        """
+        """Create the record of ``v<version>`` exclusively; False when it already exists. Its random
+        token tells our own claim (a retried create-only write whose first answer was lost) from
+        another publisher's."""
         path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
         token = uuid.uuid4().hex
         doc = {"state": "claimed", "owner": f"{os.getpid()}@{socket.gethostname()}",
@@ -468,11 +460,18 @@ class Store:
             return isinstance(found, dict) and found.get("token") == token
         return True
 
-    def _give_back(self, prefix: str, version: int) -> None:
+    def _give_back(self, prefix: str, version: int, *, only_claimed: bool = False) -> None:
         """Remove what a failed publish wrote of ``v<version>`` and its claim (best effort: what
-        cannot be removed stays invisible, no ``LATEST`` names it)."""
+        cannot be removed stays invisible, no ``LATEST`` names it). ``only_claimed``: only when
+        the record still reads "claimed" (a failed commit-record write may have landed)."""
         folder = posixpath.join(self.root, prefix, f"v{version}")
         record = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
+        if only_claimed:
+            try:
+                if json.loads(self._io(lambda: self.fs.cat_file(record), prefix)).get("state") != "claimed":
+                    return
+            except (OSError, ValueError, AttributeError):
+                return
         for path, recursive in ((folder, True), (record, False)):
             if self.is_local and not os.path.lexists(path):
                 continue
@@ -577,7 +576,11 @@ class Store:
             self._give_back(prefix, version)
             raise
         record = {"state": "committed", "files": sha}
-        self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
+        try:
+            self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
+        except BaseException:
+            self._give_back(prefix, version, only_claimed=True)
+            raise
         self._advance_latest(prefix, version, sha)
         log.info("%s: published v%d (%d files)", prefix, version, len(sha))
         keys = {name: f"{vprefix}/{name}" for name in sha}
