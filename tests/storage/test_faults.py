@@ -36,10 +36,11 @@ def proxy(moto_s3_server: dict[str, Any]) -> Iterator[FaultProxy]:
         yield p
 
 
-def faulty_store(server: dict[str, Any], proxy: FaultProxy, *, client: dict | None = None) -> Store:
+def faulty_store(server: dict[str, Any], proxy: FaultProxy, *, client: dict | None = None,
+                 retry: RetryPolicy = FAST_RETRY) -> Store:
     options = proxy.storage_options(server["storage_options"])
     options["config_kwargs"] = {**FAST_CLIENT, **(client or {})}
-    return Store(f"{server['root']}/{uuid.uuid4().hex}", storage_options=options, retry=FAST_RETRY)
+    return Store(f"{server['root']}/{uuid.uuid4().hex}", storage_options=options, retry=retry)
 
 
 def test_proxy_answers_real_http_errors_and_counts_them(moto_s3_server, proxy):
@@ -76,11 +77,12 @@ def test_publish_through_ten_percent_faults_completes_and_audits_clean(moto_s3_s
 
 
 def test_publish_at_full_faults_fails_clearly_and_leaves_the_previous_version(moto_s3_server, proxy, tmp_path):
-    store = faulty_store(moto_s3_server, proxy, client={"retries": {"max_attempts": 2}})
+    store = faulty_store(moto_s3_server, proxy, client={"retries": {"max_attempts": 2}},
+                         retry=RetryPolicy(retries=1, first_delay_s=0.01))
     with Catalog(tmp_path / "s3.db") as cat:
         first = publish_mosaic(sample_mosaic(0, width=120, height=60), store=store, catalog=cat)
-        proxy.set_rates({500: 0.5, 503: 0.5})
-        with pytest.raises(StorageUnavailableError, match=r"after 4 attempts"):
+        proxy.set_rates({500: 1.0})
+        with pytest.raises(StorageUnavailableError, match=r"after 2 attempts"):
             publish_mosaic(sample_mosaic(1, width=120, height=60), store=store, catalog=cat)
         assert proxy.counts["forwarded"] == proxy.counts["requests"] - proxy.counts["injected"]
         proxy.set_rates({})
@@ -162,12 +164,12 @@ def test_fetch_through_ten_percent_faults_gets_every_product(moto_s3_server, sol
 def test_fetch_at_full_faults_fails_clearly_and_writes_nothing(moto_s3_server, proxy, sol_files, tmp_path):
     from rovercam.sources import open_source
 
-    url = _upload(moto_s3_server, sol_files)
+    url = _upload(moto_s3_server, sol_files[:2])
     options = {**proxy.storage_options(moto_s3_server["storage_options"]),
                "config_kwargs": {**FAST_CLIENT, "retries": {"max_attempts": 2}}}
     src = open_source(url, storage_options=options, retries=1, backoff_s=0.01)
     products = src.list(100)
-    proxy.set_rates({500: 0.5, 503: 0.5})
+    proxy.set_rates({500: 1.0})
     result = src.fetch(products, tmp_path / "staging")
     assert not result.ok and not result.new and len(result.failed) == len(products)
     assert all("attempts" in f.reason for f in result.failed), result.failed
