@@ -535,7 +535,10 @@ class Store:
                 sha[name] = hash_data(data)
             return contents, sha
 
-        self.discard_stale_staging()
+        try:
+            self.discard_stale_staging()
+        except StorageError as exc:  # name the output, not the staging area
+            raise type(exc)(f"{prefix}: {exc}") from exc
         latest = self.latest(prefix)
         if latest is not None:
             _, sha = full_set(latest.version)

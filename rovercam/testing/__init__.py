@@ -15,7 +15,10 @@ Truth measures
     :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
     :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
 Robustness
-    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish).
+    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
+    :func:`fault_proxy` (S3 answering 500/503 or timing out), :func:`disk_budget` and
+    :func:`tmpfs_command` (a disk that fills up), :func:`leftovers` and :func:`publish_until_full`
+    (what a failed publish left).
 Test servers
     :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :data:`CHROMIUM` and :data:`CHROMIUM_ARGS`
     (headless browser).
@@ -23,6 +26,16 @@ Test servers
 from rovercam.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from rovercam.testing.crash import KillReport, run_kill_trials
 from rovercam.testing.descent import edl_frames, make_edl_sol, score_levels
+from rovercam.testing.disk import (
+    CHILD,
+    DiskBudget,
+    disk_budget,
+    leftovers,
+    publish_until_full,
+    tmpfs_available,
+    tmpfs_command,
+)
+from rovercam.testing.faults import FaultProxy, even_rates, fault_proxy
 from rovercam.testing.frame import (
     demosaic_figures,
     frame_accuracy,
@@ -65,6 +78,16 @@ __all__ = [
     "run_kill_trials",
     "KillReport",
     "moto_s3",
+    "FaultProxy",
+    "fault_proxy",
+    "even_rates",
+    "disk_budget",
+    "DiskBudget",
+    "tmpfs_command",
+    "tmpfs_available",
+    "leftovers",
+    "publish_until_full",
+    "CHILD",
     "CHROMIUM",
     "CHROMIUM_ARGS",
 ]

@@ -12,27 +12,29 @@ Two ways to make a publish run out of space (docs/operations.md, "Storage faults
   (the mount disappears with the program, even when it is killed).
 
 :func:`leftovers` lists what a failed publish must not leave behind, and
-:func:`publish_until_full` (also ``python -m rovercam.testing.disk ROOT CATALOG_URL``) publishes
-sample mosaics until the disk is full and reports what was left: the trial the storage
-benchmark runs on the tmpfs.
+:func:`publish_until_full` publishes sample mosaics until the disk is full and reports what was
+left: the trial the storage benchmark runs on the tmpfs (:data:`CHILD` runs it in a child).
 """
 from __future__ import annotations
 
 import builtins
 import contextlib
 import errno
-import json
 import os
 import posixpath
 import shutil
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 __all__ = ["disk_budget", "DiskBudget", "tmpfs_command", "tmpfs_available", "leftovers",
-           "publish_until_full"]
+           "publish_until_full", "CHILD"]
+
+#: ``[sys.executable, "-c", CHILD, ROOT, CATALOG_URL]`` prints the JSON report of
+#: :func:`publish_until_full` (for a child process on a tmpfs, :func:`tmpfs_command`).
+CHILD = ("import json, sys; from rovercam.testing.disk import publish_until_full; "
+         "print(json.dumps(publish_until_full(sys.argv[1], sys.argv[2])))")
 
 
 class DiskBudget:
@@ -242,6 +244,3 @@ def publish_until_full(root: str, catalog_url: str, *, limit: int = 50) -> dict[
             "names_key": f"FULL_{published:03d}" in message, "leftovers": leftovers(store),
             "audit": audit, "catalog_rows": rows}
 
-
-if __name__ == "__main__":  # the child of the storage benchmark's tmpfs trial
-    print(json.dumps(publish_until_full(sys.argv[1], sys.argv[2])))
