@@ -212,3 +212,18 @@ def test_store_errors_name_the_key():
 
     with pytest.raises(StorageError, match=r"^k/v1/a.tif: no space left on device$"):
         call_with_retry(full, "k/v1/a.tif", RetryPolicy(retries=3, first_delay_s=0))
+
+
+def test_audit_finds_a_catalog_row_naming_files_of_another_version(tmp_path):
+    store = Store(str(tmp_path / "store"))
+    with Catalog(tmp_path / "c.db") as cat:
+        first = publish_mosaic(sample_mosaic(0, width=120, height=60), store=store, catalog=cat)
+        second = publish_mosaic(sample_mosaic(1, width=120, height=60), store=store, catalog=cat)
+        assert audit_published(store, cat) == []
+        row = next(o for o in cat.outputs() if o.version == 2)
+        cat.record_output(output_id=row.output_id, name=row.name, kind=row.kind, sol=row.sol,
+                          instrument=row.instrument, version=2, storage_keys=first.published.keys,
+                          stac_key=row.stac_key, checksums=first.published.sha256, lineage={})
+        problems = audit_published(store, cat)
+    assert second.published.version == 2
+    assert any("is not" in p and "of v2" in p for p in problems), problems
