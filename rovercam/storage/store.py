@@ -28,11 +28,9 @@ Safety rules (docs/architecture.md#data-safety):
   create-only mode get no such guarantee (one publisher per prefix there).
 - Staging folders are named after their owner (pid and host). :meth:`Store.publish` first
   removes staging left by dead processes on this host, and any staging older than an hour.
-- Every operation is retried on transient failures (HTTP 5xx, timeouts; ``[storage] retries``,
-  :mod:`rovercam.storage.retry`). A publish that fails anyway (faults outlasting the retries, no
-  space left on device) removes what it wrote of its version and gives its claim back, then
-  raises :class:`~rovercam.errors.StorageError` naming the key; ``LATEST`` still names the
-  previous version (docs/operations.md, "Storage faults").
+- Operations are retried on transient failures (:mod:`rovercam.storage.retry`). A publish that
+  fails anyway removes what it placed of its version, gives its claim back and raises a
+  :class:`~rovercam.errors.StorageError` naming the key (docs/operations.md, "Storage faults").
 """
 from __future__ import annotations
 
@@ -460,11 +458,9 @@ class Store:
             return isinstance(found, dict) and found.get("token") == token
         return True
 
-    def _give_back(self, prefix: str, version: int, *, only_claimed: bool = False) -> None:
-        """Remove what a failed publish wrote of ``v<version>`` and its claim (best effort: what
-        cannot be removed stays invisible, no ``LATEST`` names it). ``only_claimed``: only when
-        the record still reads "claimed" (a failed commit-record write may have landed)."""
-        folder = posixpath.join(self.root, prefix, f"v{version}")
+    def _give_back(self, prefix: str, version: int, names: list[str], *, only_claimed: bool = False) -> None:
+        """Remove the files ``names`` a failed publish placed in ``v<version>/`` and its claim, best
+        effort; ``only_claimed``: only if the record still says "claimed" (not yet committed)."""
         record = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
         if only_claimed:
             try:
@@ -472,14 +468,17 @@ class Store:
                     return
             except (OSError, ValueError, AttributeError):
                 return
-        for path, recursive in ((folder, True), (record, False)):
-            if self.is_local and not os.path.lexists(path):
-                continue
-            try:
-                with contextlib.suppress(FileNotFoundError):
-                    self._io(lambda p=path, r=recursive: self.fs.rm(p, recursive=r), f"{prefix}/v{version}")
-            except OSError as exc:
-                log.warning("%s/v%d: not removed after the failed publish: %s", prefix, version, exc)
+        folder = posixpath.join(self.root, prefix, f"v{version}")
+        # on local disk our v<N>/ appeared by one rename: all of it is ours
+        paths = [folder] if self.is_local and names else [posixpath.join(folder, n) for n in names]
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                if paths:
+                    self._io(lambda: self.fs.rm(paths, recursive=self.is_local), f"{prefix}/v{version}")
+            with contextlib.suppress(FileNotFoundError):
+                self._io(lambda: self.fs.rm(record), f"{prefix}/v{version}")
+        except OSError as exc:
+            log.warning("%s/v%d: not removed after the failed publish: %s", prefix, version, exc)
 
     def publish(
         self,
@@ -548,8 +547,7 @@ class Store:
         numbers = self.versions(prefix)
         shown = latest.version if latest else 0
         if max(numbers, default=0) > shown:
-            # A version committed after LATEST was last written: its publisher failed between
-            # the two writes. When it holds these very files, pointing LATEST at it finishes it.
+            # A publisher failed between its commit record and LATEST: adopt a version of these files.
             committed = self.committed_versions(prefix)
             newest = max(committed, default=0)
             if newest > shown and full_set(newest)[1] == committed[newest]:
@@ -567,6 +565,7 @@ class Store:
             raise StorageError(f"{prefix}: could not claim a version after {_CLAIM_ATTEMPTS} tries")
         record_path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
         vprefix = f"{prefix}/v{version}"
+        txn: Transaction | None = None
         try:
             contents, sha = full_set(version)
             with self.transaction(vprefix, exclusive=True) as txn:
@@ -576,13 +575,13 @@ class Store:
             # v<N> is not committed (the transaction discarded its staging; on an object store
             # some files may have been copied into v<N>/): remove them and give the number back.
             # A killed process cannot, and its claim keeps the number retired.
-            self._give_back(prefix, version)
+            self._give_back(prefix, version, txn.placed if txn is not None else [])
             raise
         record = {"state": "committed", "files": sha}
         try:
             self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
         except BaseException:
-            self._give_back(prefix, version, only_claimed=True)
+            self._give_back(prefix, version, list(sha), only_claimed=True)
             raise
         self._advance_latest(prefix, version, sha)
         log.info("%s: published v%d (%d files)", prefix, version, len(sha))

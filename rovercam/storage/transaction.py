@@ -122,6 +122,9 @@ class Transaction:
         Name -> sha256 of each staged (and verified) object.
     keys : dict of str -> str
         Name -> final key (valid once the ``with`` block has exited cleanly).
+    placed : list of str
+        Names already in place under ``prefix`` (on an object store a failed commit may have
+        copied some: what to remove).
     """
 
     def __init__(self, store: StagingRoot, prefix: str, *, exclusive: bool = False, durable: bool = True):
@@ -131,6 +134,7 @@ class Transaction:
         self.exclusive = exclusive
         self.sha256: dict[str, str] = {}
         self.keys: dict[str, str] = {}
+        self.placed: list[str] = []
         self._staging = posixpath.join(store.root, STAGING_AREA, staging_name())
         self._closed = False
 
@@ -195,6 +199,7 @@ class Transaction:
                 if self.durable:
                     fsync_tree(self._staging)
                 os.rename(self._staging, dest)
+                self.placed = list(self.sha256)
                 if self.durable:
                     fsync_dir(posixpath.dirname(dest))
             elif store.is_local:
@@ -202,6 +207,7 @@ class Transaction:
                     target = posixpath.join(dest, name)
                     os.makedirs(posixpath.dirname(target), exist_ok=True)
                     os.replace(posixpath.join(self._staging, name), target)
+                    self.placed.append(name)
                 if self.durable:
                     fsync_dir(dest)
             else:
@@ -214,6 +220,7 @@ class Transaction:
                     source, target = posixpath.join(self._staging, name), posixpath.join(dest, name)
                     call_with_retry(lambda s=source, t=target: fs.copy(s, t), f"{self.prefix}/{name}",
                                     store.retry)
+                    self.placed.append(name)
         except StorageError:
             raise
         except OSError as e:

@@ -227,3 +227,21 @@ def test_audit_finds_a_catalog_row_naming_files_of_another_version(tmp_path):
         problems = audit_published(store, cat)
     assert second.published.version == 2
     assert any("is not" in p and "of v2" in p for p in problems), problems
+
+
+def test_disk_full_at_the_commit_record_removes_the_renamed_version(tmp_path, monkeypatch):
+    store = Store(str(tmp_path / "store"))
+    store.publish("p", {"a": b"old"})
+    real = store._write_path_atomic
+
+    def full_at_records(path: str, data: bytes) -> None:
+        if "/.versions/" in path:  # the files are in place (one rename), the record write fails
+            raise StorageError(".versions/p/v2.json: no space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(store, "_write_path_atomic", full_at_records)
+    with pytest.raises(StorageError, match="no space left on device"):
+        store.publish("p", {"a": b"new"})
+    monkeypatch.undo()
+    assert store.list("p") == ["p/LATEST", "p/v1/a"] and store.versions("p") == [1]
+    assert leftovers(store) == [] and audit_published(store, uncommitted="check") == []
