@@ -23,12 +23,15 @@ Figures:
   finds (with uncommitted version folders checked) plus :func:`rovercam.testing.leftovers`
   (staging left, uncommitted versions or claims); target 0;
 - ``s3_run_s``: median seconds of a run at the fault rate;
-- ``s3_outlasting_failed_clearly``, ``s3_outlasting_partial_outputs``: a run with every request
-  answered 500 (faults outlasting every retry; in quick mode with one retry per layer, to be quick) ends with a ``RovercamError`` naming what failed (True),
+- ``s3_outlasting_failed_clearly``, ``s3_outlasting_partial_outputs``: a run whose requests are
+  all answered 500 from the publish stage on (the sol's fetch and ingest, or the first version,
+  at the fault rate): faults outlasting every retry (in quick mode one retry per layer, to be
+  quick) ends with a ``RovercamError`` naming what failed (True),
   and what it left (as above; target 0);
 - ``disk_full_method``: ``"tmpfs"`` (a real size-limited file system) or ``"injected"``;
 - ``disk_full_trials``: publishes of sample mosaics (2.3 MB each) into a store whose disk fills
-  up at a different point each time (:func:`rovercam.testing.publish_until_full`);
+  up at a different point of the third publish each time (:func:`rovercam.testing.publish_until_full`);
+  ``disk_full_failed_at``: the file being written when the disk was full;
 - ``disk_full_clear_error``: trials that ended with a ``StorageError`` naming the output and
   saying "no space left on device";
 - ``disk_full_partial_outputs``: what those trials left: leftovers, audit problems, and catalog
@@ -38,12 +41,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import statistics
 import subprocess
 import sys
 import time
 import uuid
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["run"]
@@ -65,8 +70,10 @@ def _settings(root: str, options: dict[str, Any], sol_dir: Path | None) -> Any:
     return load(environ={}, overrides=overrides)
 
 
-def _sol_run(settings: Any, source_url: str, workdir: Path, catalog_url: str) -> int:
-    """Fetch, ingest, calibrate, mosaic and publish one sol; returns the mosaics published."""
+def _sol_run(settings: Any, source_url: str, workdir: Path, catalog_url: str,
+             before_publish: Callable[[], None]) -> int:
+    """Fetch, ingest, calibrate, mosaic and publish one sol; returns the mosaics published.
+    ``before_publish()`` is called once the frames are calibrated."""
     from rovercam import chain, ingest
     from rovercam.bands import band_count
     from rovercam.catalog import Catalog
@@ -91,6 +98,7 @@ def _sol_run(settings: Any, source_url: str, workdir: Path, catalog_url: str) ->
         ok = {r.product_id: r for r in results if r.state == "ingested"}
         frames = {pid: chain.process_product(read_product(r.path, limits=limits), settings, sha256=r.sha256)
                   for pid, r in ok.items()}
+        before_publish()
         fields = settings.mosaic.group_by
         for key, members in group_records(list(frames), fields, describe=lambda pid: ok[pid]).items():
             for bands, pids in split_by_bands(members, lambda pid: band_count(frames[pid].image)):
@@ -102,8 +110,9 @@ def _sol_run(settings: Any, source_url: str, workdir: Path, catalog_url: str) ->
     return published
 
 
-def _publish_set(settings: Any, catalog_url: str) -> int:
-    """Quick mode's run: a small mosaic published, then a second version of it."""
+def _publish_set(settings: Any, catalog_url: str, before_publish: Callable[[], None]) -> int:
+    """Quick mode's run: a small mosaic published, then (after ``before_publish()``) a second
+    version of it."""
     from rovercam.catalog import Catalog
     from rovercam.publish import publish_mosaic
     from rovercam.storage import Store
@@ -112,6 +121,8 @@ def _publish_set(settings: Any, catalog_url: str) -> int:
     store = Store.from_settings(settings)
     with Catalog(catalog_url) as catalog:
         for seed in (0, 1):
+            if seed:
+                before_publish()
             publish_mosaic(sample_mosaic(seed, name="FAULTS", width=160, height=60), store=store,
                            catalog=catalog)
     return 2
@@ -155,8 +166,9 @@ def _s3_part(quick: bool, workdir: Path) -> dict[str, object]:
         options = {**proxy.storage_options(s3["storage_options"]),
                    "config_kwargs": {"read_timeout": READ_TIMEOUT_S, "connect_timeout": READ_TIMEOUT_S}}
 
-        def one_run(name: str, rates: dict[Any, float], *, few_retries: bool = False
-                    ) -> tuple[bool, str, list[str], float]:
+        def one_run(name: str, rates: dict[Any, float], *, then: dict[Any, float] | None = None,
+                    few_retries: bool = False) -> tuple[bool, str, list[str], float]:
+            """One run at ``rates``, switched to ``then`` before the (last) publish."""
             settings = _settings(f"{s3['root']}/{name}", options, sol_dir)
             if few_retries:
                 settings = settings.with_overrides({"storage": {"retries": 1, "options": {
@@ -165,10 +177,11 @@ def _s3_part(quick: bool, workdir: Path) -> dict[str, object]:
             proxy.set_rates(rates)
             t0, error = time.perf_counter(), ""
             try:
+                switch = (lambda: proxy.set_rates(then)) if then is not None else (lambda: None)
                 if sol_dir is not None:
-                    _sol_run(settings, source_url, workdir / name, catalog_url)
+                    _sol_run(settings, source_url, workdir / name, catalog_url, switch)
                 else:
-                    _publish_set(settings, catalog_url)
+                    _publish_set(settings, catalog_url, switch)
             except RovercamError as exc:
                 error = f"{type(exc).__name__}: {exc}"
                 log.warning("storage faults: %s ended with %s", name, error)
@@ -189,17 +202,32 @@ def _s3_part(quick: bool, workdir: Path) -> dict[str, object]:
                        s3_run_s=round(statistics.median(times), 2))
         for problem in partial:
             log.warning("storage faults: partial output: %s", problem)
-        ok, error, problems, _ = one_run("outlasting", {500: 1.0}, few_retries=quick)
+        ok, error, problems, _ = one_run("outlasting", even_rates(FAULT_RATE), then={500: 1.0},
+                                         few_retries=quick)
         figures.update(s3_outlasting_failed_clearly=not ok and bool(error) and "Traceback" not in error,
                        s3_outlasting_error=error, s3_outlasting_partial_outputs=len(problems))
     return figures
 
 
+def _budgets(workdir: Path, fractions: list[float]) -> list[int]:
+    """Disk sizes holding the first two sample publishes of :func:`publish_until_full` and
+    ``fractions`` of the third, counted as a tmpfs counts them (whole 4 KiB pages per file)."""
+    from rovercam.testing import publish_until_full
+
+    publish_until_full(str(workdir / "sizes"), f"sqlite:///{workdir / 'sizes.db'}", limit=3)
+    per = [0, 0, 0]
+    for path in (workdir / "sizes").rglob("*"):
+        m = re.search(r"FULL_(\d{3})", str(path))
+        if m and path.is_file():
+            per[int(m.group(1))] += -(-path.stat().st_size // 4096) * 4096
+    return [per[0] + per[1] + int(f * per[2]) for f in fractions]
+
+
 def _disk_part(quick: bool, workdir: Path) -> dict[str, object]:
     from rovercam.testing import CHILD, disk_budget, publish_until_full, tmpfs_available, tmpfs_command
 
-    # the budgets fall at different points of the third publish (each is ~2.3 MB)
-    sizes = [5_400_000] if quick else [4_800_000, 5_400_000, 6_200_000]
+    # the disk fills at different points of the third publish (the COG is ~70 % of its bytes)
+    sizes = _budgets(workdir, [0.5] if quick else [0.3, 0.8, 0.97])
     method = "tmpfs" if tmpfs_available(workdir / "probe") else "injected"
     reports = []
     for i, size in enumerate(sizes):
@@ -226,6 +254,8 @@ def _disk_part(quick: bool, workdir: Path) -> dict[str, object]:
         log.info("disk full trial: %s", {k: r.get(k) for k in ("published", "error", "leftovers", "audit")})
     return {"disk_full_method": method, "disk_full_trials": len(reports), "disk_full_clear_error": clear,
             "disk_full_partial_outputs": partial,
+            "disk_full_failed_at": [str(r.get("error") or "").split(": ", 2)[1].rsplit("/", 1)[-1]
+                                    if r.get("no_space") else r.get("error") for r in reports],
             "disk_full_errors": [r.get("error") for r in reports]}
 
 

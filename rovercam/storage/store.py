@@ -537,7 +537,7 @@ class Store:
         try:
             self.discard_stale_staging()
         except StorageError as exc:  # name the output, not the staging area
-            raise type(exc)(f"{prefix}: {exc}") from exc
+            raise type(exc)(f"{prefix}: publish failed: {exc}") from exc
         latest = self.latest(prefix)
         if latest is not None:
             _, sha = full_set(latest.version)
