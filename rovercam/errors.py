@@ -183,6 +183,11 @@ TRANSIENT_S3_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException",
                                 "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable"})
 # OSErrors that say the same thing on every attempt
 _PERMANENT_OS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+#: Transport errors of the S3 client stack that are not OSErrors (botocore, aiohttp), by class
+#: name, so that this module imports neither.
+TRANSIENT_CLIENT_ERRORS = frozenset({"HTTPClientError", "EndpointConnectionError", "ConnectionClosedError",
+                                     "IncompleteReadError", "ResponseStreamingError", "ClientConnectionError",
+                                     "ClientPayloadError"})
 #: errno values of a full or read-only device: waiting a few seconds does not free space.
 PERMANENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.ENAMETOOLONG})
 
@@ -199,7 +204,8 @@ def is_transient(exc: BaseException) -> bool:
     bool
         True for a :class:`TransientError`, a timeout or connection error, an HTTP error with a
         status in :data:`TRANSIENT_HTTP_STATUS`, an object-store error whose code is in
-        :data:`TRANSIENT_S3_CODES`, and any other ``OSError`` that is not about a missing or
+        :data:`TRANSIENT_S3_CODES`, an S3 client's transport error (:data:`TRANSIENT_CLIENT_ERRORS`),
+        and any other ``OSError`` that is not about a missing or
         forbidden path or a full or read-only device (:data:`PERMANENT_ERRNOS`). False for every other :class:`RovercamError` (permanent by default) and
         for anything else (a bug does not fix itself on a retry).
 
@@ -217,6 +223,8 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, urllib.error.HTTPError):
         return exc.code in TRANSIENT_HTTP_STATUS
     if isinstance(exc, (TimeoutError, ConnectionError)):
+        return True
+    if any(cls.__name__ in TRANSIENT_CLIENT_ERRORS for cls in type(exc).__mro__):
         return True
     response = getattr(exc, "response", None)  # botocore's ClientError, without importing it
     if isinstance(response, dict):

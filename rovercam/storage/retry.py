@@ -75,16 +75,17 @@ def storage_error(exc: BaseException, what: str, *, attempts: int = 1) -> BaseEx
     """The error to raise for ``exc``, raised by an operation on ``what`` (a key or prefix).
 
     Returns ``exc`` itself when it is already a :class:`StorageError`, a ``FileNotFoundError``
-    or ``FileExistsError``, or not an ``OSError`` at all (a bug stays a bug); a
+    or ``FileExistsError``, or neither transient nor an ``OSError`` (a bug stays a bug); a
     :class:`StorageUnavailableError` for a transient error; a :class:`StorageError` otherwise.
     """
-    if isinstance(exc, (StorageError, FileNotFoundError, FileExistsError)) or not isinstance(exc, OSError):
+    if isinstance(exc, (StorageError, FileNotFoundError, FileExistsError)):
         return exc
-    reason = _WORDS.get(exc.errno or 0) or exc.strerror or str(exc) or type(exc).__name__
+    number = getattr(exc, "errno", None) if isinstance(exc, OSError) else None
+    reason = _WORDS.get(number or 0) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     if is_transient(exc):
         tries = f" (after {attempts} attempts)" if attempts > 1 else ""
         return StorageUnavailableError(f"{what}: {reason}{tries}")
-    return StorageError(f"{what}: {reason}")
+    return StorageError(f"{what}: {reason}") if isinstance(exc, OSError) else exc
 
 
 def call_with_retry(call: Callable[[], T], what: str, policy: RetryPolicy) -> T:

@@ -245,3 +245,25 @@ def test_disk_full_at_the_commit_record_removes_the_renamed_version(tmp_path, mo
     monkeypatch.undo()
     assert store.list("p") == ["p/LATEST", "p/v1/a"] and store.versions("p") == [1]
     assert leftovers(store) == [] and audit_published(store, uncommitted="check") == []
+
+
+def test_client_transport_errors_are_retried_then_named():
+    from rovercam.storage.retry import call_with_retry
+
+    class ConnectionClosedError(Exception):  # botocore's, by name: not an OSError
+        pass
+
+    calls = []
+
+    def flaky() -> bytes:
+        calls.append(1)
+        if len(calls) < 3:
+            raise ConnectionClosedError("Connection was closed before we received a valid response")
+        return b"ok"
+
+    assert call_with_retry(flaky, "k", RetryPolicy(retries=3, first_delay_s=0)) == b"ok" and len(calls) == 3
+    calls.clear()
+    with pytest.raises(StorageUnavailableError, match=r"^k: Connection was closed .* \(after 2 attempts\)$"):
+        call_with_retry(lambda: flaky() and flaky() and flaky(), "k", RetryPolicy(retries=1, first_delay_s=0))
+    with pytest.raises(KeyError):  # a bug is not retried and stays itself
+        call_with_retry(lambda: {}["x"], "k", RetryPolicy(retries=3, first_delay_s=0))
