@@ -204,10 +204,11 @@ def is_transient(exc: BaseException) -> bool:
     bool
         True for a :class:`TransientError`, a timeout or connection error, an HTTP error with a
         status in :data:`TRANSIENT_HTTP_STATUS`, an object-store error whose code is in
-        :data:`TRANSIENT_S3_CODES`, an S3 client's transport error (:data:`TRANSIENT_CLIENT_ERRORS`),
-        and any other ``OSError`` that is not about a missing or
-        forbidden path or a full or read-only device (:data:`PERMANENT_ERRNOS`). False for every other :class:`RovercamError` (permanent by default) and
-        for anything else (a bug does not fix itself on a retry).
+        :data:`TRANSIENT_S3_CODES`, an S3 client's transport error
+        (:data:`TRANSIENT_CLIENT_ERRORS`), and any other ``OSError`` that is not about a missing
+        or forbidden path or a full or read-only device (:data:`PERMANENT_ERRNOS`). False for
+        every other :class:`RovercamError` (permanent by default) and for anything else (a bug
+        does not fix itself on a retry).
 
     Examples
     --------

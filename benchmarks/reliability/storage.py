@@ -47,8 +47,8 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 __all__ = ["run"]

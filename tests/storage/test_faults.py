@@ -267,3 +267,24 @@ def test_client_transport_errors_are_retried_then_named():
         call_with_retry(lambda: flaky() and flaky() and flaky(), "k", RetryPolicy(retries=1, first_delay_s=0))
     with pytest.raises(KeyError):  # a bug is not retried and stays itself
         call_with_retry(lambda: {}["x"], "k", RetryPolicy(retries=3, first_delay_s=0))
+
+
+def test_a_real_full_tmpfs_fails_the_same_way(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from rovercam.testing.disk import CHILD, tmpfs_available, tmpfs_command
+
+    if not tmpfs_available(tmp_path / "probe"):
+        pytest.skip("cannot mount a tmpfs here (needs root or unprivileged user namespaces)")
+    mount = tmp_path / "full"
+    mount.mkdir()
+    catalog_url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    cmd = tmpfs_command(mount, 5_400_000, [sys.executable, "-c", CHILD, str(mount / "store"), catalog_url])
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert report["published"] == 2 and report["error_type"] == "StorageError", report
+    assert report["no_space"] and report["names_key"] and report["leftovers"] == [] and report["audit"] == []
+    assert list(mount.iterdir()) == []  # the tmpfs went away with its namespace
