@@ -64,7 +64,7 @@ from rovercam.storage.transaction import (
     staging_name,
 )
 
-__all__ = ["Store", "Transaction", "PublishedVersion", "Data", "RetryPolicy"]
+__all__ = ["Store", "Transaction", "PublishedVersion", "Data"]
 
 log = logging.getLogger(__name__)
 
