@@ -50,6 +50,10 @@ class StorageSettings(_Section):
     # fsspec storage options for a URL root, e.g. for S3-compatible stores
     # {endpoint_url = "http://127.0.0.1:9000", key = "...", secret = "..."} (s3fs names).
     options: dict[str, Any] = Field(default_factory=dict)
+    # Retries of a store operation that failed transiently (HTTP 5xx, timeout), on top of the S3
+    # client's own; the first after retry_delay_s seconds, then doubling (docs/operations.md).
+    retries: int = Field(3, ge=0)
+    retry_delay_s: float = Field(0.5, ge=0)
 
 
 class CatalogSettings(_Section):

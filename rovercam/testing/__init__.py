@@ -18,7 +18,10 @@ Robustness
     :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
     :func:`tree_snapshot` and :func:`outside_writes` (what a run wrote where),
     :func:`kill_trial` (the Prefect server or a sol run killed mid-run, then rerun; with
-    :class:`PrefectServer`, a real server that can be killed and restarted).
+    :class:`PrefectServer`, a real server that can be killed and restarted),
+    :func:`fault_proxy` (S3 answering 500/503 or timing out), :func:`disk_budget` and
+    :func:`tmpfs_command` (a disk that fills up), :func:`leftovers` and :func:`publish_until_full`
+    (what a failed publish left).
 Test servers
     :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :func:`hostile_server` (an HTTP source mixing
     good products with attacks, :data:`HOSTILE_CASES`), :data:`CHROMIUM` and
@@ -27,6 +30,16 @@ Test servers
 from rovercam.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from rovercam.testing.crash import KillReport, run_kill_trials
 from rovercam.testing.descent import edl_frames, make_edl_sol, score_levels
+from rovercam.testing.disk import (
+    CHILD,
+    DiskBudget,
+    disk_budget,
+    leftovers,
+    publish_until_full,
+    tmpfs_available,
+    tmpfs_command,
+)
+from rovercam.testing.faults import FaultProxy, even_rates, fault_proxy
 from rovercam.testing.frame import (
     demosaic_figures,
     frame_accuracy,
@@ -89,6 +102,16 @@ __all__ = [
     "HOSTILE_CASES",
     "tree_snapshot",
     "outside_writes",
+    "FaultProxy",
+    "fault_proxy",
+    "even_rates",
+    "disk_budget",
+    "DiskBudget",
+    "tmpfs_command",
+    "tmpfs_available",
+    "leftovers",
+    "publish_until_full",
+    "CHILD",
     "CHROMIUM",
     "CHROMIUM_ARGS",
 ]

@@ -119,9 +119,9 @@ def test_failed_publisher_gives_back_only_its_own_claim(tmp_path: Path) -> None:
         store.publish(PREFIX, {"a": b"x"}, render=lambda v: {"a": b"clash"})  # fails after claiming v1
     assert store.versions(PREFIX) == []  # its claim was given back
     token = store._claim(PREFIX, 1)
-    store._unclaim(f"{store.root}/.versions/{PREFIX}/v1.json", "another-token")
+    store._give_back(PREFIX, 1, [], "another-token")
     assert store.versions(PREFIX) == [1]  # someone else's claim is left alone
-    store._unclaim(f"{store.root}/.versions/{PREFIX}/v1.json", token)
+    store._give_back(PREFIX, 1, [], token)
     assert store.versions(PREFIX) == []
 
 
