@@ -33,7 +33,7 @@ SYSTEM_FOLDERS = ("/etc", "/proc", "/sys", "/dev", "/boot", "/run", "/bin", "/sb
                   "/lib64", "/libx32", "/usr", "/var/run", "/var/lib", "/var/log", "/var/cache", "/var/spool",
                   "/root", "/snap")
 #: Folders refused as a source themselves (a walk of everything below them), though a data folder
-#: inside them is fine (``/home/ops/drop``, ``/tmp/sol100``).
+#: inside them is fine (a drop folder in a user's home, a sol folder in the temporary folder).
 BROAD_FOLDERS = ("/", "/home", "/var", "/tmp", "/mnt", "/media", "/opt", "/srv")
 
 _MAX_LENGTH = 4096
