@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger
 
 from rovercam.config import load
 from rovercam.pipeline import SolReport, with_calibration
-from rovercam.sources import source_calibration
+from rovercam.sources import check_source, source_calibration
 
 from rovercam_flows.console import quiet_expected_tracebacks
 from rovercam_flows.liveness import begin_run
@@ -36,6 +36,7 @@ def ingest_sol(source: Source, sol: SolOrLatest = None, latest: Latest = 1, conf
     quiet_expected_tracebacks()
     begin_run()
     settings = load(config_file, overrides=overrides)
+    check_source(source, settings.storage_root)  # a system folder, credentials, the root itself: refused here
     travelling = source_calibration(source)  # the source's own calibration (a generated sol's) comes first
     settings = with_calibration(settings, travelling)
     if travelling:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from rovercam.config import MosaicSettings
+from rovercam.layout import MAX_SOL
+from rovercam.sources import MAX_LATEST_SOLS
 from rovercam.pipeline.stages import StageChoice
 
 __all__ = ["described", "Sol", "SolOrLatest", "Sols", "Cameras", "Stages", "Projection", "Source", "InputDir", "Latest", "Force",
@@ -24,9 +26,6 @@ def described(text: str, **constraints: Any) -> Any:
     are merged, so the UI shows ``text``."""
     return Field(description=text, json_schema_extra={"description": text}, **constraints)
 
-
-#: The largest sol a parameter accepts (about 270 Earth years of surface operations).
-MAX_SOL = 99_999
 
 Sol = Annotated[int, described(f"Mission sol (Mars solar day since landing; the landing sol is 0), 0 to {MAX_SOL}.",
                                ge=0, le=MAX_SOL)]
@@ -50,8 +49,8 @@ Source = Annotated[str, described(
     "Where products come from: a local folder, an object-store prefix (s3://bucket/prefix), or an HTTP "
     "archive laid out like a PDS volume or a raw-image feed.", min_length=1)]
 InputDir = Annotated[str, described("Folder holding the sol's EDL product files.", min_length=1)]
-Latest = Annotated[int, described("When sol is null: how many of the source's latest sols to process (1 to 100).",
-                                  ge=1, le=100)]
+Latest = Annotated[int, described(f"When sol is null: how many of the source's latest sols to process "
+                                  f"(1 to {MAX_LATEST_SOLS}).", ge=1, le=MAX_LATEST_SOLS)]
 Force = Annotated[bool, described("Recompute everything, even what is unchanged and stored.")]
 ConfigFile = Annotated[str | None, described(
     "A pipeline.toml to load over the defaults; null: the defaults and ROVERCAM_* environment variables.")]

@@ -22,8 +22,11 @@ from rovercam_tasks._runtime import catalog_for
 
 
 def cataloged_paths(sol: int, settings: Any, cameras: list[str] | None = None) -> list[str]:
-    """Paths of the sol's ingested products in the catalog (optionally of some cameras only)."""
-    return pipeline.cataloged_paths(catalog_for(settings), sol, cameras)
+    """Paths of the sol's ingested products in the catalog (optionally of some cameras only; a
+    camera the sol does not have is refused, naming the ones it has)."""
+    catalog = catalog_for(settings)
+    pipeline.check_cameras(catalog, sol, cameras)
+    return pipeline.cataloged_paths(catalog, sol, cameras)
 
 
 def sol_settings(sol: int, settings: Any) -> tuple[Any, pipeline.SolReport]:

@@ -19,10 +19,13 @@ root can be read in one page (docs/architecture.md draws it)::
 from __future__ import annotations
 
 import posixpath
+import re
 from pathlib import Path
 
 __all__ = [
+    "MAX_SOL",
     "sol_part",
+    "is_pipeline_area",
     "published_prefix",
     "mosaic_prefix",
     "output_id",
@@ -37,9 +40,29 @@ __all__ = [
 ]
 
 
+#: The largest sol a parameter names: five digits, as :func:`sol_part` writes it (about 270 Earth
+#: years of surface operations). Beyond it folder names would stop sorting by sol.
+MAX_SOL = 99_999
+
+
 def sol_part(sol: int | None) -> str:
     """``sol00100``, or ``unknown-sol`` for a product whose sol is not known."""
     return f"sol{sol:05d}" if sol is not None else "unknown-sol"
+
+
+_WRITTEN_TOP = re.compile(r"(incoming|quarantine|work|sol[0-9]{5,}|unknown-sol|catalog\.sqlite.*|\..*)")
+
+
+def is_pipeline_area(relative: str) -> bool:
+    """Whether ``relative`` (a path inside a storage root, ``/``-separated) lies in a part of the
+    root the pipeline writes: ``incoming/``, ``quarantine/``, ``work/``, a published sol folder,
+    the catalog, or a hidden folder of the store (``.tmp/``, ``.versions/``).
+
+    >>> is_pipeline_area("incoming/sol00100"), is_pipeline_area("synthetic/sol00100/raw")
+    (True, False)
+    """
+    top = relative.strip("/").split("/")[0]
+    return bool(top) and _WRITTEN_TOP.fullmatch(top) is not None
 
 
 # --- published outputs ----------------------------------------------------------------------------

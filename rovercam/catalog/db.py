@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from rovercam import layout
 from rovercam.catalog.schema import LineageRow, OutputRow, ProductRow, RunRow
-from rovercam.errors import CatalogError, StorageError
+from rovercam.errors import CatalogError, ParameterError, StorageError
 
 __all__ = [
     "Catalog",
@@ -392,7 +392,9 @@ class Catalog:
             )
 
     def runs(self, *, sol: int | None = None, limit: int = 50) -> list[RunRecord]:
-        """Processing runs, newest first (optionally of one sol), at most ``limit``."""
+        """Processing runs, newest first (optionally of one sol), at most ``limit`` (1 to 2**31 - 1)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit < 2**31:
+            raise ParameterError(f"limit: a whole number 1 to {2**31 - 1}, got {limit!r}")
         with self._session("runs") as s:
             q = select(RunRow)
             if sol is not None:

@@ -3,10 +3,17 @@
 Every filter is optional and they combine with AND. Times are compared in UTC; an output
 matches a time window when its input time span overlaps it (``start_time <= until`` and
 ``end_time >= since``), so outputs recorded without times never match a time filter.
+
+Filters are bound parameters, never SQL text, and a camera prefix has its LIKE wildcards
+escaped: ``camera="%"`` matches an instrument named ``%``, not every instrument. A sol outside
+``0..MAX_SOL`` (:data:`rovercam.layout.MAX_SOL`), a reversed sol range, or a text filter with
+control characters or over 255 characters is refused with :class:`~rovercam.errors.ParameterError`
+(PostgreSQL would refuse a 64-bit sol or a NUL byte with a database error instead).
 """
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from dataclasses import dataclass
 
 from sqlalchemy import Select, or_, select
@@ -22,7 +29,8 @@ from rovercam.catalog.db import (
     product_record,
 )
 from rovercam.catalog.schema import LineageRow, OutputRow, ProductRow
-from rovercam.errors import CatalogError
+from rovercam.errors import CatalogError, ParameterError
+from rovercam.layout import MAX_SOL
 
 __all__ = ["search_outputs", "search_products", "lineage_report", "Lineage", "LineageInput"]
 
@@ -52,22 +60,47 @@ def _utc(t: _dt.datetime | None, what: str) -> _dt.datetime | None:
     return t.replace(tzinfo=_dt.timezone.utc) if t.tzinfo is None else t.astimezone(_dt.timezone.utc)
 
 
+def _check_sol(sol: int, what: str) -> int:
+    """``sol`` as an int in ``0..MAX_SOL`` (numpy integers too; no bool, float or string)."""
+    try:
+        value = operator.index(sol)
+    except TypeError:
+        value = -1
+    if isinstance(sol, bool) or not 0 <= value <= MAX_SOL:
+        raise ParameterError(f"{what}: a sol is a whole number 0 to {MAX_SOL}, got {str(sol)[:40]!r}")
+    return value
+
+
+def _check_text(value: str | None, what: str) -> str | None:
+    """A text filter as given; refused when it is no string, too long, or has control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 255 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ParameterError(f"{what}: at most 255 printable characters, got {str(value)[:40]!r}")
+    return value
+
+
 def _sol_filter(q: Select, column, sol: int | None, sols: tuple[int, int] | None) -> Select:
     if sol is not None:
-        q = q.where(column == sol)
+        q = q.where(column == _check_sol(sol, "sol"))
     if sols is not None:
-        lo, hi = sols
+        lo, hi = (_check_sol(s, "sols") for s in sols)
         if lo > hi:
-            raise ValueError(f"sols range must be (low, high), got {sols}")
+            raise ParameterError(f"sols: the range must be (low, high), got {tuple(sols)}")
         q = q.where(column >= lo, column <= hi)
     return q
 
 
+def _like_literal(text: str) -> str:
+    """``text`` with LIKE's wildcards (``%``, ``_``) and the escape character made literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _camera_filter(q: Select, column, camera: str | None) -> Select:
     """Exact instrument id, or every instrument starting with ``camera_`` (NAVCAM -> NAVCAM_LEFT)."""
-    if camera:
+    if _check_text(camera, "camera"):
         cam = camera.upper()
-        q = q.where(or_(column == cam, column.like(f"{cam}\\_%", escape="\\")))
+        q = q.where(or_(column == cam, column.like(f"{_like_literal(cam)}\\_%", escape="\\")))
     return q
 
 
@@ -110,9 +143,9 @@ def search_outputs(
     since, until = _utc(since, "since"), _utc(until, "until")
     q = _sol_filter(select(OutputRow), OutputRow.sol, sol, sols)
     q = _camera_filter(q, OutputRow.instrument, camera)
-    if kind:
+    if _check_text(kind, "kind"):
         q = q.where(OutputRow.kind == kind)
-    if mission:
+    if _check_text(mission, "mission"):
         q = q.where(OutputRow.mission == mission)
     if since is not None:
         q = q.where(OutputRow.end_time >= since)
@@ -145,7 +178,7 @@ def search_products(
     since, until = _utc(since, "since"), _utc(until, "until")
     q = _sol_filter(select(ProductRow), ProductRow.sol, sol, sols)
     q = _camera_filter(q, ProductRow.instrument, camera)
-    if state:
+    if _check_text(state, "state"):
         q = q.where(ProductRow.state == state)
     if since is not None:
         q = q.where(ProductRow.start_time >= since)

@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from rovercam import __version__
 from rovercam.cli.catalog import add_catalog_parser
-from rovercam.cli.checks import sol_number
+from rovercam.cli.checks import latest_count, sol_number, sol_range
 from rovercam.cli.console import console, err, fail, print_json
 from rovercam.cli.orchestration import cmd_demo, cmd_reprocess, cmd_run, cmd_serve
 from rovercam.cli.products import (
@@ -57,24 +57,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sol_range(text: str) -> tuple[int, int]:
-    lo, sep, hi = text.partition("-")
-    try:
-        sols = (int(lo), int(hi)) if sep else (int(lo), int(lo))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sol range must be N or A-B, got {text!r}") from None
-    if min(sols) < 0:
-        raise argparse.ArgumentTypeError(f"sols are whole numbers >= 0, got {text!r}")
-    return sols
-
-
 def _utc_time(text: str):
     import datetime as dt
 
     try:
         t = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"time must be ISO 8601 (2021-05-30T10:00Z), got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"time must be ISO 8601 (2021-05-30T10:00Z), got {text[:40]!r}") from None
     return t if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
@@ -114,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="fetch a sol's new products from a source and process them (ingest-sol flow)")
     r.add_argument("--sol", type=sol_number, help="the sol (default: the source's latest --latest sols)")
-    r.add_argument("--latest", type=int, default=1, help="how many of the newest sols when --sol is absent")
+    r.add_argument("--latest", type=latest_count, default=1,
+                   help="how many of the newest sols when --sol is absent (1 to 100)")
     r.add_argument("--input", required=True,
                    help="source: a folder, an s3:// prefix, an http(s) PDS-like volume or raw-image feed")
     r.add_argument("--out", help="storage root (default from configuration)")
@@ -167,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--label-only", action="store_true", help="read the label alone (no pixels)")
     i.set_defaults(func=cmd_inspect)
 
-    add_catalog_parser(sub, sol_type=sol_number, sol_range=_sol_range, utc_time=_utc_time)
+    add_catalog_parser(sub, sol_type=sol_number, sol_range=sol_range, utc_time=_utc_time)
 
     b = sub.add_parser("bench", help="run a benchmark and print its figures")
     b.add_argument("name")

@@ -1,8 +1,10 @@
-"""The ``catalog`` verbs: ``products``, ``outputs``, ``runs``, ``lineage`` and ``export-stac``.
+"""The ``catalog`` verbs: ``products``, ``outputs``, ``runs``, ``lineage``, ``verify`` and
+``export-stac``.
 
 All of them read: they open an existing catalog (:func:`rovercam.cli.checks.open_catalog`) and
 fail with one line when there is none. Every listing takes ``--json`` (one JSON document on
-stdout).
+stdout). ``verify`` checks the catalog against storage (:func:`rovercam.publish.verify_catalog`)
+and exits with status 1 when they disagree.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import argparse
 
 from rich.markup import escape
 
-from rovercam.cli.checks import open_catalog, storage_overrides
+from rovercam.cli.checks import count, open_catalog, storage_overrides
 from rovercam.cli.console import print_json, print_records, record_json, say
 
 __all__ = ["cmd_catalog", "PRODUCT_STATES"]
@@ -37,6 +39,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     with open_catalog(settings) as cat:
         if args.what == "lineage":
             return _lineage(cat, args)
+        if args.what == "verify":
+            return _verify(cat, settings, args)
         if args.what == "runs":
             rows = cat.runs(sol=args.sol, limit=args.limit)
             columns = _RUN_COLUMNS
@@ -90,9 +94,26 @@ def _lineage(cat, args: argparse.Namespace) -> int:
     return 0
 
 
+def _verify(cat, settings, args: argparse.Namespace) -> int:
+    from rovercam.publish import verify_catalog
+    from rovercam.storage import Store
+
+    result = verify_catalog(Store.from_settings(settings), cat, products=not args.outputs_only)
+    if args.json:
+        print_json(result.to_dict())
+    elif result.ok:
+        say(f"catalog and storage agree: {result.outputs} outputs, {result.files} files"
+            + (f", {result.products} products" if result.products else ""))
+    else:
+        print_records(f"catalog verify: {len(result.problems)} problem(s) ({escape(settings.catalog_url)}; "
+                      f"{result.outputs} outputs, {result.files} files)", ("where", "problem"),
+                      [(p.where, p.problem) for p in result.problems], whole={"where"})
+    return 0 if result.ok else 1
+
+
 def add_catalog_parser(sub, *, sol_type, sol_range, utc_time) -> None:
     """Add the ``catalog`` verb and its sub-verbs to the ``rovercam`` subparsers."""
-    c = sub.add_parser("catalog", help="list, search, lineage, STAC export (read-only)")
+    c = sub.add_parser("catalog", help="list, search, lineage, verify, STAC export (read-only)")
     c.add_argument("--out", help="storage root (default from configuration)")
     csub = c.add_subparsers(dest="what", required=True)
     storage = {"help": "storage root (default from configuration)", "default": argparse.SUPPRESS}
@@ -121,13 +142,19 @@ def add_catalog_parser(sub, *, sol_type, sol_range, utc_time) -> None:
     co.add_argument("--json", action="store_true", help="print JSON (every field, ids whole)")
     cr = csub.add_parser("runs", help="processing runs, newest first")
     cr.add_argument("--sol", type=sol_type, help="one sol")
-    cr.add_argument("--limit", type=int, default=50, help="at most this many runs (default 50)")
+    cr.add_argument("--limit", type=count, default=50, help="at most this many runs (default 50)")
     cr.add_argument("--json", action="store_true", help="print JSON (every field, with the run summaries)")
     cr.add_argument("--out", **storage)
     cl = csub.add_parser("lineage", help="the inputs and run behind one output")
     cl.add_argument("output_id")
     cl.add_argument("--json", action="store_true", help="print JSON")
     cl.add_argument("--out", **storage)
+    cv = csub.add_parser("verify", help="check the catalog against storage: every row's files with their "
+                         "checksums, every published version's row (exit status 1 on a problem)")
+    cv.add_argument("--json", action="store_true", help="print JSON: counts and every problem")
+    cv.add_argument("--outputs-only", action="store_true",
+                    help="skip the product rows (staged products are not read again)")
+    cv.add_argument("--out", **storage)
     ce = csub.add_parser("export-stac", help="write a static STAC catalog of the outputs")
     ce.add_argument("dest", help="output folder")
     filters(ce, outputs=True)

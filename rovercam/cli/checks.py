@@ -7,25 +7,57 @@ Readers open the storage root and catalog with :func:`open_catalog`, which never
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
 from rovercam.catalog import Catalog, open_existing
 from rovercam.errors import ParameterError
+from rovercam.layout import MAX_SOL
+from rovercam.sources import MAX_LATEST_SOLS
 
-__all__ = ["ParameterError", "sol_number", "storage_overrides", "open_catalog", "check_input",
-           "check_stages", "check_reprocess"]
+__all__ = ["ParameterError", "sol_number", "sol_range", "count", "latest_count", "storage_overrides",
+           "open_catalog", "check_input", "check_stages", "check_reprocess"]
+
+#: The most rows a listing returns (``catalog runs --limit``).
+MAX_ROWS = 1_000_000
+
+
+def _whole(text: str, what: str, lo: int, hi: int) -> int:
+    """``text`` as a whole number in ``lo..hi``, or an ``argparse`` error naming ``what``."""
+    digits = text.strip()
+    if len(digits) > 20 or not re.fullmatch(r"[+-]?[0-9]+", digits):  # Python refuses int() of 5000 digits
+        raise argparse.ArgumentTypeError(f"{what} is a whole number >= {lo} and <= {hi}, got {text[:40]!r}")
+    value = int(digits)
+    if not lo <= value <= hi:
+        raise argparse.ArgumentTypeError(f"{what} is a whole number >= {lo} and <= {hi}, got {value}")
+    return value
 
 
 def sol_number(text: str) -> int:
-    """``argparse`` type of ``--sol``: a whole number >= 0."""
-    try:
-        sol = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"a sol is a whole number >= 0, got {text!r}") from None
-    if sol < 0:
-        raise argparse.ArgumentTypeError(f"a sol is a whole number >= 0, got {sol}")
-    return sol
+    """``argparse`` type of ``--sol``: a whole number 0 to :data:`rovercam.layout.MAX_SOL`."""
+    return _whole(text, "a sol", 0, MAX_SOL)
+
+
+def sol_range(text: str) -> tuple[int, int]:
+    """``argparse`` type of ``--sols``: ``N`` or ``A-B`` (inclusive, ``A <= B``), sols as :func:`sol_number`."""
+    lo, sep, hi = text.strip().partition("-")
+    if not lo or (sep and not hi):
+        raise argparse.ArgumentTypeError(f"sol range must be N or A-B, got {text[:40]!r}")
+    sols = (sol_number(lo), sol_number(hi)) if sep else (sol_number(lo),) * 2
+    if sols[0] > sols[1]:
+        raise argparse.ArgumentTypeError(f"sol range A-B needs A <= B, got {text!r}")
+    return sols
+
+
+def count(text: str) -> int:
+    """``argparse`` type of ``--limit``: a whole number 1 to :data:`MAX_ROWS`."""
+    return _whole(text, "a count", 1, MAX_ROWS)
+
+
+def latest_count(text: str) -> int:
+    """``argparse`` type of ``run --latest``: 1 to :data:`rovercam.sources.MAX_LATEST_SOLS`."""
+    return _whole(text, "--latest", 1, MAX_LATEST_SOLS)
 
 
 def storage_overrides(out: str | None) -> dict[str, Any] | None:
@@ -38,12 +70,17 @@ def open_catalog(settings: Any) -> Catalog:
     return open_existing(settings.catalog_url, settings.storage_root)
 
 
-def check_input(source: str, sol: int | None = None) -> str:
+def check_input(source: str, sol: int | None = None, storage_root: str | None = None) -> str:
     """A ``run --input`` source: a URL as given, or an existing local folder, made absolute.
 
+    The location must be one a run may read (:func:`rovercam.sources.check_source`: no system
+    folder, no credentials in a URL, not the storage root nor inside what the pipeline writes).
     For a local folder and a given ``sol``, the folder must hold products of that sol (the
     message lists the sols it holds). Remote sources are listed by the flow, not here.
     """
+    from rovercam.sources import check_source
+
+    check_source(source, storage_root)
     if "://" in source:
         return source
     path = Path(source).resolve()
@@ -83,15 +120,16 @@ def check_reprocess(settings: Any, sol: int, cameras: Sequence[str] | None,
     check_stages(stages)
     with open_catalog(settings) as catalog:
         rows = [r for r in catalog.products() if r.state == "ingested"]
-    sols = sorted({r.sol for r in rows if r.sol is not None})
-    if sol not in sols:
-        raise ParameterError(f"--sol {sol}: no ingested products for this sol in {settings.catalog_url}; "
-                             f"sols: {_ranges(sols) or 'none'}")
-    instruments = sorted({r.instrument for r in rows if r.sol == sol and r.instrument})
-    unknown = [c for c in cameras or () if not any(i.upper().startswith(c.upper()) for i in instruments)]
-    if unknown:
-        raise ParameterError(f"--cameras: sol {sol} has no camera {', '.join(map(repr, unknown))}; "
-                             f"cameras: {', '.join(instruments)}")
+        sols = sorted({r.sol for r in rows if r.sol is not None})
+        if sol not in sols:
+            raise ParameterError(f"--sol {sol}: no ingested products for this sol in {settings.catalog_url}; "
+                                 f"sols: {_ranges(sols) or 'none'}")
+        from rovercam.pipeline import check_cameras
+
+        try:
+            check_cameras(catalog, sol, cameras)
+        except ParameterError as exc:
+            raise ParameterError(f"--{exc}") from None
 
 
 def _ranges(values: Sequence[int]) -> str:

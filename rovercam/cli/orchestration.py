@@ -134,7 +134,10 @@ def print_sol_report(report: dict) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    source = check_input(args.input, args.sol)
+    from rovercam.config import load
+
+    settings = load(args.config, overrides=storage_overrides(args.out))
+    source = check_input(args.input, args.sol, settings.storage_root)
     _prefect_env()
     _heartbeats()
     from rovercam_flows.ingest_sol import ingest_sol

@@ -16,7 +16,7 @@ This package never imports Prefect (tests/test_architecture.py).
 """
 from rovercam.pipeline.calibration import remembered_calibration, with_calibration
 from rovercam.pipeline.plan import Decision, MosaicPlan, Planner, PreviousRun, previous_run, summarize
-from rovercam.pipeline.preview import cataloged_paths, plan_reprocess
+from rovercam.pipeline.preview import cataloged_paths, check_cameras, plan_reprocess
 from rovercam.pipeline.report import SolReport
 from rovercam.pipeline.results import CalibrateResult, Failure, FrameRef, MosaicRef, MosaicResult, PublishResult
 from rovercam.pipeline.stages import CHAIN_STAGES, STAGE_CHOICES, STAGES, StageChoice, stages_to_refresh
@@ -25,5 +25,5 @@ __all__ = [
     "STAGES", "CHAIN_STAGES", "STAGE_CHOICES", "StageChoice", "stages_to_refresh",
     "FrameRef", "Failure", "CalibrateResult", "MosaicRef", "MosaicResult", "PublishResult",
     "Decision", "MosaicPlan", "Planner", "PreviousRun", "previous_run", "summarize",
-    "SolReport", "cataloged_paths", "plan_reprocess", "remembered_calibration", "with_calibration",
+    "SolReport", "cataloged_paths", "check_cameras", "plan_reprocess", "remembered_calibration", "with_calibration",
 ]

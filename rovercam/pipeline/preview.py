@@ -12,7 +12,7 @@ from typing import Sequence
 from rovercam import cachekey
 from rovercam.catalog import Catalog
 from rovercam.config import Settings
-from rovercam.errors import CatalogError, ProductError, StorageError
+from rovercam.errors import CatalogError, ParameterError, ProductError, StorageError
 from rovercam.ingest import IngestResult
 from rovercam.pipeline.calibration import remembered_calibration, with_calibration
 from rovercam.pipeline.plan import Decision, Planner, previous_run
@@ -21,7 +21,7 @@ from rovercam.pipeline.stages import stages_to_refresh
 from rovercam.products import Limits, read_product
 from rovercam.storage import Store
 
-__all__ = ["cataloged_paths", "plan_reprocess"]
+__all__ = ["cataloged_paths", "check_cameras", "plan_reprocess"]
 
 
 def cataloged_paths(catalog: Catalog, sol: int, cameras: Sequence[str] | None = None) -> list[str]:
@@ -31,6 +31,23 @@ def cataloged_paths(catalog: Catalog, sol: int, cameras: Sequence[str] | None = 
     rows = catalog.products(sol=sol)
     return sorted({r.path for r in rows if r.state == "ingested" and r.path
                    and (not wanted or any((r.instrument or "").upper().startswith(c) for c in wanted))})
+
+
+def check_cameras(catalog: Catalog, sol: int, cameras: Sequence[str] | None) -> None:
+    """Refuse cameras the sol's ingested products do not have (by instrument id or prefix).
+
+    Raises
+    ------
+    ParameterError
+        A camera matches no instrument of the sol; the message lists the sol's instruments.
+    """
+    if not cameras:
+        return
+    instruments = sorted({r.instrument for r in catalog.products(sol=sol) if r.state == "ingested" and r.instrument})
+    unknown = [c for c in cameras if not any(i.upper().startswith(c.upper()) for i in instruments)]
+    if unknown:
+        raise ParameterError(f"cameras: sol {sol} has no camera {', '.join(repr(c[:64]) for c in unknown)}; "
+                             f"cameras: {', '.join(instruments) or 'none (no ingested products)'}")
 
 
 def _described(path: str, content_sha256: str, settings: Settings) -> IngestResult | None:

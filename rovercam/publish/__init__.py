@@ -13,7 +13,9 @@ level, units). The kind modules only prepare the files and the kind's own proper
 - :func:`publish_files`: already-encoded files of any other kind.
 
 :func:`audit_published` (:mod:`.audit`) lists anything partial or inconsistent that a reader of
-the store or catalog could see. Store keys and output ids come from :mod:`rovercam.layout`.
+the store or catalog could see; :func:`verify_catalog` (:mod:`.verify`, ``rovercam catalog
+verify``) adds the other direction (every published version has its row) and the product rows.
+Store keys and output ids come from :mod:`rovercam.layout`.
 """
 from rovercam.publish.audit import audit_published
 from rovercam.publish.core import (
@@ -35,6 +37,7 @@ from rovercam.publish.edl import (
 )
 from rovercam.publish.mosaic import RADIANCE_UNIT, PublishedMosaic, publish_mosaic
 from rovercam.publish.sequence import MP4_MEDIA_TYPE, publish_sequence
+from rovercam.publish.verify import Problem, Verification, verify_catalog
 
 __all__ = [
     "publish_output",
@@ -53,6 +56,9 @@ __all__ = [
     "sequence_products",
     "merged_provenance",
     "audit_published",
+    "verify_catalog",
+    "Verification",
+    "Problem",
     "NETCDF_MEDIA_TYPE",
     "MP4_MEDIA_TYPE",
     "GEOJSON_MEDIA_TYPE",

@@ -76,7 +76,13 @@ def audit_published(
             for name, key in out.storage_keys.items():
                 if not key.endswith(f"/v{out.version}/{name}"):
                     problems.append(f"catalog {out.output_id}: {key} is not {name} of v{out.version}")
-                elif not store.exists(key):
+                    continue
+                try:
+                    present = store.exists(key)
+                except StorageError as e:  # a key no reader may follow (absolute, "..")
+                    problems.append(f"catalog {out.output_id}: {e}")
+                    continue
+                if not present:
                     problems.append(f"catalog {out.output_id}: {key} is missing")
                 elif out.checksums and out.checksums.get(name) != committed[out.version].get(name):
                     problems.append(f"catalog {out.output_id}: checksum of {name} differs from storage")
@@ -99,8 +105,11 @@ def _check_version_folder(store: Store, prefix: str, version: int, files: dict[s
     actual = {name: sha256_bytes(store.read_bytes(f"{vprefix}/{name}")) for name in present}
     problems = []
     if files is not None:
-        if actual != files:
+        if set(actual) != set(files):
             problems.append(f"{vprefix}: files {sorted(actual)} do not match the commit record {sorted(files)}")
+        changed = sorted(n for n in set(actual) & set(files) if actual[n] != files[n])
+        if changed:
+            problems.append(f"{vprefix}: files {changed} do not match the commit record (sha256 differs)")
     items = [n for n in present if n.endswith(".stac.json")]
     if files is None and not items:
         problems.append(f"{vprefix}: uncommitted folder without a STAC item to check it against")

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from rovercam.sources.feed import FeedSource, sidecar_from_item
 from rovercam.sources.filesystem import FilesystemSource, source_calibration
 from rovercam.sources.layout import group_files, sol_of_folder
+from rovercam.sources.location import MAX_LATEST_SOLS, check_source
 from rovercam.sources.model import (
     FetchedProduct,
     FetchProblem,
@@ -53,6 +54,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "open_source",
+    "check_source",
+    "MAX_LATEST_SOLS",
     "SourceKind",
     "Source",
     "FilesystemSource",
@@ -129,12 +132,15 @@ def open_source(spec: str, *, kind: SourceKind = "auto", settings: Settings | No
     Raises
     ------
     rovercam.errors.SourceError
-        ``spec`` cannot be opened as that kind (a bad URL, a missing fsspec backend).
+        ``spec`` cannot be opened as that kind (a bad URL, a missing fsspec backend), or is a
+        location no run may read (:func:`check_source`: a system folder, credentials in the URL,
+        the storage root of ``settings`` or a part of it the pipeline writes).
     ValueError
         An unknown ``kind`` or an invalid option value.
     """
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"spec must be a non-empty string, got {spec!r}")
+    check_source(spec, settings.storage_root if settings is not None else None)
     if kind == "auto":
         kind = _guess(spec)
     options: dict[str, Any] = {"timeout_s": 30.0, "retries": 3, "backoff_s": 0.5,

@@ -37,7 +37,7 @@ from rovercam.synth.contact import contact_sheet
 from rovercam.synth.pointing import NavcamPair, Pointing, RoverPose, navcam_pair
 from rovercam.synth.sensor import SensorSpec
 from rovercam.synth.shots import TERRAIN_PROFILES
-from rovercam.synth.sol import PROFILES, Profile, generate_sol
+from rovercam.synth.sol import MAX_GENERATED_SOL, PROFILES, Profile, generate_sol
 from rovercam.synth.terrain import Landmark, Terrain, TerrainParams, build_terrain
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest, Truth, load_truth
 from rovercam.synth.world import Fiducial, Panorama, WorldParams
@@ -57,6 +57,7 @@ __all__ = [
     "ExpectedBad",
     "Profile",
     "PROFILES",
+    "MAX_GENERATED_SOL",
     "SensorSpec",
     "WorldParams",
     "Fiducial",

@@ -47,6 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.camera.coordinates import azimuth_elevation
+from rovercam.errors import ParameterError
 from rovercam.products import CFA, Companding, CoordinateSystem, Product, ProductMeta, Subframe
 from rovercam.products import format_m2020_id, write_pds3
 from rovercam.radiometry import design_sqrt_lut, write_flat, write_lut
@@ -74,7 +75,10 @@ from rovercam.synth.progress import Steps
 from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
 from rovercam.synth.world import Panorama, default_world, render_panorama, sample_panorama
 
-__all__ = ["generate_sol", "Profile", "PROFILES", "Rig", "RIGS", "default_sensors"]
+__all__ = ["generate_sol", "Profile", "PROFILES", "Rig", "RIGS", "default_sensors", "MAX_GENERATED_SOL"]
+
+#: The largest sol the generator writes: product ids carry the sol in four digits.
+MAX_GENERATED_SOL = 9999
 
 log = logging.getLogger(__name__)
 
@@ -248,8 +252,9 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     if profile not in PROFILES and profile not in TERRAIN_PROFILES:
         raise ValueError(f"profile must be one of {sorted(PROFILES) + list(TERRAIN_PROFILES)}, "
                          f"got {profile!r}")
-    if not 0 <= sol <= 9999:
-        raise ValueError(f"sol must be in 0..9999, got {sol!r}")
+    if not 0 <= sol <= MAX_GENERATED_SOL:
+        raise ParameterError(f"sol must be in 0..{MAX_GENERATED_SOL} (generated product ids carry a four-digit "
+                             f"sol), got {sol!r}")
     if pointing_error_deg < 0:
         raise ValueError(f"pointing_error_deg must be >= 0, got {pointing_error_deg!r}")
     if profile in TERRAIN_PROFILES:

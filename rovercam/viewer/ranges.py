@@ -16,7 +16,7 @@ from rovercam.errors import RovercamError
 
 __all__ = ["ByteRange", "RangeNotSatisfiable", "parse_range", "iter_file"]
 
-_RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+_RANGE = re.compile(r"^\s*bytes\s*=\s*([0-9]*)\s*-\s*([0-9]*)\s*$", re.IGNORECASE)
 
 #: Bytes per read when streaming a file (a COG block is 512 x 512 x 4 B at most before DEFLATE).
 CHUNK_BYTES = 256 * 1024
@@ -82,7 +82,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     m = _RANGE.match(header)
     if m is None:
         return None
-    first, last = m.group(1), m.group(2)
+    first, last = _bounded(m.group(1)), _bounded(m.group(2))
     if first == "" and last == "":
         return None
     if first == "":  # suffix: the last n bytes
@@ -97,6 +97,13 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         raise RangeNotSatisfiable(header, size)
     stop = size if last == "" else min(size, int(last) + 1)
     return ByteRange(start, stop, size)
+
+
+def _bounded(digits: str) -> str:
+    """A byte position as decimal digits, capped at 10**18 (far past any file): Python refuses
+    ``int()`` of more than 4300 digits, and any longer number means the same as 10**18 here."""
+    digits = digits.lstrip("0") or ("0" if digits else "")
+    return digits if len(digits) <= 18 else "1" + "0" * 18
 
 
 def iter_file(f: IO[bytes], start: int, length: int, *, chunk: int = CHUNK_BYTES) -> Iterator[bytes]:
