@@ -40,7 +40,6 @@ import io
 import sys
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlsplit
 
 __all__ = ["run"]
 
@@ -209,20 +208,6 @@ def _search_cases(cat: Any) -> dict[str, Callable[[], bool]]:
     return cases
 
 
-def _request(url: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    u = urlsplit(url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-    try:
-        conn.putrequest("GET", path, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v.encode("utf-8"))
-        conn.endheaders()
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
-
-
 def _viewer_requests(oid: str, name: str) -> list[tuple[str, str, dict[str, str], set[int]]]:
     """(label, raw path, headers, accepted statuses)."""
     v = f"/api/outputs/{oid}/value.json"
@@ -279,6 +264,7 @@ def _viewer_cases(root: Path, store: Any, cat: Any, outs: list[Any],
                   workdir: Path) -> tuple[dict[str, Callable[[], bool]], dict[str, Any]]:
     """Viewer requests, and the state they share (the library; the server's URL, set by :func:`run`
     once one server is started for all of them)."""
+    from rovercam.testing.web import raw_get
     from rovercam.viewer.library import Library
 
     (root / "secret.txt").write_bytes(_CANARY)
@@ -296,7 +282,7 @@ def _viewer_cases(root: Path, store: Any, cat: Any, outs: list[Any],
         global _opened
         _opened = []
         try:
-            status, body = _request(state["url"], path, headers)
+            status, body = raw_get(state["url"], path, headers)
         except (OSError, http.client.HTTPException):
             return False
         finally:

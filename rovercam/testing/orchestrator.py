@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal
 
+from rovercam.testing.web import healthy
+
 __all__ = ["PrefectServer", "TrialOutcome", "flow_runs", "free_port", "kill_trial", "orphan_outputs",
            "prepare_sol", "published_at_least", "stage_running", "timed_run"]
 
@@ -45,14 +47,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
 
 
 class PrefectServer:
@@ -115,7 +109,7 @@ class PrefectServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"prefect server exited with {self.proc.returncode}: "
                                    + self.log_path.read_text()[-2000:])
-            if _healthy(f"{self.api}/health"):
+            if healthy(f"{self.api}/health"):
                 return time.monotonic() - t0
             time.sleep(0.3)
         self.kill()

@@ -8,10 +8,11 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+
+from rovercam.testing.web import healthy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -35,14 +36,6 @@ def _wait(predicate, proc: subprocess.Popen, timeout: float, what: str) -> None:
     raise TimeoutError(f"no {what} within {timeout:.0f} s")
 
 
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status == 200
-    except OSError:
-        return False
-
-
 def _kill(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
@@ -61,7 +54,7 @@ def test_serve_stops_within_10_s_on_sigterm_without_a_traceback(tmp_path):
                               stderr=subprocess.STDOUT, start_new_session=True)
     serve = None
     try:
-        _wait(lambda: _healthy(f"{api}/health"), server, 180, "healthy Prefect server")
+        _wait(lambda: healthy(f"{api}/health"), server, 180, "healthy Prefect server")
         log = tmp_path / "serve.log"
         serve = subprocess.Popen([sys.executable, "-m", "rovercam.cli", "serve"], env={**env, "PREFECT_API_URL": api},
                                  cwd=REPO, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)

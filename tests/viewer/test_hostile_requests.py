@@ -7,13 +7,12 @@ Truth: HTTP semantics (RFC 9110 for Range), the catalog rows of the fixture's pa
 from __future__ import annotations
 
 import contextlib
-import http.client
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 
+from rovercam.testing.web import raw_get
 from rovercam.viewer.ranges import RangeNotSatisfiable, parse_range
 
 _opened: list[str] = []
@@ -37,20 +36,6 @@ def _recording():
         yield _opened
     finally:
         _hook["recording"] = False
-
-
-def _get(server_url: str, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
-    u = urlsplit(server_url)
-    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=20)
-    try:
-        conn.putrequest("GET", path, skip_accept_encoding=True)
-        for k, v in (headers or {}).items():
-            conn.putheader(k, v.encode("utf-8"))
-        conn.endheaders()
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 FILE = "SYN_NAVCAM-LEFT_EQR_thumb.png"
@@ -81,7 +66,7 @@ FILE = "SYN_NAVCAM-LEFT_EQR_thumb.png"
 def test_hostile_requests_get_a_clean_answer(server_url, viewer_store, path, headers, statuses):
     (viewer_store.root / "canary.txt").write_bytes(b"canary-bytes")
     with _recording():
-        status, body = _get(server_url, path.format(id=viewer_store.left_id), headers)
+        status, body = raw_get(server_url, path.format(id=viewer_store.left_id), headers)
     assert status in statuses, (path[:80], status)
     assert b"canary-bytes" not in body
     root = str(Path(viewer_store.root).resolve())
@@ -107,5 +92,5 @@ def test_a_start_with_thousands_of_digits_is_not_satisfiable():
 def test_the_audit_hook_sees_the_served_file(server_url, viewer_store):
     """Control: a listed file's read is seen, so the checks above are not vacuous."""
     with _recording():
-        status, _ = _get(server_url, f"/files/{viewer_store.left_id}/{FILE}")
+        status, _ = raw_get(server_url, f"/files/{viewer_store.left_id}/{FILE}")
     assert status == 200 and any(p.endswith(FILE) for p in _opened), _opened
