@@ -39,33 +39,15 @@ log = logging.getLogger(__name__)
 
 def _plain(sol: int, raw: Path, root: Path, sol_dir: Path) -> float:
     """The pipeline as plain function calls, no orchestration: seconds."""
-    from rovercam import chain, ingest
+    from rovercam import ingest
     from rovercam.catalog import Catalog
-    from rovercam.mosaic.build import build_mosaic
-    from rovercam.bands import band_count
-    from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
-    from rovercam.products import Limits, read_product
-    from rovercam.publish import publish_mosaic
     from rovercam.storage import Store
+    from rovercam.testing.plain import plain_sol
 
     settings, _ = generated_sol_settings(root, sol_dir)
     t0 = time.perf_counter()
-    store, catalog = Store.from_settings(settings), Catalog(settings.catalog_url)
-    limits = Limits(**settings.limits.model_dump())
-    results = [ingest.ingest_one(p, limits=limits, store=store, catalog=catalog, sol_hint=sol)
-               for p in ingest.discover(raw)]
-    ok = [r for r in results if r.state == "ingested"]
-    frames = {}
-    for r in ok:
-        frames[r.product_id] = chain.process_product(read_product(r.path, limits=limits), settings, sha256=r.sha256)
-    by_id = {r.product_id: r for r in ok}
-    fields = settings.mosaic.group_by
-    for key, members in group_records(list(frames), fields, describe=lambda pid: by_id[pid]).items():
-        for bands, pids in split_by_bands(members, lambda pid: band_count(frames[pid].image)):
-            if len(pids) >= settings.mosaic.min_frames:
-                name = mosaic_name(key, fields, settings.mosaic.projection, bands=bands)
-                mosaic = build_mosaic(name, [lambda p=p: frames[p] for p in pids], settings)
-                publish_mosaic(mosaic, store=store, catalog=catalog)
+    with Catalog(settings.catalog_url) as catalog:
+        plain_sol(ingest.discover(raw), sol, settings, store=Store.from_settings(settings), catalog=catalog)
     return time.perf_counter() - t0
 
 

@@ -74,40 +74,19 @@ def _sol_run(settings: Any, source_url: str, workdir: Path, catalog_url: str,
              before_publish: Callable[[], None]) -> int:
     """Fetch, ingest, calibrate, mosaic and publish one sol; returns the mosaics published.
     ``before_publish()`` is called once the frames are calibrated."""
-    from rovercam import chain, ingest
-    from rovercam.bands import band_count
     from rovercam.catalog import Catalog
     from rovercam.errors import RovercamError
-    from rovercam.mosaic.build import build_mosaic
-    from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
-    from rovercam.products import Limits, read_product
-    from rovercam.publish import publish_mosaic
     from rovercam.sources import open_source
     from rovercam.storage import Store
+    from rovercam.testing.plain import plain_sol
 
     src = open_source(source_url, settings=settings)
     fetched = src.fetch(src.list(SOL), workdir / "incoming")
     if not fetched.ok:
         raise RovercamError(f"fetch failed: {[(p.name, p.reason) for p in fetched.failed]}")
-    store = Store.from_settings(settings)
-    limits = Limits(**settings.limits.model_dump())
-    published = 0
     with Catalog(catalog_url) as catalog:
-        results = [ingest.ingest_one(p.path, limits=limits, store=store, catalog=catalog, sol_hint=SOL)
-                   for p in fetched.products]
-        ok = {r.product_id: r for r in results if r.state == "ingested"}
-        frames = {pid: chain.process_product(read_product(r.path, limits=limits), settings, sha256=r.sha256)
-                  for pid, r in ok.items()}
-        before_publish()
-        fields = settings.mosaic.group_by
-        for key, members in group_records(list(frames), fields, describe=lambda pid: ok[pid]).items():
-            for bands, pids in split_by_bands(members, lambda pid: band_count(frames[pid].image)):
-                if len(pids) >= settings.mosaic.min_frames:
-                    name = mosaic_name(key, fields, settings.mosaic.projection, bands=bands)
-                    mosaic = build_mosaic(name, [lambda p=p: frames[p] for p in pids], settings)
-                    publish_mosaic(mosaic, store=store, catalog=catalog)
-                    published += 1
-    return published
+        return plain_sol([p.path for p in fetched.products], SOL, settings, store=Store.from_settings(settings),
+                         catalog=catalog, before_publish=before_publish)
 
 
 def _publish_set(settings: Any, catalog_url: str, before_publish: Callable[[], None]) -> int:
