@@ -20,7 +20,7 @@ __all__ = ["quiet_expected_tracebacks", "ExpectedErrorFormatter"]
 
 def _expected() -> tuple[type[BaseException], ...]:
     """Errors whose message says it all: rovercam's own, and a Prefect server that stopped
-    answering (its HTTP client's transport errors; docs/operations.md, "Orchestrator faults")."""
+    answering (its HTTP client's transport errors; docs/reliability.md, "Orchestrator faults")."""
     import httpx
 
     return (RovercamError, httpx.TransportError)

@@ -3,7 +3,7 @@ run as Running forever.
 
 A flow-run process killed with SIGKILL (or lost with its machine, or left without a server to
 report to) cannot tell the server it stopped: its run, its stage subflows and their running task
-runs stay ``Running``. Two things fix that here (docs/operations.md, "Orchestrator faults"):
+runs stay ``Running``. Two things fix that here (docs/reliability.md, "Orchestrator faults"):
 
 - every top-level rovercam run labels itself with its owner, ``rovercam.host``, ``rovercam.pid``
   and ``rovercam.pid_start`` (the process start time, so a reused pid is not taken for the dead

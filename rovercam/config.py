@@ -80,7 +80,7 @@ class LimitsSettings(_Section):
 
 class FetchSettings(_Section):
     """Fetching from a source (``[fetch]``): timeouts, retries and the limits that keep a hostile
-    or broken source from filling the disk or the memory (docs/operations.md, "Hostile sources")."""
+    or broken source from filling the disk or the memory (docs/reliability.md, "Hostile sources")."""
 
     timeout_s: float = Field(30.0, gt=0)  # socket timeout of each request
     retries: int = Field(3, ge=0)  # extra attempts after a transient failure

@@ -251,4 +251,4 @@ class ParameterError(RovercamError, ValueError):
 class OrchestratorError(TransientError):
     """The Prefect server stopped answering while a run needed it (killed, restarting,
     unreachable): the run stopped. Rerunning once the server is back reuses the finished work
-    (docs/operations.md, "Orchestrator faults")."""
+    (docs/reliability.md, "Orchestrator faults")."""

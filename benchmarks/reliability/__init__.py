@@ -23,7 +23,7 @@ few soak sols); the full run is the benchmark (>= 5 kill trials, 30 soak sols).
 
 A part that raises does not stop the campaign: its exception is reported as
 ``<part>_error`` and the other parts still run. ``<part>_s`` is each part's wall time. The
-targets (docs/operations.md, "Reliability campaign") are: ``duplicate_rows``,
+targets (docs/reliability.md, "The campaign") are: ``duplicate_rows``,
 ``lost_versions``, ``written_outside_staging`` and ``catalog_verify_errors`` 0; every hostile
 case refused; ``server_kill_recovered`` = ``server_kill_trials``; S3 runs complete at a 10 %
 fault rate; ``soak_rss_growth_pct`` < 10.

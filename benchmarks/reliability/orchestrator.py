@@ -9,7 +9,7 @@ at a moment drawn uniformly from S..0.95 T (seeded, so reruns draw the same mome
 the same command again. Server trials restart the server on the same port and
 database right after the kill. ``quick`` (what CI can afford, ~2 minutes here: the server's start
 and six runs of the sol) skips T and kills at two fixed moments instead: the server while the
-calibrate stage runs, the run process once it has published its first mosaic. docs/operations.md, "Orchestrator faults", says what happens and
+calibrate stage runs, the run process once it has published its first mosaic. docs/reliability.md, "Orchestrator faults", says what happens and
 what the user sees.
 
 Figures:
@@ -34,7 +34,7 @@ Figures:
   (:func:`rovercam.testing.orphan_outputs`); ``republished_outputs``: outputs published twice;
   ``audit_problems``: audit lines, all trials;
 - ``catalog_runs_left_running``: trials after which the killed run's *catalog* run record still
-  says ``running`` (the catalog's own lease takeover marks those; docs/operations.md);
+  says ``running`` (the catalog's own lease takeover marks those; docs/reliability.md);
 - ``orchestrator_startup_s``, ``orchestrator_run_s``: S and T (None when quick); ``orchestrator_elapsed_s``: wall time of this part;
 - ``orchestrator_problems``: what went wrong otherwise (empty when all is well).
 """

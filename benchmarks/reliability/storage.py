@@ -1,6 +1,6 @@
 """Storage faults: S3 answering errors or nothing during fetch and publish, and a disk that fills up.
 
-Part of ``rovercam bench reliability`` (docs/operations.md, "Storage faults"). Machinery:
+Part of ``rovercam bench reliability`` (docs/reliability.md, "Storage faults"). Machinery:
 :func:`rovercam.testing.fault_proxy` (a proxy in front of a moto S3 server answering a seeded
 fraction of requests with HTTP 500 ``InternalError``, 503 ``SlowDown`` or no answer at all, in
 equal parts), :func:`rovercam.testing.tmpfs_command` (a real tmpfs of a few megabytes, when this

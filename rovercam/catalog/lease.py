@@ -20,7 +20,7 @@ servers, a scheduled deployment and a manual reprocess on another server all see
 
 Times are the database server's clock on PostgreSQL (hosts with skewed clocks still agree on a
 heartbeat's age) and this host's UTC clock on SQLite (a SQLite catalog is shared by processes
-of one host). docs/operations.md, "Concurrent runs of one sol", says how to operate it.
+of one host). docs/reliability.md, "Concurrent runs of one sol", says how to operate it.
 """
 from __future__ import annotations
 

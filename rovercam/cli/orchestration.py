@@ -40,7 +40,7 @@ def _prefect_env() -> None:
 def _heartbeats() -> None:
     """Flow-run heartbeats every 30 s (Prefect's minimum) for runs a server keeps: they let a run
     on another machine tell a dead run from a live one (:mod:`rovercam_flows.liveness`;
-    docs/operations.md, "Orchestrator faults")."""
+    docs/reliability.md, "Orchestrator faults")."""
     os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
 
 

@@ -13,7 +13,7 @@ Both directions are checked:
   sha256 one of its rows records; a quarantined product has its copy under ``quarantine/``.
 
 Nothing is written or repaired: problems are reported for an operator to act on
-(docs/operations.md, "Verifying a catalog against storage").
+(docs/reliability.md, "Verifying a catalog against storage").
 """
 from __future__ import annotations
 

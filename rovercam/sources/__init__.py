@@ -112,7 +112,7 @@ def open_source(spec: str, *, kind: SourceKind = "auto", settings: Settings | No
     settings : rovercam.config.Settings, optional, keyword-only
         Supplies defaults: ``storage.options`` as the fsspec options of an fsspec URL, the
         ``[fetch]`` section (timeouts, retries, deadline, label, listing and product limits,
-        redirect hosts; docs/operations.md, "Hostile sources"), and the smaller of
+        redirect hosts; docs/reliability.md, "Hostile sources"), and the smaller of
         ``fetch.max_product_bytes`` and ``limits.max_bytes`` as the largest product accepted.
     storage_options : dict, optional, keyword-only
         fsspec options for an fsspec URL (s3fs: ``endpoint_url``, ``key``, ``secret``, ...);

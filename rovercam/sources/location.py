@@ -1,7 +1,7 @@
 """Which source locations a run may read: refused before anything is listed or fetched.
 
 A source is walked for products and copied into the storage root, so some locations are refused
-outright (docs/operations.md, "Hostile parameters"):
+outright (docs/reliability.md, "Hostile parameters"):
 
 - a system folder, or anything inside one (``/etc``, ``file:///``, ``/proc``, ``/usr/lib``):
   walking them reads files that are no products, some of them endless (``/proc``, ``/dev``);

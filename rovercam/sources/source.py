@@ -19,7 +19,7 @@ local staging folder. :meth:`Source.fetch` is the same for every kind of source:
   ``deadline_s`` (an endless or dripping body), and what :mod:`rovercam.sources.transfer`
   refuses over HTTP (a redirect to another host or scheme, an encoded body, a body longer than
   its ``Content-Length``). Bodies are streamed in chunks of at most 1 MiB: memory stays bounded
-  whatever the source sends (docs/operations.md, "Hostile sources").
+  whatever the source sends (docs/reliability.md, "Hostile sources").
 """
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ throttling and connection errors; s3fs: its own ``retries`` on timeouts and brok
 The store adds one more layer around each *operation* (stage a file and read it back, copy a
 version into place, write a pointer), so that a fault that outlasts the client's retries, or a
 fault between two requests of one operation, costs a retry of that operation and not the run
-(docs/operations.md, "Storage faults").
+(docs/reliability.md, "Storage faults").
 
 Only transient failures are retried (:func:`rovercam.errors.is_transient`). When the attempts run
 out, or the failure is permanent, the error becomes a :class:`~rovercam.errors.StorageError`

@@ -33,7 +33,7 @@ Safety rules (docs/architecture.md#data-safety):
   removes staging left by dead processes on this host, and any staging older than an hour.
 - Operations are retried on transient failures (:mod:`rovercam.storage.retry`). A publish that
   fails anyway removes what it placed of its version, gives its claim back and raises a
-  :class:`~rovercam.errors.StorageError` naming the key (docs/operations.md, "Storage faults").
+  :class:`~rovercam.errors.StorageError` naming the key (docs/reliability.md, "Storage faults").
 """
 from __future__ import annotations
 

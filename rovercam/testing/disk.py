@@ -1,6 +1,6 @@
 """A disk that fills up: an injected ``ENOSPC`` and a real size-limited tmpfs, plus what to check.
 
-Two ways to make a publish run out of space (docs/operations.md, "Storage faults"):
+Two ways to make a publish run out of space (docs/reliability.md, "Storage faults"):
 
 - :func:`disk_budget` (any machine, in-process): every file written under a folder counts against
   a byte budget; the write that exceeds it writes what fits and raises

@@ -3,7 +3,7 @@
 Put it between rovercam and a test S3 server (:func:`rovercam.testing.moto_s3`): the real
 botocore / s3fs code paths then meet real HTTP 500 and 503 answers, slow answers and answers that
 never come, on a seeded fraction of requests. Used by the storage-fault tests and by
-``rovercam bench reliability`` (docs/operations.md, "Storage faults").
+``rovercam bench reliability`` (docs/reliability.md, "Storage faults").
 
 Each request draws one number from a seeded generator and gets, in this order of the rates:
 

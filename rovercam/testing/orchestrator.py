@@ -7,7 +7,7 @@ back on the same address and database. :func:`flow_runs` reads flow runs through
 API, so this module needs no Prefect import (the library never imports Prefect; the ``prefect``
 command comes from the same environment as the running Python).
 
-:func:`kill_trial` is one trial of the reliability campaign (docs/operations.md, "Orchestrator
+:func:`kill_trial` is one trial of the reliability campaign (docs/reliability.md, "Orchestrator
 faults"): ``rovercam run`` processes a generated sol against the server; after a chosen delay
 either the server or the run's own process is killed with SIGKILL; the server is restarted when it
 was the victim; then the same command runs the sol again and the trial records whether it

@@ -1,4 +1,4 @@
-"""Orchestrator faults against a real `prefect server start` (issue 18; docs/operations.md,
+"""Orchestrator faults against a real `prefect server start` (issue 18; docs/reliability.md,
 "Orchestrator faults"): the server killed with SIGKILL mid-run and restarted on the same port and
 database, and the `rovercam run` process killed with SIGKILL while it publishes. Either way the
 same command run again completes the sol, reuses what was finished (no version published twice),
