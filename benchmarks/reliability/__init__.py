@@ -21,7 +21,10 @@ part               what it does (figures: the part module's docstring)
 ``quick=True`` runs every part at its smallest size (what CI can afford: one or two trials, a
 few soak sols); the full run is the benchmark (>= 5 kill trials, 30 soak sols).
 
-A part that raises does not stop the campaign: its exception is reported as
+Each part runs in a fresh Python process of its own (``python -m
+rovercam_benchmarks.reliability PART``), so one part's memory, threads and open files cannot
+colour the next part's figures (the soak measures growth from its own start), and a part that
+dies does not take the campaign with it. A part that raises or dies is reported as
 ``<part>_error`` and the other parts still run. ``<part>_s`` is each part's wall time. The
 targets (docs/reliability.md, "The campaign") are: ``duplicate_rows``,
 ``lost_versions``, ``written_outside_staging`` and ``catalog_verify_errors`` 0; every hostile
@@ -31,13 +34,17 @@ fault rate; ``soak_rss_growth_pct`` < 10.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["run", "PARTS"]
+__all__ = ["run", "run_part", "PARTS"]
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,7 @@ log = logging.getLogger(__name__)
 PARTS: tuple[str, ...] = ("parameters", "sources", "storage", "concurrency", "orchestrator", "soak")
 
 
-def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, object]:
+def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS, isolate: bool = True) -> dict[str, object]:
     """Run the campaign's ``parts`` and return their figures merged (one flat mapping).
 
     Parameters
@@ -54,12 +61,14 @@ def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, obj
         Smallest sizes of every part (a smoke run; what CI runs).
     parts : tuple of str
         Which parts to run, a subset of :data:`PARTS`.
+    isolate : bool
+        Run each part in a fresh Python process (the default); False runs them in this one.
 
     Returns
     -------
     dict
-        Every part's figures, plus ``<part>_s`` (wall seconds) and, for a part that raised,
-        ``<part>_error`` (the exception, one line).
+        Every part's figures, plus ``<part>_s`` (wall seconds) and, for a part that raised or
+        died, ``<part>_error`` (one line).
     """
     unknown = sorted(set(parts) - set(PARTS))
     if unknown:
@@ -70,8 +79,7 @@ def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, obj
         started = time.perf_counter()
         log.info("reliability: %s", part)
         try:
-            module = importlib.import_module(f"{__name__}.{part}")
-            result = module.run(quick=quick, workdir=workdir)
+            result = _in_process(part, quick, workdir) if isolate else run_part(part, quick=quick, workdir=workdir)
             clash = sorted(set(result) & set(figures))
             if clash:
                 raise RuntimeError(f"figure names already reported by another part: {clash}")
@@ -83,3 +91,20 @@ def run(*, quick: bool = False, parts: tuple[str, ...] = PARTS) -> dict[str, obj
             figures[f"{part}_s"] = round(time.perf_counter() - started, 2)
             shutil.rmtree(workdir, ignore_errors=True)
     return figures
+
+
+def run_part(part: str, *, quick: bool, workdir: Path) -> dict[str, Any]:
+    """One part's figures, measured in this process."""
+    if part not in PARTS:
+        raise ValueError(f"unknown reliability part {part!r}; known: {', '.join(PARTS)}")
+    return importlib.import_module(f"{__name__}.{part}").run(quick=quick, workdir=workdir)
+
+
+def _in_process(part: str, quick: bool, workdir: Path) -> dict[str, Any]:
+    """:func:`run_part` in a fresh interpreter; its log goes to our stderr, its figures come back
+    as one JSON document on its stdout."""
+    cmd = [sys.executable, "-m", __name__, part, str(workdir), *(["--quick"] if quick else [])]
+    done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {part} part's process ended with status {done.returncode}")
+    return json.loads(done.stdout)

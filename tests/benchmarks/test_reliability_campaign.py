@@ -29,7 +29,7 @@ def test_parts_merge_and_a_failing_part_does_not_stop_the_campaign(monkeypatch):
                         _part(error=RuntimeError("server would not start\nsecond line"), seen=seen))
     monkeypatch.setitem(sys.modules, "rovercam_benchmarks.reliability.soak",
                         _part({"soak_sols": 3}, seen=seen))
-    figures = reliability.run(quick=True, parts=("parameters", "sources", "soak"))
+    figures = reliability.run(quick=True, parts=("parameters", "sources", "soak"), isolate=False)
     assert figures["hostile_param_cases"] == 7 and figures["soak_sols"] == 3
     assert figures["sources_error"] == "RuntimeError: server would not start"
     assert {"parameters_s", "sources_s", "soak_s"} <= set(figures)
@@ -42,10 +42,19 @@ def test_a_figure_reported_twice_is_an_error_of_the_later_part(monkeypatch):
     modules = sys.modules
     monkeypatch.setitem(modules, "rovercam_benchmarks.reliability.parameters", _part({"x": 1}))
     monkeypatch.setitem(modules, "rovercam_benchmarks.reliability.soak", _part({"x": 2}))
-    figures = reliability.run(parts=("parameters", "soak"))
+    figures = reliability.run(parts=("parameters", "soak"), isolate=False)
     assert figures["x"] == 1 and "already reported" in figures["soak_error"]
 
 
 def test_unknown_parts_are_refused():
     with pytest.raises(ValueError, match="unknown reliability parts"):
         reliability.run(parts=("chaos",))
+
+
+def test_each_part_runs_in_its_own_process_and_only_its_figures_reach_stdout():
+    # the parameters part is the quickest real part (a few seconds); it prints CLI errors itself
+    figures = reliability.run(quick=True, parts=("parameters",))
+    assert "parameters_error" not in figures, figures.get("parameters_error")
+    assert figures["hostile_param_cases"] > 0
+    assert figures["hostile_param_clean_errors"] == figures["hostile_param_cases"]
+    assert figures["injection_safe"] == figures["injection_cases"]
