@@ -1,0 +1,275 @@
+"""Antialiased resampling of a frame through a map: a pyramid level, then a bicubic kernel.
+
+A mosaic samples each frame at the frame pixels its output pixels look at (a *map*, output pixel
+-> frame pixel, :func:`rovercam.mosaic.warp.sample_maps`). Where the map reduces the frame (more
+than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
+interpolation also blurs. This module does what texture mapping calls mip-mapping:
+
+1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
+   the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
+   points of the map that fall inside the frame; the median of those).
+2. **Level.** :func:`level_for_scale` picks pyramid level ``L = floor(log2(scale))`` (0 when
+   the map does not reduce), so what is left for the kernel is a reduction of less than 2.
+3. **Pyramid.** :func:`reduce_level` halves a level by the mean of 2 x 2 blocks, weighted by the
+   validity mask (no-data pixels do not count; a block with some no-data is *partly valid*), so
+   level ``L`` is the frame box-filtered over ``2**L`` pixels. Levels are built lazily and cached
+   by :class:`rovercam.mosaic.render.FrameStack`. Map coordinates move to level ``L`` as
+   ``(x + 1/2) / 2**L - 1/2`` (:func:`level_coordinates`; pixel centres at integers,
+   docs/conventions.md).
+4. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's bicubic kernel
+   (Keys, a = -0.75; 4 x 4 taps) or Lanczos (8 x 8), frame borders replicated.
+5. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
+   (saturated) pixels: wherever the kernel's support meets a pixel that is not fully valid or is
+   clipped, the sample falls back to bilinear interpolation, whose result always lies within the
+   range of its 2 x 2 neighbourhood. The *safe* mask (:class:`Level`) marks the pixels the kernel
+   may read; it is eroded by the kernel's reach, so one bilinear lookup of it says whether a
+   sample's whole support is safe.
+
+References
+----------
+1. Williams, L. (1983), Pyramidal parametrics, Computer Graphics (SIGGRAPH) 17(3):1-11.
+2. Keys, R. (1981), Cubic convolution interpolation for digital image processing, IEEE Trans.
+   Acoustics, Speech and Signal Processing 29(6):1153-1160.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from rovercam.bands import as_bands
+
+__all__ = ["Kernel", "Level", "make_level", "reduce_level", "map_scale", "level_for_scale",
+           "level_coordinates", "resample", "level_nbytes", "MAX_LEVEL"]
+
+Kernel = Literal["cubic", "lanczos", "linear"]
+
+#: deepest pyramid level used (1/256 of the frame's side)
+MAX_LEVEL = 8
+
+_INTER = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "linear": cv2.INTER_LINEAR}
+_COLS = 16384  # cv2.remap maps must be narrower than SHRT_MAX
+_REACH = {"cubic": 2, "lanczos": 4, "linear": 1}  # taps on each side of the sample: floor-r+1 .. floor+r
+
+
+@dataclass(slots=True)
+class Level:
+    """One pyramid level of a frame.
+
+    Attributes
+    ----------
+    image : (h, w, B) ndarray of float32
+        Radiance; 0 where no pixel of the block is valid.
+    valid : (h, w) ndarray of float32 or None
+        Fraction of the block's level-0 pixels that are valid (1 = all); None when all are.
+    safe : (h, w) ndarray of uint8 or None
+        255 where the block is fully valid and unclipped (the kernel may read it), else 0; None
+        when every pixel is safe.
+    level : int
+        0 = the frame itself; level ``L`` pixels are ``2**L`` frame pixels wide.
+    """
+
+    image: NDArray[np.float32]
+    valid: NDArray[np.float32] | None
+    safe: NDArray[np.uint8] | None
+    level: int = 0
+    _eroded: dict[int, NDArray[np.uint8]] = field(default_factory=dict, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held, bytes."""
+        return sum(a.nbytes for a in (self.image, self.valid, self.safe) if a is not None)
+
+    def safe_support(self, kernel: Kernel) -> NDArray[np.uint8] | None:
+        """The safe mask eroded by the kernel's reach (None when every pixel is safe): its
+        bilinear lookup is 255 only where the kernel's whole support is safe."""
+        if self.safe is None:
+            return None
+        r = _REACH[kernel]
+        out = self._eroded.get(r)
+        if out is None:
+            size = 2 * r - 1
+            out = cv2.erode(self.safe, np.ones((size, size), np.uint8), borderType=cv2.BORDER_REPLICATE)
+            self._eroded[r] = out  # benign race: two threads compute the same array
+        return out
+
+
+def make_level(image: NDArray[np.float32], valid: NDArray[np.float32] | None, *,
+               saturation: float | None = None) -> Level:
+    """Level 0 of a frame.
+
+    Parameters
+    ----------
+    image : (H, W, B) ndarray of float32
+        Radiance, no-data already set to 0.
+    valid : (H, W) ndarray of float32 or None
+        1 valid, 0 no-data; None when every pixel is valid.
+    saturation : float, optional
+        Pixels with any band at or above it are clipped (the kernel does not read them).
+    """
+    safe = None
+    if valid is not None:
+        safe = np.where(valid >= 1.0, np.uint8(255), np.uint8(0))
+    if saturation is not None:
+        clipped = (image >= np.float32(saturation)).any(axis=2)
+        if clipped.any():
+            safe = np.where(clipped, np.uint8(0), np.uint8(255) if safe is None else safe)
+    return Level(image, valid, safe, 0)
+
+
+def _even(a: np.ndarray) -> np.ndarray:
+    """Pad the last row/column by replication to even sizes."""
+    h, w = a.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return a
+    pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (a.ndim - 2)
+    return np.pad(a, pad, mode="edge")
+
+
+def _half(a: np.ndarray) -> np.ndarray:
+    """Mean of 2 x 2 blocks (sides even)."""
+    h, w = a.shape[:2]
+    return cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def reduce_level(lvl: Level) -> Level:
+    """The next level: mask-weighted means of 2 x 2 blocks (odd sides padded by replication).
+
+    A block's radiance is the mean of its valid pixels (no-data never leaks in); its validity is
+    the valid fraction; it is safe only when all four pixels are.
+    """
+    img = _even(lvl.image)
+    if lvl.valid is None:
+        out = as_bands(_half(img))
+        valid = None
+    else:
+        v = _even(lvl.valid)
+        num = as_bands(_half(img * v[..., None]))
+        valid = _half(v)
+        out = num / np.maximum(valid, np.float32(1e-12))[..., None]
+        out[valid <= 0] = 0.0
+        if valid.min() >= 1.0:
+            valid = None
+    safe = None
+    if lvl.safe is not None:
+        safe = cv2.erode(_even(lvl.safe), np.ones((2, 2), np.uint8), anchor=(0, 0),
+                         borderType=cv2.BORDER_REPLICATE)[::2, ::2].copy()
+        if safe.min() == 255:
+            safe = None
+    return Level(np.ascontiguousarray(out, dtype=np.float32), valid, safe, lvl.level + 1)
+
+
+def level_nbytes(width: int, height: int, bands: int, level: int, *, masked: bool) -> int:
+    """Bytes of level ``level`` of a ``width`` x ``height`` frame of ``bands`` float32 bands
+    (``masked``: with its validity and safe masks)."""
+    w, h = width, height
+    for _ in range(level):
+        w, h = -(-w // 2), -(-h // 2)
+    return w * h * (4 * bands + (5 if masked else 0))
+
+
+def map_scale(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, *, samples: int = 5) -> float:
+    """Frame pixels per output pixel of a map, where it lands inside the frame.
+
+    Parameters
+    ----------
+    map_x, map_y : (h, w) ndarray
+        Frame pixel (x, y) of each output pixel (:func:`rovercam.mosaic.warp.sample_maps`).
+    width, height : int
+        The frame's size.
+    samples : int
+        Lattice points per side at which the Jacobian is taken.
+
+    Returns
+    -------
+    float
+        Median over the lattice points inside the frame of the longer Jacobian column
+        ``max(|d(x, y)/d out_x|, |d(x, y)/d out_y|)``; 1.0 when no point is inside.
+    """
+    h, w = map_x.shape
+    if h < 2 or w < 2:
+        return 1.0
+    ys = np.unique(np.linspace(0, h - 2, samples).round().astype(int))
+    xs = np.unique(np.linspace(0, w - 2, samples).round().astype(int))
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    mx = map_x.astype(np.float64)
+    my = map_y.astype(np.float64)
+    x0, y0 = mx[yy, xx], my[yy, xx]
+    jxx, jyx = mx[yy, xx + 1] - x0, my[yy, xx + 1] - y0
+    jxy, jyy = mx[yy + 1, xx] - x0, my[yy + 1, xx] - y0
+    inside = (x0 >= -0.5) & (x0 <= width - 0.5) & (y0 >= -0.5) & (y0 <= height - 0.5)
+    s = np.maximum(np.hypot(jxx, jyx), np.hypot(jxy, jyy))
+    ok = inside & np.isfinite(s) & (s < max(width, height))
+    if not ok.any():
+        return 1.0
+    return float(np.median(s[ok]))
+
+
+def level_for_scale(scale: float, *, max_level: int = MAX_LEVEL) -> int:
+    """Pyramid level for a map reducing by ``scale`` (frame pixels per output pixel):
+    ``floor(log2(scale))``, at least 0 and at most ``max_level`` (a scale within 0.1 % under a
+    power of two counts as that power: lattice noise should not flip the level)."""
+    if not math.isfinite(scale) or scale < 2.0:
+        return 0
+    return int(min(max_level, math.floor(math.log2(scale) + 1.5e-3)))
+
+
+def level_coordinates(map_x: np.ndarray, map_y: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 frame coordinates moved to level ``level``: ``(x + 1/2) / 2**level - 1/2``."""
+    if level == 0:
+        return map_x, map_y
+    f = np.float32(1.0 / (1 << level))
+    return (map_x + np.float32(0.5)) * f - np.float32(0.5), (map_y + np.float32(0.5)) * f - np.float32(0.5)
+
+
+def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel = "cubic"
+             ) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Sample a level at map coordinates (of that level).
+
+    Parameters
+    ----------
+    lvl : Level
+    map_x, map_y : (h, w) ndarray of float32
+        Level pixel coordinates (:func:`level_coordinates`); far outside = not seen.
+    kernel : {"cubic", "lanczos", "linear"}
+
+    Returns
+    -------
+    image : (h, w, B) ndarray of float32
+        Frame borders replicated; where the kernel's support meets a no-data or clipped pixel,
+        the bilinear sample (module docstring).
+    valid : (h, w) ndarray of float32 or None
+        Bilinear lookup of the level's validity (0 outside the frame); None when all valid.
+    """
+    out = as_bands(_remap(lvl.image, map_x, map_y, _INTER[kernel], cv2.BORDER_REPLICATE))
+    v = None
+    if lvl.valid is not None:
+        v = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    support = lvl.safe_support(kernel) if kernel != "linear" else None
+    if support is not None:
+        fall = _remap(support, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE) < 255
+        n = int(np.count_nonzero(fall))
+        if n:
+            cols = min(n, _COLS)
+            rows = -(-n // cols)
+            fx = np.full(rows * cols, -1e5, np.float32)
+            fy = np.full(rows * cols, -1e5, np.float32)
+            fx[:n], fy[:n] = map_x[fall], map_y[fall]
+            lin = cv2.remap(lvl.image, fx.reshape(rows, cols), fy.reshape(rows, cols), cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+            out[fall] = lin.reshape(-1, out.shape[2])[:n]
+    return out, v
+
+
+def _remap(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interp: int, border: int) -> np.ndarray:
+    """``cv2.remap`` in column strips (its maps must be narrower than 32767); constant border 0."""
+    w = map_x.shape[1]
+    if w <= _COLS:
+        return cv2.remap(src, map_x, map_y, interp, borderMode=border, borderValue=0)
+    parts = [cv2.remap(src, np.ascontiguousarray(map_x[:, s:s + _COLS]), np.ascontiguousarray(map_y[:, s:s + _COLS]),
+                       interp, borderMode=border, borderValue=0) for s in range(0, w, _COLS)]
+    return np.concatenate(parts, axis=1)
