@@ -213,7 +213,7 @@ def level_for_scale(scale: float, *, max_level: int = MAX_LEVEL) -> int:
     """Pyramid level for a map reducing by ``scale`` (frame pixels per output pixel):
     ``floor(log2(scale))``, at least 0 and at most ``max_level`` (a scale within 0.1 % under a
     power of two counts as that power: lattice noise should not flip the level)."""
-    if not math.isfinite(scale) or scale < 2.0:
+    if not math.isfinite(scale) or scale < 2.0 * (1 - 1.5e-3):
         return 0
     return int(min(max_level, math.floor(math.log2(scale) + 1.5e-3)))
 
