@@ -14,6 +14,8 @@ Figures:
 - ``psnr_gain_errors_db``, ``seam_step_p99_pct``, ``seam_step_p999_pct``: with the gain errors;
   seam step = relative jump of the mosaic/truth ratio across a seam of the index map (mean of 4
   pixels on each side, luminance);
+- ``psnr_geometry_only_db`` (``_bilinear_db``): exact frames, no gain estimation, the default
+  resampling (bilinear sampling of the frames themselves, as before the pyramid);
 - ``psnr_oracle_db``: the frames with gain errors, the true gains divided out (the render alone);
 - ``psnr_oversampled_db``, ``psnr_oversampled_unknown_gains_db``, ``seam_step_oversampled_p99_pct``,
   ``psnr_oversampled_reference_db``, ...: a variant whose frames carry detail ~3x finer than its
@@ -344,6 +346,9 @@ def run(*, quick: bool = False) -> dict[str, object]:
         # geometry alone (true gains, no estimation), for reference
         img, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(exact_paths[i], mmap_mode="r")), proj8, options=opts)
         res["psnr_geometry_only_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)
+        img, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(exact_paths[i], mmap_mode="r")), proj8,
+                               options=RenderOptions(blend="multiband", workers=2, kernel="linear", antialias=False))
+        res["psnr_geometry_only_bilinear_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)  # no pyramid
         # 2. gain errors: PSNR and seam steps
         img, index = pipeline(gain_paths, geoms)
         res["psnr_gain_errors_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)

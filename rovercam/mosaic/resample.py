@@ -77,24 +77,29 @@ class Level:
     valid: NDArray[np.float32] | None
     safe: NDArray[np.uint8] | None
     level: int = 0
-    _eroded: dict[int, NDArray[np.uint8]] = field(default_factory=dict, repr=False)
+    _eroded: dict[tuple[int, bool], NDArray[np.uint8]] = field(default_factory=dict, repr=False)
 
     @property
     def nbytes(self) -> int:
         """Memory held, bytes."""
         return sum(a.nbytes for a in (self.image, self.valid, self.safe) if a is not None)
 
-    def safe_support(self, kernel: Kernel) -> NDArray[np.uint8] | None:
+    def safe_support(self, kernel: Kernel, *, edge_unsafe: bool = False) -> NDArray[np.uint8] | None:
         """The safe mask eroded by the kernel's reach (None when every pixel is safe): its
-        bilinear lookup is 255 only where the kernel's whole support is safe."""
-        if self.safe is None:
+        bilinear lookup is 255 only where the kernel's whole support is safe. ``edge_unsafe``:
+        pixels beyond the level's edges count as unsafe."""
+        if self.safe is None and not edge_unsafe:
             return None
         r = _REACH[kernel]
-        out = self._eroded.get(r)
+        out = self._eroded.get((r, edge_unsafe))
         if out is None:
+            safe = self.safe if self.safe is not None else np.full(self.image.shape[:2], 255, np.uint8)
             size = 2 * r - 1
-            out = cv2.erode(self.safe, np.ones((size, size), np.uint8), borderType=cv2.BORDER_REPLICATE)
-            self._eroded[r] = out  # benign race: two threads compute the same array
+            if edge_unsafe:
+                out = cv2.erode(safe, np.ones((size, size), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            else:
+                out = cv2.erode(safe, np.ones((size, size), np.uint8), borderType=cv2.BORDER_REPLICATE)
+            self._eroded[(r, edge_unsafe)] = out  # benign race: two threads compute the same array
         return out
 
 
@@ -226,7 +231,8 @@ def level_coordinates(map_x: np.ndarray, map_y: np.ndarray, level: int) -> tuple
     return (map_x + np.float32(0.5)) * f - np.float32(0.5), (map_y + np.float32(0.5)) * f - np.float32(0.5)
 
 
-def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel = "cubic"
+def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel = "cubic",
+             border: Literal["replicate", "constant"] = "replicate"
              ) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
     """Sample a level at map coordinates (of that level).
 
@@ -236,22 +242,26 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
     map_x, map_y : (h, w) ndarray of float32
         Level pixel coordinates (:func:`level_coordinates`); far outside = not seen.
     kernel : {"cubic", "lanczos", "linear"}
+    border : {"replicate", "constant"}
+        Beyond the frame's edges: its edge pixels, or 0 (then the kernel falls back to bilinear
+        where its support crosses the edge, as it does at no-data).
 
     Returns
     -------
     image : (h, w, B) ndarray of float32
-        Frame borders replicated; where the kernel's support meets a no-data or clipped pixel,
+        Where the kernel's support meets a no-data or clipped pixel,
         the bilinear sample (module docstring).
     valid : (h, w) ndarray of float32 or None
         Bilinear lookup of the level's validity (0 outside the frame); None when all valid.
     """
-    out = as_bands(_remap(lvl.image, map_x, map_y, _INTER[kernel], cv2.BORDER_REPLICATE))
+    edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    out = as_bands(_remap(lvl.image, map_x, map_y, _INTER[kernel], edge))
     v = None
     if lvl.valid is not None:
         v = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
-    support = lvl.safe_support(kernel) if kernel != "linear" else None
+    support = lvl.safe_support(kernel, edge_unsafe=border == "constant") if kernel != "linear" else None
     if support is not None:
-        fall = _remap(support, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_REPLICATE) < 255
+        fall = _remap(support, map_x, map_y, cv2.INTER_LINEAR, edge) < 255
         n = int(np.count_nonzero(fall))
         if n:
             cols = min(n, _COLS)
@@ -260,7 +270,7 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
             fy = np.full(rows * cols, -1e5, np.float32)
             fx[:n], fy[:n] = map_x[fall], map_y[fall]
             lin = cv2.remap(lvl.image, fx.reshape(rows, cols), fy.reshape(rows, cols), cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
+                            borderMode=edge, borderValue=0)
             out[fall] = lin.reshape(-1, out.shape[2])[:n]
     return out, v
 

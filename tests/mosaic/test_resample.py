@@ -168,3 +168,16 @@ def test_edl_orthorectification_goes_through_the_antialiased_resampler(monkeypat
     north = grid.coordinates()[0]
     assert not finite[north > 45.0].any()  # seen only through no-data (and its half-pixel edge): NaN
     assert finite[(north < 40.0) & (north > -60.0)].all()
+
+
+def test_a_constant_border_is_kept_out_of_the_kernel():
+    # truth: a constant 0.04 frame; beyond its edges is 0 (border="constant", the premultiplied
+    # cylindrical render's weights): samples whose bilinear taps are inside stay exactly 0.04 and
+    # no sample leaves [0, 0.04]
+    image = np.full((50, 60, 1), 0.04, np.float32)
+    lvl = make_level(image, None)
+    mx, my = _maps(60, 70, 1.0, x0=-4.3, y0=-4.6)
+    out, _ = resample(lvl, mx, my, border="constant")
+    inside = (mx >= 0) & (mx <= 59) & (my >= 0) & (my <= 49)
+    np.testing.assert_allclose(out[inside], 0.04, rtol=1e-6)
+    assert out.min() >= 0.0 and out.max() <= 0.04 * (1 + 1e-6)
