@@ -128,11 +128,6 @@ class FrameStack:
         return FrameStack(self.geoms, self._load, gains=gains, offsets=offsets, cache_mb=self.cache_mb,
                           saturation=self.saturation)
 
-    @property
-    def bands(self) -> int | None:
-        """Band count of the frames (None before the first is loaded)."""
-        return self._bands
-
     def size_cache(self, nbytes: float) -> None:
         """Set the automatic cache's size, bytes (no effect when ``cache_mb`` was given)."""
         if self.cache_mb is None:
