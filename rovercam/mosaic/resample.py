@@ -201,11 +201,12 @@ def map_scale(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, *, 
     ys = np.unique(np.linspace(0, h - 2, samples).round().astype(int))
     xs = np.unique(np.linspace(0, w - 2, samples).round().astype(int))
     yy, xx = np.meshgrid(ys, xs, indexing="ij")
-    mx = map_x.astype(np.float64)
-    my = map_y.astype(np.float64)
-    x0, y0 = mx[yy, xx], my[yy, xx]
-    jxx, jyx = mx[yy, xx + 1] - x0, my[yy, xx + 1] - y0
-    jxy, jyy = mx[yy + 1, xx] - x0, my[yy + 1, xx] - y0
+    def at(m: np.ndarray, dy: int, dx: int) -> np.ndarray:
+        return m[yy + dy, xx + dx].astype(np.float64)  # the lattice points only, not the whole map
+
+    x0, y0 = at(map_x, 0, 0), at(map_y, 0, 0)
+    jxx, jyx = at(map_x, 0, 1) - x0, at(map_y, 0, 1) - y0
+    jxy, jyy = at(map_x, 1, 0) - x0, at(map_y, 1, 0) - y0
     inside = (x0 >= -0.5) & (x0 <= width - 0.5) & (y0 >= -0.5) & (y0 <= height - 0.5)
     s = np.maximum(np.hypot(jxx, jyx), np.hypot(jxy, jyy))
     ok = inside & np.isfinite(s) & (s < max(width, height))
