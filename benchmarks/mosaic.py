@@ -14,8 +14,9 @@ Figures:
 - ``psnr_gain_errors_db``, ``seam_step_p99_pct``, ``seam_step_p999_pct``: with the gain errors;
   seam step = relative jump of the mosaic/truth ratio across a seam of the index map (mean of 4
   pixels on each side, luminance);
-- ``psnr_geometry_only_db`` (``_bilinear_db``): exact frames, no gain estimation, the default
-  resampling (bilinear sampling of the frames themselves, as before the pyramid);
+- ``psnr_geometry_only_db``: exact frames, no gain estimation, the default resampling;
+  ``psnr_geometry_only_bilinear_db``: the same with bilinear sampling of the frames themselves
+  (``kernel="linear"``, ``antialias=False``: the resampling before the pyramid);
 - ``psnr_oracle_db``: the frames with gain errors, the true gains divided out (the render alone);
 - ``psnr_oversampled_db``, ``psnr_oversampled_unknown_gains_db``, ``seam_step_oversampled_p99_pct``,
   ``psnr_oversampled_reference_db``, ...: a variant whose frames carry detail ~3x finer than its

@@ -16,6 +16,9 @@ Figures (PSNR on the display scale over covered pixels, as in the main benchmark
 - ``psnr_oversampled_db``: true gains divided out, the default render;
 - ``psnr_oversampled_unknown_gains_db`` with ``seam_step_oversampled_p99_pct``: gains estimated
   as in the main problem (the frames carry the +-15 % gain errors);
+- ``seam_step_oversampled_true_gains_p99_pct``: the seam step of the first render (no gain
+  error left: what the resampling alone leaves across seams at this detail, the floor of the
+  figure above);
 - ``psnr_oversampled_reference_db``: a bicubic-resampled single-frame reference on the same grid
   (every pixel from the frame the render chose there, ``cv2.INTER_CUBIC`` on the frame itself,
   true gains divided out, no blending);
@@ -103,6 +106,8 @@ def figures(world, *, scale: int, tmp: Path, psnr: Callable[..., float],
     res: dict[str, Any] = {"oversampled_frame_size": f"{fw}x{fh}", "oversampled_grid": f"{width}x{width // 2}"}
     img, index = render_mosaic(FrameStack(geoms, load, gains=true_gains), proj, options=opts)
     res["psnr_oversampled_db"] = score(img)
+    steps = seam_steps(img, index, truth)
+    res["seam_step_oversampled_true_gains_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)
     ref = single_frame_reference(geoms, lambda i: np.asarray(load(i)) * np.float32(true_gains[i]), proj, index)
     ref[index < 0] = np.nan
     res["psnr_oversampled_reference_db"] = score(ref)
