@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "rovercam_benchmarks.ingest",
     "mosaic": "rovercam_benchmarks.mosaic",
     "publish": "rovercam_benchmarks.publish",
+    "reliability": "rovercam_benchmarks.reliability",
     "synth": "rovercam_benchmarks.synth",
     "viewer": "rovercam_benchmarks.viewer",
 }

@@ -85,7 +85,7 @@ def _child_ours(spec: dict[str, Any]) -> dict[str, Any]:
     gains = estimate_gains(geoms, load)
     out["gains_s"] = time.perf_counter() - t1
     proj = EquirectangularProjection.full_sphere(spec["width"])
-    stack = FrameStack(geoms, load, gains=gains.gains, cache_mb=spec.get("cache_mb"))  # None: sized from the tiles
+    stack = FrameStack(geoms, load, factors=gains.factors, cache_mb=spec.get("cache_mb"))  # None: sized from the tiles
     info = render_geotiff(stack, proj, spec["out"], index_path=spec.get("index"),
                           options=RenderOptions(blend=spec.get("blend", "multiband"), workers=2),
                           compress=spec.get("compress"))
@@ -339,7 +339,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         def pipeline(paths: list[Path], gs: list[FrameGeometry]) -> tuple[np.ndarray, np.ndarray]:
             load = lambda i: np.load(paths[i], mmap_mode="r")  # noqa: E731
             sol = estimate_gains(gs, load)
-            return render_mosaic(FrameStack(gs, load, gains=sol.gains), proj8, options=opts)
+            return render_mosaic(FrameStack(gs, load, factors=sol.factors), proj8, options=opts)
 
         # 1. exact pointing, exact radiometry
         img, _ = pipeline(exact_paths, geoms)
@@ -362,7 +362,7 @@ def run(*, quick: bool = False) -> dict[str, object]:
         del img, index, feather
         # oracles: the true gains divided out, here and on the oversampled variant
         img, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(gain_paths[i], mmap_mode="r"),
-                                          gains=1.0 / np.asarray(problem.gains)), proj8, options=opts)
+                                          factors=1.0 / np.asarray(problem.gains)), proj8, options=opts)
         res["psnr_oracle_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)
         del img
         res.update(oversampled_figures(world, scale=scale, tmp=tmp, seam_steps=seam_steps, psnr=lambda im, t, m:

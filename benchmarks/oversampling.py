@@ -104,7 +104,7 @@ def figures(world, *, scale: int, tmp: Path, psnr: Callable[..., float],
         return round(psnr(img, truth, np.all(np.isfinite(img), axis=2)), 3)
 
     res: dict[str, Any] = {"oversampled_frame_size": f"{fw}x{fh}", "oversampled_grid": f"{width}x{width // 2}"}
-    img, index = render_mosaic(FrameStack(geoms, load, gains=true_gains), proj, options=opts)
+    img, index = render_mosaic(FrameStack(geoms, load, factors=true_gains), proj, options=opts)
     res["psnr_oversampled_db"] = score(img)
     steps = seam_steps(img, index, truth)
     res["seam_step_oversampled_true_gains_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)
@@ -113,10 +113,10 @@ def figures(world, *, scale: int, tmp: Path, psnr: Callable[..., float],
     res["psnr_oversampled_reference_db"] = score(ref)
     del ref
     old = RenderOptions(blend="multiband", workers=2, kernel="linear", antialias=False)
-    img, _ = render_mosaic(FrameStack(geoms, load, gains=true_gains), proj, options=old)
+    img, _ = render_mosaic(FrameStack(geoms, load, factors=true_gains), proj, options=old)
     res["psnr_oversampled_bilinear_db"] = score(img)
     sol = estimate_gains(geoms, load)
-    img, index = render_mosaic(FrameStack(geoms, load, gains=sol.gains), proj, options=opts)
+    img, index = render_mosaic(FrameStack(geoms, load, factors=sol.factors), proj, options=opts)
     res["psnr_oversampled_unknown_gains_db"] = score(img)
     steps = seam_steps(img, index, truth)
     res["seam_step_oversampled_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)

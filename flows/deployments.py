@@ -2,8 +2,9 @@
 
 ``serve`` registers every deployment with the Prefect server named by ``PREFECT_API_URL`` (they
 appear under Deployments in the UI, with their schedules and parameters) and then executes their
-runs in this process until interrupted (Ctrl-C or SIGTERM). Without a configured server it
-refuses, unless asked for an ephemeral one. For process workers on several machines instead, see
+runs in this process until interrupted (Ctrl-C or SIGTERM). Runs that earlier processes left
+``Running`` when they died are first marked Crashed (:mod:`rovercam_flows.liveness`). Without a
+configured server it refuses, unless asked for an ephemeral one. For process workers on several machines instead, see
 docs/operations.md (work pools).
 """
 from __future__ import annotations
@@ -116,6 +117,21 @@ def api_url() -> str | None:
     return PREFECT_API_URL.value() or None
 
 
+def _crash_abandoned() -> None:
+    """Show as Crashed the runs of processes that died while no one was watching (the previous
+    ``serve`` killed with its runs, a ``rovercam run`` killed): :mod:`rovercam_flows.liveness`."""
+    from prefect.client.orchestration import get_client
+
+    from rovercam_flows.liveness import crash_abandoned_runs
+
+    try:
+        with get_client(sync_client=True) as client:
+            for run_id, message in crash_abandoned_runs(client).items():
+                log.warning("flow run %s marked Crashed: %s", run_id, message)
+    except Exception as exc:  # a courtesy to the UI; serving goes on
+        log.warning("could not check for abandoned runs: %s", exc)
+
+
 def _raise_stop(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -158,6 +174,7 @@ def serve(path: str | Path | None = None, *, config_file: str | None = None,
     from prefect.runner import Runner
 
     deployments = build(specs, config_file=config_file)
+    _crash_abandoned()
     # Prefect's runner answers SIGTERM with sys.exit() inside its event loop, which then waits for
     # its services and ends in a traceback; a KeyboardInterrupt instead takes the Ctrl-C path.
     original = Runner.handle_sigterm

@@ -16,8 +16,9 @@ from rovercam.pipeline import SolReport, with_calibration
 from rovercam.sources import source_calibration
 
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import ConfigFile, Latest, Overrides, SolOrLatest, Source
-from rovercam_flows.stages import run_sol
+from rovercam_flows.stages import run_sol, sol_lock
 from rovercam_tasks._runtime import catalog_for
 from rovercam_tasks.fetch import fetch_new, find_sols, incoming_paths
 
@@ -33,6 +34,7 @@ def ingest_sol(source: Source, sol: SolOrLatest = None, latest: Latest = 1, conf
     reused, so the reports stay complete.
     """
     quiet_expected_tracebacks()
+    begin_run()
     settings = load(config_file, overrides=overrides)
     travelling = source_calibration(source)  # the source's own calibration (a generated sol's) comes first
     settings = with_calibration(settings, travelling)
@@ -43,19 +45,24 @@ def ingest_sol(source: Source, sol: SolOrLatest = None, latest: Latest = 1, conf
         get_run_logger().warning("%s: no sols found", source)
     reports = []
     for s in sols:
-        # remembered with the run, so that reprocessing the sol searches the same folders
-        report = SolReport(sol=s, calibration=travelling)
-        fetch = fetch_new.with_options(timeout_seconds=settings.prefect.fetch_timeout_s)
-        try:
-            fetched = fetch.submit(source, s, settings).result()
-        except Exception as exc:  # recorded as a failed run of the sol; the error goes on up
-            catalog = catalog_for(settings)
-            report.start(catalog, flow="ingest-sol", settings=settings)
-            report.abort(catalog, f"fetch failed: {exc}")
-            raise
-        report.fetched = fetched["fetched"]
-        report.quarantined += fetched["refused"]
-        report.failed += fetched["failed"]
-        paths = incoming_paths(s, settings)
-        reports.append(run_sol(s, paths, settings, flow_name="ingest-sol", report=report).to_dict())
+        with sol_lock(s, settings, flow_name="ingest-sol") as run_id:  # one run per sol at a time
+            reports.append(_ingest_one(source, s, settings, SolReport(sol=s, run_id=run_id, calibration=travelling)))
     return reports
+
+
+def _ingest_one(source: str, sol: int, settings: Any, report: SolReport) -> dict[str, Any]:
+    """Fetch ``sol`` from ``source``, then run it (``report`` remembers the calibration folders,
+    so that reprocessing the sol searches the same ones)."""
+    fetch = fetch_new.with_options(timeout_seconds=settings.prefect.fetch_timeout_s)
+    try:
+        fetched = fetch.submit(source, sol, settings).result()
+    except Exception as exc:  # recorded as a failed run of the sol; the error goes on up
+        catalog = catalog_for(settings)
+        report.start(catalog, flow="ingest-sol", settings=settings)
+        report.abort(catalog, f"fetch failed: {exc}")
+        raise
+    report.fetched = fetched["fetched"]
+    report.quarantined += fetched["refused"]
+    report.failed += fetched["failed"]
+    paths = incoming_paths(sol, settings)
+    return run_sol(sol, paths, settings, flow_name="ingest-sol", report=report).to_dict()

@@ -21,8 +21,9 @@ from rovercam.pipeline import Failure, SolReport
 from rovercam.pipeline.edl import plan_edl
 
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import ConfigFile, InputDir, Overrides, Sol
-from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, stage_timer, subflow_settings
+from rovercam_flows.stages import calibrate_stage, ingest_stage, outcome, sol_lock, stage_timer, subflow_settings
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for
 from rovercam_tasks.edl import edl_descent, edl_sequence, find_dem
@@ -36,11 +37,22 @@ def process_edl(sol: Sol, input_dir: InputDir, config_file: ConfigFile = None,
     """Process one sol's EDL imagery; returns its report (:class:`rovercam.pipeline.SolReport`,
     with ``sequences``, ``descents``, ``videos`` and ``dem`` filled)."""
     quiet_expected_tracebacks()
-    logger = get_run_logger()
+    begin_run()
     settings = load(config_file, overrides=overrides)
-    report = SolReport(sol=sol, dem=find_dem(input_dir))
+    with sol_lock(sol, settings, flow_name="process-edl") as run_id:  # one run per sol at a time
+        report = SolReport(sol=sol, run_id=run_id, dem=find_dem(input_dir))
+        catalog = catalog_for(settings)
+        report.start(catalog, flow="process-edl", settings=settings)
+        try:
+            return _process(sol, input_dir, settings, report)
+        except Exception as exc:  # the run is recorded as failed, the error goes on up
+            report.abort(catalog, str(exc) or type(exc).__name__)
+            raise
+
+
+def _process(sol: int, input_dir: str, settings: Any, report: SolReport) -> dict[str, Any]:
+    logger = get_run_logger()
     catalog = catalog_for(settings)
-    report.start(catalog, flow="process-edl", settings=settings)
     timed = stage_timer(report.stage_seconds)
     paths = discover_products(input_dir)
     report.products_found = len(paths)

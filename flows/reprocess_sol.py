@@ -15,8 +15,9 @@ from rovercam import pipeline
 from rovercam.config import load
 
 from rovercam_flows.console import quiet_expected_tracebacks
+from rovercam_flows.liveness import begin_run
 from rovercam_flows.parameters import Cameras, ConfigFile, Force, Overrides, Sol, Stages
-from rovercam_flows.stages import run_sol
+from rovercam_flows.stages import run_sol, sol_lock
 from rovercam_tasks._runtime import catalog_for
 
 
@@ -43,9 +44,13 @@ def reprocess_sol(sol: Sol, cameras: Cameras = None, stages: Stages = None, forc
     (:func:`rovercam.pipeline.plan_reprocess`).
     """
     quiet_expected_tracebacks()
+    begin_run()
     refresh = pipeline.stages_to_refresh(stages, force=force)
-    settings, report = sol_settings(sol, load(config_file, overrides=overrides))
-    paths = cataloged_paths(sol, settings, cameras)
-    get_run_logger().info("sol %d: %d cataloged product(s); recomputing %s", sol, len(paths),
-                          ", ".join(sorted(refresh)) or "only what changed")
-    return run_sol(sol, paths, settings, flow_name="reprocess-sol", refresh=refresh, report=report).to_dict()
+    loaded = load(config_file, overrides=overrides)
+    with sol_lock(sol, loaded, flow_name="reprocess-sol") as run_id:  # one run per sol at a time
+        settings, report = sol_settings(sol, loaded)
+        report.run_id = run_id
+        paths = cataloged_paths(sol, settings, cameras)
+        get_run_logger().info("sol %d: %d cataloged product(s); recomputing %s", sol, len(paths),
+                              ", ".join(sorted(refresh)) or "only what changed")
+        return run_sol(sol, paths, settings, flow_name="reprocess-sol", refresh=refresh, report=report).to_dict()

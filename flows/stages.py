@@ -17,6 +17,7 @@ import contextlib
 import json
 import math
 import time
+import uuid
 from dataclasses import replace
 from typing import Any, Callable, Iterator
 
@@ -25,6 +26,7 @@ from prefect.futures import as_completed
 from prefect.utilities.annotations import quote
 
 from rovercam import cachekey
+from rovercam.catalog import hold_sol, sol_holder
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, FrameRef, MosaicRef, MosaicResult,
@@ -44,7 +46,7 @@ from rovercam_tasks.mosaic import build_mosaic
 from rovercam_tasks.publish import publish
 from rovercam_tasks.undistort import undistort
 
-__all__ = ["STAGES", "SolReport", "run_sol", "stages_to_refresh", "ingest_stage", "calibrate_stage",
+__all__ = ["STAGES", "SolReport", "run_sol", "sol_lock", "stages_to_refresh", "ingest_stage", "calibrate_stage",
            "mosaic_stage", "publish_stage", "dask_batch_size"]
 
 
@@ -330,6 +332,25 @@ def publish_stage(mosaics: list[MosaicRef], settings: Settings, sol: int, run_id
 
 
 # --- one sol, end to end --------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def sol_lock(sol: int, settings: Settings, *, flow_name: str) -> Iterator[str]:
+    """Hold ``sol`` for one run (its lease in the catalog, :func:`rovercam.catalog.hold_sol`);
+    yields the run id the lease names, for the run's :class:`SolReport`.
+
+    Every flow that publishes a sol runs inside this, around everything it reads and writes of
+    the sol (fetch included). A second run of the sol, from any process or Prefect server, waits
+    up to ``[prefect] sol_lock_timeout_s`` for it, then plans from what this run finished.
+    """
+    catalog, run_id = catalog_for(settings), uuid.uuid4().hex
+    holder = sol_holder(catalog, sol)
+    if holder is not None:
+        get_run_logger().warning("sol %d: held by %s; waiting up to %g s for it", sol, holder.describe(),
+                                 settings.prefect.sol_lock_timeout_s)
+    with hold_sol(catalog, sol, run_id=run_id, flow=flow_name, timeout_s=settings.prefect.sol_lock_timeout_s,
+                  ttl_s=settings.prefect.sol_lock_ttl_s):
+        yield run_id
+
 
 def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
             refresh: set[str] | None = None, report: SolReport | None = None) -> SolReport:

@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rovercam.errors import ConfigError
 from rovercam.registry import CameraSettings, camera_tables_in, find_camera, merge_camera_tables
@@ -50,6 +50,10 @@ class StorageSettings(_Section):
     # fsspec storage options for a URL root, e.g. for S3-compatible stores
     # {endpoint_url = "http://127.0.0.1:9000", key = "...", secret = "..."} (s3fs names).
     options: dict[str, Any] = Field(default_factory=dict)
+    # Retries of a store operation that failed transiently (HTTP 5xx, timeout), on top of the S3
+    # client's own; the first after retry_delay_s seconds, then doubling (docs/operations.md).
+    retries: int = Field(3, ge=0)
+    retry_delay_s: float = Field(0.5, ge=0)
 
 
 class CatalogSettings(_Section):
@@ -72,6 +76,20 @@ class LimitsSettings(_Section):
     max_samples: int = Field(65536, gt=0)
     max_bands: int = Field(64, gt=0)
     max_bytes: int = Field(4 << 30, gt=0)
+
+
+class FetchSettings(_Section):
+    """Fetching from a source (``[fetch]``): timeouts, retries and the limits that keep a hostile
+    or broken source from filling the disk or the memory (docs/operations.md, "Hostile sources")."""
+
+    timeout_s: float = Field(30.0, gt=0)  # socket timeout of each request
+    retries: int = Field(3, ge=0)  # extra attempts after a transient failure
+    backoff_s: float = Field(0.5, ge=0)  # first retry delay, doubled each attempt (at most 30 s)
+    deadline_s: float = Field(300.0, gt=0)  # longest one file's transfer may take, wall clock
+    max_product_bytes: int = Field(4 << 30, gt=0)  # all of a product's files together
+    max_label_bytes: int = Field(4 << 20, gt=0)  # a label file: .LBL, PDS4 .xml, -metadata.json
+    max_listing_bytes: int = Field(16 << 20, gt=0)  # a directory listing or feed page
+    redirect_hosts: list[str] = Field(default_factory=list)  # besides the requested host
 
 
 class ChainSettings(_Section):
@@ -109,6 +127,10 @@ class MosaicSettings(_Section):
     refine_pointing: bool = True
     max_pointing_error_deg: float = Field(1.0, gt=0, le=10)
     gains: Literal["none", "gain", "gain_offset"] = "gain"
+    # The mosaic's overall radiometric scale (docs/mosaics.md#the-global-scale): mean | reference |
+    # calibrated; reference frames by product id (one per mosaic that uses them).
+    gain_scale: Literal["mean", "reference", "calibrated"] = "mean"
+    gain_reference: list[str] = Field(default_factory=list)
     blend: Literal["multiband", "feather"] = "multiband"
     levels: int = Field(0, ge=0, le=8)
     feather: float = Field(0.5, ge=0, le=1)
@@ -116,6 +138,21 @@ class MosaicSettings(_Section):
     workers: int = Field(2, ge=1)
     max_pixels: int = Field(400_000_000, gt=0)
     min_frames: int = Field(2, ge=1)
+
+    @field_validator("gain_reference", mode="before")
+    @classmethod
+    def _one_or_more_ids(cls, value: Any) -> Any:
+        """A single product id (``ROVERCAM_MOSAIC__GAIN_REFERENCE=NLF_...``) is a list of one."""
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _reference_named(self) -> "MosaicSettings":
+        if self.gain_scale == "reference" and not self.gain_reference:
+            raise ValueError("gain_scale = 'reference' needs gain_reference: the product id of the frame "
+                             "that keeps its radiance (one per mosaic)")
+        if self.gain_reference and self.gain_scale != "reference":
+            raise ValueError(f"gain_reference is only used with gain_scale = 'reference', not {self.gain_scale!r}")
+        return self
 
 
 class PublishSettings(_Section):
@@ -134,6 +171,8 @@ class PrefectSettings(_Section):
     chain_tasks: Literal["fused", "per-stage"] = "fused"
     fetch_timeout_s: float = Field(600.0, gt=0)
     publish_timeout_s: float = Field(1800.0, gt=0)
+    sol_lock_timeout_s: float = Field(3600.0, ge=0)
+    sol_lock_ttl_s: float = Field(60.0, gt=0)
 
 
 class Settings(_Section):
@@ -143,6 +182,7 @@ class Settings(_Section):
     catalog: CatalogSettings = CatalogSettings()
     calibration: CalibrationSettings = CalibrationSettings()
     limits: LimitsSettings = LimitsSettings()
+    fetch: FetchSettings = FetchSettings()
     chain: ChainSettings = ChainSettings()
     mosaic: MosaicSettings = MosaicSettings()
     publish: PublishSettings = PublishSettings()

@@ -15,6 +15,7 @@ exception, rovercam's or not; the Prefect tasks retry only what it calls transie
 """
 from __future__ import annotations
 
+import errno
 import urllib.error
 
 __all__ = [
@@ -34,9 +35,12 @@ __all__ = [
     "CalibrationError",
     "MosaicError",
     "StorageError",
+    "StorageUnavailableError",
     "FrameCodecError",
     "CatalogError",
+    "SolBusyError",
     "SourceError",
+    "OrchestratorError",
 ]
 
 
@@ -139,12 +143,23 @@ class StorageError(RovercamError, OSError):
     """A storage operation failed or would leave the storage root."""
 
 
+class StorageUnavailableError(StorageError, TransientError):
+    """A store operation failed transiently (HTTP 5xx, timeout, reset connection) and kept failing
+    through the store's own retries (``[storage] retries``): still transient, so a task may try
+    again later. Whatever the failed operation staged was discarded."""
+
+
 class FrameCodecError(SourcedError, ValueError):
     """A stored frame blob cannot be decoded: unknown codec version, missing or unknown field."""
 
 
 class CatalogError(RovercamError):
     """The catalog database is unreachable or inconsistent."""
+
+
+class SolBusyError(CatalogError):
+    """Another run kept holding the sol for longer than this run would wait
+    (``[prefect] sol_lock_timeout_s``; :mod:`rovercam.catalog.lease`)."""
 
 
 class SourceError(RovercamError):
@@ -175,6 +190,13 @@ TRANSIENT_S3_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException",
                                 "RequestTimeout", "RequestTimeTooSkewed", "InternalError", "ServiceUnavailable"})
 # OSErrors that say the same thing on every attempt
 _PERMANENT_OS = (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)
+#: Transport errors of the S3 client stack that are not OSErrors (botocore, aiohttp), by class
+#: name, so that this module imports neither.
+TRANSIENT_CLIENT_ERRORS = frozenset({"HTTPClientError", "EndpointConnectionError", "ConnectionClosedError",
+                                     "IncompleteReadError", "ResponseStreamingError", "ClientConnectionError",
+                                     "ClientPayloadError"})
+#: errno values of a full or read-only device: waiting a few seconds does not free space.
+PERMANENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.ENAMETOOLONG})
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -189,9 +211,11 @@ def is_transient(exc: BaseException) -> bool:
     bool
         True for a :class:`TransientError`, a timeout or connection error, an HTTP error with a
         status in :data:`TRANSIENT_HTTP_STATUS`, an object-store error whose code is in
-        :data:`TRANSIENT_S3_CODES`, and any other ``OSError`` that is not about a missing or
-        forbidden path. False for every other :class:`RovercamError` (permanent by default) and
-        for anything else (a bug does not fix itself on a retry).
+        :data:`TRANSIENT_S3_CODES`, an S3 client's transport error
+        (:data:`TRANSIENT_CLIENT_ERRORS`), and any other ``OSError`` that is not about a missing
+        or forbidden path or a full or read-only device (:data:`PERMANENT_ERRNOS`). False for
+        every other :class:`RovercamError` (permanent by default) and for anything else (a bug
+        does not fix itself on a retry).
 
     Examples
     --------
@@ -208,14 +232,23 @@ def is_transient(exc: BaseException) -> bool:
         return exc.code in TRANSIENT_HTTP_STATUS
     if isinstance(exc, (TimeoutError, ConnectionError)):
         return True
+    if any(cls.__name__ in TRANSIENT_CLIENT_ERRORS for cls in type(exc).__mro__):
+        return True
     response = getattr(exc, "response", None)  # botocore's ClientError, without importing it
     if isinstance(response, dict):
         error = response.get("Error") or {}
         status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         return error.get("Code") in TRANSIENT_S3_CODES or status in TRANSIENT_HTTP_STATUS
-    return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS)
+    return (isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_OS)
+            and exc.errno not in PERMANENT_ERRNOS)
 
 
 class ParameterError(RovercamError, ValueError):
     """A command-line or flow parameter names something that does not exist (the message lists
     what does)."""
+
+
+class OrchestratorError(TransientError):
+    """The Prefect server stopped answering while a run needed it (killed, restarting,
+    unreachable): the run stopped. Rerunning once the server is back reuses the finished work
+    (docs/operations.md, "Orchestrator faults")."""

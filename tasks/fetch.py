@@ -44,7 +44,9 @@ def find_sols(source: str, settings: Settings, latest: int = 1) -> list[int]:
 def fetch_sol(source: str, sol: int, settings: Settings) -> dict[str, Any]:
     """Fetch a sol's new products from ``source`` into its staging folder; a summary of what came."""
     src = open_source(source, settings=settings)
-    result = src.fetch(src.list(sol), incoming_dir(sol, settings))
+    # ends with a complete report (what arrived, what did not) before the task timeout strikes
+    result = src.fetch(src.list(sol), incoming_dir(sol, settings),
+                       deadline_s=0.9 * settings.prefect.fetch_timeout_s)
     return {
         "fetched": [p.name for p in result.products if p.state in ("fetched", "updated")],
         "unchanged": [p.name for p in result.products if p.state == "unchanged"],

@@ -1,4 +1,5 @@
-"""Camera geometry: JPL CAHV, CAHVOR and CAHVORE models, coordinate systems, linearization, remap grids.
+"""Camera geometry: JPL CAHV, CAHVOR and CAHVORE models, pose-first pinhole models, coordinate
+systems, linearization, remap grids.
 
 Every model mirrors its label components and is vectorized over float64 points and pixels:
 ``project(points (N, 3)) -> (N, 2)``, ``unproject(pixels (N, 2)) -> (origins, directions)``,
@@ -19,6 +20,12 @@ from rovercam.camera.label import from_pds3, from_pds4, to_pds4
 from rovercam.camera.linearize import linearize
 from rovercam.camera.model import CameraModel, InternalParameters
 from rovercam.camera.opencv import OpenCVCamera, to_opencv
+from rovercam.camera.pose import (
+    camera_from_pose,
+    pose_from_camera,
+    rotation_from_yaw_pitch_roll,
+    yaw_pitch_roll_from_rotation,
+)
 from rovercam.camera.remap import clear_remap_cache, inverse_remap_grid, remap_grid
 from rovercam.camera.stereo import rectify_pair
 
@@ -38,5 +45,9 @@ __all__ = [
     "rectify_pair",
     "to_opencv",
     "OpenCVCamera",
+    "camera_from_pose",
+    "pose_from_camera",
+    "rotation_from_yaw_pitch_roll",
+    "yaw_pitch_roll_from_rotation",
     "coordinates",
 ]

@@ -42,7 +42,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ProductState = Literal["ingested", "quarantined", "processed"]
-RunStatus = Literal["running", "completed", "failed", "cancelled"]
+RunStatus = Literal["running", "completed", "failed", "cancelled", "crashed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +356,30 @@ class Catalog:
             row.finished_at = _now()
             row.summary = dict(summary or {})
 
+    def mark_run_crashed(self, run_id: str, *, reason: str) -> bool:
+        """Record that a run's process died before it could finish the run.
+
+        Only a run still ``'running'`` changes (to ``'crashed'``, finished now, ``reason`` in its
+        summary); a run that finished meanwhile keeps its status. Called when another run takes
+        over the sol of a dead one (:mod:`rovercam.catalog.lease`); an orchestrator that learns
+        of a crashed flow run may call it too.
+
+        Returns
+        -------
+        bool
+            True when the run was ``'running'`` and is now ``'crashed'``; False when it was
+            already finished or does not exist.
+        """
+        with self._session(f"mark_run_crashed {run_id}") as s:
+            row = s.get(RunRow, run_id, with_for_update=True)
+            if row is None or row.status != "running":
+                return False
+            row.status = "crashed"
+            row.finished_at = _now()
+            row.summary = {**dict(row.summary or {}), "status": "crashed", "reason": reason}
+        log.warning("run %s marked crashed: %s", run_id, reason)
+        return True
+
     def run(self, run_id: str) -> RunRecord:
         """One run by id."""
         with self._session(f"run {run_id}") as s:
@@ -430,29 +454,37 @@ class Catalog:
         if version < 1:
             raise ValueError(f"version must be >= 1, got {version}")
         output_id = output_id or layout.output_id(kind, sol, name, version)
-        with self._session(f"record_output {output_id}") as s:
-            row = s.get(OutputRow, output_id)
-            if row is None:
-                row = OutputRow(output_id=output_id, created_at=_now())
-                s.add(row)
-            row.name, row.kind, row.sol, row.instrument, row.version = (
-                name, kind, sol, instrument, version,
-            )
-            row.storage_keys = dict(storage_keys)
-            row.stac_key = stac_key
-            row.run_id = run_id
-            row.mission = mission
-            row.start_time = _utc(start_time)
-            row.end_time = _utc(end_time)
-            row.checksums = dict(checksums) if checksums is not None else None
-            row.calibration_level, row.units = calibration_level, units
-            s.flush()
-            s.execute(delete(LineageRow).where(LineageRow.output_id == output_id))
-            s.add_all(
-                LineageRow(output_id=output_id, product_id=pid, product_sha256=sha)
-                for pid, sha in sorted(lineage.items())
-            )
-        return output_id
+        for attempt in (1, 2):
+            try:
+                with self._session(f"record_output {output_id}") as s:
+                    row = s.get(OutputRow, output_id, with_for_update=True)  # writers of one row take turns
+                    if row is None:
+                        row = OutputRow(output_id=output_id, created_at=_now())
+                        s.add(row)
+                    row.name, row.kind, row.sol, row.instrument, row.version = (
+                        name, kind, sol, instrument, version,
+                    )
+                    row.storage_keys = dict(storage_keys)
+                    row.stac_key = stac_key
+                    row.run_id = run_id
+                    row.mission = mission
+                    row.start_time = _utc(start_time)
+                    row.end_time = _utc(end_time)
+                    row.checksums = dict(checksums) if checksums is not None else None
+                    row.calibration_level, row.units = calibration_level, units
+                    s.flush()
+                    s.execute(delete(LineageRow).where(LineageRow.output_id == output_id))
+                    s.add_all(
+                        LineageRow(output_id=output_id, product_id=pid, product_sha256=sha)
+                        for pid, sha in sorted(lineage.items())
+                    )
+                return output_id
+            except CatalogError as e:
+                # Two writers inserted the same version at once (one published it, the other
+                # reused it): the second retries as an update of the row the first made.
+                if attempt == 2 or not isinstance(e.__cause__, IntegrityError):
+                    raise
+        raise AssertionError("unreachable")
 
     def outputs(self, *, sol: int | None = None, kind: str | None = None) -> list[OutputRecord]:
         """Published outputs, optionally filtered, ordered by (sol, kind, name, version)."""

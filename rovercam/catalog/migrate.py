@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 #: Folder of the alembic environment (env.py, versions/).
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
-#: The revision whose schema ``create_all`` produced before migrations existed.
+#: The revision whose schema ``create_all`` produced before migrations existed, and its tables.
 _ADOPTED_REVISION = "0001"
+_ADOPTED_TABLES = frozenset({"products", "runs", "outputs", "lineage"})
 #: pg_advisory_xact_lock key (a stable 31-bit number derived from the package name).
 _PG_LOCK_KEY = zlib.crc32(b"rovercam.catalog.migrate") & 0x7FFFFFFF
 
@@ -94,7 +95,7 @@ def upgrade(engine: Engine) -> str | None:
         cfg = alembic_config(connection=conn)
         if before is None:
             present = set(inspect(conn).get_table_names()) & set(Base.metadata.tables)
-            if present and present != set(Base.metadata.tables):
+            if present and present != _ADOPTED_TABLES:
                 raise CatalogError(
                     f"{engine.url.render_as_string(hide_password=True)}: has catalog tables "
                     f"{sorted(present)} but not all of them and no alembic_version; refusing to adopt"

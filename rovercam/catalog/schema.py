@@ -22,6 +22,10 @@ lineage
     (output, input product id, input sha256): which inputs made which output. Inputs need not
     be rows of ``products`` (an output may be built from products ingested elsewhere), so there
     is no foreign key to ``products``.
+sol_leases
+    One row per sol being processed right now: which run holds the sol, from which host and
+    process, since when, and its last heartbeat (:mod:`rovercam.catalog.lease`). No row: the
+    sol is free.
 """
 from __future__ import annotations
 
@@ -50,12 +54,14 @@ __all__ = [
     "RunRow",
     "OutputRow",
     "LineageRow",
+    "SolLeaseRow",
     "PRODUCT_STATES",
     "RUN_STATUSES",
 ]
 
 PRODUCT_STATES = ("ingested", "quarantined", "processed")
-RUN_STATUSES = ("running", "completed", "failed", "cancelled")
+# 'crashed': the run's process died while it held its sol (rovercam.catalog.lease); added by 0004.
+RUN_STATUSES = ("running", "completed", "failed", "cancelled", "crashed")
 
 # Constraint names follow one convention so alembic autogenerate and both dialects agree.
 _NAMING = {
@@ -162,3 +168,24 @@ class LineageRow(Base):
     )
     product_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     product_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class SolLeaseRow(Base):
+    """The lease of a sol being processed (added by migration 0004).
+
+    ``token`` names one holding of the lease (a new uuid at every acquisition), ``beats`` counts
+    its heartbeats: a takeover is a conditional update on both, so two processes that find the
+    same stale lease cannot both take it.
+    """
+
+    __tablename__ = "sol_leases"
+
+    sol: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))
+    run_id: Mapped[str] = mapped_column(String(64))  # the catalog run of the holder (may not exist yet)
+    flow: Mapped[str] = mapped_column(String(128))
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[_dt.datetime]
+    heartbeat_at: Mapped[_dt.datetime]
+    beats: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,10 +6,12 @@ Prefect and the flows are imported inside each verb, after its parameters are ch
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import time
 from pathlib import Path
+from typing import Iterator
 
 from rich.markup import escape
 
@@ -22,6 +24,7 @@ from rovercam.cli.console import (
     progress_callback,
     say,
 )
+from rovercam.errors import OrchestratorError
 
 __all__ = ["cmd_demo", "cmd_run", "cmd_reprocess", "cmd_serve", "print_sol_report"]
 
@@ -32,6 +35,30 @@ def _prefect_env() -> None:
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "rovercam")
+
+
+def _heartbeats() -> None:
+    """Flow-run heartbeats every 30 s (Prefect's minimum) for runs a server keeps: they let a run
+    on another machine tell a dead run from a live one (:mod:`rovercam_flows.liveness`;
+    docs/operations.md, "Orchestrator faults")."""
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "30")
+
+
+@contextlib.contextmanager
+def _orchestrator_errors() -> Iterator[None]:
+    """A Prefect server that stops answering mid-run (killed, restarting) ends the verb with one
+    line saying so and what to do, instead of an HTTP client traceback."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TransportError as exc:
+        from prefect.settings import PREFECT_API_URL
+
+        where = PREFECT_API_URL.value() or "the temporary server"
+        raise OrchestratorError(
+            f"the Prefect server ({where}) stopped answering ({type(exc).__name__}: {exc}); the run "
+            "stopped. Run the same command again once the server is back: finished work is reused") from exc
 
 
 class _NoRoutineTaskLines(logging.Filter):
@@ -109,10 +136,12 @@ def print_sol_report(report: dict) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     source = check_input(args.input, args.sol)
     _prefect_env()
+    _heartbeats()
     from rovercam_flows.ingest_sol import ingest_sol
 
-    reports = ingest_sol(source=source, sol=args.sol, latest=args.latest, config_file=args.config,
-                         overrides=storage_overrides(args.out))
+    with _orchestrator_errors():
+        reports = ingest_sol(source=source, sol=args.sol, latest=args.latest, config_file=args.config,
+                             overrides=storage_overrides(args.out))
     for report in reports:
         print_sol_report(report)
         _print_published(report["published"])
@@ -127,10 +156,12 @@ def cmd_reprocess(args: argparse.Namespace) -> int:
     if args.dry_run:
         return _reprocess_plan(args, settings)
     _prefect_env()
+    _heartbeats()
     from rovercam_flows.reprocess_sol import reprocess_sol
 
-    report = reprocess_sol(sol=args.sol, cameras=args.cameras or None, stages=args.stages or None,
-                           force=args.force, config_file=args.config, overrides=storage_overrides(args.out))
+    with _orchestrator_errors():
+        report = reprocess_sol(sol=args.sol, cameras=args.cameras or None, stages=args.stages or None,
+                               force=args.force, config_file=args.config, overrides=storage_overrides(args.out))
     print_sol_report(report)
     say("reused from earlier runs: " + (", ".join(f"{k} {v}" for k, v in report["reused"].items()) or "none"))
     _print_published(report["published"])
@@ -158,6 +189,7 @@ def _reprocess_plan(args: argparse.Namespace, settings) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     _prefect_env()
+    _heartbeats()
     from rovercam_flows.deployments import serve
 
     serve(args.deployments, config_file=args.config, only=args.only or None, ephemeral=args.ephemeral)

@@ -105,13 +105,14 @@ class OrthoGrid:
 
 @dataclass(slots=True)
 class OrthoLevel:
-    """One level of the orthomosaic: grid, image (H, W, B) float32 (NaN = no data), members."""
+    """One level of the orthomosaic: grid, image (H, W, B) float32 (NaN = no data), members, and
+    the correction factor each member was multiplied by (docs/mosaics.md#gains; 1 = unchanged)."""
 
     level: int
     grid: OrthoGrid
     image: NDArray[np.float32]
     product_ids: list[str] = field(default_factory=list)
-    gains: dict[str, float] = field(default_factory=dict)
+    factors: dict[str, float] = field(default_factory=dict)
 
     @property
     def coverage(self) -> float:
@@ -260,8 +261,9 @@ def mosaic_level(level: int, grid: OrthoGrid, frames: Sequence[tuple[str, NDArra
                  surface: Surface, *, match_gains: bool = True) -> OrthoLevel:
     """Draw frames (product id, image, model) in order onto ``grid``; later frames on top.
 
-    With ``match_gains`` each frame is scaled by the median ratio of what is already under it
-    to itself (luminance, over the overlap), so exposure steps do not show as seams.
+    With ``match_gains`` each frame is multiplied by a correction factor, the median ratio of
+    what is already under it to itself (luminance, over the overlap), so exposure steps do not
+    show as seams.
     """
     if not frames:
         raise MosaicError(f"level {level}: no frame")
@@ -276,17 +278,17 @@ def mosaic_level(level: int, grid: OrthoGrid, frames: Sequence[tuple[str, NDArra
         patch, (rows, cols) = res
         dst = image[rows, cols]
         new = np.isfinite(patch[..., 0])
-        gain = 1.0
+        factor = 1.0
         if match_gains:
             both = new & np.isfinite(dst[..., 0])
             if both.sum() > 100:
                 a, b = dst[both].mean(axis=1), patch[both].mean(axis=1)
                 ok = b > 0
                 if ok.sum() > 100:
-                    gain = float(np.median(a[ok] / b[ok]))
-        dst[new] = patch[new] * np.float32(gain)
+                    factor = float(np.median(a[ok] / b[ok]))
+        dst[new] = patch[new] * np.float32(factor)
         out.product_ids.append(pid)
-        out.gains[pid] = gain
+        out.factors[pid] = factor
     log.info("level %d: %dx%d cells of %.4g m, %d frames, %.0f %% covered", level, grid.width,
              grid.height, grid.cell_m, len(out.product_ids), 100 * out.coverage)
     return out

@@ -27,7 +27,7 @@ from rovercam.mosaic.projections import (
     projection_from_tags,
 )
 from rovercam.mosaic.refine import Refinement, refine_pointing
-from rovercam.mosaic.render import FrameStack, RenderOptions, render_geotiff, render_mosaic
+from rovercam.mosaic.render import FrameStack, GeoTiffRender, RenderOptions, render_geotiff, render_mosaic
 from rovercam.mosaic.surfaces import Surface
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "FrameGeometry",
     "FrameStack",
     "GainSolution",
+    "GeoTiffRender",
     "Mosaic",
     "PerspectiveProjection",
     "PolarProjection",

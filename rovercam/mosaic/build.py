@@ -4,7 +4,9 @@ Steps, each configured in ``[mosaic]`` (config/pipeline.toml):
 
 1. geometry: every frame's camera model in SITE_FRAME (label frames chained);
 2. pointing refinement (:func:`rovercam.mosaic.refine.refine_pointing`), optional;
-3. gain (+ offset) compensation from the overlaps (:func:`rovercam.mosaic.gains.estimate_gains`);
+3. gain (+ offset) compensation from the overlaps (:func:`rovercam.mosaic.gains.estimate_gains`):
+   per-frame correction factors, their common scale as ``gain_scale`` says
+   (docs/mosaics.md#the-global-scale);
 4. the output grid (:func:`rovercam.mosaic.plan.plan_projection`);
 5. tiled rendering with seams and multiband or feather blending
    (:func:`rovercam.mosaic.render.render_mosaic`), with the index map.
@@ -18,7 +20,7 @@ import numpy as np
 
 from rovercam.bands import band_count
 from rovercam.chain import Frame
-from rovercam.config import Settings
+from rovercam.config import MosaicSettings, Settings
 from rovercam.errors import ConfigError, MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry, frame_geometry
 from rovercam.mosaic.gains import estimate_gains
@@ -72,6 +74,25 @@ def _display_white(cameras: set[tuple[str, str]], first: Frame, settings: Settin
     return min(whites) if whites else None
 
 
+def _scale_frames(name: str, opts: MosaicSettings, ids: Sequence[str], levels: Sequence[int]) -> dict:
+    """The global-scale arguments of :func:`estimate_gains` for these frames, checked before any
+    work: the reference frame (the one of ``gain_reference`` among them), or the anchors (the
+    frames at the highest calibration level present: an unflattened frame among flat-fielded
+    ones does not pull the scale)."""
+    if opts.gain_scale == "reference":
+        named = [pid for pid in opts.gain_reference if pid in ids]
+        if len(named) != 1:
+            listed = ", ".join(opts.gain_reference)
+            problem = "none of" if not named else f"{len(named)} ({', '.join(named)}) of"
+            raise MosaicError(f"{name}: mosaic.gain_scale = 'reference' needs exactly one reference frame; "
+                              f"{problem} mosaic.gain_reference [{listed}] are among its {len(ids)} frames")
+        return {"reference": named[0]}
+    if opts.gain_scale == "calibrated":
+        top = max(levels)
+        return {"anchors": [k for k, lv in enumerate(levels) if lv == top]}
+    return {}
+
+
 def build_mosaic(
     name: str,
     loaders: Sequence[Callable[[], Frame]],
@@ -104,7 +125,7 @@ def build_mosaic(
     """
     opts = settings.mosaic
     geoms: list[FrameGeometry] = []
-    prov, times, instruments, sols = Provenance(), [], set(), set()
+    prov, times, instruments, sols, levels = Provenance(), [], set(), set(), []
     cameras: set[tuple[str, str]] = set()
     first: Frame | None = None
     for load in loaders:
@@ -120,8 +141,11 @@ def build_mosaic(
         instruments.add(f.instrument)
         cameras.add((f.mission, f.instrument))
         sols.add(f.sol)
+        levels.append(f.level.level)
     if len(geoms) < opts.min_frames:
         raise MosaicError(f"{name}: {len(geoms)} frame(s), fewer than mosaic.min_frames={opts.min_frames}")
+    with_gains = opts.gains != "none" and len(geoms) > 1
+    scale_args = _scale_frames(name, opts, [g.product_id for g in geoms], levels) if with_gains else {}
 
     def pixels(i: int) -> np.ndarray:
         return loaders[i]().image
@@ -142,23 +166,33 @@ def build_mosaic(
                                    "rms_before_px": ref.rms_before_px, "rms_px": ref.rms_px,
                                    "rotations_deg": np.degrees(ref.rotations).round(5).tolist()}
             steps.append(f"pointing refined ({ref.ties} ties, {ref.rms_px:.3f} px RMS)")
-    gains = offsets = None
-    if opts.gains != "none" and len(geoms) > 1:
+    factors = offsets = None
+    if with_gains:
         try:
-            sol = estimate_gains(geoms, pixels, model=opts.gains)
+            sol = estimate_gains(geoms, pixels, model=opts.gains, scale=opts.gain_scale, **scale_args)
         except MosaicError as exc:
             log.warning("%s: gains not estimated: %s", name, exc)
             extra["gains_status"] = f"not estimated: {exc}"
         else:
-            gains, offsets = sol.gains, sol.offsets
-            extra["gains"] = sol.gains.round(6).tolist()
+            factors, offsets = sol.factors, sol.offsets
+            extra["correction_factors"] = sol.factors.round(6).tolist()
             extra["offsets"] = sol.offsets.tolist()
-            steps.append(f"{opts.gains} compensation ({sol.pairs} pairs)")
+            if sol.scale == "reference":
+                detail = f"reference {scale_args['reference']}"
+                extra["gain_scale"] = {"method": sol.scale, "reference": scale_args["reference"]}
+            elif sol.scale == "calibrated":
+                detail = f"calibrated, {len(scale_args['anchors'])} anchor frame(s)"
+                extra["gain_scale"] = {"method": sol.scale,
+                                       "anchors": [geoms[k].product_id for k in scale_args["anchors"]]}
+            else:
+                detail = "mean"
+                extra["gain_scale"] = {"method": sol.scale}
+            steps.append(f"{opts.gains} compensation ({sol.pairs} pairs, global scale {detail})")
     proj = plan_projection(geoms, opts.projection, surface=opts.surface, scale_deg=opts.scale_deg, width=opts.width,
                            camera_height_m=opts.camera_height_m, sphere_radius_m=opts.sphere_radius_m,
                            vertical_extent_m=opts.vertical_extent_m, max_pixels=opts.max_pixels)
     log.info("%s: %d frames -> %dx%d %s", name, len(geoms), proj.width, proj.height, proj.kind)
-    stack = FrameStack(geoms, pixels, gains=gains, offsets=offsets)
+    stack = FrameStack(geoms, pixels, factors=factors, offsets=offsets)
     render_opts = RenderOptions(blend=opts.blend, levels=opts.levels or None, feather=opts.feather,
                                 tile=opts.tile, workers=opts.workers)
     image, index = render_mosaic(stack, proj, options=render_opts,

@@ -1,14 +1,19 @@
-"""Per-frame gain (and offset) compensation from the frames' overlaps.
+"""Per-frame photometric corrections (gain compensation) from the frames' overlaps.
 
 Frames arrive calibrated in radiance, but what calibration leaves (exposure-time errors,
-temperature terms, shutter, haze changing during a pan) shows as steps between frames. The
-overlaps measure them: a ray seen by frames i and j should have the same radiance in both, so
-``g_i a + o_i = g_j b + o_j`` over all overlapping samples ``(a, b)`` is solved by linear least
-squares for every frame's gain ``g`` and offset ``o`` (Brown and Lowe 2007, section 6, without
-their prior that pulls every gain to 1: that prior biases the estimate when gains really differ,
-which is how OpenCV's ``GainCompensator`` loses accuracy). Overlaps fix only ratios; the common
-scale is fixed by assuming the inputs are right on average, ``mean(1 / g) = 1``, so an unbiased
-calibration stays unbiased.
+temperature terms, shutter, haze changing during a pan) shows as steps between frames. Each
+frame i gets a **correction factor** ``c_i`` and an offset ``o_i`` (docs/mosaics.md#gains):
+``corrected = c_i * frame + o_i``. The overlaps measure them: a ray seen by frames i and j should
+have the same corrected radiance in both, so ``c_i a + o_i = c_j b + o_j`` over all overlapping
+samples ``(a, b)`` is solved by linear least squares (Brown and Lowe 2007, section 6, without
+their prior that pulls every factor to 1: that prior biases the estimate when frames really
+differ, which is how OpenCV's ``GainCompensator`` loses accuracy).
+
+Overlaps fix only ratios. The one common scale they cannot see is chosen by ``scale``
+(:data:`GlobalScale`, ``[mosaic] gain_scale``): ``"mean"``, the frames are right on average,
+``mean(1 / c) = 1`` (the mean *frame gain* ``1 / c`` is 1); ``"reference"``, one named frame
+keeps its values (``c = 1``, ``o = 0``); ``"calibrated"``, the factors are only relative and
+leave the calibrated scale as it is: their geometric mean over the anchor frames is 1.
 
 Samples are taken in the frames' own pixels (no dependency on the output grid): a lattice on a
 block-averaged copy of frame i, its rays projected into frame j and read there bilinearly.
@@ -21,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, get_args
 
 import cv2
 import numpy as np
@@ -30,26 +35,41 @@ from rovercam.bands import as_bands
 from rovercam.errors import MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry
 
-__all__ = ["GainModel", "GainSolution", "estimate_gains", "overlapping_pairs"]
+__all__ = ["GainModel", "GainSolution", "GlobalScale", "GLOBAL_SCALES", "estimate_gains", "overlapping_pairs"]
 
 log = logging.getLogger(__name__)
 
 GainModel = Literal["gain", "gain_offset"]
+#: How the common scale of the correction factors is fixed (module docstring, docs/mosaics.md).
+GlobalScale = Literal["mean", "reference", "calibrated"]
+GLOBAL_SCALES: tuple[str, ...] = get_args(GlobalScale)
 
 
 @dataclass(frozen=True, slots=True)
 class GainSolution:
-    """Per-frame corrections: corrected = ``gains[i] * image + offsets[i]`` (radiance units).
+    """Per-frame corrections: ``corrected = factors[i] * frame + offsets[i]`` (radiance units).
 
-    ``pair_rms`` is the relative RMS mismatch of each pair's overlap (its group means) after
-    correction.
+    Attributes
+    ----------
+    factors : (N,) ndarray of float64
+        Correction factors (multiply the frame by them); a frame's gain (frame = gain x truth)
+        is ``1 / factor`` up to the global scale.
+    offsets : (N,) ndarray of float64
+        Additive corrections, radiance (zeros for the ``"gain"`` model).
+    pairs, samples : int
+        Overlapping pairs and samples used.
+    pair_rms : dict of (i, j) -> float
+        Relative RMS mismatch of each pair's overlap (its group means) after correction.
+    scale : {"mean", "reference", "calibrated"}
+        How the global scale was fixed (:data:`GlobalScale`).
     """
 
-    gains: np.ndarray
+    factors: np.ndarray
     offsets: np.ndarray
     pairs: int
     samples: int
     pair_rms: dict[tuple[int, int], float] = field(default_factory=dict)
+    scale: GlobalScale = "mean"
 
 
 def _axis_and_radius(g: FrameGeometry) -> tuple[np.ndarray, float]:
@@ -73,12 +93,12 @@ def overlapping_pairs(geoms: Sequence[FrameGeometry], *, slack_deg: float = 0.0)
     return out
 
 
-def _reduced(img: np.ndarray, factor: int) -> np.ndarray:
-    """Block mean by ``factor`` (NaN where any input is NaN), then a blur (sigma 1.5 px)."""
+def _reduced(img: np.ndarray, block: int) -> np.ndarray:
+    """Block mean by ``block`` (NaN where any input is NaN), then a blur (sigma 1.5 px)."""
     h, w = img.shape[:2]
-    h2, w2 = h // factor, w // factor
-    a = np.ascontiguousarray(as_bands(img)[: h2 * factor, : w2 * factor], dtype=np.float32)
-    if factor > 1:  # INTER_AREA at an integer factor is the block mean (NaN stays NaN)
+    h2, w2 = h // block, w // block
+    a = np.ascontiguousarray(as_bands(img)[: h2 * block, : w2 * block], dtype=np.float32)
+    if block > 1:  # INTER_AREA at an integer factor is the block mean (NaN stays NaN)
         a = as_bands(cv2.resize(a, (w2, h2), interpolation=cv2.INTER_AREA))
     # smooth enough that bilinear reads between samples (frame j) lose no contrast against reads
     # on them (frame i): that asymmetry would bias the least squares
@@ -90,21 +110,35 @@ def estimate_gains(
     load: Callable[[int], np.ndarray],
     *,
     model: GainModel = "gain",
+    scale: GlobalScale = "mean",
+    reference: str | None = None,
+    anchors: Sequence[int] | None = None,
     reduce: int | None = None,
     lattice: int = 2,
     pairs: Sequence[tuple[int, int]] | None = None,
 ) -> GainSolution:
-    """Gains (and offsets) that make the frames agree in their overlaps.
+    """Correction factors (and offsets) that make the frames agree in their overlaps.
 
     Parameters
     ----------
     geoms : sequence of FrameGeometry
         Models in one frame (the mosaic's).
     load : callable ``(i) -> (H, W, B) or (H, W)`` float array
-        Frame pixels, radiance; NaN = no data; one or more bands (gains are one per frame,
-        from all bands together). Each frame is loaded once.
+        Frame pixels, radiance; NaN = no data; one or more bands (one factor per frame, from
+        all bands together). Each frame is loaded once.
     model : {"gain", "gain_offset"}
-        One gain per frame, or a gain and an additive offset.
+        One correction factor per frame, or a factor and an additive offset.
+    scale : {"mean", "reference", "calibrated"}
+        How the common scale the overlaps cannot see is fixed (module docstring,
+        docs/mosaics.md#the-global-scale): ``"mean"``: ``mean(1 / factors) = 1``;
+        ``"reference"``: frame ``reference`` gets factor 1 and offset 0 (its pixels stay as
+        they are); ``"calibrated"``: the geometric mean of the factors over ``anchors`` is 1.
+    reference : str, optional
+        Product id (``FrameGeometry.product_id``) of the reference frame; required by, and
+        only allowed with, ``scale="reference"``.
+    anchors : sequence of int, optional
+        Frames (positions in ``geoms``) whose calibration sets the scale for
+        ``scale="calibrated"`` (default: every frame).
     reduce : int, optional
         Block size of the averaged copies (default: frames reduced to ~128 px wide).
     lattice : int
@@ -119,29 +153,31 @@ def estimate_gains(
     Raises
     ------
     MosaicError
-        No overlapping samples at all.
+        An unknown ``scale``; a ``reference`` that is missing, not one of the frames, or given
+        with another scale; ``anchors`` empty or out of range; no overlapping samples at all.
     """
     n = len(geoms)
     if n == 0:
         raise MosaicError("no frames for gain estimation")
-    factor = reduce or max(1, int(round(max(g.width for g in geoms) / 128)))
-    small = [_reduced(np.asarray(load(i)), factor) for i in range(n)]
+    ref_index, anchor_index = _scale_inputs(geoms, scale, reference, anchors)
+    block = reduce or max(1, int(round(max(g.width for g in geoms) / 128)))
+    small = [_reduced(np.asarray(load(i)), block) for i in range(n)]
     pairs = list(pairs) if pairs is not None else overlapping_pairs(geoms)
     level = float(np.nanmean([np.nanmean(s) for s in small]))
     if not level > 0:
         raise MosaicError("frames have no positive radiance to compare")
-    off = (factor - 1) / 2.0
+    off = (block - 1) / 2.0
     sums: dict[tuple[int, int], tuple[float, ...]] = {}
     total = 0
     for i, j in pairs:
         si, sj = small[i], small[j]
         h, w = si.shape[:2]
         v, u = np.mgrid[2 : h - 2 : lattice, 2 : w - 2 : lattice].astype(np.float64)
-        full = np.stack([u.ravel() * factor + off, v.ravel() * factor + off], 1)
+        full = np.stack([u.ravel() * block + off, v.ravel() * block + off], 1)
         _, d = geoms[i].model.unproject(full)
         q = geoms[j].model.project_directions(d)
-        qu = (q[:, 0] - off) / factor
-        qv = (q[:, 1] - off) / factor
+        qu = (q[:, 0] - off) / block
+        qv = (q[:, 1] - off) / block
         hj, wj = sj.shape[:2]
         ok = np.isfinite(qu) & (qu >= 2) & (qu <= wj - 3) & (qv >= 2) & (qv <= hj - 3)
         if ok.sum() < 16:
@@ -199,27 +235,71 @@ def estimate_gains(
                     m[q, p] += val
     rhs = np.zeros(k)
     lam = float(total)
-    # gauge: mean gain 1 (rescaled below), offsets summing to 0, a tiny ridge on the offsets
+    # gauge: mean factor 1 (rescaled below, _rescaled), offsets summing to 0, a tiny ridge on the offsets
     m[:n, :n] += lam / n
     rhs[:n] += lam
     if with_offset:
         m[n:, n:] += lam / n
         m[n:, n:] += np.eye(n) * 1e-6 * lam / n
-    # frames with no pair keep gain 1: a ridge towards 1 too small to bias connected frames
+    # frames with no pair keep factor 1: a ridge towards 1 too small to bias connected frames
     m[:n, :n] += np.eye(n) * 1e-9 * lam
     rhs[:n] += 1e-9 * lam
     sol = np.linalg.solve(m, rhs)
-    gains = sol[:n]
+    factors = sol[:n]
     offsets = sol[n:] * level if with_offset else np.zeros(n)
-    if np.any(gains <= 0):
-        raise MosaicError(f"gain estimation failed (non-positive gains {gains[gains <= 0]})")
-    scale = float(np.mean(1.0 / gains))
-    gains, offsets = gains * scale, offsets * scale
+    if np.any(factors <= 0):
+        raise MosaicError(f"gain estimation failed (non-positive correction factors {factors[factors <= 0]})")
+    factors, offsets = _rescaled(factors, offsets, scale, ref_index, anchor_index)
     pair_rms = {}
     for (i, j), (saa, sbb, sab, sa, sb, cnt) in sums.items():
-        gi, gj = gains[i], gains[j]
+        gi, gj = factors[i], factors[j]
         oi, oj = offsets[i] / level, offsets[j] / level
         sq = gi * gi * saa + gj * gj * sbb - 2 * gi * gj * sab + 2 * (oi - oj) * (gi * sa - gj * sb) + cnt * (oi - oj) ** 2
         pair_rms[(i, j)] = math.sqrt(max(sq, 0.0) / cnt) / max(0.5 * (gi * sa + gj * sb) / cnt + 0.5 * (oi + oj), 1e-9)
-    log.info("gains from %d pairs, %d samples: %.4f..%.4f", len(sums), total, gains.min(), gains.max())
-    return GainSolution(gains, offsets, len(sums), total, pair_rms)
+    log.info("correction factors from %d pairs, %d samples, %s scale: %.4f..%.4f", len(sums), total, scale,
+             factors.min(), factors.max())
+    return GainSolution(factors, offsets, len(sums), total, pair_rms, scale)
+
+
+def _scale_inputs(geoms: Sequence[FrameGeometry], scale: str, reference: str | None,
+                  anchors: Sequence[int] | None) -> tuple[int | None, np.ndarray]:
+    """Check the global-scale arguments first: (reference frame index, anchor indices)."""
+    n = len(geoms)
+    if scale not in GLOBAL_SCALES:
+        raise MosaicError(f"unknown global scale {scale!r}; choose one of {', '.join(GLOBAL_SCALES)}")
+    ref_index = None
+    if scale == "reference":
+        ids = [g.product_id for g in geoms]
+        if not reference:
+            raise MosaicError("global scale 'reference' needs the reference frame's product id")
+        if reference not in ids:
+            raise MosaicError(f"reference frame {reference!r} is not one of the {n} frames ({', '.join(ids[:5])}"
+                              f"{', ...' if n > 5 else ''})")
+        ref_index = ids.index(reference)
+    elif reference is not None:
+        raise MosaicError(f"a reference frame ({reference!r}) is only used with global scale 'reference', "
+                          f"not {scale!r}")
+    anchor_index = np.arange(n) if anchors is None else np.unique(np.asarray(anchors, dtype=np.int64))
+    if anchor_index.size == 0 or anchor_index.min() < 0 or anchor_index.max() >= n:
+        raise MosaicError(f"anchor frames must be a non-empty subset of 0..{n - 1}, got {list(anchors or [])}")
+    return ref_index, anchor_index
+
+
+def _rescaled(factors: np.ndarray, offsets: np.ndarray, scale: str, ref_index: int | None,
+              anchor_index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factors and offsets times the common scale ``s`` that ``scale`` chooses.
+
+    The overlap equations hold for ``(s c, s o + t)`` with any s > 0 and any common offset t,
+    so this changes no ratio between frames: only the scale of the whole mosaic.
+    """
+    if scale == "reference":
+        s = 1.0 / factors[ref_index]
+        factors, offsets = factors * s, offsets * s
+        return factors, offsets - offsets[ref_index]  # the reference's pixels stay as they are
+    if scale == "calibrated":
+        # geometric mean 1 over the anchors: a factor and its inverse weigh alike, so a frame
+        # read 10 % high and one 10 % low leave the scale where calibration put it
+        s = math.exp(-float(np.mean(np.log(factors[anchor_index]))))
+    else:  # "mean": the frames are right on average, mean frame gain mean(1 / c) = 1
+        s = float(np.mean(1.0 / factors))
+    return factors * s, offsets * s

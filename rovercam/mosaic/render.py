@@ -20,6 +20,7 @@ import math
 import threading
 from collections import OrderedDict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, Sequence
@@ -36,7 +37,7 @@ from rovercam.mosaic.resample import (Kernel, Level, level_coordinates, level_fo
                                       map_scale, reduce_level, resample)
 from rovercam.mosaic.warp import Window, frame_point_pixels, frame_window, sample_maps
 
-__all__ = ["FrameStack", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
+__all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
            "frame_scale", "frame_cache_bytes"]
 
 log = logging.getLogger(__name__)
@@ -89,28 +90,29 @@ class FrameStack:
     load : callable ``(i) -> (H, W, B) or (H, W) array``
         Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads. Every frame
         of a stack has the same band count B (1 for grayscale cameras, 3 for colour).
-    gains, offsets : (N,) array_like, optional
-        Photometric correction applied on load: ``gain * image + offset``.
+    factors, offsets : (N,) array_like, optional
+        Photometric correction applied on load: ``factor * image + offset`` (correction
+        factors, docs/mosaics.md#gains; :class:`rovercam.mosaic.gains.GainSolution`).
     cache_mb : float, optional
         Memory for decoded frames and their pyramid levels. None (default): sized by each render
         from its tiles and the frames that touch them (:func:`frame_cache_bytes`).
     saturation : float, optional
-        Radiance (as loaded, before gains) at or above which a pixel is clipped: the resampling
+        Radiance (as loaded, before the correction) at or above which a pixel is clipped: the resampling
         kernel falls back to bilinear where it would read one (:mod:`rovercam.mosaic.resample`).
     """
 
     def __init__(self, geoms: Sequence[FrameGeometry], load: Callable[[int], np.ndarray], *,
-                 gains: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
+                 factors: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
                  cache_mb: float | None = None, saturation: float | None = None) -> None:
         if not geoms:
             raise MosaicError("no frames to mosaic")
         self.geoms = list(geoms)
         self._load = load
         n = len(self.geoms)
-        self.gains = np.ones(n) if gains is None else np.asarray(gains, dtype=np.float64)
+        self.factors = np.ones(n) if factors is None else np.asarray(factors, dtype=np.float64)
         self.offsets = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=np.float64)
-        if self.gains.shape != (n,) or self.offsets.shape != (n,):
-            raise MosaicError(f"need one gain and offset per frame ({n})")
+        if self.factors.shape != (n,) or self.offsets.shape != (n,):
+            raise MosaicError(f"need one correction factor and offset per frame ({n})")
         self._cache: OrderedDict[tuple[int, int], Level] = OrderedDict()
         self._bytes = 0
         self.cache_mb = cache_mb
@@ -123,9 +125,9 @@ class FrameStack:
     def __len__(self) -> int:
         return len(self.geoms)
 
-    def with_corrections(self, gains: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
-        """The same frames with other gains/offsets (a fresh cache)."""
-        return FrameStack(self.geoms, self._load, gains=gains, offsets=offsets, cache_mb=self.cache_mb,
+    def with_corrections(self, factors: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
+        """The same frames with other correction factors/offsets (a fresh cache)."""
+        return FrameStack(self.geoms, self._load, factors=factors, offsets=offsets, cache_mb=self.cache_mb,
                           saturation=self.saturation)
 
     def size_cache(self, nbytes: float) -> None:
@@ -187,14 +189,14 @@ class FrameStack:
             finite = np.isfinite(img).all(axis=2)
             img[~finite] = 0.0
             valid = finite.astype(np.float32)
-        if self.gains[i] != 1.0:
-            img *= np.float32(self.gains[i])
+        if self.factors[i] != 1.0:
+            img *= np.float32(self.factors[i])
         if self.offsets[i] != 0.0:
             img += np.float32(self.offsets[i])
             if valid is not None:
                 img[valid == 0] = 0.0
         img = np.ascontiguousarray(img)
-        sat = None if self.saturation is None else self.saturation * self.gains[i] + self.offsets[i]
+        sat = None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
         return make_level(img, valid, saturation=sat)
 
 
@@ -423,10 +425,44 @@ def render_mosaic(stack: FrameStack, proj: Projection, *, options: RenderOptions
     return image, index
 
 
+@dataclass(frozen=True, slots=True)
+class GeoTiffRender:
+    """What :func:`render_geotiff` wrote.
+
+    Attributes
+    ----------
+    levels : int
+        Multiband pyramid reductions used.
+    tiles : int
+        Tiles rendered (those some frame's footprint meets).
+    written : int
+        Tiles written: rendered tiles with at least one covered pixel (the rest stay sparse).
+    window : Window or None
+        The bounding window of the written tiles, output pixels, half-open ``[x0, x1) x [y0, y1)``
+        (rasterio: ``Window(x0, y0, x1 - x0, y1 - y0)``); outside it the file holds only
+        no-data. None when nothing was written.
+
+    Notes
+    -----
+    Also readable as a mapping (``result["levels"]``, ``result["tiles"]``), as the dict that
+    :func:`render_geotiff` returned before.
+    """
+
+    levels: int
+    tiles: int
+    written: int
+    window: Window | None
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self.__slots__:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
 def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
                    index_path: str | Path | None = None, options: RenderOptions = RenderOptions(),
                    compress: str | None = "zstd", tags: dict[str, str] | None = None,
-                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int, int], None] | None = None) -> GeoTiffRender:
     """Render tile by tile straight into a tiled (sparse, BigTIFF) float32 GeoTIFF.
 
     Memory stays flat in the output size: tiles are written through rasterio windows as they
@@ -434,43 +470,45 @@ def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
     as NaN (nodata). ``index_path`` gets the index map as an int16 GeoTIFF (nodata -1). Both
     files carry ``proj.to_tags()`` and, for cylindrical and equirectangular grids, the
     geotransform in degrees of azimuth/elevation (``proj.geotransform``; no CRS;
-    docs/conventions.md#mosaic-georeferencing).
+    docs/conventions.md#mosaic-georeferencing); other grids store the identity transform (pixel
+    coordinates), so neither writing nor reading the files raises rasterio's
+    ``NotGeoreferencedWarning`` (:func:`rovercam.storage.raster.open_tiled_geotiff`).
 
     Returns
     -------
-    dict
-        ``levels`` and ``tiles`` rendered.
+    GeoTiffRender
+        Levels, tiles rendered and written, and the window written.
     """
     import rasterio
     from rasterio.windows import Window as RioWindow
 
+    from rovercam.storage.raster import open_tiled_geotiff
+
     bands = _bands(stack)
     block = 512 if options.tile % 512 == 0 else 256 if options.tile % 256 == 0 else 16 * max(options.tile // 16, 1)
-    common = dict(driver="GTiff", width=proj.width, height=proj.height, tiled=True, blockxsize=block,
-                  blockysize=block, BIGTIFF="YES", SPARSE_OK="TRUE")
-    if compress:
-        common["compress"] = compress
-    if proj.geotransform is not None:
-        common["transform"] = proj.geotransform  # az/el degrees in proj.frame, no CRS
+    common = dict(width=proj.width, height=proj.height, block=block, compress=compress,
+                  transform=proj.geotransform)  # az/el degrees in proj.frame, no CRS; None: identity
     all_tags = {**proj.to_tags(), **(tags or {})}
+    written: list[Window] = []
     with rasterio.Env(GDAL_NUM_THREADS=1), \
-            rasterio.open(path, "w", count=bands, dtype="float32", nodata=float("nan"), **common) as dst:
-        dst.update_tags(**all_tags)
-        idx_dst = None
-        if index_path is not None:
-            idx_dst = rasterio.open(index_path, "w", count=1, dtype="int16", nodata=NO_FRAME, **common)
-            idx_dst.update_tags(**all_tags, CONTENT="INDEX_MAP")
-        try:
-            def put(t: Window, img: np.ndarray, idx: np.ndarray) -> None:
-                win = RioWindow(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)
-                if (idx == NO_FRAME).all():
-                    return  # sparse: never written, reads back as nodata
-                dst.write(np.moveaxis(img, -1, 0), window=win)
-                if idx_dst is not None:
-                    idx_dst.write(idx[None], window=win)
-
-            info = _run_tiles(stack, proj, options, bands, put, progress)
-        finally:
+            open_tiled_geotiff(path, count=bands, dtype="float32", nodata=float("nan"), tags=all_tags,
+                               **common) as dst, \
+            (open_tiled_geotiff(index_path, count=1, dtype="int16", nodata=NO_FRAME,
+                                tags={**all_tags, "CONTENT": "INDEX_MAP"}, **common)
+             if index_path is not None else nullcontext()) as idx_dst:
+        def put(t: Window, img: np.ndarray, idx: np.ndarray) -> None:
+            win = RioWindow(t.x0, t.y0, t.x1 - t.x0, t.y1 - t.y0)
+            if (idx == NO_FRAME).all():
+                return  # sparse: never written, reads back as nodata
+            dst.write(np.moveaxis(img, -1, 0), window=win)
             if idx_dst is not None:
-                idx_dst.close()
-    return {"levels": info["levels"], "tiles": info["tiles"]}
+                idx_dst.write(idx[None], window=win)
+            written.append(t)
+
+        info = _run_tiles(stack, proj, options, bands, put, progress)
+    window = None
+    if written:
+        window = Window(min(t.x0 for t in written), max(t.x1 for t in written),
+                        min(t.y0 for t in written), max(t.y1 for t in written))
+    return GeoTiffRender(levels=info["levels"], tiles=info["tiles"], written=len(written), window=window)
+

@@ -56,10 +56,11 @@ class SolReport:
     # --- the run's bookkeeping -------------------------------------------------------------------
 
     def start(self, catalog: Any, *, flow: str, settings: Settings) -> None:
-        """Record the run as started in ``catalog`` (a :class:`rovercam.catalog.Catalog`)."""
+        """Record the run as started in ``catalog`` (a :class:`rovercam.catalog.Catalog`), under
+        ``run_id`` when one was chosen before (the sol's lease names it), else a new id."""
         self.flow, self.storage_root = flow, settings.storage_root
         self.run_id = catalog.start_run(flow=flow, sol=self.sol, config_hash=settings.config_hash,
-                                        software_version=cachekey.code_version())
+                                        software_version=cachekey.code_version(), run_id=self.run_id or None)
 
     def finish(self, catalog: Any) -> None:
         """Record the run as ``failed`` when nothing came out of it (:meth:`failure`, the reason in

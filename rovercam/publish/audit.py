@@ -29,8 +29,8 @@ def audit_published(
       (``file:checksum``, a sha2-256 multihash; ``rovercam:sha256`` in items published before
       the file extension was used) matches the file it points to;
 
-    and for every output row of ``catalog``: its version is committed in ``store``, and its
-    storage keys and checksums match the stored bytes.
+    and for every output row of ``catalog``: its version is committed in ``store``, its storage
+    keys are the files of that version, and its checksums match the stored bytes.
 
     Parameters
     ----------
@@ -74,7 +74,9 @@ def audit_published(
                 problems.append(f"catalog {out.output_id}: v{out.version} is not committed in {store!r}")
                 continue
             for name, key in out.storage_keys.items():
-                if not store.exists(key):
+                if not key.endswith(f"/v{out.version}/{name}"):
+                    problems.append(f"catalog {out.output_id}: {key} is not {name} of v{out.version}")
+                elif not store.exists(key):
                     problems.append(f"catalog {out.output_id}: {key} is missing")
                 elif out.checksums and out.checksums.get(name) != committed[out.version].get(name):
                     problems.append(f"catalog {out.output_id}: checksum of {name} differs from storage")

@@ -35,9 +35,17 @@ from rovercam.sources.model import (
     FetchResult,
     RemoteFile,
     RemoteProduct,
+    display_name,
     unsafe_reason,
 )
-from rovercam.sources.source import MANIFEST_NAME, Source, SourceUnavailableError, TransientSourceError
+from rovercam.sources.source import (
+    MANIFEST_NAME,
+    Source,
+    SourceRefusedError,
+    SourceUnavailableError,
+    TransientSourceError,
+    is_label_file,
+)
 from rovercam.sources.volume import HttpVolumeSource
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -58,11 +66,14 @@ __all__ = [
     "FetchResult",
     "TransientSourceError",
     "SourceUnavailableError",
+    "SourceRefusedError",
     "MANIFEST_NAME",
     "group_files",
     "sol_of_folder",
     "sidecar_from_item",
     "unsafe_reason",
+    "display_name",
+    "is_label_file",
 ]
 
 SourceKind = Literal["auto", "folder", "fsspec", "http-volume", "feed"]
@@ -80,8 +91,8 @@ def _guess(spec: str) -> SourceKind:
 
 
 def open_source(spec: str, *, kind: SourceKind = "auto", settings: Settings | None = None,
-                storage_options: dict[str, Any] | None = None, timeout_s: float = 30.0,
-                retries: int = 3, backoff_s: float = 0.5,
+                storage_options: dict[str, Any] | None = None, timeout_s: float | None = None,
+                retries: int | None = None, backoff_s: float | None = None,
                 max_bytes: int | None = None) -> Source:
     """The product source at ``spec``.
 
@@ -96,16 +107,20 @@ def open_source(spec: str, *, kind: SourceKind = "auto", settings: Settings | No
         is a feed, other ``http(s)`` URLs are volumes, other URLs go to fsspec, the rest are
         local folders.
     settings : rovercam.config.Settings, optional, keyword-only
-        Supplies defaults: ``storage.options`` as the fsspec options of an fsspec URL, and
-        ``limits.max_bytes`` as the largest file accepted.
+        Supplies defaults: ``storage.options`` as the fsspec options of an fsspec URL, the
+        ``[fetch]`` section (timeouts, retries, deadline, label, listing and product limits,
+        redirect hosts; docs/operations.md, "Hostile sources"), and the smaller of
+        ``fetch.max_product_bytes`` and ``limits.max_bytes`` as the largest product accepted.
     storage_options : dict, optional, keyword-only
         fsspec options for an fsspec URL (s3fs: ``endpoint_url``, ``key``, ``secret``, ...);
         wins over ``settings``.
     timeout_s, retries, backoff_s : keyword-only
         Socket timeout per request (s); extra attempts after a transient failure; first retry
-        delay (s, doubled each attempt, at most 30 s).
+        delay (s, doubled each attempt, at most 30 s). Default: ``settings.fetch``, else 30 s,
+        3 and 0.5 s.
     max_bytes : int, optional, keyword-only
-        Largest file accepted (bytes); default ``settings.limits.max_bytes`` or 4 GiB.
+        Largest product accepted (bytes, all its files); default from ``settings`` (above) or
+        4 GiB.
 
     Returns
     -------
@@ -122,10 +137,19 @@ def open_source(spec: str, *, kind: SourceKind = "auto", settings: Settings | No
         raise ValueError(f"spec must be a non-empty string, got {spec!r}")
     if kind == "auto":
         kind = _guess(spec)
-    if max_bytes is None:
-        max_bytes = settings.limits.max_bytes if settings is not None else 4 << 30
-    options: dict[str, Any] = {"timeout_s": timeout_s, "retries": retries,
-                               "backoff_s": backoff_s, "max_bytes": max_bytes}
+    options: dict[str, Any] = {"timeout_s": 30.0, "retries": 3, "backoff_s": 0.5,
+                               "max_bytes": 4 << 30}
+    if settings is not None:
+        fetch = settings.fetch
+        options = {"timeout_s": fetch.timeout_s, "retries": fetch.retries,
+                   "backoff_s": fetch.backoff_s, "deadline_s": fetch.deadline_s,
+                   "max_bytes": min(fetch.max_product_bytes, settings.limits.max_bytes),
+                   "max_label_bytes": fetch.max_label_bytes,
+                   "max_listing_bytes": fetch.max_listing_bytes,
+                   "redirect_hosts": tuple(fetch.redirect_hosts)}
+    given = {"timeout_s": timeout_s, "retries": retries, "backoff_s": backoff_s,
+             "max_bytes": max_bytes}
+    options.update({k: v for k, v in given.items() if v is not None})
     if kind in ("folder", "fsspec"):
         if kind == "fsspec" and storage_options is None and settings is not None:
             storage_options = dict(settings.storage.options)

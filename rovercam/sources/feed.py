@@ -52,7 +52,6 @@ __all__ = ["FeedSource", "sidecar_from_item"]
 
 log = logging.getLogger(__name__)
 
-MAX_FEED_BYTES = 64 << 20
 MAX_PAGES = 1000
 _SOL_FIELD = re.compile(r"\{sol(?::([^}]*))?\}")
 _CAMERA_KEYS = ("instrument", "filter_name", "camera_vector", "camera_model_component_list",
@@ -168,8 +167,9 @@ class FeedSource(Source):
         self._templated = bool(_SOL_FIELD.search(url))
 
     def _document(self, url: str) -> Any:
-        body = self._retrying(lambda: http_read(url, timeout_s=self.timeout_s,
-                                                max_bytes=MAX_FEED_BYTES), url)
+        body = self._retrying(lambda: http_read(
+            url, timeout_s=self.timeout_s, max_bytes=self.max_listing_bytes,
+            deadline_s=self.deadline_s, redirect_hosts=self.redirect_hosts), url)
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
@@ -249,7 +249,7 @@ class FeedSource(Source):
 
     def _open(self, file: RemoteFile) -> contextlib.AbstractContextManager[
             tuple[IO[bytes], RemoteFile]]:
-        return open_http_file(file, timeout_s=self.timeout_s)
+        return open_http_file(file, timeout_s=self.timeout_s, redirect_hosts=self.redirect_hosts)
 
     def _stat(self, file: RemoteFile) -> RemoteFile:
-        return head_http_file(file, timeout_s=self.timeout_s)
+        return head_http_file(file, timeout_s=self.timeout_s, redirect_hosts=self.redirect_hosts)

@@ -10,11 +10,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 __all__ = ["RemoteFile", "RemoteProduct", "FetchedProduct", "FetchProblem", "FetchResult",
-           "unsafe_reason", "FetchState"]
+           "unsafe_reason", "display_name", "FetchState", "MAX_NAME_BYTES", "MAX_PATH_BYTES"]
 
 FetchState = Literal["fetched", "updated", "unchanged"]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")
+#: Longest file or folder name written to a staging folder, in UTF-8 bytes (NAME_MAX of ext4,
+#: XFS, APFS and most others).
+MAX_NAME_BYTES = 255
+#: Longest relative path written under a staging folder, in UTF-8 bytes (a quarter of Linux's
+#: PATH_MAX, which the staging folder's own path shares).
+MAX_PATH_BYTES = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,24 +175,48 @@ class FetchResult:
                 "failed": [p.to_dict() for p in self.failed], "skipped": list(self.skipped)}
 
 
+def display_name(text: str, limit: int = 120) -> str:
+    """``text`` fit for a message, a log line or a catalog row: control characters escaped
+    (``\\x00``), cut to ``limit`` characters with the full length said.
+
+    Examples
+    --------
+    >>> display_name("a\\x00b.IMG")
+    'a\\\\x00b.IMG'
+    >>> display_name("N" * 300, limit=8)
+    'NNNNNNNN... (300 characters)'
+    """
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return shown if len(text) <= limit else f"{shown}... ({len(text)} characters)"
+
+
 def unsafe_reason(path: str) -> str | None:
     """Why a remote relative path may not be written under a staging folder, or None if safe.
 
     Refused: empty names, absolute paths (``/x``, ``C:x``), backslashes, NUL and other control
     characters, ``.`` / ``..`` components and empty components (``a//b``), hidden components
-    (``.x``: the staging folder's own temporary and manifest files are hidden).
+    (``.x``: the staging folder's own temporary and manifest files are hidden), a component
+    longer than :data:`MAX_NAME_BYTES` and a path longer than :data:`MAX_PATH_BYTES` (UTF-8).
+    Names in the reasons are shown by :func:`display_name`.
     """
     if not path:
         return "empty name"
+    shown = display_name(path)
     if path.startswith("/") or _DRIVE.match(path):
-        return f"absolute path {path!r}"
+        return f"absolute path '{shown}'"
     if "\\" in path:
-        return f"backslash in {path!r}"
+        return f"backslash in '{shown}'"
     if any(ord(c) < 32 or c == "\x7f" for c in path):
-        return f"control character in {path!r}"
+        return f"control character in '{shown}'"
+    size = len(path.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATH_BYTES:
+        return f"path of {size} bytes (more than {MAX_PATH_BYTES}): '{shown}'"
     for part in path.split("/"):
         if part in ("", ".", ".."):
-            return f"path component {part!r} in {path!r}"
+            return f"path component {part!r} in '{shown}'"
         if part.startswith("."):
-            return f"hidden name {part!r} in {path!r}"
+            return f"hidden name '{display_name(part)}' in '{shown}'"
+        size = len(part.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            return f"name of {size} bytes (more than {MAX_NAME_BYTES}): '{shown}'"
     return None

@@ -11,8 +11,15 @@ local staging folder. :meth:`Source.fetch` is the same for every kind of source:
 - transient errors (HTTP 408/425/429/5xx, connection resets, timeouts, truncated transfers) are
   retried with exponential backoff; the last error is reported with the URL;
 - nothing is written outside the staging folder: a remote name with ``..``, an absolute path,
-  a backslash or a hidden component is refused and reported, and so is any path that a symlink
-  in the staging folder would lead outside it.
+  a backslash, a control character, a hidden component or an overlong name is refused and
+  reported, and so is any path that a symlink in the staging folder would lead outside it;
+- a source that breaks a limit is refused, not retried (:class:`SourceRefusedError`): a product
+  larger than ``max_bytes`` or a label file larger than ``max_label_bytes`` (refused on its
+  declared length, or cut off when it gets there), a transfer still running after
+  ``deadline_s`` (an endless or dripping body), and what :mod:`rovercam.sources.transfer`
+  refuses over HTTP (a redirect to another host or scheme, an encoded body, a body longer than
+  its ``Content-Length``). Bodies are streamed in chunks of at most 1 MiB: memory stays bounded
+  whatever the source sends (docs/operations.md, "Hostile sources").
 """
 from __future__ import annotations
 
@@ -21,11 +28,9 @@ import contextlib
 import datetime as _dt
 import hashlib
 import http.client
-import json
 import logging
 import os
 import posixpath
-import secrets
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -39,17 +44,26 @@ from rovercam.sources.model import (
     FetchResult,
     RemoteFile,
     RemoteProduct,
+    display_name,
     unsafe_reason,
 )
+from rovercam.sources.staging import (
+    MANIFEST_NAME,
+    load_manifest,
+    part_name,
+    refusal,
+    save_manifest,
+)
 
-__all__ = ["Source", "TreeSource", "MANIFEST_NAME", "TransientSourceError", "SourceUnavailableError"]
+__all__ = ["Source", "TreeSource", "MANIFEST_NAME", "TransientSourceError", "SourceUnavailableError",
+           "SourceRefusedError", "is_label_file"]
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = ".rovercam-fetch.json"
 _CHUNK = 1 << 20
 _MAX_BACKOFF_S = 30.0
 _MAX_DEPTH = 16  # folders below a sol folder
+_LABEL_SUFFIXES = (".lbl", ".xml", "-metadata.json")
 
 
 class TransientSourceError(SourceError, TransientError):
@@ -69,6 +83,18 @@ class TransientSourceError(SourceError, TransientError):
 class SourceUnavailableError(SourceError, TransientError):
     """A transient failure that outlasted the source's own retries: still transient, so the
     Prefect task that called the source may retry it later (docs/operations.md, "Retry policy")."""
+
+
+class SourceRefusedError(SourceError):
+    """The source broke a rule of fetching: a size limit, the transfer deadline, a redirect to
+    another host or scheme, an encoded body, a body longer than declared. Permanent: the product
+    is refused (``FetchResult.refused``) with this reason, not retried."""
+
+
+def is_label_file(path: str) -> bool:
+    """Whether a product file is a label, capped by ``max_label_bytes``: a detached PDS3 label
+    (``.LBL``, MER ``.img.lbl``), a PDS4 ``.xml`` label or a raw-image-site ``-metadata.json``."""
+    return path.lower().endswith(_LABEL_SUFFIXES)
 
 
 def iso_time(value: Any) -> str | None:
@@ -98,22 +124,41 @@ class Source(abc.ABC):
     backoff_s : float, keyword-only
         First retry delay (s); doubled at each attempt, at most 30 s.
     max_bytes : int, keyword-only
-        Largest file accepted (bytes); a longer transfer is cut and reported.
+        Largest product accepted (bytes, all its files together); a longer transfer is cut and
+        the product refused.
+    max_label_bytes : int, keyword-only
+        Largest label file accepted (bytes; :func:`is_label_file`), the readers' own limit.
+    deadline_s : float, keyword-only
+        Longest one file's transfer may take (s, wall clock); then it is cut and the product
+        refused (an endless or dripping body never times out a socket).
+    max_listing_bytes : int, keyword-only
+        Largest directory listing or feed page read (bytes).
+    redirect_hosts : iterable of str, keyword-only
+        Hosts besides the requested one that an HTTP redirect may lead to.
     """
 
     kind: ClassVar[str] = "source"
 
     def __init__(self, location: str, *, timeout_s: float = 30.0, retries: int = 3,
-                 backoff_s: float = 0.5, max_bytes: int = 4 << 30):
-        if timeout_s <= 0 or retries < 0 or backoff_s < 0 or max_bytes <= 0:
+                 backoff_s: float = 0.5, max_bytes: int = 4 << 30, max_label_bytes: int = 4 << 20,
+                 deadline_s: float = 300.0, max_listing_bytes: int = 16 << 20,
+                 redirect_hosts: Iterable[str] = ()):
+        if timeout_s <= 0 or retries < 0 or backoff_s < 0 or min(
+                max_bytes, max_label_bytes, deadline_s, max_listing_bytes) <= 0:
             raise ValueError(f"timeout_s={timeout_s!r}, retries={retries!r}, "
-                             f"backoff_s={backoff_s!r}, max_bytes={max_bytes!r}: need "
-                             f"timeout_s > 0, retries >= 0, backoff_s >= 0, max_bytes > 0")
+                             f"backoff_s={backoff_s!r}, max_bytes={max_bytes!r}, "
+                             f"max_label_bytes={max_label_bytes!r}, deadline_s={deadline_s!r}, "
+                             f"max_listing_bytes={max_listing_bytes!r}: need retries >= 0, "
+                             f"backoff_s >= 0, the others > 0")
         self.location = location
         self.timeout_s = float(timeout_s)
         self.retries = int(retries)
         self.backoff_s = float(backoff_s)
         self.max_bytes = int(max_bytes)
+        self.max_label_bytes = int(max_label_bytes)
+        self.deadline_s = float(deadline_s)
+        self.max_listing_bytes = int(max_listing_bytes)
+        self.redirect_hosts = tuple(h.lower() for h in redirect_hosts)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.location!r})"
@@ -159,7 +204,8 @@ class Source(abc.ABC):
 
     # -- fetching --------------------------------------------------------------------------
     def fetch(self, products: Iterable[RemoteProduct], dest_dir: str | os.PathLike[str], *,
-              already: Callable[[RemoteProduct], bool] | None = None) -> FetchResult:
+              already: Callable[[RemoteProduct], bool] | None = None,
+              deadline_s: float | None = None) -> FetchResult:
         """Copy products into ``dest_dir``, skipping those already there and unchanged.
 
         Parameters
@@ -172,12 +218,17 @@ class Source(abc.ABC):
         already : callable, optional, keyword-only
             ``already(product) -> bool``: True skips the product without looking at it (e.g.
             it is in the catalog already); it is listed in ``FetchResult.skipped``.
+        deadline_s : float, optional, keyword-only
+            Wall-clock budget of the whole call (s): a transfer still running then is cut, and
+            the products not started are reported failed, so that the call returns a complete
+            result before an outer timeout (the Prefect task's) strikes.
 
         Returns
         -------
         FetchResult
             ``products`` (fetched, updated or unchanged, with local paths), ``refused`` (unsafe
-            names) and ``failed`` (transfer errors after retries), each with the reason.
+            names, broken limits: :class:`SourceRefusedError`) and ``failed`` (transfer errors
+            after retries), each with the reason (names shown by ``display_name``).
 
         Raises
         ------
@@ -190,31 +241,40 @@ class Source(abc.ABC):
         except OSError as exc:
             raise SourceError(str(dest), f"cannot create the staging folder: {exc}") from exc
         real_dest = os.path.realpath(dest)
-        manifest = _load_manifest(dest)
+        manifest = load_manifest(dest)
         done: list[FetchedProduct] = []
         refused: list[FetchProblem] = []
         failed: list[FetchProblem] = []
         skipped: list[str] = []
+        stop = None if deadline_s is None else time.monotonic() + deadline_s
         for product in products:
             if already is not None and already(product):
                 skipped.append(product.name)
                 continue
-            reason = _refusal(product, dest, real_dest)
+            name = display_name(product.name, 200)
+            if stop is not None and time.monotonic() >= stop:
+                failed.append(FetchProblem(name, product.sol, display_name(product.source),
+                                           f"not fetched: the fetch's {deadline_s:g} s passed"))
+                continue
+            reason = refusal(product, dest, real_dest)
             if reason is not None:
-                log.warning("%s: refused: %s", product.name, reason)
-                refused.append(FetchProblem(product.name, product.sol, product.source, reason))
+                log.warning("%s: refused: %s", name, reason)
+                refused.append(FetchProblem(name, product.sol, display_name(product.source),
+                                            reason))
                 continue
             try:
-                done.append(self._fetch_one(product, dest, manifest))
+                done.append(self._fetch_one(product, dest, manifest, stop))
+            except SourceRefusedError as exc:
+                log.warning("%s: refused: %s", name, exc)
+                refused.append(FetchProblem(name, product.sol, exc.url, str(exc)))
             except SourceError as exc:
-                log.warning("%s: fetch failed: %s", product.name, exc)
-                failed.append(FetchProblem(product.name, product.sol,
-                                           getattr(exc, "url", product.source), str(exc)))
+                log.warning("%s: fetch failed: %s", name, exc)
+                failed.append(FetchProblem(name, product.sol, exc.url, str(exc)))
         return FetchResult(dest_dir=str(dest), products=tuple(done), refused=tuple(refused),
                            failed=tuple(failed), skipped=tuple(skipped))
 
-    def _fetch_one(self, product: RemoteProduct, dest: Path,
-                   manifest: dict[str, dict[str, Any]]) -> FetchedProduct:
+    def _fetch_one(self, product: RemoteProduct, dest: Path, manifest: dict[str, dict[str, Any]],
+                   stop: float | None = None) -> FetchedProduct:
         local = tuple(str(dest / f.path) for f in product.files)
         primary = str(dest / product.primary)
         if self._unchanged(product, dest, manifest):
@@ -223,13 +283,15 @@ class Source(abc.ABC):
         state = "updated" if any(f.path in manifest for f in product.files) else "fetched"
         staged: list[tuple[Path, Path, dict[str, Any]]] = []
         temporaries: list[Path] = []
+        budget = self.max_bytes  # what is left of the product limit
         try:
             for f in product.files:
                 target = dest / f.path
                 target.parent.mkdir(parents=True, exist_ok=True)
-                tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
+                tmp = target.with_name(part_name(target.name))
                 temporaries.append(tmp)
-                staged.append((tmp, target, self._download(f, tmp)))
+                staged.append((tmp, target, self._download(f, tmp, budget, stop)))
+                budget -= staged[-1][2]["size"]
             same = all(manifest.get(f.path, {}).get("sha256") == rec["sha256"]
                        and t.is_file() and t.stat().st_size == rec["size"]
                        for f, (_, t, rec) in zip(product.files, staged))
@@ -241,7 +303,7 @@ class Source(abc.ABC):
                     tmp.unlink()
         for f, (_, _, rec) in zip(product.files, staged):
             manifest[f.path] = rec
-        _save_manifest(dest, manifest)
+        save_manifest(dest, manifest)
         moved = sum(rec["size"] for _, _, rec in staged)
         if same:  # no validators to compare, so it came again: same bytes
             return FetchedProduct(product.name, product.sol, "unchanged", primary, local, moved)
@@ -274,28 +336,52 @@ class Source(abc.ABC):
                 return False
         return True
 
-    def _download(self, file: RemoteFile, tmp: Path) -> dict[str, Any]:
-        """Write ``file`` to ``tmp``, verified; returns its manifest record."""
+    def _limit(self, file: RemoteFile, budget: int) -> tuple[int, str]:
+        """(largest size ``file`` may have, the limit's name) with ``budget`` bytes of the
+        product limit left."""
+        if is_label_file(file.path) and self.max_label_bytes < budget:
+            return self.max_label_bytes, f"label limit (max_label_bytes = {self.max_label_bytes})"
+        return budget, f"product limit (max_bytes = {self.max_bytes})"
+
+    def _download(self, file: RemoteFile, tmp: Path, budget: int,
+                  stop: float | None = None) -> dict[str, Any]:
+        """Write ``file`` to ``tmp``, verified, within ``budget`` bytes; its manifest record."""
         if file.content is not None:
+            limit, what = self._limit(file, budget)
+            if len(file.content) > limit:
+                raise SourceRefusedError(file.url, f"{len(file.content)} bytes: over the {what}")
             with open(tmp, "wb") as out:
                 out.write(file.content)
             return {"url": file.url, "size": len(file.content), "etag": None, "mtime": None,
                     "sha256": hashlib.sha256(file.content).hexdigest()}
-        return self._retrying(lambda: self._transfer(file, tmp), file.url)
+        return self._retrying(lambda: self._transfer(file, tmp, budget, stop), file.url)
 
-    def _transfer(self, file: RemoteFile, tmp: Path) -> dict[str, Any]:
+    def _transfer(self, file: RemoteFile, tmp: Path, budget: int,
+                  stop: float | None) -> dict[str, Any]:
         h = hashlib.sha256()
         got = 0
+        limit, what = self._limit(file, budget)
+        deadline = time.monotonic() + self.deadline_s
         with self._open(file) as (stream, declared), open(tmp, "wb") as out:
             expected = declared.size if declared.size is not None else file.size
-            if expected is not None and expected > self.max_bytes:
-                raise SourceError(file.url, f"{expected} bytes exceed the limit of "
-                                            f"{self.max_bytes}")
+            if expected is not None and expected > limit:
+                raise SourceRefusedError(file.url, f"{expected} bytes declared: over the {what}; "
+                                                   f"not read")
+            read = getattr(stream, "read1", stream.read)  # one system call: the deadline holds
             try:
-                while block := stream.read(_CHUNK):
+                while block := read(_CHUNK):
                     got += len(block)
-                    if got > self.max_bytes:
-                        raise SourceError(file.url, f"more than {self.max_bytes} bytes")
+                    if got > limit:
+                        raise SourceRefusedError(file.url, f"more than {limit} bytes: over the "
+                                                           f"{what}; cut off")
+                    now = time.monotonic()
+                    if now > deadline:
+                        raise SourceRefusedError(file.url, f"still sending after the "
+                                                           f"{self.deadline_s:g} s transfer "
+                                                           f"deadline ({got} bytes); cut off")
+                    if stop is not None and now > stop:
+                        raise SourceError(file.url, f"cut off after {got} bytes: the fetch's "
+                                                    f"deadline passed")
                     h.update(block)
                     out.write(block)
             except http.client.IncompleteRead as exc:
@@ -456,42 +542,3 @@ def _sol_from_name(name: str) -> int | None:
         return parse_product_id(name.removesuffix("-metadata.json")).sol
     except ProductError:
         return None
-
-
-def _refusal(product: RemoteProduct, dest: Path, real_dest: str) -> str | None:
-    """Why ``product`` may not be written under ``dest``, or None."""
-    if not product.files:
-        return "no files"
-    paths = [f.path for f in product.files]
-    if product.primary not in paths:
-        return f"entry {product.primary!r} is not among its files"
-    for path in paths:
-        reason = unsafe_reason(path)
-        if reason is not None:
-            return f"unsafe remote name: {reason}"
-        real = os.path.realpath(dest / path)
-        if os.path.commonpath([real, real_dest]) != real_dest:
-            return f"{path!r} would be written outside the staging folder (symlink)"
-    return None
-
-
-def _load_manifest(dest: Path) -> dict[str, dict[str, Any]]:
-    path = dest / MANIFEST_NAME
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        raise SourceError(str(path), f"unreadable fetch manifest: {exc}") from exc
-    files = data.get("files") if isinstance(data, dict) else None
-    if not isinstance(files, dict):
-        raise SourceError(str(path), "fetch manifest without a 'files' object")
-    return files
-
-
-def _save_manifest(dest: Path, files: dict[str, dict[str, Any]]) -> None:
-    path = dest / MANIFEST_NAME
-    tmp = dest / f".{MANIFEST_NAME}.{secrets.token_hex(6)}.part"
-    tmp.write_text(json.dumps({"version": 1, "files": files}, indent=1, sort_keys=True),
-                   encoding="utf-8")
-    os.replace(tmp, path)

@@ -26,8 +26,6 @@ __all__ = ["HttpVolumeSource", "listing_links"]
 
 log = logging.getLogger(__name__)
 
-MAX_LISTING_BYTES = 16 << 20
-
 
 class _Links(html.parser.HTMLParser):
     def __init__(self) -> None:
@@ -98,8 +96,9 @@ class HttpVolumeSource(TreeSource):
         return self._folder_url, urllib.parse.unquote(posixpath.basename(path))
 
     def _listdir(self, handle: Any) -> list[Entry]:
-        body = self._retrying(lambda: http_read(handle, timeout_s=self.timeout_s,
-                                                max_bytes=MAX_LISTING_BYTES), handle)
+        body = self._retrying(lambda: http_read(
+            handle, timeout_s=self.timeout_s, max_bytes=self.max_listing_bytes,
+            deadline_s=self.deadline_s, redirect_hosts=self.redirect_hosts), handle)
         try:
             page = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -109,7 +108,7 @@ class HttpVolumeSource(TreeSource):
 
     def _open(self, file: RemoteFile) -> contextlib.AbstractContextManager[
             tuple[IO[bytes], RemoteFile]]:
-        return open_http_file(file, timeout_s=self.timeout_s)
+        return open_http_file(file, timeout_s=self.timeout_s, redirect_hosts=self.redirect_hosts)
 
     def _stat(self, file: RemoteFile) -> RemoteFile:
-        return head_http_file(file, timeout_s=self.timeout_s)
+        return head_http_file(file, timeout_s=self.timeout_s, redirect_hosts=self.redirect_hosts)

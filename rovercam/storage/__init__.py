@@ -2,9 +2,18 @@
 
 ``Store`` guards keys (relative POSIX paths inside the root only), stages every write under a
 hidden temporary prefix, verifies checksums, and commits by rename (or a version pointer on
-object stores). ``write_cog`` / ``write_png`` / ``thumbnail`` encode published rasters.
+object stores), retrying transient faults (``RetryPolicy``, ``[storage] retries``).
+``write_cog`` / ``write_png`` / ``thumbnail`` encode published rasters; ``open_tiled_geotiff``
+opens a sparse tiled GeoTIFF for window-by-window writes.
 """
-from rovercam.storage.raster import COG_BLOCKSIZE, thumbnail, write_cog, write_png
+from rovercam.storage.raster import (
+    COG_BLOCKSIZE,
+    open_tiled_geotiff,
+    thumbnail,
+    write_cog,
+    write_png,
+)
+from rovercam.storage.retry import RetryPolicy
 from rovercam.storage.store import PublishedVersion, Store
 from rovercam.storage.transaction import Data, Transaction
 
@@ -12,9 +21,11 @@ __all__ = [
     "Store",
     "Transaction",
     "PublishedVersion",
+    "RetryPolicy",
     "Data",
     "write_cog",
     "write_png",
     "thumbnail",
+    "open_tiled_geotiff",
     "COG_BLOCKSIZE",
 ]

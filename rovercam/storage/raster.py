@@ -5,7 +5,9 @@ coordinate reference system describes directions seen from a rover. Cylindrical 
 equirectangular mosaics get a geotransform in degrees of azimuth and elevation without a CRS
 (``transform`` alone; docs/conventions.md#mosaic-georeferencing); other rover-frame products
 carry their projection in tags only (``PolarProjection.to_tags``), and GDAL's "not
-georeferenced" warning, expected there, is silenced inside these functions only.
+georeferenced" warning, expected there, is silenced inside these functions only. Tiled GeoTIFFs
+written window by window (:func:`open_tiled_geotiff`, the out-of-core mosaic render) store the
+identity transform explicitly instead, so reading them back warns neither.
 
 Encoders are deterministic: the same array and tags give the same bytes, which is what makes
 content-hash idempotent publishing (:meth:`rovercam.storage.Store.publish`) work.
@@ -16,13 +18,15 @@ import os
 import struct
 import warnings
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 import cv2
 import numpy as np
 import rasterio
+from affine import Affine
 from numpy.typing import NDArray
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning
@@ -30,7 +34,7 @@ from rasterio.io import MemoryFile
 
 from rovercam.bands import as_bands
 
-__all__ = ["write_cog", "write_png", "thumbnail", "COG_BLOCKSIZE"]
+__all__ = ["write_cog", "write_png", "thumbnail", "open_tiled_geotiff", "COG_BLOCKSIZE"]
 
 #: Internal tile size of every COG (pixels); also the size below which no overview is made.
 COG_BLOCKSIZE = 512
@@ -173,6 +177,76 @@ def write_cog(
         with rasterio.open(path, "w", **profile) as dst:
             _fill(dst)
         return path
+
+
+@contextmanager
+def open_tiled_geotiff(
+    path: str | os.PathLike[str],
+    *,
+    width: int,
+    height: int,
+    count: int,
+    dtype: str,
+    nodata: float | int,
+    block: int = 512,
+    compress: str | None = "zstd",
+    transform: Any = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[Any]:
+    """Open a tiled, sparse BigTIFF for writing window by window (``dst.write(a, window=w)``).
+
+    Blocks never written stay unallocated and read back as ``nodata`` (GDAL ``SPARSE_OK``), so
+    a sparse output costs only what is covered.
+
+    Parameters
+    ----------
+    path : path
+        The file to create (replaced if it exists).
+    width, height, count : int
+        Pixels and bands.
+    dtype : str
+        ``"float32"``, ``"int16"``... (rasterio names).
+    nodata : float or int
+        The no-data value (NaN for float radiance, -1 for index maps), in the file's metadata.
+    block : int
+        Internal tile side, pixels (a multiple of 16).
+    compress : str or None
+        GDAL compression (``"zstd"``, ``"deflate"``) or None.
+    transform : affine.Affine, optional
+        GDAL geotransform (an az/el grid's degrees, docs/conventions.md#mosaic-georeferencing).
+        None stores the identity transform explicitly: pixel coordinates, and no rasterio
+        ``NotGeoreferencedWarning`` when the file is written or read.
+    tags : mapping of str -> str, optional
+        Dataset tags (the projection's, provenance...), written before any pixel.
+
+    Yields
+    ------
+    rasterio.io.DatasetWriter
+        Closed (and the file complete) on leaving the ``with``.
+    """
+    for k, v in (tags or {}).items():
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"tags must map str -> str, got {k!r}: {type(v).__name__}")
+    if block % 16 or block < 16:
+        raise ValueError(f"block must be a positive multiple of 16, got {block}")
+    profile: dict[str, Any] = dict(driver="GTiff", width=width, height=height, count=count, dtype=dtype,
+                                   nodata=nodata, tiled=True, blockxsize=block, blockysize=block,
+                                   BIGTIFF="YES", SPARSE_OK="TRUE",
+                                   transform=Affine.identity() if transform is None else transform)
+    if compress:
+        profile["compress"] = compress
+    with warnings.catch_warnings():
+        # rasterio warns that GDAL *may* drop an identity transform; the GTiff driver stores it
+        # (ModelTransformationTag), which is what keeps readers from warning
+        warnings.filterwarnings("ignore", message="The given matrix is equal to Affine.identity",
+                                category=NotGeoreferencedWarning)
+        dst = rasterio.open(path, "w", **profile)
+    try:
+        if tags:
+            dst.update_tags(**dict(tags))
+        yield dst
+    finally:
+        dst.close()
 
 
 def _to_bgr(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:

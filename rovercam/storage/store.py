@@ -22,12 +22,18 @@ Safety rules (docs/architecture.md#data-safety):
   becomes *visible* only when ``LATEST`` names it; ``LATEST`` is one object written in one PUT
   (locally: temp file + ``os.replace``), after every file of the version is in place.
 - Two publishers never write the same version: each first *claims* ``v<N>`` by creating its
-  version record with a create-only write (local: ``open(..., "xb")``; S3: ``PUT`` with
-  ``If-None-Match: *``, supported by AWS S3 since 2024 and by moto). The loser takes N + 1.
-  ``LATEST`` is never moved back to a lower version. Stores whose fsspec driver ignores
-  create-only mode get no such guarantee (one publisher per prefix there).
+  version record exclusively (local: ``O_CREAT | O_EXCL``; S3: ``PUT`` with ``If-None-Match:
+  *``, AWS since 2024, moto). The loser takes N + 1; a failed publisher removes only its own claim.
+- ``LATEST`` only moves up, to the highest committed version: rewritten under a ``flock`` of
+  ``.versions/<prefix>/LATEST.lock`` locally, by a conditional PUT (``If-Match``) on S3. Other
+  fsspec drivers emulate create-only by check-then-write: one publisher per prefix there.
+- A version committed by a publisher killed before moving ``LATEST`` is not lost: the next
+  publish of the same files moves ``LATEST`` to it instead of writing it again.
 - Staging folders are named after their owner (pid and host). :meth:`Store.publish` first
   removes staging left by dead processes on this host, and any staging older than an hour.
+- Operations are retried on transient failures (:mod:`rovercam.storage.retry`). A publish that
+  fails anyway removes what it placed of its version, gives its claim back and raises a
+  :class:`~rovercam.errors.StorageError` naming the key (docs/operations.md, "Storage faults").
 """
 from __future__ import annotations
 
@@ -40,17 +46,16 @@ import re
 import socket
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable, Literal
 
 import fsspec
 
 from rovercam.errors import StorageError
+from rovercam.storage.retry import RetryPolicy, call_with_retry
 from rovercam.storage.transaction import (
     RESERVED_AREAS,
     STAGING_AREA,
-    VERSIONS_AREA,
     Data,
     Transaction,
     check_key,
@@ -58,41 +63,19 @@ from rovercam.storage.transaction import (
     hash_data,
     staging_name,
 )
+from rovercam.storage.versions import (
+    CLAIM_ATTEMPTS,
+    LATEST,
+    PublishedVersion,
+    VersionRecords,
+    fs_protocols,
+)
 
 __all__ = ["Store", "Transaction", "PublishedVersion", "Data"]
 
 log = logging.getLogger(__name__)
 
-_LATEST = "LATEST"
 _STAGING_NAME = re.compile(r"^[0-9a-f]{32}-(?P<pid>[0-9]+)@(?P<host>.+?)(?:\.part)?$")
-_CLAIM_ATTEMPTS = 1000
-_VERSION_DIR = re.compile(r"^v([1-9][0-9]*)$")
-_VERSION_RECORD = re.compile(r"^v([1-9][0-9]*)\.json$")
-
-
-@dataclass(frozen=True, slots=True)
-class PublishedVersion:
-    """One published version of a prefix.
-
-    Attributes
-    ----------
-    prefix : str
-        The product prefix, e.g. ``"sol00100/mosaics/NCAM_CYL"``.
-    version : int
-        1-based version number; files live under ``<prefix>/v<version>/``.
-    keys : dict of str -> str
-        File name -> store key.
-    sha256 : dict of str -> str
-        File name -> hex sha256 of the stored bytes (verified by reading back).
-    reused : bool
-        True when nothing was written because the latest version already had identical files.
-    """
-
-    prefix: str
-    version: int
-    keys: dict[str, str] = field(default_factory=dict)
-    sha256: dict[str, str] = field(default_factory=dict)
-    reused: bool = False
 
 
 def _owner_is_dead(name: str) -> bool:
@@ -112,7 +95,7 @@ def _owner_is_dead(name: str) -> bool:
     return False
 
 
-class Store:
+class Store(VersionRecords):
     """A storage root (local directory or fsspec URL) with guarded keys and atomic writes.
 
     Parameters
@@ -121,6 +104,8 @@ class Store:
         Local path (created if missing) or fsspec URL, e.g. ``"s3://bucket/prefix"``.
     storage_options : dict, optional
         Passed to the fsspec filesystem (``{"endpoint_url": ..., "key": ...}`` for s3fs).
+    retry : RetryPolicy, optional, keyword-only
+        How operations failing transiently are retried (default: 3 retries from 0.5 s).
 
     Examples
     --------
@@ -135,19 +120,22 @@ class Store:
     @classmethod
     def from_settings(cls, settings: Any) -> "Store":
         """The store a :class:`rovercam.config.Settings` configures (root and fsspec options)."""
-        return cls(settings.storage_root, storage_options=dict(settings.storage.options))
+        return cls(settings.storage_root, storage_options=dict(settings.storage.options),
+                   retry=RetryPolicy(settings.storage.retries, settings.storage.retry_delay_s))
 
-    def __init__(self, root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None):
+    def __init__(self, root: str | os.PathLike[str], *, storage_options: dict[str, Any] | None = None,
+                 retry: RetryPolicy | None = None):
         if not isinstance(root, (str, os.PathLike)) or not str(root):
             raise StorageError(f"store root must be a path or URL, got {root!r}")
         fs, path = fsspec.core.url_to_fs(str(root), **(storage_options or {}))
         self.fs: fsspec.AbstractFileSystem = fs
-        self.is_local: bool = "file" in _protocols(fs)
+        self.is_local: bool = "file" in fs_protocols(fs)
         if self.is_local:
             path = os.path.realpath(path)
             os.makedirs(path, exist_ok=True)
         self.root: str = path.rstrip("/") or "/"
         self.storage_options = dict(storage_options or {})
+        self.retry: RetryPolicy = retry if retry is not None else RetryPolicy()
 
     def __repr__(self) -> str:
         return f"Store({self.fs.unstrip_protocol(self.root)!r})"
@@ -164,9 +152,22 @@ class Store:
                 raise StorageError(f"{what} {key!r} resolves outside the store root ({real})")
         return path
 
+    def _io(self, call: Callable[[], Any], what: str) -> Any:
+        """``call()`` with this store's retries (:func:`rovercam.storage.retry.call_with_retry`)."""
+        return call_with_retry(call, what, self.retry)
+
     def exists(self, key: str) -> bool:
-        """True when ``key`` names an existing object (file)."""
-        return bool(self.fs.isfile(self._path(key)))
+        """True when ``key`` names an existing object (file); StorageError when the store cannot
+        tell (``fs.isfile`` would answer False to any error)."""
+        path = self._path(key)
+
+        def is_file() -> bool:
+            try:
+                return self.fs.info(path)["type"] == "file"
+            except FileNotFoundError:
+                return False
+
+        return bool(self._io(is_file, key))
 
     def read_bytes(self, key: str) -> bytes:
         """The whole object at ``key``.
@@ -178,7 +179,7 @@ class Store:
         """
         path = self._path(key)
         try:
-            return self.fs.cat_file(path)
+            return self._io(lambda: self.fs.cat_file(path), key)
         except FileNotFoundError as e:
             raise StorageError(f"no object at {key!r} in {self!r}") from e
 
@@ -197,7 +198,7 @@ class Store:
         """Sorted keys of every object under ``prefix`` (recursive; reserved areas excluded)."""
         base = self.root if not prefix.strip("/") else self._path(prefix, what="prefix")
         try:
-            found = self.fs.find(base)
+            found = self._io(lambda: self.fs.find(base), prefix or "/")
         except FileNotFoundError:
             return []
         keys = []
@@ -261,12 +262,13 @@ class Store:
 
     def _write_path_atomic(self, path: str, data: bytes) -> None:
         if not self.is_local:
-            self.fs.pipe_file(path, data)
+            self._io(lambda: self.fs.pipe_file(path, data), posixpath.relpath(path, self.root))
             return
         tmp_dir = posixpath.join(self.root, STAGING_AREA)
         os.makedirs(tmp_dir, exist_ok=True)
         tmp = posixpath.join(tmp_dir, f"{staging_name()}.part")
-        try:
+
+        def write() -> None:
             with open(tmp, "wb") as f:
                 f.write(data)
                 f.flush()
@@ -274,6 +276,9 @@ class Store:
             os.makedirs(posixpath.dirname(path), exist_ok=True)
             os.replace(tmp, path)
             fsync_dir(posixpath.dirname(path))
+
+        try:
+            self._io(write, posixpath.relpath(path, self.root))
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp)
@@ -289,7 +294,7 @@ class Store:
         """
         base = posixpath.join(self.root, STAGING_AREA)
         try:
-            entries = self.fs.ls(base, detail=True)
+            entries = self._io(lambda: self.fs.ls(base, detail=True), STAGING_AREA)
         except FileNotFoundError:
             return []
         removed = []
@@ -305,118 +310,13 @@ class Store:
             if not dead and (mtime is None or now - float(mtime) < older_than_s):
                 continue
             with contextlib.suppress(FileNotFoundError):
-                self.fs.rm(name, recursive=True)
+                self._io(lambda n=name: self.fs.rm(n, recursive=True), STAGING_AREA)
             removed.append(posixpath.basename(name.rstrip("/")))
         if removed:
             log.info("%r: removed %d stale staging folders", self, len(removed))
         return sorted(removed)
 
     # ------------------------------------------------------------------ versions
-
-    def latest(self, prefix: str) -> PublishedVersion | None:
-        """The version ``<prefix>/LATEST`` points at, or None before the first publish."""
-        prefix = check_key(prefix, what="prefix")
-        key = f"{prefix}/{_LATEST}"
-        if not self.exists(key):
-            return None
-        try:
-            doc = json.loads(self.read_bytes(key))
-            version, files = int(doc["version"]), dict(doc["files"])
-        except (ValueError, KeyError, TypeError) as e:
-            raise StorageError(f"{key}: unreadable version pointer ({e})") from e
-        keys = {name: f"{prefix}/v{version}/{name}" for name in files}
-        return PublishedVersion(prefix, version, keys, files, reused=False)
-
-    def versions(self, prefix: str) -> list[int]:
-        """Version numbers in use under ``prefix``: a ``v<N>/`` folder or a claim (committed or not)."""
-        base = self._path(prefix, what="prefix")
-        found = set()
-        for folder, pattern in ((base, _VERSION_DIR), (self._meta_dir(prefix), _VERSION_RECORD)):
-            try:
-                entries = self.fs.ls(folder, detail=False)
-            except FileNotFoundError:
-                continue
-            for entry in entries:
-                m = pattern.match(posixpath.basename(entry.rstrip("/")))
-                if m:
-                    found.add(int(m.group(1)))
-        return sorted(found)
-
-    def committed_versions(self, prefix: str) -> dict[int, dict[str, str]]:
-        """Completely written versions of ``prefix``: version -> {file name: sha256}.
-
-        A version counts once its record says ``committed`` (written after every file of the
-        version is in place); folders of publishers killed mid-way never do.
-        """
-        folder = self._meta_dir(prefix)
-        try:
-            entries = self.fs.ls(folder, detail=False)
-        except FileNotFoundError:
-            return {}
-        out = {}
-        for entry in entries:
-            m = _VERSION_RECORD.match(posixpath.basename(entry.rstrip("/")))
-            if not m:
-                continue
-            try:
-                doc = json.loads(self.fs.cat_file(self.fs._strip_protocol(entry)))
-            except (ValueError, FileNotFoundError):
-                continue  # a claim being written, or removed meanwhile
-            if isinstance(doc, dict) and doc.get("state") == "committed":
-                out[int(m.group(1))] = dict(doc["files"])
-        return dict(sorted(out.items()))
-
-    def _advance_latest(self, prefix: str, version: int, sha: dict[str, str]) -> None:
-        """Point ``LATEST`` at the highest committed version (ours, unless a newer one committed).
-
-        Without compare-and-swap two publishers can interleave read-then-write; so after each
-        write the pointer and the commit records are read again, and the write repeated while a
-        higher committed version exists. The last writer always re-checks after its own write,
-        hence ``LATEST`` ends at the highest committed version and never stays behind.
-        """
-        key = f"{prefix}/{_LATEST}"
-        for _ in range(_CLAIM_ATTEMPTS):
-            committed = self.committed_versions(prefix)
-            committed.setdefault(version, sha)
-            top = max(committed)
-            current = self.latest(prefix)
-            if current is not None and current.version >= top:
-                if current.version > version:
-                    log.info("%s: v%d committed, LATEST is at newer v%d", prefix, version, current.version)
-                return
-            pointer = json.dumps({"version": top, "files": committed[top]}, sort_keys=True, indent=1)
-            self._write_atomic(key, pointer.encode())
-        raise StorageError(f"{prefix}: LATEST kept changing under {_CLAIM_ATTEMPTS} updates")
-
-    def published_prefixes(self) -> list[str]:
-        """Every prefix that has a ``LATEST`` pointer or a version record, sorted."""
-        found = {k.rsplit("/", 1)[0] for k in self.list() if k.endswith(f"/{_LATEST}")}
-        meta = posixpath.join(self.root, VERSIONS_AREA)
-        try:
-            records = self.fs.find(meta)
-        except FileNotFoundError:
-            records = []
-        for path in records:
-            rel = posixpath.relpath(self.fs._strip_protocol(path), meta)
-            if "/" in rel and _VERSION_RECORD.match(rel.rsplit("/", 1)[1]):
-                found.add(rel.rsplit("/", 1)[0])
-        return sorted(found)
-
-    def _meta_dir(self, prefix: str) -> str:
-        return posixpath.join(self.root, VERSIONS_AREA, check_key(prefix, what="prefix"))
-
-    def _claim(self, prefix: str, version: int) -> bool:
-        """Create the record of ``v<version>`` exclusively; False when it already exists."""
-        path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
-        doc = {"state": "claimed", "owner": f"{os.getpid()}@{socket.gethostname()}",
-               "claimed_at": time.time()}
-        if self.is_local:
-            os.makedirs(posixpath.dirname(path), exist_ok=True)
-        try:
-            self.fs.pipe_file(path, json.dumps(doc, sort_keys=True).encode(), mode="create")
-        except FileExistsError:
-            return False
-        return True
 
     def publish(
         self,
@@ -447,7 +347,9 @@ class Store:
         Notes
         -----
         A version folder left by a killed publisher (files present, ``LATEST`` not updated) is
-        never reused and never overwritten: the next publish takes a higher number. Each version
+        never reused and never overwritten: the next publish takes a higher number. Only a
+        version whose commit record was written (every file in place) and whose files are these
+        is taken over: ``LATEST`` is pointed at it, as its dead publisher was about to. Each version
         number is claimed (create-only write of its record) before anything is written, so two
         concurrent publishers take different numbers; ``LATEST`` then names the higher one.
         Staging left by dead processes is removed first (:meth:`discard_stale_staging`).
@@ -456,8 +358,8 @@ class Store:
         if not files:
             raise StorageError(f"{prefix}: nothing to publish")
         names = [check_key(n, what="file name") for n in files]
-        if _LATEST in names:
-            raise StorageError(f"{prefix}: file name {_LATEST!r} is reserved for the version pointer")
+        if LATEST in names:
+            raise StorageError(f"{prefix}: file name {LATEST!r} is reserved for the version pointer")
         base_sha = {name: hash_data(data) for name, data in zip(names, files.values())}
 
         def full_set(version: int) -> tuple[dict[str, Data], dict[str, str]]:
@@ -466,48 +368,57 @@ class Store:
             sha = dict(base_sha)
             for name, data in extra.items():
                 name = check_key(name, what="file name")
-                if name in contents or name == _LATEST:
+                if name in contents or name == LATEST:
                     raise StorageError(f"{prefix}: rendered file {name!r} clashes with another")
                 contents[name] = data
                 sha[name] = hash_data(data)
             return contents, sha
 
-        self.discard_stale_staging()
+        try:
+            self.discard_stale_staging()
+        except StorageError as exc:  # name the output, not the staging area
+            raise type(exc)(f"{prefix}: publish failed: {exc}") from exc
         latest = self.latest(prefix)
         if latest is not None:
             _, sha = full_set(latest.version)
             if sha == latest.sha256:
                 log.info("%s: identical to v%d, nothing written", prefix, latest.version)
                 return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
-
-        version = max([latest.version if latest else 0, *self.versions(prefix)]) + 1
-        for _ in range(_CLAIM_ATTEMPTS):
-            if self._claim(prefix, version):
+        in_use = self.versions(prefix)
+        if any(v > (latest.version if latest else 0) for v in in_use):
+            finished = self._finish_identical(prefix, latest, full_set)
+            if finished is not None:
+                return finished
+        version = max([latest.version if latest else 0, *in_use]) + 1
+        for _ in range(CLAIM_ATTEMPTS):
+            token = self._claim(prefix, version)
+            if token is not None:
                 break
             version += 1  # another publisher took it between our listing and our claim
         else:
-            raise StorageError(f"{prefix}: could not claim a version after {_CLAIM_ATTEMPTS} tries")
+            raise StorageError(f"{prefix}: could not claim a version after {CLAIM_ATTEMPTS} tries")
         record_path = posixpath.join(self._meta_dir(prefix), f"v{version}.json")
         vprefix = f"{prefix}/v{version}"
+        txn: Transaction | None = None
         try:
             contents, sha = full_set(version)
             with self.transaction(vprefix, exclusive=True) as txn:
                 for name, data in contents.items():
                     txn.put(name, data)
         except BaseException:
-            # Nothing of v<N> was committed (the transaction discarded its staging): give the
-            # number back. A killed process cannot, and its claim keeps the number retired.
-            with contextlib.suppress(OSError):
-                self.fs.rm(record_path)
+            # v<N> is not committed (the transaction discarded its staging; on an object store
+            # some files may have been copied into v<N>/): remove them and give the number back
+            # while the record is still our claim. A killed process cannot, and its claim keeps
+            # the number retired.
+            self._give_back(prefix, version, txn.placed if txn is not None else [], token)
             raise
         record = {"state": "committed", "files": sha}
-        self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
+        try:
+            self._write_path_atomic(record_path, json.dumps(record, sort_keys=True, indent=1).encode())
+        except BaseException:
+            self._give_back(prefix, version, list(sha), token)
+            raise
         self._advance_latest(prefix, version, sha)
         log.info("%s: published v%d (%d files)", prefix, version, len(sha))
         keys = {name: f"{vprefix}/{name}" for name in sha}
         return PublishedVersion(prefix, version, keys, sha, reused=False)
-
-
-def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
-    proto = fs.protocol
-    return (proto,) if isinstance(proto, str) else tuple(proto)

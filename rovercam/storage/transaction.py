@@ -9,12 +9,17 @@ The rules a :class:`Transaction` keeps (the store's layout is described in
   and checked against its sha256, and only then moved into place; an exception inside the
   transaction discards the staging area;
 - on a local filesystem a transaction into a new (or an exclusive) prefix is committed by one
-  directory ``rename``: readers see all of its files or none.
+  directory ``rename``: readers see all of its files or none;
+- each step (stage and verify one file, copy one file into place) is retried on transient
+  failures (:mod:`rovercam.storage.retry`); a step that keeps failing, or fails permanently (no
+  space left on device), raises :class:`~rovercam.errors.StorageError` naming the key, and the
+  staging area is discarded.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import posixpath
 import re
@@ -26,6 +31,7 @@ from typing import IO, Protocol
 import fsspec
 
 from rovercam.errors import StorageError
+from rovercam.storage.retry import RetryPolicy, call_with_retry
 
 __all__ = ["Transaction", "Data", "StagingRoot", "check_key", "staging_name", "hash_data",
            "hash_stream", "fsync_dir", "fsync_tree", "STAGING_AREA", "VERSIONS_AREA",
@@ -44,13 +50,17 @@ VERSIONS_AREA = ".versions"
 RESERVED_AREAS = (STAGING_AREA, VERSIONS_AREA)
 _CHUNK = 1 << 20
 
+log = logging.getLogger(__name__)
+
 
 class StagingRoot(Protocol):
-    """What a transaction needs of its store: the filesystem, the root path, whether it is local."""
+    """What a transaction needs of its store: the filesystem, the root path, whether it is local,
+    and how to retry a step that failed transiently."""
 
     fs: fsspec.AbstractFileSystem
     root: str
     is_local: bool
+    retry: RetryPolicy
 
 
 def check_key(key: str, *, what: str = "key") -> str:
@@ -112,6 +122,9 @@ class Transaction:
         Name -> sha256 of each staged (and verified) object.
     keys : dict of str -> str
         Name -> final key (valid once the ``with`` block has exited cleanly).
+    placed : list of str
+        Names already in place under ``prefix`` (on an object store a failed commit may have
+        copied some: what to remove).
     """
 
     def __init__(self, store: StagingRoot, prefix: str, *, exclusive: bool = False, durable: bool = True):
@@ -121,6 +134,7 @@ class Transaction:
         self.exclusive = exclusive
         self.sha256: dict[str, str] = {}
         self.keys: dict[str, str] = {}
+        self.placed: list[str] = []
         self._staging = posixpath.join(store.root, STAGING_AREA, staging_name())
         self._closed = False
 
@@ -132,7 +146,9 @@ class Transaction:
         Raises
         ------
         StorageError
-            Invalid or duplicate name, closed transaction, or read-back checksum mismatch.
+            Invalid or duplicate name, closed transaction, read-back checksum mismatch, or a write
+        that failed (no space left on device; a transient fault that outlasted the retries:
+        :class:`~rovercam.errors.StorageUnavailableError`).
         """
         if self._closed:
             raise StorageError(f"transaction on {self.prefix!r} is already closed")
@@ -143,8 +159,17 @@ class Transaction:
             raise StorageError(f"{self.prefix}/{name}: data must be bytes, a tuple of bytes-like pieces "
                                f"or a Path, got {type(data).__name__}")
         expected = hash_data(data) if self.durable else ""  # not durable: no checksum at all
-        fs = self._store.fs
         staged = posixpath.join(self._staging, name)
+        got = call_with_retry(lambda: self._stage(staged, data), f"{self.prefix}/{name}", self._store.retry)
+        if got != expected:
+            raise StorageError(f"{self.prefix}/{name}: stored sha256 {got} != written {expected}")
+        self.sha256[name] = expected
+        return expected
+
+    def _stage(self, staged: str, data: Data) -> str:
+        """Write ``data`` to ``staged`` (whole, so that a retry starts afresh) and return the
+        sha256 read back ("" when not durable)."""
+        fs = self._store.fs
         fs.makedirs(posixpath.dirname(staged), exist_ok=True)
         if not isinstance(data, Path):
             with fs.open(staged, "wb") as f:
@@ -156,14 +181,9 @@ class Transaction:
         else:
             fs.put_file(str(data), staged)
         if not self.durable:
-            self.sha256[name] = expected
-            return expected
+            return ""
         with fs.open(staged, "rb") as f:
-            got = hash_stream(f)
-        if got != expected:
-            raise StorageError(f"{self.prefix}/{name}: stored sha256 {got} != written {expected}")
-        self.sha256[name] = expected
-        return expected
+            return hash_stream(f)
 
     def _commit(self) -> None:
         store, fs = self._store, self._store.fs
@@ -179,20 +199,28 @@ class Transaction:
                 if self.durable:
                     fsync_tree(self._staging)
                 os.rename(self._staging, dest)
+                self.placed = list(self.sha256)
                 if self.durable:
                     fsync_dir(posixpath.dirname(dest))
-            else:
-                if self.exclusive and fs.exists(dest) and fs.find(dest):
-                    raise StorageError(f"{self.prefix}: written by another writer meanwhile")
+            elif store.is_local:
                 for name in self.sha256:
                     target = posixpath.join(dest, name)
-                    if store.is_local:
-                        os.makedirs(posixpath.dirname(target), exist_ok=True)
-                        os.replace(posixpath.join(self._staging, name), target)
-                    else:
-                        fs.mv(posixpath.join(self._staging, name), target)
-                if store.is_local and self.durable:
+                    os.makedirs(posixpath.dirname(target), exist_ok=True)
+                    os.replace(posixpath.join(self._staging, name), target)
+                    self.placed.append(name)
+                if self.durable:
                     fsync_dir(dest)
+            else:
+                taken = call_with_retry(lambda: bool(fs.find(dest)), self.prefix, store.retry)
+                if self.exclusive and taken:
+                    raise StorageError(f"{self.prefix}: written by another writer meanwhile")
+                for name in self.sha256:
+                    # A copy (repeatable, unlike a move); the staged originals go with the staging
+                    # area. Object stores have no rename: readers are kept away by LATEST.
+                    source, target = posixpath.join(self._staging, name), posixpath.join(dest, name)
+                    call_with_retry(lambda s=source, t=target: fs.copy(s, t), f"{self.prefix}/{name}",
+                                    store.retry)
+                    self.placed.append(name)
         except StorageError:
             raise
         except OSError as e:
@@ -200,11 +228,22 @@ class Transaction:
         self.keys = {name: f"{self.prefix}/{name}" for name in self.sha256}
 
     def _discard_staging(self) -> None:
+        """Remove the staging area; a failure is logged, not raised (it would hide the error
+        that ended the transaction, and staging is never read: the next publish after this
+        process ends removes it, :meth:`Store.discard_stale_staging`)."""
         self._closed = True
         fs = self._store.fs
-        with contextlib.suppress(FileNotFoundError):
-            if fs.exists(self._staging):
+
+        def remove() -> None:
+            with contextlib.suppress(FileNotFoundError):
                 fs.rm(self._staging, recursive=True)
+
+        if self._store.is_local and not os.path.lexists(self._staging):
+            return
+        try:
+            call_with_retry(remove, self._staging, self._store.retry)
+        except OSError as exc:
+            log.warning("%s: staging area not removed: %s", self._staging, exc)
 
 
 def fsync_dir(path: str) -> None:

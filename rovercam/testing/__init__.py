@@ -15,14 +15,31 @@ Truth measures
     :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
     :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
 Robustness
-    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish).
+    :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
+    :func:`tree_snapshot` and :func:`outside_writes` (what a run wrote where),
+    :func:`kill_trial` (the Prefect server or a sol run killed mid-run, then rerun; with
+    :class:`PrefectServer`, a real server that can be killed and restarted),
+    :func:`fault_proxy` (S3 answering 500/503 or timing out), :func:`disk_budget` and
+    :func:`tmpfs_command` (a disk that fills up), :func:`leftovers` and :func:`publish_until_full`
+    (what a failed publish left).
 Test servers
-    :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :data:`CHROMIUM` and :data:`CHROMIUM_ARGS`
-    (headless browser).
+    :func:`moto_s3` (an S3 endpoint on 127.0.0.1), :func:`hostile_server` (an HTTP source mixing
+    good products with attacks, :data:`HOSTILE_CASES`), :data:`CHROMIUM` and
+    :data:`CHROMIUM_ARGS` (headless browser).
 """
 from rovercam.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from rovercam.testing.crash import KillReport, run_kill_trials
 from rovercam.testing.descent import edl_frames, make_edl_sol, score_levels
+from rovercam.testing.disk import (
+    CHILD,
+    DiskBudget,
+    disk_budget,
+    leftovers,
+    publish_until_full,
+    tmpfs_available,
+    tmpfs_command,
+)
+from rovercam.testing.faults import FaultProxy, even_rates, fault_proxy
 from rovercam.testing.frame import (
     demosaic_figures,
     frame_accuracy,
@@ -40,6 +57,15 @@ from rovercam.testing.mosaic import (
     sample_mosaic,
     small_rotation,
 )
+from rovercam.testing.hostile import CASES as HOSTILE_CASES
+from rovercam.testing.hostile import (
+    HostileCase,
+    HostileServer,
+    hostile_server,
+    outside_writes,
+    tree_snapshot,
+)
+from rovercam.testing.orchestrator import PrefectServer, TrialOutcome, kill_trial, orphan_outputs, prepare_sol
 from rovercam.testing.s3 import moto_s3
 
 __all__ = [
@@ -64,7 +90,28 @@ __all__ = [
     "FuzzReport",
     "run_kill_trials",
     "KillReport",
+    "PrefectServer",
+    "TrialOutcome",
+    "kill_trial",
+    "orphan_outputs",
+    "prepare_sol",
     "moto_s3",
+    "hostile_server",
+    "HostileServer",
+    "HostileCase",
+    "HOSTILE_CASES",
+    "tree_snapshot",
+    "outside_writes",
+    "FaultProxy",
+    "fault_proxy",
+    "even_rates",
+    "disk_budget",
+    "DiskBudget",
+    "tmpfs_command",
+    "tmpfs_available",
+    "leftovers",
+    "publish_until_full",
+    "CHILD",
     "CHROMIUM",
     "CHROMIUM_ARGS",
 ]

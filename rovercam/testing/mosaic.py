@@ -34,18 +34,13 @@ _UTC = _dt.timezone.utc
 
 def pointing_camera(az_deg: float, el_deg: float, focal_px: float, width: int, height: int,
                     *, roll_deg: float = 0.0) -> CAHV:
-    """An ideal CAHV camera at the origin of SITE_FRAME looking at (az, el), rolled by ``roll_deg``."""
-    from rovercam.camera import CAHV
-    from rovercam.camera.coordinates import direction_from_azimuth_elevation
+    """An ideal CAHV camera at the origin of SITE_FRAME looking at (az, el), rolled by ``roll_deg``:
+    :func:`rovercam.camera.camera_from_pose` with yaw = azimuth, pitch = elevation
+    (docs/conventions.md#camera-pose-yaw-pitch-roll), principal point at the image centre."""
+    from rovercam.camera import camera_from_pose
 
-    a = direction_from_azimuth_elevation(az_deg, el_deg)[0]
-    right = np.cross([0.0, 0.0, 1.0], a)
-    right /= np.linalg.norm(right)
-    down = np.cross(a, right)
-    r = math.radians(roll_deg)
-    right, down = math.cos(r) * right + math.sin(r) * down, -math.sin(r) * right + math.cos(r) * down
-    hc, vc = (width - 1) / 2.0, (height - 1) / 2.0
-    return CAHV((0.0, 0.0, 0.0), a, focal_px * right + hc * a, focal_px * down + vc * a)
+    return camera_from_pose((0.0, 0.0, 0.0), yaw_deg=az_deg, pitch_deg=el_deg, roll_deg=roll_deg,
+                            focal_px=focal_px, width=width, height=height)
 
 
 def small_rotation(w: np.ndarray) -> np.ndarray:
@@ -80,7 +75,7 @@ class TruthProblem:
     models: list[CAHV]
     width: int
     height: int
-    gains: np.ndarray  # true per-frame gain errors applied to the frames (1 = none)
+    gains: np.ndarray  # true frame gains: frame = gain x truth (docs/mosaics.md#gains; 1 = none)
 
     def geometries(self, models: list | None = None) -> list[FrameGeometry]:
         """The frames' geometries (ids ``F000``, ``F001``, ...) under ``models`` or the true ones."""

@@ -26,10 +26,10 @@ def cat(tmp_path: Path) -> Catalog:
         yield c
 
 
-def test_schema_has_the_four_tables(cat: Catalog) -> None:
+def test_schema_has_the_five_tables(cat: Catalog) -> None:
     names = set(inspect(cat.engine).get_table_names())
-    assert {"products", "runs", "outputs", "lineage"} <= names
-    assert set(Base.metadata.tables) == {"products", "runs", "outputs", "lineage"}
+    assert {"products", "runs", "outputs", "lineage", "sol_leases"} <= names
+    assert set(Base.metadata.tables) == {"products", "runs", "outputs", "lineage", "sol_leases"}
 
 
 def test_record_product_is_idempotent_per_id_and_sha(cat: Catalog) -> None:

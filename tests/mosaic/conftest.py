@@ -35,6 +35,7 @@ class Scene:
     """Frames of ``world`` through ideal CAHV cameras (SITE_FRAME, centres at the origin)."""
 
     def __init__(self, world: Panorama, pointings, *, width=320, height=240, hfov_deg=24.0, gains=None):
+        # gains: frame gains, frame = gain x truth (what calibration left; docs/mosaics.md#gains)
         self.world = world
         self.width, self.height = width, height
         focal = (width / 2) / math.tan(math.radians(hfov_deg / 2))

@@ -145,10 +145,10 @@ GAINS = [1.12, 0.9, 1.0, 0.87, 1.14, 1.05, 0.93, 0.98]
 def test_known_gains_are_recovered_from_gray_frames(scene_factory):
     sc = GrayScene(scene_factory(GAIN_POINTINGS, gains=GAINS))
     sol = estimate_gains(sc.geoms(), sc.load, model="gain")
-    corrected = sol.gains * np.asarray(GAINS)
+    corrected = sol.factors * np.asarray(GAINS)
     # as with RGB frames (test_gains.py): ratios fixed by the overlaps to 0.1 %
     assert np.ptp(corrected) / corrected.mean() < 1e-3
-    assert np.mean(1 / sol.gains) == pytest.approx(1.0, abs=1e-9)
+    assert np.mean(1 / sol.factors) == pytest.approx(1.0, abs=1e-9)
 
 
 def test_gray_frames_refine_a_known_perturbation(scene_factory):
@@ -246,7 +246,7 @@ def test_build_mosaic_of_gray_frames(scene_factory, blend):
     assert m.display_white_radiance is None  # the camera is not configured: previews use a percentile
     covered = m.index >= 0
     assert covered.mean() > 0.5
-    # gain compensation makes the frames agree and keeps mean(1 / g) = 1 (gains.py), which puts
+    # gain compensation makes the frames agree and keeps mean(1 / c) = 1 (gains.py), which puts
     # every frame at mean(BUILD_GAINS) times the truth; against that, the 40 dB of the RGB tests
     level = np.float32(np.mean(BUILD_GAINS))
     truth = gray(sc.truth(*m.projection.az_el_grid())) * level

@@ -261,6 +261,19 @@ def test_orphan_version_from_killed_publisher_is_skipped(store: Store) -> None:
     assert v.version == 3 and store.read_bytes("p/v2/a") == b"half"
 
 
+def test_committed_version_whose_publisher_died_before_latest_is_taken_over(store: Store) -> None:
+    v1 = store.publish("p", {"a": b"1"})
+    # v2 committed (record written, every file in place), then the publisher was killed before
+    # it pointed LATEST at v2: no reader and no catalog row names v2.
+    store.publish("p", {"a": b"2"})
+    store.fs.pipe_file(f"{store.root}/p/LATEST", json.dumps({"version": 1, "files": v1.sha256}).encode())
+    again = store.publish("p", {"a": b"2"})  # the rerun publishes the same bytes
+    assert again.reused and again.version == 2
+    assert store.latest("p").version == 2 and store.versions("p") == [1, 2]
+    # different bytes still make a new version
+    assert store.publish("p", {"a": b"3"}).version == 3
+
+
 def test_failure_during_publish_keeps_previous_version(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from rovercam.storage.store import Transaction
 
