@@ -4,7 +4,7 @@ Geometry. Every output cell centre (north, east) gets its height from the ground
 (:mod:`rovercam.edl.ground`: a level plane, or a DEM when given), becomes the SITE_FRAME point
 (north, east, -height) and is projected by the frame's (refined) camera model; the frame is
 resampled there as mosaics are (:mod:`rovercam.mosaic.resample`): per block of 512 x 512 cells,
-from the pyramid level the local scale calls for, with the bicubic kernel and bilinear fallback
+from the pyramid level the local scale calls for, with the Lanczos kernel and bilinear fallback
 at no-data, so nothing aliases and no-data does not bleed in. Relief is therefore handled exactly where the
 DEM is right; over a plane, relief displaces points by ``h * tan(off-nadir angle)``.
 

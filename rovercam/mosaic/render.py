@@ -76,7 +76,7 @@ class RenderOptions:
     tile: int = 1024
     workers: int = 2
     map_step: int = 8
-    kernel: Kernel = "cubic"
+    kernel: Kernel = "lanczos"
     antialias: bool = True
 
 
