@@ -33,8 +33,8 @@ from rovercam.errors import MosaicError
 from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_margin
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import Projection
-from rovercam.mosaic.resample import (Kernel, Level, level_coordinates, level_for_scale, level_nbytes, make_level,
-                                      map_scale, reduce_level, resample)
+from rovercam.mosaic.resample import (Kernel, Level, blur_level, footprint_filter, footprint_level, level_coordinates,
+                                      level_for_scale, level_nbytes, make_level, map_scale, reduce_level, resample)
 from rovercam.mosaic.warp import Window, frame_point_pixels, frame_window, sample_maps
 
 __all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
@@ -66,8 +66,13 @@ class RenderOptions:
     kernel : {"cubic", "lanczos", "linear"}
         Interpolation kernel (:func:`rovercam.mosaic.resample.resample`).
     antialias : bool
-        Sample each frame from the pyramid level its local scale on the grid calls for
+        Average each frame over the output pixels' footprints before sampling it
         (:mod:`rovercam.mosaic.resample`); False samples the frame itself everywhere.
+    prefilter : {"footprint", "pyramid"}
+        How ``antialias`` averages: ``"footprint"`` (default) a pyramid level one finer than the
+        scale calls for, then a Gaussian matching the footprint's variance
+        (:func:`rovercam.mosaic.resample.footprint_filter`); ``"pyramid"`` the pyramid level
+        ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling compares them.
     """
 
     blend: BlendMethod = "multiband"
@@ -78,6 +83,7 @@ class RenderOptions:
     map_step: int = 8
     kernel: Kernel = "lanczos"
     antialias: bool = True
+    prefilter: Literal["footprint", "pyramid"] = "footprint"
 
 
 class FrameStack:
@@ -113,13 +119,13 @@ class FrameStack:
         self.offsets = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=np.float64)
         if self.factors.shape != (n,) or self.offsets.shape != (n,):
             raise MosaicError(f"need one correction factor and offset per frame ({n})")
-        self._cache: OrderedDict[tuple[int, int], Level] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int, float], Level] = OrderedDict()
         self._bytes = 0
         self.cache_mb = cache_mb
         self.saturation = saturation
         self._limit = 1024e6 if cache_mb is None else cache_mb * 1e6
         self._lock = threading.Lock()
-        self._loading: dict[tuple[int, int], threading.Event] = {}
+        self._loading: dict[tuple[int, int, float], threading.Event] = {}
         self._bands: int | None = None
 
     def __len__(self) -> int:
@@ -142,10 +148,13 @@ class FrameStack:
         lvl = self.level(i, 0)
         return lvl.image, lvl.valid
 
-    def level(self, i: int, level: int) -> Level:
-        """Pyramid level ``level`` of frame ``i`` (:mod:`rovercam.mosaic.resample`), built on
-        first use from the finest cached level below it and cached itself (LRU, ``cache_mb``)."""
-        key = (i, level)
+    def level(self, i: int, level: int, sigma: float = 0.0) -> Level:
+        """Pyramid level ``level`` of frame ``i`` (:mod:`rovercam.mosaic.resample`), with the
+        footprint Gaussian ``sigma`` (:func:`rovercam.mosaic.resample.footprint_filter`), built
+        on first use from the finest cached plain level below it and cached itself (LRU,
+        ``cache_mb``; the plain level just below a smoothed one is not kept)."""
+        key = (i, level, sigma)
+        base = level - 1 if sigma > 0 and level > 0 else level  # the plain level the Gaussian smooths
         while True:
             with self._lock:
                 if key in self._cache:
@@ -154,14 +163,17 @@ class FrameStack:
                 event = self._loading.get(key)
                 if event is None:
                     event = self._loading[key] = threading.Event()
-                    below = next((k for k in range(level - 1, -1, -1) if (i, k) in self._cache), None)
-                    start = self._cache[(i, below)] if below is not None else None
+                    top = base if sigma > 0 else level - 1
+                    below = next((k for k in range(top, -1, -1) if (i, k, 0.0) in self._cache), None)
+                    start = self._cache[(i, below, 0.0)] if below is not None else None
                     break
             event.wait()
         try:
             lvl = start if start is not None else self._level0(i)
-            while lvl.level < level:
+            while lvl.level < base:
                 lvl = reduce_level(lvl)
+            if sigma > 0:
+                lvl = footprint_level(lvl, sigma) if level > 0 else blur_level(lvl, sigma)
             with self._lock:
                 self._cache[key] = lvl
                 self._bytes += lvl.nbytes
@@ -260,6 +272,15 @@ def frame_scale(g: FrameGeometry, proj: Projection) -> float:
     return float(np.max(np.linalg.norm(src_out, axis=0)))
 
 
+def _level_sigma(scale: float, opts: RenderOptions) -> tuple[int, float]:
+    """Pyramid level and Gaussian sigma (level pixels) for a map reducing by ``scale``."""
+    if not opts.antialias:
+        return 0, 0.0
+    if opts.prefilter == "footprint":
+        return footprint_filter(scale)
+    return level_for_scale(scale), 0.0
+
+
 def frame_cache_bytes(stack: FrameStack, proj: Projection, windows: Sequence[Window | None],
                       tiles: Sequence[Window], opts: RenderOptions, margin: int, bands: int) -> int:
     """Memory for the frames the tiles in flight touch, bytes: the largest total, over every run
@@ -269,7 +290,7 @@ def frame_cache_bytes(stack: FrameStack, proj: Projection, windows: Sequence[Win
     period = proj.periodic_width
     size = []
     for g, w in zip(stack.geoms, windows):
-        level = level_for_scale(frame_scale(g, proj)) if (opts.antialias and w is not None) else 0
+        level = _level_sigma(frame_scale(g, proj), opts)[0] if w is not None else 0
         size.append(level_nbytes(g.width, g.height, bands, level, masked=True))
     touch = [{i for i, _ in _overlapping(t.grown(margin), windows, period)} for t in tiles]
     run = 2 * max(1, opts.workers) + 1
@@ -314,7 +335,7 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         cen = _centrality(mx, my, g.width, g.height)
         sub = (slice(r.y0 - pad.y0, r.y1 - pad.y0), slice(r.x0 - pad.x0, r.x1 - pad.x0))
         # the pyramid level this tile samples the frame from (its local scale here)
-        lvl = stack.level(i, level_for_scale(map_scale(mx, my, g.width, g.height)) if opts.antialias else 0)
+        lvl = stack.level(i, *_level_sigma(map_scale(mx, my, g.width, g.height), opts))
         lx, ly = level_coordinates(mx, my, lvl.level)
         if lvl.valid is not None:
             v = cv2.remap(lvl.valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)

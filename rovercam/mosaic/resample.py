@@ -47,8 +47,8 @@ from numpy.typing import NDArray
 
 from rovercam.bands import as_bands
 
-__all__ = ["Kernel", "Level", "make_level", "reduce_level", "map_scale", "level_for_scale",
-           "level_coordinates", "resample", "level_nbytes", "MAX_LEVEL"]
+__all__ = ["Kernel", "Level", "make_level", "reduce_level", "blur_level", "map_scale", "level_for_scale",
+           "footprint_filter", "footprint_level", "level_coordinates", "resample", "level_nbytes", "MAX_LEVEL"]
 
 Kernel = Literal["cubic", "lanczos", "linear"]
 
@@ -75,12 +75,15 @@ class Level:
         when every pixel is safe.
     level : int
         0 = the frame itself; level ``L`` pixels are ``2**L`` frame pixels wide.
+    sigma : float
+        Gaussian prefilter of :func:`footprint_filter` that made the level (0: none).
     """
 
     image: NDArray[np.float32]
     valid: NDArray[np.float32] | None
     safe: NDArray[np.uint8] | None
     level: int = 0
+    sigma: float = 0.0
     _eroded: dict[tuple[int, bool], NDArray[np.uint8]] = field(default_factory=dict, repr=False)
 
     @property
@@ -170,6 +173,54 @@ def reduce_level(lvl: Level) -> Level:
         if safe.min() == 255:
             safe = None
     return Level(np.ascontiguousarray(out, dtype=np.float32), valid, safe, lvl.level + 1)
+
+
+def blur_level(lvl: Level, sigma: float) -> Level:
+    """The level smoothed by a Gaussian of ``sigma`` level pixels, weighted by validity (no-data
+    pixels do not count; no-data stays 0). The masks are kept: a Gaussian has no negative lobes,
+    so it cannot ring at clipped pixels or pull no-data in."""
+    if sigma <= 0:
+        return lvl
+    def blur(a: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+
+    if lvl.valid is None:
+        out = as_bands(blur(lvl.image))
+    else:
+        num = as_bands(blur(lvl.image * lvl.valid[..., None]))
+        out = num / np.maximum(blur(lvl.valid), np.float32(1e-12))[..., None]
+        out[lvl.valid <= 0] = 0.0
+    return Level(np.ascontiguousarray(out, dtype=np.float32), lvl.valid, lvl.safe, lvl.level, float(sigma))
+
+
+def footprint_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int, float]:
+    """Pyramid level and Gaussian (sigma) that average a frame over an output pixel's
+    footprint, for a map reducing by ``scale`` (frame pixels per output pixel).
+
+    The output pixel integrates a box ``scale`` frame pixels wide, variance ``scale**2 / 12``
+    (frame pixels^2); the frame's own pixels already integrated ``1 / 12`` of it. The level is
+    :func:`level_for_scale`'s ``L``. For ``L >= 1`` the Gaussian smooths level ``L - 1`` before
+    its 2 x 2 means make level ``L`` (:func:`footprint_level`), so the level carries the whole
+    variance: ``sigma = sqrt((scale**2 / 4**L - 1) / 3)`` level ``L - 1`` pixels; for ``L = 0``
+    it smooths the frame itself, ``sigma = sqrt((scale**2 - 1) / 12)``. Rounded to 0.05 (levels
+    are cached per sigma); ``(0, 0.0)`` where the map does not reduce.
+    """
+    if not math.isfinite(scale) or scale <= 1.0:
+        return 0, 0.0
+    level = level_for_scale(scale, max_level=max_level)
+    if level == 0:
+        sigma = math.sqrt((scale * scale - 1.0) / 12.0)
+    else:
+        sigma = math.sqrt(max(scale * scale / 4.0**level - 1.0, 0.0) / 3.0)
+    return level, round(sigma * 20.0) / 20.0
+
+
+def footprint_level(below: Level, sigma: float) -> Level:
+    """The level after ``below`` made for :func:`footprint_filter`: ``below`` smoothed by
+    ``sigma`` (its pixels), then its 2 x 2 means; ``sigma`` recorded on the result."""
+    out = reduce_level(blur_level(below, sigma))
+    out.sigma = float(sigma)
+    return out
 
 
 def level_nbytes(width: int, height: int, bands: int, level: int, *, masked: bool) -> int:

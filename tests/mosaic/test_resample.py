@@ -16,8 +16,8 @@ from rovercam.camera import CAHV
 from rovercam.edl import ortho
 from rovercam.edl.ground import Plane
 from rovercam.edl.ortho import OrthoGrid, orthorectify
-from rovercam.mosaic.resample import (MAX_LEVEL, level_coordinates, level_for_scale, make_level, map_scale,
-                                      reduce_level, resample)
+from rovercam.mosaic.resample import (MAX_LEVEL, blur_level, footprint_filter, footprint_level, level_coordinates,
+                                      level_for_scale, make_level, map_scale, reduce_level, resample)
 
 
 def _maps(h: int, w: int, scale: float, *, x0: float = 0.0, y0: float = 0.0):
@@ -181,3 +181,48 @@ def test_a_constant_border_is_kept_out_of_the_kernel():
     inside = (mx >= 0) & (mx <= 59) & (my >= 0) & (my <= 49)
     np.testing.assert_allclose(out[inside], 0.04, rtol=1e-6)
     assert out.min() >= 0.0 and out.max() <= 0.04 * (1 + 1e-6)
+
+
+@pytest.mark.parametrize(("scale", "level", "sigma"), [(0.8, 0, 0.0), (1.0, 0, 0.0), (1.8, 0, 0.45), (2.0, 1, 0.0),
+                                                       (2.92, 1, 0.6), (4.0, 2, 0.0), (6.0, 2, 0.65),
+                                                       (float("inf"), 0, 0.0)])
+def test_footprint_filter_matches_the_footprint_variance(scale, level, sigma):
+    # total variance, frame pixels^2: the frame pixel (1/12), then for L >= 1 level L - 1's box
+    # ((4^(L-1) - 1)/12), the Gaussian on level L - 1 and the last 2 x 2 mean (4^(L-1)/4)
+    assert footprint_filter(scale) == (level, pytest.approx(sigma, abs=1e-9))
+    if math.isfinite(scale) and scale > 1:
+        if level == 0:
+            total = 1 / 12 + sigma**2
+        else:
+            d2 = 4 ** (level - 1)
+            total = 1 / 12 + (d2 - 1) / 12 + sigma**2 * d2 + d2 / 4
+        assert total == pytest.approx(scale**2 / 12, rel=0.06)  # sigma rounded to 0.05
+
+
+def test_the_footprint_gaussian_keeps_no_data_out():
+    image = np.full((40, 40, 1), 0.03, np.float32)
+    valid = np.ones((40, 40), np.float32)
+    image[:, 20:] = 0.0
+    valid[:, 20:] = 0.0
+    out = blur_level(make_level(image, valid), 1.5)
+    np.testing.assert_allclose(out.image[:, :20], 0.03, rtol=1e-5)  # the mean of valid pixels only
+    assert (out.image[:, 20:] == 0).all() and out.valid is valid and out.sigma == 1.5
+
+
+def test_the_footprint_prefilter_averages_out_detail_finer_than_the_grid():
+    # a sinusoid of period 2.5 frame pixels sampled 2.92x coarser: its footprint average is
+    # (nearly) its mean; the footprint prefilter leaves less of it than the box pyramid alone
+    yy, xx = np.mgrid[0:300, 0:300].astype(np.float32)
+    image = (0.05 + 0.02 * np.sin(2 * np.pi * xx / 2.5) * np.sin(2 * np.pi * yy / 2.5))[..., None]
+    mx, my = _maps(90, 90, 2.92, x0=10, y0=10)
+    scale = map_scale(mx, my, 300, 300)
+    residual = {}
+    for name, (level, sigma) in {"pyramid": (level_for_scale(scale), 0.0), "footprint": footprint_filter(scale)}.items():
+        lvl = make_level(np.ascontiguousarray(image), None)
+        for _ in range(level - (1 if sigma > 0 else 0)):
+            lvl = reduce_level(lvl)
+        if sigma > 0:
+            lvl = footprint_level(lvl, sigma)
+        out, _ = resample(lvl, *level_coordinates(mx, my, level), kernel="lanczos")
+        residual[name] = float(np.sqrt(np.mean((out - 0.05) ** 2)))
+    assert residual["footprint"] < 0.5 * residual["pyramid"]
