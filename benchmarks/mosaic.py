@@ -21,6 +21,8 @@ Figures:
   against another truth, each pixel's footprint average (4 x 4 rays per pixel,
   :func:`rovercam_benchmarks.oversampling.area_truth_at`), what a camera with the grid's pixels
   records; the other figures take the radiance along each pixel's central ray;
+  ``seam_step_area_p99_pct``, ``seam_step_area_p999_pct``: the gain-error render's seam steps
+  against that truth;
 - ``psnr_oracle_db``: the frames with gain errors, the true gains divided out (the render alone);
 - ``psnr_oversampled_db``, ``psnr_oversampled_unknown_gains_db``, ``seam_step_oversampled_p99_pct``,
   ``psnr_oversampled_reference_db``, ...: a variant whose frames carry detail ~3x finer than its
@@ -358,13 +360,18 @@ def run(*, quick: bool = False) -> dict[str, object]:
                                options=RenderOptions(blend="multiband", workers=2, kernel="linear", antialias=False))
         res["psnr_geometry_only_bilinear_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)  # no pyramid
         res["psnr_geometry_only_bilinear_area_db"] = round(display_psnr(img[covered], area, white_radiance=WHITE), 3)
-        del area, covered
         # 2. gain errors: PSNR and seam steps
         img, index = pipeline(gain_paths, geoms)
         res["psnr_gain_errors_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)
         steps = seam_steps(img, index, problem.truth(az8, el8))
         res["seam_step_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)
         res["seam_step_p999_pct"] = round(float(np.percentile(steps, 99.9)) * 100, 4)
+        area_image = np.full(img.shape, np.nan, np.float32)
+        area_image[covered] = area
+        steps = seam_steps(img, index, area_image)
+        res["seam_step_area_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)
+        res["seam_step_area_p999_pct"] = round(float(np.percentile(steps, 99.9)) * 100, 4)
+        del area, covered, area_image
         feather, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(gain_paths[i], mmap_mode="r")), proj8,
                                    options=RenderOptions(blend="feather"))
         res["psnr_feather_no_gains_db"] = round(_psnr_grid(feather, problem, az8, el8)[0], 3)

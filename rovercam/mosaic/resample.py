@@ -3,7 +3,8 @@
 A mosaic samples each frame at the frame pixels its output pixels look at (a *map*, output pixel
 -> frame pixel, :func:`rovercam.mosaic.warp.sample_maps`). Where the map reduces the frame (more
 than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
-interpolation also blurs. This module does what texture mapping calls mip-mapping:
+interpolation also blurs. This module does what texture mapping calls mip-mapping, with an
+optional Gaussian that matches the output pixel's footprint:
 
 1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
    the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
@@ -16,10 +17,14 @@ interpolation also blurs. This module does what texture mapping calls mip-mappin
    by :class:`rovercam.mosaic.render.FrameStack`. Map coordinates move to level ``L`` as
    ``(x + 1/2) / 2**L - 1/2`` (:func:`level_coordinates`; pixel centres at integers,
    docs/conventions.md).
+   With the *footprint prefilter* (:func:`footprint_filter`, the mosaic render's default) level
+   ``L`` is made from level ``L - 1`` smoothed by a Gaussian (:func:`blur_level`) before its
+   2 x 2 means, so that the level's smoothing has the variance of the output pixel's footprint,
+   a box ``scale`` frame pixels wide (:func:`footprint_level`).
 4. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
    (a = 4, 8 x 8 taps; the default), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame
-   borders replicated. Lanczos scores best of the three on both of the mosaic benchmark's truths
-   (docs/mosaics.md#resampling).
+   borders replicated. Lanczos scores best of the three on the mosaic benchmark's
+   footprint-averaged truths (docs/mosaics.md#resampling).
 5. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
    (saturated) pixels: wherever the kernel's support meets a pixel that is not fully valid or is
    clipped, the sample falls back to bilinear interpolation, whose result always lies within the
