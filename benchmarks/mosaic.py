@@ -14,6 +14,19 @@ Figures:
 - ``psnr_gain_errors_db``, ``seam_step_p99_pct``, ``seam_step_p999_pct``: with the gain errors;
   seam step = relative jump of the mosaic/truth ratio across a seam of the index map (mean of 4
   pixels on each side, luminance);
+- ``psnr_geometry_only_db``: exact frames, no gain estimation, the default resampling;
+  ``psnr_geometry_only_bilinear_db``: the same with bilinear sampling of the frames themselves
+  (``kernel="linear"``, ``antialias=False``: the resampling before the pyramid);
+- ``psnr_geometry_only_area_db``, ``psnr_geometry_only_bilinear_area_db``: the same two renders
+  against another truth, each pixel's footprint average (4 x 4 rays per pixel,
+  :func:`rovercam_benchmarks.oversampling.area_truth_at`), what a camera with the grid's pixels
+  records; the other figures take the radiance along each pixel's central ray;
+  ``seam_step_area_p99_pct``, ``seam_step_area_p999_pct``: the gain-error render's seam steps
+  against that truth;
+- ``psnr_oracle_db``: the frames with gain errors, the true gains divided out (the render alone);
+- ``psnr_oversampled_db``, ``psnr_oversampled_unknown_gains_db``, ``seam_step_oversampled_p99_pct``,
+  ``psnr_oversampled_reference_db``, ...: a variant whose frames carry detail ~3x finer than its
+  grid (:mod:`rovercam_benchmarks.oversampling`);
 - ``psnr_perturbed_db``, ``residual_rms_px``: every frame's label pointing turned by up to 1 degree
   (zero mean: the panorama's overall rotation is unobservable), then refined;
 - ``ours_8k_s``/``hugin_8k_s``/``opencv_8k_s`` with their ``*_psnr_db``: the same frames, poses and
@@ -21,6 +34,7 @@ Figures:
   GeoTIFF; Hugin = ``nona`` (float TIFF remaps) + ``enblend`` (Debian packages; null when not
   installed); OpenCV = ``cv2.detail`` spherical warper with the known cameras, gain compensator,
   DP seam finder, multiband blender (16-bit signed, as shipped);
+  ``rss_ratio_vs_hugin``/``rss_ratio_vs_opencv``: our peak RSS at 8k over theirs;
 - ``ours_16k_s``, ``ours_16k_peak_rss_mb``: the same at 16000x8000;
 - ``pan30k_wall_s``, ``pan30k_peak_rss_mb``: a Mastcam-Z 48 mm pan laid out like the
   ``mastcamz-pan`` sol (3 tiers x 34 frames of 1648x1200) with label pointing errors up to
@@ -77,7 +91,7 @@ def _child_ours(spec: dict[str, Any]) -> dict[str, Any]:
     gains = estimate_gains(geoms, load)
     out["gains_s"] = time.perf_counter() - t1
     proj = EquirectangularProjection.full_sphere(spec["width"])
-    stack = FrameStack(geoms, load, factors=gains.factors, cache_mb=spec.get("cache_mb", 1024.0))
+    stack = FrameStack(geoms, load, factors=gains.factors, cache_mb=spec.get("cache_mb"))  # None: sized from the tiles
     info = render_geotiff(stack, proj, spec["out"], index_path=spec.get("index"),
                           options=RenderOptions(blend=spec.get("blend", "multiband"), workers=2),
                           compress=spec.get("compress"))
@@ -306,7 +320,9 @@ def run(*, quick: bool = False) -> dict[str, object]:
     from rovercam.mosaic.projections import EquirectangularProjection
     from rovercam.mosaic.refine import refine_pointing, rotate_about_centre
     from rovercam.mosaic.cylindrical import FrameGeometry
+    from rovercam.metrics import display_psnr
     from rovercam.mosaic.render import FrameStack, RenderOptions, render_mosaic
+    from rovercam_benchmarks.oversampling import area_truth_at, figures as oversampled_figures
 
     scale = 2 if quick else 1
     fw, fh = 1648 // scale, 1200 // scale
@@ -337,16 +353,36 @@ def run(*, quick: bool = False) -> dict[str, object]:
         # geometry alone (true gains, no estimation), for reference
         img, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(exact_paths[i], mmap_mode="r")), proj8, options=opts)
         res["psnr_geometry_only_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)
+        covered = np.all(np.isfinite(img), axis=2)
+        area = area_truth_at(problem.truth, az8[covered], el8[covered], 360.0 / w8)  # (n, 3), covered only
+        res["psnr_geometry_only_area_db"] = round(display_psnr(img[covered], area, white_radiance=WHITE), 3)
+        img, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(exact_paths[i], mmap_mode="r")), proj8,
+                               options=RenderOptions(blend="multiband", workers=2, kernel="linear", antialias=False))
+        res["psnr_geometry_only_bilinear_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)  # no pyramid
+        res["psnr_geometry_only_bilinear_area_db"] = round(display_psnr(img[covered], area, white_radiance=WHITE), 3)
         # 2. gain errors: PSNR and seam steps
         img, index = pipeline(gain_paths, geoms)
         res["psnr_gain_errors_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)
         steps = seam_steps(img, index, problem.truth(az8, el8))
         res["seam_step_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)
         res["seam_step_p999_pct"] = round(float(np.percentile(steps, 99.9)) * 100, 4)
+        area_image = np.full(img.shape, np.nan, np.float32)
+        area_image[covered] = area
+        steps = seam_steps(img, index, area_image)
+        res["seam_step_area_p99_pct"] = round(float(np.percentile(steps, 99)) * 100, 4)
+        res["seam_step_area_p999_pct"] = round(float(np.percentile(steps, 99.9)) * 100, 4)
+        del area, covered, area_image
         feather, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(gain_paths[i], mmap_mode="r")), proj8,
                                    options=RenderOptions(blend="feather"))
         res["psnr_feather_no_gains_db"] = round(_psnr_grid(feather, problem, az8, el8)[0], 3)
         del img, index, feather
+        # oracles: the true gains divided out, here and on the oversampled variant
+        img, _ = render_mosaic(FrameStack(geoms, lambda i: np.load(gain_paths[i], mmap_mode="r"),
+                                          factors=1.0 / np.asarray(problem.gains)), proj8, options=opts)
+        res["psnr_oracle_db"] = round(_psnr_grid(img, problem, az8, el8)[0], 3)
+        del img
+        res.update(oversampled_figures(world, scale=scale, tmp=tmp, seam_steps=seam_steps, psnr=lambda im, t, m:
+                                       display_psnr(im, t, white_radiance=WHITE, mask=m)))
         # 3. pointing perturbed by up to 1 degree, refined
         rng = np.random.default_rng(11)
         p = rng.uniform(-1, 1, (len(geoms), 3))
@@ -400,6 +436,8 @@ def run(*, quick: bool = False) -> dict[str, object]:
         for k in ("hugin", "opencv"):
             t = res.get(f"{k}_8k_s")
             res[f"speedup_vs_{k}"] = round(float(t) / float(res["ours_8k_s"]), 2) if t else None  # type: ignore[arg-type]
+            m = res.get(f"{k}_peak_rss_mb")
+            res[f"rss_ratio_vs_{k}"] = round(float(res["ours_8k_peak_rss_mb"]) / float(m), 2) if m else None  # type: ignore[arg-type]
         # 5. 16000x8000
         r = _run_child("ours", {"geoms": str(gpath), "frames": frames, "width": w16, "out": str(tmp / "ours16k.tif")})
         res["ours_16k_s"] = round(r["wall_s"], 3)

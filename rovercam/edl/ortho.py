@@ -3,8 +3,9 @@
 Geometry. Every output cell centre (north, east) gets its height from the ground surface
 (:mod:`rovercam.edl.ground`: a level plane, or a DEM when given), becomes the SITE_FRAME point
 (north, east, -height) and is projected by the frame's (refined) camera model; the frame is
-resampled there (bilinear, after a Gaussian pre-filter when the cell is coarser than the
-frame's ground sampling, so nothing aliases). Relief is therefore handled exactly where the
+resampled there as mosaics are (:mod:`rovercam.mosaic.resample`): per block of 512 x 512 cells,
+from the pyramid level the local scale calls for, with the Lanczos kernel and bilinear fallback
+at no-data, so nothing aliases and no-data does not bleed in. Relief is therefore handled exactly where the
 DEM is right; over a plane, relief displaces points by ``h * tan(off-nadir angle)``.
 
 Levels ("resolution follows the data"). A frame's ground sample distance is ``altitude / f``
@@ -32,19 +33,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.edl.ground import Surface, intersect
 from rovercam.edl.pose import altitude_above
 from rovercam.errors import MosaicError
+from rovercam.mosaic.resample import Level, level_coordinates, level_for_scale, make_level, map_scale, reduce_level, resample
 
 __all__ = ["OrthoGrid", "OrthoLevel", "local_crs", "MARS2000_GEOGRAPHIC", "JEZERO_LAT_LON",
            "ground_sample_m", "footprint", "plan_levels", "orthorectify", "mosaic_level",
            "track_geojson"]
 
 log = logging.getLogger(__name__)
+
+_BLOCK = 512  # cells per side of the blocks that choose their own pyramid level
 
 #: Mars 2000 geographic CRS (IAU 2000 ellipsoid, planetocentric latitude, east longitude).
 MARS2000_GEOGRAPHIC = "+proj=longlat +a=3396190 +b=3376200 +no_defs +type=crs"
@@ -223,33 +226,35 @@ def orthorectify(image: NDArray[np.float32], model, grid: OrthoGrid, surface: Su
     height = surface.height(north.ravel(), east.ravel())
     pts = np.column_stack([north.ravel(), east.ravel(), -height])
     px = model.project(pts)
-    gsd = ground_sample_m(model, surface)
-    ratio = grid.cell_m / gsd
-    src = np.nan_to_num(img, nan=0.0)
-    if ratio > 1.5:  # anti-alias: the cell spans several frame pixels
-        sigma = 0.5 * math.sqrt(ratio * ratio - 1.0)
-        src = cv2.GaussianBlur(src, (0, 0), sigma)
-        if src.ndim == 2:
-            src = src[..., None]
     hh, ww = north.shape
     mx = px[:, 0].reshape(hh, ww).astype(np.float32)
     my = px[:, 1].reshape(hh, ww).astype(np.float32)
     inside = (mx >= 0) & (mx <= w_img - 1) & (my >= 0) & (my <= h_img - 1)
-    nodata = ~np.isfinite(img).all(axis=2).astype(bool)
-    mx = np.where(inside, mx, -1).astype(np.float32)
-    my = np.where(inside, my, -1).astype(np.float32)
-    out = np.empty((hh, ww, src.shape[2]), np.float32)
-    for s in range(0, ww, 30000):  # cv2.remap: maps narrower than SHRT_MAX
-        sl = slice(s, s + 30000)
-        res = cv2.remap(src, mx[:, sl], my[:, sl], cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                        borderValue=0)
-        out[:, sl] = res.reshape(hh, -1, src.shape[2])
-    if nodata.any():
-        bad = cv2.remap(nodata.astype(np.uint8), mx, my, cv2.INTER_NEAREST,
-                        borderMode=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
-        inside &= ~bad
-    out[~inside] = np.nan
+    mx = np.where(inside, mx, np.float32(-1e5))
+    my = np.where(inside, my, np.float32(-1e5))
+    finite = np.isfinite(img).all(axis=2)
+    valid = None if finite.all() else finite.astype(np.float32)
+    levels = [make_level(np.where(finite[..., None], img, np.float32(0.0)), valid)]
+    out = np.full((hh, ww, img.shape[2]), np.nan, np.float32)
+    for y0 in range(0, hh, _BLOCK):
+        for x0 in range(0, ww, _BLOCK):
+            blk = (slice(y0, y0 + _BLOCK), slice(x0, x0 + _BLOCK))
+            bx, by = mx[blk], my[blk]
+            lvl = _level(levels, level_for_scale(map_scale(bx, by, w_img, h_img)))
+            lx, ly = level_coordinates(bx, by, lvl.level)
+            res, v = resample(lvl, lx, ly)
+            if v is not None:  # bilinear fallback pixels: the mean of their valid taps
+                res = np.where(v[..., None] >= 0.5, res / np.maximum(v, np.float32(1e-6))[..., None], np.nan)
+            res[~inside[blk]] = np.nan
+            out[blk] = res
     return out, window
+
+
+def _level(levels: list[Level], level: int) -> Level:
+    """Pyramid level ``level`` of a frame, built from (and appended to) ``levels``."""
+    while len(levels) <= level:
+        levels.append(reduce_level(levels[-1]))
+    return levels[level]
 
 
 def mosaic_level(level: int, grid: OrthoGrid, frames: Sequence[tuple[str, NDArray[np.float32], Any]],

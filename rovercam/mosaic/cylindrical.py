@@ -19,6 +19,7 @@ import numpy as np
 from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation, transform_between
 from rovercam.errors import CameraModelError, MosaicError
 from rovercam.mosaic.model import CylindricalProjection
+from rovercam.mosaic.resample import Level, level_coordinates, level_for_scale, map_scale, reduce_level, resample
 from rovercam.products.model import CoordinateSystem
 
 __all__ = ["FrameGeometry", "frame_geometry", "plan_cylindrical", "render_cylindrical"]
@@ -191,8 +192,12 @@ def render_cylindrical(
             acc = np.zeros((proj.height, proj.width, img.shape[2]), np.float32)
         valid = np.all(np.isfinite(img), axis=2)
         weight = _feather_weights(valid, feather)
-        # premultiplied: remap(w * img) / remap(w) stays exact where bilinear taps straddle an edge
+        # premultiplied: resample(w * img) / resample(w) stays exact where taps straddle an edge;
+        # both ride in one level of the pyramid (rovercam.mosaic.resample), whose kernel falls
+        # back to bilinear next to no-data and the frame's edges
         weighted = (np.where(valid[..., None], img, 0.0) * weight[..., None]).astype(np.float32)
+        levels = [Level(np.concatenate([weighted, weight[..., None]], axis=2), None,
+                        np.where(valid, np.uint8(255), np.uint8(0)))]
         az, el = outline_az_el(g)
         lo, hi = _az_interval(az, float(az[-1]))
         r0 = max(int(math.floor((proj.el_top_deg - el.max()) / proj.scale_deg)) - 1, 0)
@@ -209,10 +214,12 @@ def render_cylindrical(
             px[bad] = -1e6  # outside the image: remap's constant border (weight 0)
             mx = px[:, 0].reshape(azg.shape).astype(np.float32)
             my = px[:, 1].reshape(azg.shape).astype(np.float32)
-            w = cv2.remap(weight, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            v = cv2.remap(weighted, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-            acc[r0:r1, c0:c1] += v.reshape(*w.shape, -1)
-            wsum[r0:r1, c0:c1] += w
+            level = level_for_scale(map_scale(mx, my, g.width, g.height))
+            while len(levels) <= level:
+                levels.append(reduce_level(levels[-1]))
+            both, _ = resample(levels[level], *level_coordinates(mx, my, level), border="constant")
+            acc[r0:r1, c0:c1] += both[..., :-1]
+            wsum[r0:r1, c0:c1] += both[..., -1]
         if progress:
             progress(g.product_id)
     if acc is None:

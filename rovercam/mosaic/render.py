@@ -33,10 +33,12 @@ from rovercam.errors import MosaicError
 from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_margin
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import Projection
-from rovercam.mosaic.warp import Window, frame_window, sample_maps
+from rovercam.mosaic.resample import (Kernel, Level, blur_level, footprint_filter, footprint_level, level_coordinates,
+                                      level_for_scale, level_nbytes, make_level, map_scale, reduce_level, resample)
+from rovercam.mosaic.warp import Window, frame_point_pixels, frame_window, sample_maps
 
-__all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod",
-           "auto_levels"]
+__all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
+           "frame_scale", "frame_cache_bytes"]
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,16 @@ class RenderOptions:
         Tiles rendered in parallel.
     map_step : int
         Lattice spacing of exact camera-model evaluations (:func:`sample_maps`).
+    kernel : {"cubic", "lanczos", "linear"}
+        Interpolation kernel (:func:`rovercam.mosaic.resample.resample`).
+    antialias : bool
+        Average each frame over the output pixels' footprints before sampling it
+        (:mod:`rovercam.mosaic.resample`); False samples the frame itself everywhere.
+    prefilter : {"footprint", "pyramid"}
+        How ``antialias`` averages: ``"footprint"`` (default) a pyramid level one finer than the
+        scale calls for, then a Gaussian matching the footprint's variance
+        (:func:`rovercam.mosaic.resample.footprint_filter`); ``"pyramid"`` the pyramid level
+        ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling compares them.
     """
 
     blend: BlendMethod = "multiband"
@@ -69,6 +81,9 @@ class RenderOptions:
     tile: int = 1024
     workers: int = 2
     map_step: int = 8
+    kernel: Kernel = "lanczos"
+    antialias: bool = True
+    prefilter: Literal["footprint", "pyramid"] = "footprint"
 
 
 class FrameStack:
@@ -84,13 +99,17 @@ class FrameStack:
     factors, offsets : (N,) array_like, optional
         Photometric correction applied on load: ``factor * image + offset`` (correction
         factors, docs/mosaics.md#gains; :class:`rovercam.mosaic.gains.GainSolution`).
-    cache_mb : float
-        Memory for decoded frames.
+    cache_mb : float, optional
+        Memory for decoded frames and their pyramid levels. None (default): sized by each render
+        from its tiles and the frames that touch them (:func:`frame_cache_bytes`).
+    saturation : float, optional
+        Radiance (as loaded, before the correction) at or above which a pixel is clipped: the resampling
+        kernel falls back to bilinear where it would read one (:mod:`rovercam.mosaic.resample`).
     """
 
     def __init__(self, geoms: Sequence[FrameGeometry], load: Callable[[int], np.ndarray], *,
                  factors: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
-                 cache_mb: float = 1024.0) -> None:
+                 cache_mb: float | None = None, saturation: float | None = None) -> None:
         if not geoms:
             raise MosaicError("no frames to mosaic")
         self.geoms = list(geoms)
@@ -100,11 +119,13 @@ class FrameStack:
         self.offsets = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=np.float64)
         if self.factors.shape != (n,) or self.offsets.shape != (n,):
             raise MosaicError(f"need one correction factor and offset per frame ({n})")
-        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, int, float], Level] = OrderedDict()
         self._bytes = 0
-        self._limit = cache_mb * 1e6
+        self.cache_mb = cache_mb
+        self.saturation = saturation
+        self._limit = 1024e6 if cache_mb is None else cache_mb * 1e6
         self._lock = threading.Lock()
-        self._loading: dict[int, threading.Event] = {}
+        self._loading: dict[tuple[int, int, float], threading.Event] = {}
         self._bands: int | None = None
 
     def __len__(self) -> int:
@@ -112,54 +133,83 @@ class FrameStack:
 
     def with_corrections(self, factors: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
         """The same frames with other correction factors/offsets (a fresh cache)."""
-        return FrameStack(self.geoms, self._load, factors=factors, offsets=offsets, cache_mb=self._limit / 1e6)
+        return FrameStack(self.geoms, self._load, factors=factors, offsets=offsets, cache_mb=self.cache_mb,
+                          saturation=self.saturation)
+
+    def size_cache(self, nbytes: float) -> None:
+        """Set the automatic cache's size, bytes (no effect when ``cache_mb`` was given)."""
+        if self.cache_mb is None:
+            with self._lock:
+                self._limit = float(nbytes)
 
     def pixels(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
         """``(image, valid)``: corrected float32 (H, W, B) with no-data set to 0, and a float32
         validity mask (None when every pixel is valid)."""
+        lvl = self.level(i, 0)
+        return lvl.image, lvl.valid
+
+    def level(self, i: int, level: int, sigma: float = 0.0) -> Level:
+        """Pyramid level ``level`` of frame ``i`` (:mod:`rovercam.mosaic.resample`), with the
+        footprint Gaussian ``sigma`` (:func:`rovercam.mosaic.resample.footprint_filter`), built
+        on first use from the finest cached plain level below it and cached itself (LRU,
+        ``cache_mb``; the plain level just below a smoothed one is not kept)."""
+        key = (i, level, sigma)
+        base = level - 1 if sigma > 0 and level > 0 else level  # the plain level the Gaussian smooths
         while True:
             with self._lock:
-                if i in self._cache:
-                    self._cache.move_to_end(i)
-                    return self._cache[i]
-                event = self._loading.get(i)
+                if key in self._cache:
+                    self._cache.move_to_end(key)
+                    return self._cache[key]
+                event = self._loading.get(key)
                 if event is None:
-                    event = self._loading[i] = threading.Event()
+                    event = self._loading[key] = threading.Event()
+                    top = base if sigma > 0 else level - 1
+                    below = next((k for k in range(top, -1, -1) if (i, k, 0.0) in self._cache), None)
+                    start = self._cache[(i, below, 0.0)] if below is not None else None
                     break
             event.wait()
         try:
-            img = as_bands(np.array(self._load(i), dtype=np.float32))  # a private copy, corrected in place
-            g = self.geoms[i]
-            if img.shape[:2] != (g.height, g.width):
-                raise MosaicError(f"{g.product_id}: image {img.shape[:2]} != geometry {(g.height, g.width)}")
-            if self._bands is None:
-                self._bands = img.shape[2]
-            elif img.shape[2] != self._bands:
-                raise MosaicError(f"{g.product_id}: {img.shape[2]} band(s), other frames of this mosaic "
-                                  f"have {self._bands}")
-            valid = None
-            if not np.isfinite(img.sum(dtype=np.float64)):  # some NaN/inf (no-data): one cheap scan first
-                finite = np.isfinite(img).all(axis=2)
-                img[~finite] = 0.0
-                valid = finite.astype(np.float32)
-            if self.factors[i] != 1.0:
-                img *= np.float32(self.factors[i])
-            if self.offsets[i] != 0.0:
-                img += np.float32(self.offsets[i])
-                if valid is not None:
-                    img[valid == 0] = 0.0
-            img = np.ascontiguousarray(img)
-            entry = (img, valid)
+            lvl = start if start is not None else self._level0(i)
+            while lvl.level < base:
+                lvl = reduce_level(lvl)
+            if sigma > 0:
+                lvl = footprint_level(lvl, sigma) if level > 0 else blur_level(lvl, sigma)
             with self._lock:
-                self._cache[i] = entry
-                self._bytes += img.nbytes + (valid.nbytes if valid is not None else 0)
+                self._cache[key] = lvl
+                self._bytes += lvl.nbytes
                 while self._bytes > self._limit and len(self._cache) > 1:
-                    _, (a, v) = self._cache.popitem(last=False)
-                    self._bytes -= a.nbytes + (v.nbytes if v is not None else 0)
-            return entry
+                    _, old = self._cache.popitem(last=False)
+                    self._bytes -= old.nbytes
+            return lvl
         finally:
             with self._lock:
-                self._loading.pop(i).set()
+                self._loading.pop(key).set()
+
+    def _level0(self, i: int) -> Level:
+        """Frame ``i`` loaded, corrected, no-data zeroed (not cached here)."""
+        img = as_bands(np.array(self._load(i), dtype=np.float32))  # a private copy, corrected in place
+        g = self.geoms[i]
+        if img.shape[:2] != (g.height, g.width):
+            raise MosaicError(f"{g.product_id}: image {img.shape[:2]} != geometry {(g.height, g.width)}")
+        if self._bands is None:
+            self._bands = img.shape[2]
+        elif img.shape[2] != self._bands:
+            raise MosaicError(f"{g.product_id}: {img.shape[2]} band(s), other frames of this mosaic "
+                              f"have {self._bands}")
+        valid = None
+        if not np.isfinite(img.sum(dtype=np.float64)):  # some NaN/inf (no-data): one cheap scan first
+            finite = np.isfinite(img).all(axis=2)
+            img[~finite] = 0.0
+            valid = finite.astype(np.float32)
+        if self.factors[i] != 1.0:
+            img *= np.float32(self.factors[i])
+        if self.offsets[i] != 0.0:
+            img += np.float32(self.offsets[i])
+            if valid is not None:
+                img[valid == 0] = 0.0
+        img = np.ascontiguousarray(img)
+        sat = None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
+        return make_level(img, valid, saturation=sat)
 
 
 def auto_levels(windows: Sequence[Window | None]) -> int:
@@ -204,12 +254,51 @@ def _centrality(mx: np.ndarray, my: np.ndarray, width: int, height: int) -> np.n
     return np.minimum(dx, dy)
 
 
-def _warp(img: np.ndarray, valid: np.ndarray | None, mx: np.ndarray, my: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    out = as_bands(cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
-    v = None
-    if valid is not None:
-        v = cv2.remap(valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out, v
+def frame_scale(g: FrameGeometry, proj: Projection) -> float:
+    """Frame pixels per output pixel at the frame's centre (the longer column of the
+    output -> frame Jacobian; inf where the grid cannot be reached there)."""
+    cx, cy = (g.width - 1) / 2.0, (g.height - 1) / 2.0
+    xy = frame_point_pixels(g, proj, np.array([[cx, cy], [cx + 1.0, cy], [cx, cy + 1.0]]))
+    d = xy[1:] - xy[0]
+    if proj.periodic_width is not None:
+        p = proj.periodic_width
+        d[:, 0] = np.mod(d[:, 0] + p / 2, p) - p / 2
+    try:
+        src_out = np.linalg.inv(d.T)  # columns: frame displacement per output x, per output y
+    except np.linalg.LinAlgError:
+        return math.inf
+    if not np.all(np.isfinite(src_out)):
+        return math.inf
+    return float(np.max(np.linalg.norm(src_out, axis=0)))
+
+
+def _level_sigma(scale: float, opts: RenderOptions) -> tuple[int, float]:
+    """Pyramid level and Gaussian sigma (level pixels) for a map reducing by ``scale``."""
+    if not opts.antialias:
+        return 0, 0.0
+    if opts.prefilter == "footprint":
+        return footprint_filter(scale)
+    return level_for_scale(scale), 0.0
+
+
+def frame_cache_bytes(stack: FrameStack, proj: Projection, windows: Sequence[Window | None],
+                      tiles: Sequence[Window], opts: RenderOptions, margin: int, bands: int) -> int:
+    """Memory for the frames the tiles in flight touch, bytes: the largest total, over every run
+    of ``2 * workers + 1`` consecutive tiles, of the frames meeting them (each at the pyramid
+    level its scale at the frame centre calls for, with masks), plus a quarter for tiles that
+    choose another level."""
+    period = proj.periodic_width
+    size = []
+    for g, w in zip(stack.geoms, windows):
+        level = _level_sigma(frame_scale(g, proj), opts)[0] if w is not None else 0
+        size.append(level_nbytes(g.width, g.height, bands, level, masked=True))
+    touch = [{i for i, _ in _overlapping(t.grown(margin), windows, period)} for t in tiles]
+    run = 2 * max(1, opts.workers) + 1
+    best = 0
+    for k in range(max(1, len(touch) - run + 1)):
+        frames = set().union(*touch[k:k + run])
+        best = max(best, sum(size[i] for i in frames))
+    return int(1.25 * best) + max(size)
 
 
 def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | None], tile: Window,
@@ -245,29 +334,31 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         mx, my = sample_maps(g, proj, r, step=opts.map_step)
         cen = _centrality(mx, my, g.width, g.height)
         sub = (slice(r.y0 - pad.y0, r.y1 - pad.y0), slice(r.x0 - pad.x0, r.x1 - pad.x0))
-        img, valid = stack.pixels(i)
-        if valid is not None:
-            v = cv2.remap(valid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # the pyramid level this tile samples the frame from (its local scale here)
+        lvl = stack.level(i, *_level_sigma(map_scale(mx, my, g.width, g.height), opts))
+        lx, ly = level_coordinates(mx, my, lvl.level)
+        if lvl.valid is not None:
+            v = cv2.remap(lvl.valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             cen = np.where(v > 0.999, cen, 0.0)
         better = cen > best[sub]
         best[sub] = np.where(better, cen, best[sub])
         label[sub] = np.where(better, np.int16(i), label[sub])
-        parts.append((i, r, sub, mx, my))
+        parts.append((i, sub, lvl, lx, ly, None if multiband else (mx, my)))
     if multiband:
         blender: Any = MultibandBlender(ph, pw, levels, bands)
     else:
         blender = FeatherBlender(ph, pw, bands)
-    for i, r, sub, mx, my in parts:
+    for i, sub, lvl, lx, ly, level0 in parts:
         mask = (label[sub] == i)
         if multiband and not mask.any():
             continue
         g = stack.geoms[i]
-        img, valid = stack.pixels(i)
-        warped, v = _warp(img, valid, mx, my)
+        warped, v = resample(lvl, lx, ly, kernel=opts.kernel)
         if multiband:
             blender.add(warped, mask.astype(np.float32), sub[0].start, sub[1].start)
         else:
             # feather: ramps from 0 at the frame edge over ``feather`` of its half-size
+            mx, my = level0
             dist = np.minimum(np.minimum(mx + 0.5, g.width - 0.5 - mx), np.minimum(my + 0.5, g.height - 0.5 - my))
             if opts.feather > 0:
                 w = np.clip(dist / (opts.feather * min(g.width, g.height) / 2.0), 0.0, 1.0).astype(np.float32)
@@ -293,6 +384,9 @@ def _run_tiles(stack: FrameStack, proj: Projection, opts: RenderOptions, bands: 
         raise MosaicError("no frame reaches the output grid")
     levels = opts.levels if opts.levels is not None else auto_levels(windows)
     tiles = _tiles(proj, opts.tile, windows)
+    if stack.cache_mb is None:
+        margin = pyramid_margin(levels) if opts.blend == "multiband" else 0
+        stack.size_cache(frame_cache_bytes(stack, proj, windows, tiles, opts, margin, bands))
     log.info("rendering %dx%d %s: %d frames, %d tiles, %s%s", proj.width, proj.height, proj.kind,
              len(stack), len(tiles), opts.blend, f" ({levels} levels)" if opts.blend == "multiband" else "")
     done = 0

@@ -1,0 +1,346 @@
+"""Antialiased resampling of a frame through a map: a pyramid level, then a Lanczos kernel.
+
+A mosaic samples each frame at the frame pixels its output pixels look at (a *map*, output pixel
+-> frame pixel, :func:`rovercam.mosaic.warp.sample_maps`). Where the map reduces the frame (more
+than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
+interpolation also blurs. This module does what texture mapping calls mip-mapping, with an
+optional Gaussian that matches the output pixel's footprint:
+
+1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
+   the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
+   points of the map that fall inside the frame; the median of those).
+2. **Level.** :func:`level_for_scale` picks pyramid level ``L = floor(log2(scale))`` (0 when
+   the map does not reduce), so what is left for the kernel is a reduction of less than 2.
+3. **Pyramid.** :func:`reduce_level` halves a level by the mean of 2 x 2 blocks, weighted by the
+   validity mask (no-data pixels do not count; a block with some no-data is *partly valid*), so
+   level ``L`` is the frame box-filtered over ``2**L`` pixels. Levels are built lazily and cached
+   by :class:`rovercam.mosaic.render.FrameStack`. Map coordinates move to level ``L`` as
+   ``(x + 1/2) / 2**L - 1/2`` (:func:`level_coordinates`; pixel centres at integers,
+   docs/conventions.md).
+   With the *footprint prefilter* (:func:`footprint_filter`, the mosaic render's default) level
+   ``L`` is made from level ``L - 1`` smoothed by a Gaussian (:func:`blur_level`) before its
+   2 x 2 means, so that the level's smoothing has the variance of the output pixel's footprint,
+   a box ``scale`` frame pixels wide (:func:`footprint_level`).
+4. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
+   (a = 4, 8 x 8 taps; the default), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame
+   borders replicated. Lanczos scores best of the three on the mosaic benchmark's
+   footprint-averaged truths (docs/mosaics.md#resampling).
+5. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
+   (saturated) pixels: wherever the kernel's support meets a pixel that is not fully valid or is
+   clipped, the sample falls back to bilinear interpolation, whose result always lies within the
+   range of its 2 x 2 neighbourhood. The *safe* mask (:class:`Level`) marks the pixels the kernel
+   may read; it is eroded by the kernel's reach, so one bilinear lookup of it says whether a
+   sample's whole support is safe.
+
+References
+----------
+1. Williams, L. (1983), Pyramidal parametrics, Computer Graphics (SIGGRAPH) 17(3):1-11.
+2. Keys, R. (1981), Cubic convolution interpolation for digital image processing, IEEE Trans.
+   Acoustics, Speech and Signal Processing 29(6):1153-1160.
+3. Duchon, C. E. (1979), Lanczos filtering in one and two dimensions, Journal of Applied
+   Meteorology 18(8):1016-1022.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from rovercam.bands import as_bands
+
+__all__ = ["Kernel", "Level", "make_level", "reduce_level", "blur_level", "map_scale", "level_for_scale",
+           "footprint_filter", "footprint_level", "level_coordinates", "resample", "level_nbytes", "MAX_LEVEL"]
+
+Kernel = Literal["cubic", "lanczos", "linear"]
+
+#: deepest pyramid level used (1/256 of the frame's side)
+MAX_LEVEL = 8
+
+_INTER = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "linear": cv2.INTER_LINEAR}
+_COLS = 16384  # cv2.remap maps must be narrower than SHRT_MAX
+_REACH = {"cubic": 2, "lanczos": 4, "linear": 1}  # taps on each side of the sample: floor-r+1 .. floor+r
+
+
+@dataclass(slots=True)
+class Level:
+    """One pyramid level of a frame.
+
+    Attributes
+    ----------
+    image : (h, w, B) ndarray of float32
+        Radiance; 0 where no pixel of the block is valid.
+    valid : (h, w) ndarray of float32 or None
+        Fraction of the block's level-0 pixels that are valid (1 = all); None when all are.
+    safe : (h, w) ndarray of uint8 or None
+        255 where the block is fully valid and unclipped (the kernel may read it), else 0; None
+        when every pixel is safe.
+    level : int
+        0 = the frame itself; level ``L`` pixels are ``2**L`` frame pixels wide.
+    sigma : float
+        Gaussian prefilter of :func:`footprint_filter` that made the level (0: none).
+    """
+
+    image: NDArray[np.float32]
+    valid: NDArray[np.float32] | None
+    safe: NDArray[np.uint8] | None
+    level: int = 0
+    sigma: float = 0.0
+    _eroded: dict[tuple[int, bool], NDArray[np.uint8]] = field(default_factory=dict, repr=False)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held, bytes."""
+        return sum(a.nbytes for a in (self.image, self.valid, self.safe) if a is not None)
+
+    def safe_support(self, kernel: Kernel, *, edge_unsafe: bool = False) -> NDArray[np.uint8] | None:
+        """The safe mask eroded by the kernel's reach (None when every pixel is safe): its
+        bilinear lookup is 255 only where the kernel's whole support is safe. ``edge_unsafe``:
+        pixels beyond the level's edges count as unsafe."""
+        if self.safe is None and not edge_unsafe:
+            return None
+        r = _REACH[kernel]
+        out = self._eroded.get((r, edge_unsafe))
+        if out is None:
+            safe = self.safe if self.safe is not None else np.full(self.image.shape[:2], 255, np.uint8)
+            size = 2 * r - 1
+            if edge_unsafe:
+                out = cv2.erode(safe, np.ones((size, size), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+            else:
+                out = cv2.erode(safe, np.ones((size, size), np.uint8), borderType=cv2.BORDER_REPLICATE)
+            self._eroded[(r, edge_unsafe)] = out  # benign race: two threads compute the same array
+        return out
+
+
+def make_level(image: NDArray[np.float32], valid: NDArray[np.float32] | None, *,
+               saturation: float | None = None) -> Level:
+    """Level 0 of a frame.
+
+    Parameters
+    ----------
+    image : (H, W, B) ndarray of float32
+        Radiance, no-data already set to 0.
+    valid : (H, W) ndarray of float32 or None
+        1 valid, 0 no-data; None when every pixel is valid.
+    saturation : float, optional
+        Pixels with any band at or above it are clipped (the kernel does not read them).
+    """
+    safe = None
+    if valid is not None:
+        safe = np.where(valid >= 1.0, np.uint8(255), np.uint8(0))
+    if saturation is not None:
+        clipped = (image >= np.float32(saturation)).any(axis=2)
+        if clipped.any():
+            safe = np.where(clipped, np.uint8(0), np.uint8(255) if safe is None else safe)
+    return Level(image, valid, safe, 0)
+
+
+def _even(a: np.ndarray) -> np.ndarray:
+    """Pad the last row/column by replication to even sizes."""
+    h, w = a.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return a
+    pad = [(0, h % 2), (0, w % 2)] + [(0, 0)] * (a.ndim - 2)
+    return np.pad(a, pad, mode="edge")
+
+
+def _half(a: np.ndarray) -> np.ndarray:
+    """Mean of 2 x 2 blocks (sides even)."""
+    h, w = a.shape[:2]
+    return cv2.resize(a, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def reduce_level(lvl: Level) -> Level:
+    """The next level: mask-weighted means of 2 x 2 blocks (odd sides padded by replication).
+
+    A block's radiance is the mean of its valid pixels (no-data never leaks in); its validity is
+    the valid fraction; it is safe only when all four pixels are.
+    """
+    img = _even(lvl.image)
+    if lvl.valid is None:
+        out = as_bands(_half(img))
+        valid = None
+    else:
+        v = _even(lvl.valid)
+        num = as_bands(_half(img * v[..., None]))
+        valid = _half(v)
+        out = num / np.maximum(valid, np.float32(1e-12))[..., None]
+        out[valid <= 0] = 0.0
+        if valid.min() >= 1.0:
+            valid = None
+    safe = None
+    if lvl.safe is not None:
+        safe = cv2.erode(_even(lvl.safe), np.ones((2, 2), np.uint8), anchor=(0, 0),
+                         borderType=cv2.BORDER_REPLICATE)[::2, ::2].copy()
+        if safe.min() == 255:
+            safe = None
+    return Level(np.ascontiguousarray(out, dtype=np.float32), valid, safe, lvl.level + 1)
+
+
+def blur_level(lvl: Level, sigma: float) -> Level:
+    """The level smoothed by a Gaussian of ``sigma`` level pixels, weighted by validity (no-data
+    pixels do not count; no-data stays 0). The masks are kept: a Gaussian has no negative lobes,
+    so it cannot ring at clipped pixels or pull no-data in."""
+    if sigma <= 0:
+        return lvl
+    def blur(a: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+
+    if lvl.valid is None:
+        out = as_bands(blur(lvl.image))
+    else:
+        num = as_bands(blur(lvl.image * lvl.valid[..., None]))
+        out = num / np.maximum(blur(lvl.valid), np.float32(1e-12))[..., None]
+        out[lvl.valid <= 0] = 0.0
+    return Level(np.ascontiguousarray(out, dtype=np.float32), lvl.valid, lvl.safe, lvl.level, float(sigma))
+
+
+def footprint_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int, float]:
+    """Pyramid level and Gaussian (sigma) that average a frame over an output pixel's
+    footprint, for a map reducing by ``scale`` (frame pixels per output pixel).
+
+    The output pixel integrates a box ``scale`` frame pixels wide, variance ``scale**2 / 12``
+    (frame pixels^2); the frame's own pixels already integrated ``1 / 12`` of it. The level is
+    :func:`level_for_scale`'s ``L``. For ``L >= 1`` the Gaussian smooths level ``L - 1`` before
+    its 2 x 2 means make level ``L`` (:func:`footprint_level`), so the level carries the whole
+    variance: ``sigma = sqrt((scale**2 / 4**L - 1) / 3)`` level ``L - 1`` pixels; for ``L = 0``
+    it smooths the frame itself, ``sigma = sqrt((scale**2 - 1) / 12)``. Rounded to 0.05 (levels
+    are cached per sigma); ``(0, 0.0)`` where the map does not reduce.
+    """
+    if not math.isfinite(scale) or scale <= 1.0:
+        return 0, 0.0
+    level = level_for_scale(scale, max_level=max_level)
+    if level == 0:
+        sigma = math.sqrt((scale * scale - 1.0) / 12.0)
+    else:
+        sigma = math.sqrt(max(scale * scale / 4.0**level - 1.0, 0.0) / 3.0)
+    return level, round(sigma * 20.0) / 20.0
+
+
+def footprint_level(below: Level, sigma: float) -> Level:
+    """The level after ``below`` made for :func:`footprint_filter`: ``below`` smoothed by
+    ``sigma`` (its pixels), then its 2 x 2 means; ``sigma`` recorded on the result."""
+    out = reduce_level(blur_level(below, sigma))
+    out.sigma = float(sigma)
+    return out
+
+
+def level_nbytes(width: int, height: int, bands: int, level: int, *, masked: bool) -> int:
+    """Bytes of level ``level`` of a ``width`` x ``height`` frame of ``bands`` float32 bands
+    (``masked``: with its validity and safe masks)."""
+    w, h = width, height
+    for _ in range(level):
+        w, h = -(-w // 2), -(-h // 2)
+    return w * h * (4 * bands + (5 if masked else 0))
+
+
+def map_scale(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, *, samples: int = 5) -> float:
+    """Frame pixels per output pixel of a map, where it lands inside the frame.
+
+    Parameters
+    ----------
+    map_x, map_y : (h, w) ndarray
+        Frame pixel (x, y) of each output pixel (:func:`rovercam.mosaic.warp.sample_maps`).
+    width, height : int
+        The frame's size.
+    samples : int
+        Lattice points per side at which the Jacobian is taken.
+
+    Returns
+    -------
+    float
+        Median over the lattice points inside the frame of the longer Jacobian column
+        ``max(|d(x, y)/d out_x|, |d(x, y)/d out_y|)``; 1.0 when no point is inside.
+    """
+    h, w = map_x.shape
+    if h < 2 or w < 2:
+        return 1.0
+    ys = np.unique(np.linspace(0, h - 2, samples).round().astype(int))
+    xs = np.unique(np.linspace(0, w - 2, samples).round().astype(int))
+    yy, xx = np.meshgrid(ys, xs, indexing="ij")
+    def at(m: np.ndarray, dy: int, dx: int) -> np.ndarray:
+        return m[yy + dy, xx + dx].astype(np.float64)  # the lattice points only, not the whole map
+
+    x0, y0 = at(map_x, 0, 0), at(map_y, 0, 0)
+    jxx, jyx = at(map_x, 0, 1) - x0, at(map_y, 0, 1) - y0
+    jxy, jyy = at(map_x, 1, 0) - x0, at(map_y, 1, 0) - y0
+    inside = (x0 >= -0.5) & (x0 <= width - 0.5) & (y0 >= -0.5) & (y0 <= height - 0.5)
+    s = np.maximum(np.hypot(jxx, jyx), np.hypot(jxy, jyy))
+    ok = inside & np.isfinite(s) & (s < max(width, height))
+    if not ok.any():
+        return 1.0
+    return float(np.median(s[ok]))
+
+
+def level_for_scale(scale: float, *, max_level: int = MAX_LEVEL) -> int:
+    """Pyramid level for a map reducing by ``scale`` (frame pixels per output pixel):
+    ``floor(log2(scale))``, at least 0 and at most ``max_level`` (a scale within 0.1 % under a
+    power of two counts as that power: lattice noise should not flip the level)."""
+    if not math.isfinite(scale) or scale < 2.0 * (1 - 1.5e-3):
+        return 0
+    return int(min(max_level, math.floor(math.log2(scale) + 1.5e-3)))
+
+
+def level_coordinates(map_x: np.ndarray, map_y: np.ndarray, level: int) -> tuple[np.ndarray, np.ndarray]:
+    """Level-0 frame coordinates moved to level ``level``: ``(x + 1/2) / 2**level - 1/2``."""
+    if level == 0:
+        return map_x, map_y
+    f = np.float32(1.0 / (1 << level))
+    return (map_x + np.float32(0.5)) * f - np.float32(0.5), (map_y + np.float32(0.5)) * f - np.float32(0.5)
+
+
+def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel = "lanczos",
+             border: Literal["replicate", "constant"] = "replicate"
+             ) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Sample a level at map coordinates (of that level).
+
+    Parameters
+    ----------
+    lvl : Level
+    map_x, map_y : (h, w) ndarray of float32
+        Level pixel coordinates (:func:`level_coordinates`); far outside = not seen.
+    kernel : {"cubic", "lanczos", "linear"}
+    border : {"replicate", "constant"}
+        Beyond the frame's edges: its edge pixels, or 0 (then the kernel falls back to bilinear
+        where its support crosses the edge, as it does at no-data).
+
+    Returns
+    -------
+    image : (h, w, B) ndarray of float32
+        Where the kernel's support meets a no-data or clipped pixel,
+        the bilinear sample (module docstring).
+    valid : (h, w) ndarray of float32 or None
+        Bilinear lookup of the level's validity (0 outside the frame); None when all valid.
+    """
+    edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    out = as_bands(_remap(lvl.image, map_x, map_y, _INTER[kernel], edge))
+    v = None
+    if lvl.valid is not None:
+        v = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    support = lvl.safe_support(kernel, edge_unsafe=border == "constant") if kernel != "linear" else None
+    if support is not None:
+        fall = _remap(support, map_x, map_y, cv2.INTER_LINEAR, edge) < 255
+        n = int(np.count_nonzero(fall))
+        if n:
+            cols = min(n, _COLS)
+            rows = -(-n // cols)
+            fx = np.full(rows * cols, -1e5, np.float32)
+            fy = np.full(rows * cols, -1e5, np.float32)
+            fx[:n], fy[:n] = map_x[fall], map_y[fall]
+            lin = cv2.remap(lvl.image, fx.reshape(rows, cols), fy.reshape(rows, cols), cv2.INTER_LINEAR,
+                            borderMode=edge, borderValue=0)
+            out[fall] = lin.reshape(-1, out.shape[2])[:n]
+    return out, v
+
+
+def _remap(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, interp: int, border: int) -> np.ndarray:
+    """``cv2.remap`` in column strips (its maps must be narrower than 32767); constant border 0."""
+    w = map_x.shape[1]
+    if w <= _COLS:
+        return cv2.remap(src, map_x, map_y, interp, borderMode=border, borderValue=0)
+    parts = [cv2.remap(src, np.ascontiguousarray(map_x[:, s:s + _COLS]), np.ascontiguousarray(map_y[:, s:s + _COLS]),
+                       interp, borderMode=border, borderValue=0) for s in range(0, w, _COLS)]
+    return np.concatenate(parts, axis=1)
