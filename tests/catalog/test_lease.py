@@ -22,7 +22,9 @@ from rovercam.catalog.schema import SolLeaseRow
 from rovercam.errors import SolBusyError
 
 SOL = 100
-_fork = multiprocessing.get_context("fork")
+# spawn, not fork: a forked child inherits whatever threads the test session runs (a Prefect
+# server client, its log workers) and may fail at exit; a spawned one starts clean
+_ctx = multiprocessing.get_context("spawn")
 
 
 def _count(url: str, counter: str, rounds: int) -> None:
@@ -55,7 +57,7 @@ def test_concurrent_holders_never_overlap(url: str, tmp_path: Path) -> None:
     Catalog(url).close()  # migrated once, before the processes race
     counter = tmp_path / "counter"
     counter.write_text("0")
-    procs = [_fork.Process(target=_count, args=(url, str(counter), 8)) for _ in range(4)]
+    procs = [_ctx.Process(target=_count, args=(url, str(counter), 8)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
@@ -68,7 +70,7 @@ def test_concurrent_holders_never_overlap(url: str, tmp_path: Path) -> None:
 
 def test_lease_of_a_dead_process_is_taken_over_and_its_run_marked_crashed(url: str) -> None:
     Catalog(url).close()
-    p = _fork.Process(target=_die_holding, args=(url, "dead-run"))
+    p = _ctx.Process(target=_die_holding, args=(url, "dead-run"))
     p.start()
     p.join(60)
     with Catalog(url) as cat:
@@ -146,7 +148,7 @@ def test_an_interrupted_holder_marks_its_unfinished_run_crashed(tmp_path: Path) 
 def test_reaping_removes_only_stale_leases_and_marks_their_runs_crashed(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'c.sqlite'}"
     Catalog(url).close()
-    p = _fork.Process(target=_die_holding, args=(url, "dead-run"))
+    p = _ctx.Process(target=_die_holding, args=(url, "dead-run"))
     p.start()
     p.join(60)
     with Catalog(url) as cat:

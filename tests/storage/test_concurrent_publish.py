@@ -20,7 +20,9 @@ from rovercam.errors import StorageError
 from rovercam.storage import Store
 
 PREFIX = "sol00100/mosaics/NCAM_CYL"
-_fork = multiprocessing.get_context("fork")
+# spawn, not fork: a forked child inherits whatever threads the test session runs (a Prefect
+# server client, its log workers) and may fail at exit; a spawned one starts clean
+_ctx = multiprocessing.get_context("spawn")
 
 
 def _publish_many(root: str, options: dict, who: int, rounds: int, out) -> None:
@@ -34,8 +36,8 @@ def _publish_many(root: str, options: dict, who: int, rounds: int, out) -> None:
 
 
 def _race(root: str, options: dict, *, processes: int, rounds: int) -> list[tuple[int, str]]:
-    out = _fork.Queue()
-    procs = [_fork.Process(target=_publish_many, args=(root, options, w, rounds, out)) for w in range(processes)]
+    out = _ctx.Queue()
+    procs = [_ctx.Process(target=_publish_many, args=(root, options, w, rounds, out)) for w in range(processes)]
     for p in procs:
         p.start()
     results = [v for _ in procs for v in out.get(timeout=300)]
