@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ from rovercam import layout
 from rovercam.errors import ProductError
 from rovercam.products import Limits, read_product
 from rovercam.products.files import product_entries, product_members
+from rovercam.storage.transaction import hash_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from rovercam.catalog import Catalog
@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 IngestState = Literal["ingested", "quarantined", "duplicate"]
 Progress = Callable[[int, int, str], None]
 
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,14 +146,6 @@ def discover(input_dir: str | os.PathLike[str], *,
 
 # ------------------------------------------------------------------------------------------------
 # One product
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
 @contextlib.contextmanager
 def _local_copy(source: str, storage_options: dict[str, Any] | None) -> Iterator[Path]:
     """A local path for ``source``: itself when local, else a private copy of it and of the
@@ -245,7 +236,7 @@ def ingest_one(path: str | Path, *, limits: Limits, store: "Store", catalog: "Ca
     with _local_copy(source, storage_options) as local:
         if not local.is_file():
             raise ProductError(source, "no such file")
-        sha = sha256 if sha256 is not None and not _is_url(source) else _sha256(local)
+        sha = sha256 if sha256 is not None and not _is_url(source) else hash_data(local)
         dup = _duplicate_of(catalog, sha, source)
         if dup is not None:
             log.info("%s: duplicate of %s (sha256 %s)", source, dup[1], sha[:12])
@@ -333,7 +324,7 @@ def ingest_paths(paths: Iterable[str | os.PathLike[str]], *, settings: "Settings
         for done, entry in enumerate(entries, start=1):
             sha = None
             if not _is_url(entry) and Path(entry).is_file():
-                sha = _sha256(Path(entry))
+                sha = hash_data(Path(entry))
                 if sha in first_by_sha:
                     original = first_by_sha[sha]
                     log.info("%s: duplicate of %s (sha256 %s)", entry, original, sha[:12])

@@ -17,7 +17,6 @@ Nothing is written or repaired: problems are reported for an operator to act on
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +25,10 @@ from rovercam import layout
 from rovercam.catalog.db import Catalog, OutputRecord
 from rovercam.publish.audit import audit_published
 from rovercam.storage.store import Store
+from rovercam.storage.transaction import hash_data
 
 __all__ = ["verify_catalog", "Verification", "Problem"]
 
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,14 +83,6 @@ def _prefix_version(out: OutputRecord) -> tuple[str, int] | None:
     return None
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _stac_problems(store: Store, out: OutputRecord) -> list[Problem]:
     """The row's STAC item: recorded, stored, readable, with the row's id."""
     if not out.stac_key:
@@ -124,7 +115,7 @@ def _product_problems(catalog: Catalog, store: Store) -> tuple[int, list[Problem
         p = Path(path)
         if not p.is_file():
             problems.append(Problem(path, "ingested product file is missing from the storage root"))
-        elif _file_sha256(p) not in recorded:
+        elif hash_data(p) not in recorded:
             problems.append(Problem(path, "ingested product file's sha256 is none of its catalog rows'"))
     return len(rows), problems
 
