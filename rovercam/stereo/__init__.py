@@ -6,3 +6,6 @@ triangulated through the rectified camera models into XYZ, range, surface normal
 uncertainty, in the geometry of the linearized left eye (MIPL's XYZ/RNG/UVW RDR convention,
 docs/stereo.md).
 """
+from rovercam.stereo.products import StereoProducts
+
+__all__ = ["StereoProducts"]
