@@ -26,6 +26,7 @@ from rovercam.catalog.lease import (
     reap_stale_leases,
     sol_holder,
     sol_leases,
+    stale_reason,
 )
 from rovercam.catalog.query import Lineage, LineageInput, lineage_report, search_outputs, search_products
 from rovercam.catalog.stac import item_id, item_to_bytes, mosaic_file_names, mosaic_item
@@ -57,4 +58,5 @@ __all__ = [
     "reap_stale_leases",
     "sol_holder",
     "sol_leases",
+    "stale_reason",
 ]

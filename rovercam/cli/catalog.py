@@ -1,5 +1,5 @@
-"""The ``catalog`` verbs: ``products``, ``outputs``, ``runs``, ``lineage``, ``verify`` and
-``export-stac``.
+"""The ``catalog`` verbs: ``products``, ``outputs``, ``runs``, ``leases``, ``lineage``, ``verify``
+and ``export-stac``.
 
 All of them read: they open an existing catalog (:func:`rovercam.cli.checks.open_catalog`) and
 fail with one line when there is none. Every listing takes ``--json`` (one JSON document on
@@ -24,6 +24,7 @@ _PRODUCT_COLUMNS = ("product_id", "sol", "instrument", "state", "start_time", "r
 _OUTPUT_COLUMNS = ("output_id", "kind", "sol", "instrument", "version", "calibration_level", "units",
                    "start_time", "stac_key")
 _RUN_COLUMNS = ("run_id", "flow", "sol", "status", "started_at", "finished_at", "software_version")
+_LEASE_COLUMNS = ("sol", "run_id", "flow", "host", "pid", "acquired_at", "heartbeat_at", "beats", "stale")
 
 
 def _cell(record, column: str) -> str:
@@ -41,6 +42,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
             return _lineage(cat, args)
         if args.what == "verify":
             return _verify(cat, settings, args)
+        if args.what == "leases":
+            return _leases(cat, settings, args)
         if args.what == "runs":
             rows = cat.runs(sol=args.sol, limit=args.limit)
             columns = _RUN_COLUMNS
@@ -91,6 +94,22 @@ def _lineage(cat, args: argparse.Namespace) -> int:
                      (p.path or "") if p else ""))
     print_records(f"inputs ({len(rows)})", ("product_id", "sha256", "state", "path"), rows,
                   whole={"product_id", "sha256", "path"})
+    return 0
+
+
+def _leases(cat, settings, args: argparse.Namespace) -> int:
+    """The sols held by a run now; ``stale`` gives why a lease would be taken over, if it would."""
+    from rovercam.catalog import sol_leases, stale_reason
+
+    ttl_s = settings.prefect.sol_lock_ttl_s
+    rows = [(lease, stale_reason(lease, ttl_s=ttl_s) or "") for lease in sol_leases(cat)]
+    if args.json:
+        print_json([{**record_json(lease), "stale": stale or None} for lease, stale in rows])
+        return 0
+    print_records(f"leases ({len(rows)}; {settings.catalog_url}; stale after {ttl_s:g} s without a heartbeat)",
+                  _LEASE_COLUMNS,
+                  [[*(_cell(lease, c) for c in _LEASE_COLUMNS[:-1]), stale] for lease, stale in rows],
+                  whole={"run_id"})
     return 0
 
 
@@ -145,6 +164,9 @@ def add_catalog_parser(sub, *, sol_type, sol_range, utc_time) -> None:
     cr.add_argument("--limit", type=count, default=50, help="at most this many runs (default 50)")
     cr.add_argument("--json", action="store_true", help="print JSON (every field, with the run summaries)")
     cr.add_argument("--out", **storage)
+    cs = csub.add_parser("leases", help="sols held by a run now (the per-sol lease), with why a lease is stale")
+    cs.add_argument("--json", action="store_true", help="print JSON")
+    cs.add_argument("--out", **storage)
     cl = csub.add_parser("lineage", help="the inputs and run behind one output")
     cl.add_argument("output_id")
     cl.add_argument("--json", action="store_true", help="print JSON")

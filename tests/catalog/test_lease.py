@@ -159,3 +159,28 @@ def test_reaping_removes_only_stale_leases_and_marks_their_runs_crashed(tmp_path
         assert [lease.run_id for lease in sol_leases(cat)] == ["live"]
         assert reap_stale_leases(cat, ttl_s=60) == []
         live.release()
+
+
+def test_catalog_leases_lists_holders_and_says_which_are_stale(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'catalog.sqlite'}"  # the catalog `--out tmp_path` opens
+    dead = _ctx.Process(target=_die_holding, args=(url, "dead-run"))
+    dead.start()
+    dead.join(60)
+    with Catalog(url) as cat:
+        acquire_sol(cat, SOL + 1, run_id="live-run", flow="reprocess-sol", timeout_s=0, ttl_s=60)
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    proc = subprocess.run([sys.executable, "-m", "rovercam.cli", "catalog", "leases", "--json", "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["sol"]: r for r in json.loads(proc.stdout)}
+    assert set(rows) == {SOL, SOL + 1}
+    assert rows[SOL]["run_id"] == "dead-run" and "is gone" in rows[SOL]["stale"]
+    assert rows[SOL + 1]["run_id"] == "live-run" and rows[SOL + 1]["stale"] is None
+    assert rows[SOL + 1]["pid"] == os.getpid()
+    table = subprocess.run([sys.executable, "-m", "rovercam.cli", "catalog", "leases", "--out", str(tmp_path)],
+                           capture_output=True, text=True, env={**env, "COLUMNS": "200"}, timeout=120)
+    assert table.returncode == 0 and "live-run" in table.stdout and "dead-run" in table.stdout
