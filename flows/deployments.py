@@ -3,7 +3,8 @@
 ``serve`` registers every deployment with the Prefect server named by ``PREFECT_API_URL`` (they
 appear under Deployments in the UI, with their schedules and parameters) and then executes their
 runs in this process until interrupted (Ctrl-C or SIGTERM). Runs that earlier processes left
-``Running`` when they died are first marked Crashed (:mod:`rovercam_flows.liveness`). Without a
+``Running`` when they died are marked Crashed (:mod:`rovercam_flows.liveness`) when serving
+starts and then every ``[prefect] liveness_check_s`` seconds while it serves. Without a
 configured server it refuses, unless asked for an ephemeral one. For process workers on several machines instead, see
 docs/operations.md (work pools).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import importlib
 import logging
 import signal
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +134,12 @@ def _crash_abandoned() -> None:
         log.warning("could not check for abandoned runs: %s", exc)
 
 
+def _watch_abandoned(stop: threading.Event, interval_s: float) -> None:
+    """Check for abandoned runs every ``interval_s`` seconds until ``stop`` is set."""
+    while not stop.wait(interval_s):
+        _crash_abandoned()
+
+
 def _raise_stop(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
 
@@ -173,8 +181,15 @@ def serve(path: str | Path | None = None, *, config_file: str | None = None,
     from prefect import serve as prefect_serve
     from prefect.runner import Runner
 
+    from rovercam.config import load
+
+    interval_s = load(config_file).prefect.liveness_check_s
     deployments = build(specs, config_file=config_file)
     _crash_abandoned()
+    stop_watch = threading.Event()
+    watcher = threading.Thread(target=_watch_abandoned, args=(stop_watch, interval_s),
+                               name="rovercam-liveness", daemon=True)
+    watcher.start()
     # Prefect's runner answers SIGTERM with sys.exit() inside its event loop, which then waits for
     # its services and ends in a traceback; a KeyboardInterrupt instead takes the Ctrl-C path.
     original = Runner.handle_sigterm
@@ -185,5 +200,7 @@ def serve(path: str | Path | None = None, *, config_file: str | None = None,
     except KeyboardInterrupt:
         log.info("serve stopped")
     finally:
+        stop_watch.set()
         Runner.handle_sigterm = original  # type: ignore[method-assign]
         signal.signal(signal.SIGTERM, previous)
+        watcher.join(5)

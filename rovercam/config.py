@@ -173,6 +173,7 @@ class PrefectSettings(_Section):
     publish_timeout_s: float = Field(1800.0, gt=0)
     sol_lock_timeout_s: float = Field(3600.0, ge=0)
     sol_lock_ttl_s: float = Field(60.0, gt=0)
+    liveness_check_s: float = Field(60.0, gt=0)
 
 
 class Settings(_Section):

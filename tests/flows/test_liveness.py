@@ -139,3 +139,25 @@ def test_a_lost_server_reaches_the_console_without_a_traceback():
         record = logging.LogRecord("prefect.flow_runs", logging.ERROR, __file__, 1, "Encountered exception", (),
                                    sys.exc_info())
     assert "Traceback" not in fmt.format(record)
+
+
+def test_serve_checks_for_abandoned_runs_again_and_again_until_stopped(monkeypatch):
+    import threading
+    import time
+
+    import rovercam_flows.deployments as deployments
+
+    calls: list[float] = []
+    monkeypatch.setattr(deployments, "_crash_abandoned", lambda: calls.append(time.monotonic()))
+    stop = threading.Event()
+    watcher = threading.Thread(target=deployments._watch_abandoned, args=(stop, 0.05), daemon=True)
+    watcher.start()
+    time.sleep(0.4)
+    stop.set()
+    watcher.join(2)
+    assert not watcher.is_alive()
+    n = len(calls)
+    assert n >= 3, calls
+    assert all(b - a >= 0.045 for a, b in zip(calls, calls[1:]))  # waits its interval between checks
+    time.sleep(0.15)
+    assert len(calls) == n  # nothing after the stop
