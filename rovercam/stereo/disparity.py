@@ -151,7 +151,14 @@ def _sgbm(l8: NDArray[np.uint8], r8: NDArray[np.uint8], min_disparity: int, num_
         P1=8 * bs * bs, P2=32 * bs * bs, disp12MaxDiff=s.lr_max_diff,
         uniquenessRatio=s.uniqueness_ratio, speckleWindowSize=s.speckle_window,
         speckleRange=s.speckle_range, preFilterCap=63, mode=_SGBM_MODES[s.sgbm_mode])
-    raw = matcher.compute(l8, r8)
+    # OpenCV leaves the first min_disparity + num_disparities columns unmatched whatever their
+    # true disparity; padding both eyes on the left lets those pixels match what the right
+    # eye sees of them
+    pad = max(0, min_disparity + num_disparities)
+    if pad:
+        l8 = cv2.copyMakeBorder(l8, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
+        r8 = cv2.copyMakeBorder(r8, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
+    raw = matcher.compute(l8, r8)[:, pad:]
     disparity = raw.astype(np.float32) * np.float32(1.0 / 16.0)
     disparity[raw < min_disparity * 16] = np.nan
     return disparity
