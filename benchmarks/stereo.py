@@ -75,7 +75,8 @@ def opencv_baseline(left, right, left_model, right_model, *, settings: StereoSet
     baseline = float(np.linalg.norm(rr.c - rl.c))
     q = np.array([[1, 0, 0, -cx], [0, 1, 0, -cy], [0, 0, 0, f], [0, 0, 1.0 / baseline, 0]])
     points = cv2.reprojectImageTo3D(disparity, q)  # left rectified camera frame
-    xyz = (points.reshape(-1, 3) @ cam.r_cam_model + cam.c).reshape(h, w, 3).astype(np.float32)
+    with np.errstate(invalid="ignore"):  # NaN disparities give NaN points
+        xyz = (points.reshape(-1, 3) @ cam.r_cam_model + cam.c).reshape(h, w, 3).astype(np.float32)
     return disparity, xyz, (rl, rr)
 
 

@@ -1,10 +1,15 @@
 """Surface normals of an XYZ image by local plane fits (MIPL's UVW product, docs/stereo.md).
 
-Each pixel's normal is the direction of least spread of the valid points in the window around
-it: the eigenvector of the window's 3x3 covariance with the smallest eigenvalue (a total least
-squares plane). The covariance comes from box-filtered sums of the coordinates and their
-products, so the cost does not grow with the window; the eigenvector is solved in closed form
-(the trigonometric solution of the characteristic cubic; Smith 1961) for all pixels at once.
+Seen through a pinhole (the rectified CAHV left model), a plane ``n . (P - C) = k`` is a plane
+in inverse depth too: with the CAHV ray ``r(x, y) = r0 + x rx + y ry`` scaled to ``r.A = 1``
+and ``P = C + z r``, ``1 / z = n . r(x, y) / k`` is linear in the pixel. So each pixel's plane
+is a least-squares fit ``q = a (x - xc) + b (y - yc) + c`` of the inverse depth
+``q = 1 / ((P - C) . A)`` over the valid pixels of a square window, and its normal is
+``n ~ a (ry x rc) + b (rc x rx) + c (rx x ry)`` (the rows of the inverse of
+``[rx; ry; rc]``, ``rc = r(xc, yc)``). The window sums are separable filters (a box and
+ramps), exact in float32 (no large-coordinate cancellation), so the cost does not grow with
+the window; fitting in inverse depth, which is proportional to disparity, weighs the points
+along the direction of their stereo error.
 """
 from __future__ import annotations
 
@@ -15,18 +20,20 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from rovercam.camera import CameraModel
+from rovercam.camera import CAHV
 from rovercam.errors import StereoError
 
 __all__ = ["surface_normals"]
 
-#: Rows per strip (plus the window's halo); float64 temporaries of ~10 MB at 5120 px wide.
+#: Rows per strip (plus the window's halo): ~5 MB float32 temporaries at 5120 px wide.
 _STRIP_ROWS = 256
+#: A fit is refused when its normal equations are this close to singular (relative).
+_MIN_CONDITION = 1e-6
 
 
 def surface_normals(
     xyz: NDArray[np.float32],
-    left_model: CameraModel,
+    left_model: CAHV,
     *,
     window: int = 15,
     min_fraction: float = 0.5,
@@ -36,9 +43,10 @@ def surface_normals(
     Parameters
     ----------
     xyz : (H, W, 3) float32 array
-        Metres, in the model's frame; NaN = invalid.
-    left_model : CameraModel
-        The camera that saw the points: normals are turned toward its centre C.
+        Metres, in the model's frame, on ``left_model``'s pixel grid; NaN = invalid.
+    left_model : CAHV
+        The (rectified) pinhole model whose pixels ``xyz`` holds; normals are turned toward
+        its centre C.
     window : int, keyword-only
         Odd window side, pixels.
     min_fraction : float, keyword-only
@@ -48,26 +56,28 @@ def surface_normals(
     -------
     (H, W, 3) float32 array
         Unit vectors in the frame of ``xyz``, ``n . (C - P) > 0``; NaN where the pixel is
-        invalid, the window too empty, or the points collinear.
+        invalid, the window too empty, or the fit degenerate.
 
     Raises
     ------
     rovercam.errors.StereoError
-        A window that is not odd and >= 3, or ``xyz`` not (H, W, 3).
+        A window that is not odd and >= 3, ``xyz`` not (H, W, 3), or a model that is not CAHV.
     """
     if window < 3 or window % 2 != 1:
         raise StereoError(f"window must be odd and >= 3, got {window!r}")
     if xyz.ndim != 3 or xyz.shape[2] != 3:
         raise StereoError(f"xyz must be (H, W, 3), got {xyz.shape}")
+    if not isinstance(left_model, CAHV):
+        raise StereoError("surface normals need the rectified (CAHV) left model")
     h = xyz.shape[0]
     out = np.empty(xyz.shape, np.float32)
-    c = np.asarray(left_model.c, dtype=np.float64)
     halo = window // 2
 
     def run(y0: int) -> None:
         y1 = min(h, y0 + _STRIP_ROWS)
         a, b = max(0, y0 - halo), min(h, y1 + halo)
-        n = _strip_normals(xyz[a:b], c, window, min_fraction)
+        with np.errstate(divide="ignore", invalid="ignore"):  # empty windows: NaN, rejected
+            n = _strip_normals(xyz[a:b], a, left_model, window, min_fraction)
         out[y0:y1] = n[y0 - a:y1 - a]
 
     starts = range(0, h, _STRIP_ROWS)
@@ -81,51 +91,61 @@ def surface_normals(
     return out
 
 
-def _box_mean(img: NDArray[np.float64], k: int) -> NDArray[np.float64]:
-    return cv2.boxFilter(img, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
+def _ray_basis(model: CAHV) -> tuple[NDArray, NDArray, NDArray]:
+    """r0, rx, ry with ``r(x, y) = r0 + x rx + y ry`` and ``r.A = 1``."""
+    a, h, v = model.a, model.h, model.v
+    vxh = np.cross(v, h)
+    k = float(a @ vxh)
+    return vxh / k, -np.cross(v, a) / k, -np.cross(a, h) / k
 
 
-def _strip_normals(xyz: NDArray[np.float32], c: NDArray[np.float64], k: int,
-                   min_fraction: float) -> NDArray[np.float32]:
-    # camera-centred coordinates keep the moments' cancellation small (site frames are far)
-    p = xyz.astype(np.float64) - c
-    ok = np.isfinite(p).all(axis=2)
-    p[~ok] = 0.0
-    n = _box_mean(ok.astype(np.float64), k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = 1.0 / n
-        m = [_box_mean(np.ascontiguousarray(p[:, :, i]), k) * inv for i in range(3)]
-        cov = {}
-        for i, j in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2)):
-            cov[i, j] = _box_mean(p[:, :, i] * p[:, :, j], k) * inv - m[i] * m[j]
-    normal = _smallest_eigenvector(cov[0, 0], cov[1, 1], cov[2, 2], cov[0, 1], cov[0, 2], cov[1, 2])
-    # toward the camera: n . (C - P) > 0, i.e. n . p < 0 in camera-centred coordinates
-    flip = (normal * p).sum(axis=2) > 0
-    normal[flip] *= -1.0
-    good = ok & (n >= min_fraction * k * k) & np.isfinite(normal).all(axis=2)
+def _strip_normals(xyz, y0: int, model: CAHV, k: int, min_fraction: float) -> NDArray[np.float32]:
+    rows, w = xyz.shape[:2]
+    c0, a0 = model.c.astype(np.float32), model.a.astype(np.float32)
+    depth = ((xyz[:, :, 0] - c0[0]) * a0[0] + (xyz[:, :, 1] - c0[1]) * a0[1]
+             + (xyz[:, :, 2] - c0[2]) * a0[2])
+    ok = depth > 0  # False for NaN
+    q = np.where(ok, np.float32(1.0) / depth, np.float32(0.0))
+    wgt = ok.astype(np.float32)
+    half = k // 2
+    ones = np.ones(k, np.float32)
+    ramp = np.arange(-half, half + 1, dtype=np.float32)
+    ramp2 = ramp * ramp
+
+    def filt(img, kx, ky):
+        return cv2.sepFilter2D(img, cv2.CV_32F, kx, ky, borderType=cv2.BORDER_CONSTANT)
+
+    w0, wx, wy = filt(wgt, ones, ones), filt(wgt, ramp, ones), filt(wgt, ones, ramp)
+    wxx, wyy, wxy = filt(wgt, ramp2, ones), filt(wgt, ones, ramp2), filt(wgt, ramp, ramp)
+    q0, qx, qy = filt(q, ones, ones), filt(q, ramp, ones), filt(q, ones, ramp)
+    # solve [[wxx wxy wx] [wxy wyy wy] [wx wy w0]] (a, b, c) = (qx, qy, q0) by cofactors
+    c11 = wyy * w0 - wy * wy
+    c12 = wy * wx - wxy * w0
+    c13 = wxy * wy - wyy * wx
+    c22 = wxx * w0 - wx * wx
+    c23 = wxy * wx - wxx * wy
+    c33 = wxx * wyy - wxy * wxy
+    det = wxx * c11 + wxy * c12 + wx * c13
+    inv = 1.0 / det
+    a = (c11 * qx + c12 * qy + c13 * q0) * inv
+    b = (c12 * qx + c22 * qy + c23 * q0) * inv
+    c = (c13 * qx + c23 * qy + c33 * q0) * inv
+    scale = wxx * wyy * w0  # det of a full window's diagonal system: the condition's yardstick
+    r0, rx, ry = _ray_basis(model)
+    # n . rc = c (rx x ry) . r0: one sign for the whole image (c, the inverse depth, is > 0)
+    facing = -np.sign(float(np.cross(rx, ry) @ r0))
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    ys = np.arange(y0, y0 + rows, dtype=np.float32)[:, None]
+    # n ~ a (ry x rc) + b (rc x rx) + c (rx x ry), rc = r0 + x rx + y ry, so
+    # ry x rc = ry x r0 + x (ry x rx) and rc x rx = r0 x rx + y (ry x rx)
+    ry_r0, ry_rx, r0_rx, rx_ry = (np.cross(u, v).astype(np.float32) for u, v in
+                                  ((ry, r0), (ry, rx), (r0, rx), (rx, ry)))
+    normal = np.empty((rows, w, 3), np.float32)
+    for i in range(3):
+        normal[:, :, i] = a * (ry_r0[i] + xs * ry_rx[i]) + b * (r0_rx[i] + ys * ry_rx[i]) + c * rx_ry[i]
+    length = np.sqrt(np.einsum("ijk,ijk->ij", normal, normal))
+    normal *= (np.float32(facing) / length)[:, :, None]
+    good = ok & (w0 >= min_fraction * k * k) & (np.abs(det) > _MIN_CONDITION * scale)
+    good &= np.isfinite(normal).all(axis=2)
     normal[~good] = np.nan
-    return normal.astype(np.float32)
-
-
-def _smallest_eigenvector(a11, a22, a33, a12, a13, a23) -> NDArray[np.float64]:
-    """Unit eigenvector (..., 3) of the smallest eigenvalue of symmetric 3x3 matrices."""
-    q = (a11 + a22 + a33) / 3.0
-    p1 = a12 * a12 + a13 * a13 + a23 * a23
-    b11, b22, b33 = a11 - q, a22 - q, a33 - q
-    p = np.sqrt((b11 * b11 + b22 * b22 + b33 * b33 + 2.0 * p1) / 6.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        det = (b11 * (b22 * b33 - a23 * a23) - a12 * (a12 * b33 - a23 * a13)
-               + a13 * (a12 * a23 - b22 * a13))
-        r = np.clip(det / (2.0 * p ** 3), -1.0, 1.0)
-    phi = np.arccos(r) / 3.0
-    lam = q + 2.0 * p * np.cos(phi + 2.0 * np.pi / 3.0)  # the smallest of the three roots
-    # rows of (M - lam I); their pairwise cross products are along the null vector
-    r0 = np.stack([a11 - lam, a12, a13], axis=-1)
-    r1 = np.stack([a12, a22 - lam, a23], axis=-1)
-    r2 = np.stack([a13, a23, a33 - lam], axis=-1)
-    cands = [np.cross(r0, r1), np.cross(r0, r2), np.cross(r1, r2)]
-    norms = [np.einsum("...i,...i->...", v, v) for v in cands]
-    best = np.argmax(np.stack(norms, axis=-1), axis=-1)
-    vec = np.where((best == 0)[..., None], cands[0], np.where((best == 1)[..., None], cands[1], cands[2]))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return vec / np.sqrt(np.maximum.reduce(norms))[..., None]
+    return normal
