@@ -221,7 +221,7 @@ def refine_disparity(
     disparity: NDArray[np.float32],
     *,
     window: int = 7,
-    iterations: int = 3,
+    iterations: int = 2,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
     """Sub-pixel disparity by Gauss-Newton steps on the warped right image.
 
@@ -257,7 +257,7 @@ def refine_disparity(
     def run(y0: int) -> None:
         y1 = min(h, y0 + _STRIP_ROWS)
         a, b = max(0, y0 - halo), min(h, y1 + halo)
-        d, z, t = _refine_strip(left, lx, right, rx, disparity[a:b], a, window, iterations)
+        d, z, t = _refine_strip(left[a:b], lx[a:b], right, rx, disparity[a:b], a, window, iterations)
         out[y0:y1], zncc[y0:y1], texture[y0:y1] = d[y0 - a:y1 - a], z[y0 - a:y1 - a], t[y0 - a:y1 - a]
 
     starts = range(0, h, _STRIP_ROWS)
@@ -280,50 +280,48 @@ def _box(img: NDArray[np.float32], k: int) -> NDArray[np.float32]:
     return cv2.boxFilter(img, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
 
 
-def _refine_strip(left, lx, right, rx, disparity, y0: int, k: int, iterations: int):
-    """Refine rows ``y0 : y0 + len(disparity)`` (the full-size left/right are only read)."""
+def _refine_strip(lt, lxt, right, rx, disparity, y0: int, k: int, iterations: int):
+    """Refine rows ``y0 : y0 + len(disparity)``; ``right`` and ``rx`` are the full images."""
     rows, w = disparity.shape
-    lt, lxt = left[y0:y0 + rows], lx[y0:y0 + rows]
-    map_y = np.broadcast_to(np.arange(y0, y0 + rows, dtype=np.float32)[:, None], (rows, w))
-    map_y = np.ascontiguousarray(map_y)
+    map_y = np.ascontiguousarray(np.broadcast_to(
+        np.arange(y0, y0 + rows, dtype=np.float32)[:, None], (rows, w)))
     xs = np.arange(w, dtype=np.float32)[None, :]
-    d = disparity.copy()
+    # no disparity: a map coordinate far outside the image, so the warp gives NaN
+    d = np.where(np.isfinite(disparity), disparity, np.float32(1.0e6))
     left_ok = np.isfinite(lt) & np.isfinite(lxt)
     full = np.float32(k * k)
+    zero = np.float32(0)
 
-    def warp(src):
-        map_x = np.where(np.isfinite(d), xs - d, np.float32(-1.0e5)).astype(np.float32)
-        return cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=np.nan)
+    def warp(*images):
+        map_x = xs - d
+        return [cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                          borderValue=np.nan) for img in images]
 
     for _ in range(iterations):
-        rw, rxw = warp(right), warp(rx)
+        rw, rxw = warp(right, rx)
         ok = left_ok & np.isfinite(rw) & np.isfinite(rxw)
-        wgt = ok.astype(np.float32)
-        g = np.where(ok, np.float32(0.5) * (lxt + rxw), np.float32(0))
-        r = np.where(ok, lt - rw, np.float32(0))
-        n = _box(wgt, k)
+        g = np.where(ok, np.float32(0.5) * (lxt + rxw), zero)
+        r = np.where(ok, lt - rw, zero)
+        n = _box(ok.astype(np.float32), k)
         sg, sr = _box(g, k), _box(r, k)
         with np.errstate(divide="ignore", invalid="ignore"):
             var_g = _box(g * g, k) - sg * sg / n
-            cov = _box(g * r, k) - sg * sr / n
-            step = -cov / var_g
-        step = np.where((n >= full) & (var_g > 0) & np.isfinite(step), step, np.float32(0))
+            step = (sg * sr / n - _box(g * r, k)) / var_g
+        step = np.where((n >= full) & (var_g > 0) & np.isfinite(step), step, zero)
         d += np.clip(step, -0.5, 0.5)
-    rw = warp(right)
+    (rw,) = warp(right)
     ok = left_ok & np.isfinite(rw)
-    wgt = ok.astype(np.float32)
-    lz = np.where(ok, lt, np.float32(0))
-    rz = np.where(ok, rw, np.float32(0))
-    n = _box(wgt, k)
+    lz = np.where(ok, lt, zero)
+    rz = np.where(ok, rw, zero)
+    n = _box(ok.astype(np.float32), k)
     with np.errstate(divide="ignore", invalid="ignore"):
         sl, sr = _box(lz, k), _box(rz, k)
         var_l = _box(lz * lz, k) - sl * sl / n
         var_r = _box(rz * rz, k) - sr * sr / n
         cov = _box(lz * rz, k) - sl * sr / n
         zncc = cov / np.sqrt(np.maximum(var_l * var_r, np.float32(1e-30)))
-        texture = np.sqrt(np.maximum(var_l, 0) / n)
-    complete = (n >= full) & ok
+        texture = np.sqrt(np.maximum(var_l, zero) / n)
+    complete = (n >= full) & ok & np.isfinite(disparity)
     d[~complete] = np.nan
     zncc[~complete] = np.nan
     return d, zncc.astype(np.float32), texture.astype(np.float32)
