@@ -15,7 +15,12 @@ from rovercam.stereo.disparity import (
 from rovercam.stereo.normals import surface_normals
 from rovercam.stereo.products import StereoProducts, stereo_products
 from rovercam.stereo.rectification import RectifiedPair, rectify_images, resample_image
-from rovercam.stereo.triangulation import check_rectified, range_image, range_uncertainty, triangulate
+from rovercam.stereo.triangulation import (
+    check_rectified,
+    range_image,
+    range_uncertainty,
+    triangulate,
+)
 
 __all__ = [
     "StereoProducts",

@@ -93,12 +93,15 @@ def disparity_search_range(
         return pixels[:, 0] - right_px[:, 0]
 
     near = disparity_at(min_range_m)
-    far = disparity_at(max_range_m) if max_range_m > 0 else pixels[:, 0] - right_model.project_directions(dirs)[:, 0]
+    if max_range_m > 0:
+        far = disparity_at(max_range_m)
+    else:  # points at infinity
+        far = pixels[:, 0] - right_model.project_directions(dirs)[:, 0]
     if not (np.isfinite(near).all() and np.isfinite(far).all()):
         raise StereoError(f"points at {min_range_m} m are behind the right camera")
-    lo = int(math.floor(float(far.min()))) - 1
-    hi = int(math.ceil(float(near.max()))) + 1
-    num = max(16, int(math.ceil((hi - lo + 1) / 16.0)) * 16)
+    lo = math.floor(float(far.min())) - 1
+    hi = math.ceil(float(near.max())) + 1
+    num = max(16, math.ceil((hi - lo + 1) / 16.0) * 16)
     return lo, num
 
 

@@ -17,7 +17,12 @@ from rovercam.errors import StereoError
 from rovercam.stereo.disparity import disparity_image, disparity_search_range
 from rovercam.stereo.normals import surface_normals
 from rovercam.stereo.rectification import rectify_images
-from rovercam.stereo.triangulation import check_rectified, range_image, range_uncertainty, triangulate
+from rovercam.stereo.triangulation import (
+    check_rectified,
+    range_image,
+    range_uncertainty,
+    triangulate,
+)
 
 __all__ = ["StereoProducts", "stereo_products"]
 

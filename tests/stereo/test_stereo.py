@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stereo_scenes import Scene, camera_pair, render, slanted_plane, sphere_before_wall, truth
+from stereo_scenes import (
+    Scene,
+    camera_pair,
+    render,
+    slanted_plane,
+    sphere_before_wall,
+    truth,
+)
 
 from rovercam.camera import CAHV, rectify_pair
 from rovercam.config import StereoSettings
@@ -107,7 +114,7 @@ def test_no_data_never_produces_xyz(cameras):
     products, tr = _run(sphere_before_wall(), cameras, edit=holes)
     assert not products.valid[np.isnan(products.left_rectified)].any()
     # the matched right pixel (at the true disparity) must have data too
-    left, right = cameras
+    right = cameras[1]
     w, h = products.disparity.shape[::-1]
     right_px = right.project(tr.xyz.reshape(-1, 3)).reshape(h, w, 2)
     hole = ((right_px[..., 1] >= 99) & (right_px[..., 1] <= 180) & (right_px[..., 0] >= 149)
@@ -115,7 +122,7 @@ def test_no_data_never_produces_xyz(cameras):
     assert hole.sum() > 1000
     assert not (products.valid & hole & np.isfinite(tr.range)).any()
     # the rest of the scene is still matched
-    rel, coverage = _range_errors(products, tr)
+    rel, _ = _range_errors(products, tr)
     assert np.median(rel) <= 0.005
 
 
