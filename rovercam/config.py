@@ -175,7 +175,7 @@ class StereoSettings(_Section):
     speckle_range: int = Field(2, ge=0)
     # Sub-pixel refinement: window side (odd px) and Gauss-Newton iterations (0 = raw SGBM).
     refine_window: int = Field(7, ge=3, le=31)
-    refine_iterations: int = Field(2, ge=0, le=10)
+    refine_iterations: int = Field(1, ge=0, le=10)
     # Invalid where the zero-mean normalised cross-correlation at the match is below this, or
     # the left window's standard deviation is below min_texture of the image's dynamic range.
     min_correlation: float = Field(0.5, ge=-1, le=1)
