@@ -31,6 +31,7 @@ from rovercam.registry import CameraSettings, camera_tables_in, find_camera, mer
 __all__ = [
     "Settings",
     "CameraSettings",
+    "StereoSettings",
     "load",
     "defaults_dir",
     "data_dir",
@@ -155,6 +156,43 @@ class MosaicSettings(_Section):
         return self
 
 
+class StereoSettings(_Section):
+    """Stereo matching and triangulation options (``[stereo]``; docs/stereo.md)."""
+
+    # The nearest and farthest range to match, metres from the left camera; with the rectified
+    # models they give the disparity search range (0 = infinity for the far end).
+    min_range_m: float = Field(1.0, gt=0)
+    max_range_m: float = Field(0.0, ge=0)
+    # Widest disparity search accepted (pixels): a limit before the matcher allocates.
+    max_disparities: int = Field(2048, ge=16)
+    # OpenCV StereoSGBM: matching block side (odd px), path mode, uniqueness margin (%),
+    # largest left-right disagreement (px), speckle filter (region px, disparity step px).
+    block_size: int = Field(5, ge=3, le=11)
+    sgbm_mode: Literal["sgbm", "3way", "hh4"] = "3way"
+    uniqueness_ratio: int = Field(10, ge=0, le=100)
+    lr_max_diff: int = Field(1, ge=0)
+    speckle_window: int = Field(100, ge=0)
+    speckle_range: int = Field(2, ge=0)
+    # Sub-pixel refinement: window side (odd px) and Gauss-Newton iterations (0 = raw SGBM).
+    refine_window: int = Field(7, ge=3, le=31)
+    refine_iterations: int = Field(1, ge=0, le=10)
+    # Invalid where the zero-mean normalised cross-correlation at the match is below this, or
+    # the left window's standard deviation is below min_texture of the image's dynamic range.
+    min_correlation: float = Field(0.5, ge=-1, le=1)
+    min_texture: float = Field(0.002, ge=0)
+    # Surface normals: plane-fit window side (odd px).
+    normal_window: int = Field(15, ge=3, le=101)
+    # One-sigma disparity error of the refined matcher (px), the origin of range_sigma.
+    disparity_sigma_px: float = Field(0.25, gt=0)
+
+    @field_validator("block_size", "refine_window", "normal_window")
+    @classmethod
+    def _odd(cls, value: int) -> int:
+        if value % 2 != 1:
+            raise ValueError(f"must be odd, got {value}")
+        return value
+
+
 class PublishSettings(_Section):
     cog_blocksize: int = Field(512, ge=16)
     thumbnail_max_side: int = Field(512, ge=16)
@@ -186,6 +224,7 @@ class Settings(_Section):
     fetch: FetchSettings = FetchSettings()
     chain: ChainSettings = ChainSettings()
     mosaic: MosaicSettings = MosaicSettings()
+    stereo: StereoSettings = StereoSettings()
     publish: PublishSettings = PublishSettings()
     prefect: PrefectSettings = PrefectSettings()
     # mission -> INSTRUMENT_ID -> camera (the registry, then search-path tables, then user values)

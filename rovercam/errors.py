@@ -41,6 +41,7 @@ __all__ = [
     "SolBusyError",
     "SourceError",
     "OrchestratorError",
+    "StereoError",
 ]
 
 
@@ -252,3 +253,8 @@ class OrchestratorError(TransientError):
     """The Prefect server stopped answering while a run needed it (killed, restarting,
     unreachable): the run stopped. Rerunning once the server is back reuses the finished work
     (docs/reliability.md, "Orchestrator faults")."""
+
+
+class StereoError(RovercamError, ValueError):
+    """A stereo pair cannot be matched or triangulated: images and models that do not fit
+    together, models that cannot be rectified, or invalid stereo settings."""

@@ -6,6 +6,35 @@ triangulated through the rectified camera models into XYZ, range, surface normal
 uncertainty, in the geometry of the linearized left eye (MIPL's XYZ/RNG/UVW RDR convention,
 docs/stereo.md).
 """
-from rovercam.stereo.products import StereoProducts
+from rovercam.stereo.disparity import (
+    disparity_image,
+    disparity_search_range,
+    matching_images,
+    refine_disparity,
+)
+from rovercam.stereo.normals import surface_normals
+from rovercam.stereo.products import StereoProducts, stereo_products
+from rovercam.stereo.rectification import RectifiedPair, rectify_images, resample_image
+from rovercam.stereo.triangulation import (
+    check_rectified,
+    range_image,
+    range_uncertainty,
+    triangulate,
+)
 
-__all__ = ["StereoProducts"]
+__all__ = [
+    "StereoProducts",
+    "stereo_products",
+    "RectifiedPair",
+    "rectify_images",
+    "resample_image",
+    "disparity_search_range",
+    "disparity_image",
+    "matching_images",
+    "refine_disparity",
+    "triangulate",
+    "check_rectified",
+    "range_image",
+    "range_uncertainty",
+    "surface_normals",
+]
