@@ -124,7 +124,7 @@ def mesh_from_xyz(xyz: ArrayLike, *, max_error_m: float, frame: str,
     eye_w = (eye - centre).astype(np.float32)
 
     diff = work - eye_w
-    limit = ratio * np.sqrt(np.einsum("...c,...c->...", diff, diff))
+    limit = ratio * np.sqrt(_sq(np.moveaxis(diff, 2, 0)))
     faces, used = _rtin(work, tol, limit, ccw_sign=-1.0)
     rows, cols = np.divmod(used, points.shape[1])
     vertices = points[rows, cols].astype(np.float32)
@@ -317,8 +317,8 @@ def _rtin(values: NDArray[np.float32], tol: float, edge_limit: NDArray[np.float3
     top = int(min(_TOP_CELLS, 2 ** int(np.ceil(np.log2(max(height - 1, width - 1, 2))))))
     gy = -(-(height - 1) // top) * top + 1
     gx = -(-(width - 1) // top) * top + 1
-    grid = np.full((gy, gx, values.shape[2]), np.nan, np.float32)
-    grid[:height, :width] = values
+    grid = np.full((values.shape[2], gy, gx), np.nan, np.float32)   # planar: (C, gy, gx)
+    grid[:, :height, :width] = np.moveaxis(values, 2, 0)
     split = np.zeros((gy, gx), np.float32)
     limit = np.full((gy, gx), np.nan, np.float32)
     limit[:height, :width] = np.isfinite(values[..., 0]) if edge_limit is None else edge_limit
@@ -352,13 +352,13 @@ def _rtin(values: NDArray[np.float32], tol: float, edge_limit: NDArray[np.float3
 
 def _unit_triangles_ok(grid: NDArray, limit: NDArray, by_length: bool) -> NDArray[np.bool_]:
     """(2, gy-1, gx-1): whether each unit square's first and second triangle is valid."""
-    gy, gx = grid.shape[:2]
+    gy, gx = grid.shape[1:]
 
     def edge_ok(sa: tuple[slice, slice], sb: tuple[slice, slice]) -> NDArray[np.bool_]:
         if not by_length:
             return (limit[sa] > 0) & (limit[sb] > 0)        # both points finite
-        d = grid[sa] - grid[sb]
-        return np.einsum("...c,...c->...", d, d) <= np.minimum(limit[sa], limit[sb]) ** 2
+        return _sq(grid[(slice(None),) + sa] - grid[(slice(None),) + sb]) <= np.minimum(
+            limit[sa], limit[sb]) ** 2
 
     e, s0, s1 = slice(None), slice(None, -1), slice(1, None)
     hor = edge_ok((e, s0), (e, s1))                        # (gy, gx-1)
@@ -406,17 +406,23 @@ def _square_errors(flat: NDArray, gx: int, s: int, rows: NDArray, cols: NDArray,
     step = max(1, _CHUNK_POINTS // len(offsets))
     for i in range(0, len(base), step):
         b = base[i:i + step]
-        vals = flat[b[:, None] + offsets]                      # (n, p, C)
-        corner_vals = flat[b[:, None] + corner_off]             # (n, 5, C)
-        vals -= np.einsum("pk,nkc->npc", weights, corner_vals)
-        err2 = np.einsum("npc,npc->np", vals, vals)
-        out[i:i + step] = np.sqrt(np.maximum.reduceat(err2, starts, axis=1))
+        vals = flat[:, b[:, None] + offsets]                   # (C, n, p)
+        vals -= flat[:, b[:, None] + corner_off] @ weights.T    # (C, n, 5) @ (5, p)
+        out[i:i + step] = np.sqrt(np.maximum.reduceat(_sq(vals), starts, axis=1))
     out[np.isnan(out)] = np.inf           # an invalid point: the triangle must split
     return out
 
 
+def _sq(a: NDArray) -> NDArray[np.float32]:
+    """Squared Euclidean norm over the first (channel) axis."""
+    out = a[0] * a[0]
+    for band in a[1:]:
+        out += band * band
+    return out
+
+
 def _norm(a: NDArray) -> NDArray[np.float32]:
-    err = np.sqrt(np.einsum("...c,...c->...", a, a))
+    err = np.sqrt(_sq(a))
     err[np.isnan(err)] = np.inf
     return err
 
@@ -448,8 +454,9 @@ def _quarter_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
             np.maximum(hor[1:], split[s - q::s, h + dc::s], out=hor[1:])
             np.maximum(ver[:, :-1], split[h + dc::s, q::s], out=ver[:, :-1])
             np.maximum(ver[:, 1:], split[h + dc::s, s - q::s], out=ver[:, 1:])
-    dev_h = _norm(grid[0::s, h::s] - 0.5 * (grid[0::s, 0:gx - 1:s] + grid[0::s, s::s]))
-    dev_v = _norm(grid[h::s, 0::s] - 0.5 * (grid[0:gy - 1:s, 0::s] + grid[s::s, 0::s]))
+    g = grid
+    dev_h = _norm(g[:, 0::s, h::s] - 0.5 * (g[:, 0::s, 0:gx - 1:s] + g[:, 0::s, s::s]))
+    dev_v = _norm(g[:, h::s, 0::s] - 0.5 * (g[:, 0:gy - 1:s, 0::s] + g[:, s::s, 0::s]))
     cand_h = _bound_or_candidates(hor, dev_h, tol)
     cand_v = _bound_or_candidates(ver, dev_v, tol)
     sq = cand_h[:-1] | cand_h[1:] | cand_v[:, :-1] | cand_v[:, 1:]
@@ -457,7 +464,7 @@ def _quarter_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
     if not len(a):
         return
     err = np.zeros(sq.shape + (4,), np.float32)
-    flat = grid.reshape(gy * gx, -1)
+    flat = grid.reshape(len(grid), gy * gx)
     err[a, b] = _square_errors(flat, gx, s, a, b, ((0, 1, 4), (2, 3, 4), (0, 2, 4), (1, 3, 4)))
     np.maximum(hor[:-1], err[..., 0], out=hor[:-1])
     np.maximum(hor[1:], err[..., 1], out=hor[1:])
@@ -474,13 +481,14 @@ def _half_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
                 split[h::s, 0:gx - 1:s], split[h::s, s::s]):  # children: the A quarters
         np.maximum(cen, kid, out=cen)
     a, b = np.ogrid[:cen.shape[0], :cen.shape[1]]
-    even = ((a + b) % 2 == 0)[..., None]
-    ends = np.where(even, grid[0:gy - 1:s, 0:gx - 1:s] + grid[s::s, s::s],
-                    grid[0:gy - 1:s, s::s] + grid[s::s, 0:gx - 1:s])
-    cand = _bound_or_candidates(cen, _norm(grid[h::s, h::s] - 0.5 * ends), tol)
-    flat = grid.reshape(gy * gx, -1)
+    even = (a + b) % 2 == 0
+    g = grid
+    ends = np.where(even, g[:, 0:gy - 1:s, 0:gx - 1:s] + g[:, s::s, s::s],
+                    g[:, 0:gy - 1:s, s::s] + g[:, s::s, 0:gx - 1:s])
+    cand = _bound_or_candidates(cen, _norm(g[:, h::s, h::s] - 0.5 * ends), tol)
+    flat = grid.reshape(len(grid), gy * gx)
     for parity, tris in ((0, ((0, 2, 3), (0, 1, 3))), (1, ((0, 2, 1), (3, 1, 2)))):
-        a, b = np.nonzero(cand & (even[..., 0] == (parity == 0)))
+        a, b = np.nonzero(cand & (even == (parity == 0)))
         if len(a):
             err = _square_errors(flat, gx, s, a, b, tris).max(axis=1)
             cen[a, b] = np.maximum(cen[a, b], err)
