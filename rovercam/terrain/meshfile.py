@@ -21,11 +21,13 @@ import struct
 from pathlib import Path
 
 import numpy as np
-import trimesh
 from numpy.typing import NDArray
 
 from rovercam.errors import MeshError
 from rovercam.terrain.mesh import Mesh
+
+# trimesh is imported inside the functions: it takes ~0.5 s to import, and rovercam.terrain
+# (which exports these names) is imported by every mosaic run, most of which write no mesh.
 
 __all__ = ["R_gltf_frame", "ply_bytes", "glb_bytes", "write_ply", "write_glb", "read_mesh"]
 
@@ -57,6 +59,8 @@ def ply_bytes(mesh: Mesh) -> bytes:
     rovercam.errors.MeshError
         On an inconsistent mesh or a frame name that cannot go in a header line.
     """
+    import trimesh.exchange.ply
+
     tm = _trimesh(mesh, np.asarray(mesh.vertices, np.float32))
     data = trimesh.exchange.ply.export_ply(tm, encoding="binary", vertex_normal=False)
     head, sep, body = data.partition(b"end_header\n")
@@ -85,6 +89,8 @@ def glb_bytes(mesh: Mesh) -> bytes:
     rovercam.errors.MeshError
         On an inconsistent mesh.
     """
+    import trimesh.exchange.gltf
+
     extras = {"frame": mesh.frame, "R_gltf_frame": R_gltf_frame.tolist()}
     vertices = np.asarray(mesh.vertices, np.float64) @ R_gltf_frame.T
     tm = _trimesh(mesh, vertices.astype(np.float32))
@@ -141,6 +147,8 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     rovercam.errors.MeshError
         On another suffix, or a file that holds no triangle mesh.
     """
+    import trimesh
+
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in (".ply", ".glb"):
@@ -167,7 +175,9 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     return Mesh(vertices.astype(np.float32), np.asarray(loaded.faces, np.int32), frame, colors)
 
 
-def _trimesh(mesh: Mesh, vertices: NDArray[np.float32]) -> trimesh.Trimesh:
+def _trimesh(mesh: Mesh, vertices: NDArray[np.float32]) -> "trimesh.Trimesh":  # noqa: F821
+    import trimesh
+
     faces = np.asarray(mesh.faces)
     if vertices.ndim != 2 or vertices.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3:
         raise MeshError(f"mesh needs (N, 3) vertices and (M, 3) faces, got {vertices.shape} "
