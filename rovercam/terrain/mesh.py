@@ -13,8 +13,8 @@ and the bound holds at every covered point (docs/stereo.md, "Meshes").
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray

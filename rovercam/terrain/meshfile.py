@@ -19,12 +19,16 @@ import json
 import os
 import struct
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from rovercam.errors import MeshError
 from rovercam.terrain.mesh import Mesh
+
+if TYPE_CHECKING:
+    import trimesh
 
 # trimesh is imported inside the functions: it takes ~0.5 s to import, and rovercam.terrain
 # (which exports these names) is imported by every mosaic run, most of which write no mesh.
@@ -175,7 +179,7 @@ def read_mesh(path: str | os.PathLike) -> Mesh:
     return Mesh(vertices.astype(np.float32), np.asarray(loaded.faces, np.int32), frame, colors)
 
 
-def _trimesh(mesh: Mesh, vertices: NDArray[np.float32]) -> "trimesh.Trimesh":  # noqa: F821
+def _trimesh(mesh: Mesh, vertices: NDArray[np.float32]) -> trimesh.Trimesh:
     import trimesh
 
     faces = np.asarray(mesh.faces)
