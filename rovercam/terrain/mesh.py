@@ -28,6 +28,10 @@ __all__ = ["Mesh", "mesh_from_xyz", "mesh_from_heights", "merge_meshes"]
 _TOP_CELLS = 64
 #: Points gathered per error evaluation chunk (bounds the temporary arrays to ~100 MB).
 _CHUNK_POINTS = 1 << 21
+#: Squares up to this size are measured by strided slices over all squares (faster than
+#: gathering) when more than this share of them are candidates.
+_DENSE_MAX_CELLS = 16
+_DENSE_SHARE = 0.3
 
 
 @dataclass(frozen=True, eq=False)
@@ -427,19 +431,53 @@ def _norm(a: NDArray) -> NDArray[np.float32]:
     return err
 
 
-def _bound_or_candidates(mid: NDArray, dev: NDArray, tol: float) -> NDArray[np.bool_]:
+def _bound_or_candidates(mid: NDArray, dev: NDArray, tol: float,
+                         exact: bool = False) -> NDArray[np.bool_]:
     """Settle the diamonds whose error bound meets ``tol`` and return the others to measure.
 
     The triangles of a diamond differ from their two children only at the split vertex, so
     their error is at most the children's (already folded into ``mid``) plus the split vertex's
     deviation ``dev`` from the hypotenuse: where that bound is <= tol it is stored as is
     (decisions equal those of the exact error, which the bound exceeds), elsewhere the exact
-    error must be measured unless the diamond already splits.
+    error must be measured unless the diamond already splits. For 2-squares (``exact``) the
+    children's errors are the errors of the triangle's own points, so the maximum of the two
+    decides alone and nothing is left to measure.
     """
+    if exact:
+        np.maximum(mid, dev, out=mid)
+        return np.zeros(mid.shape, bool)
     bound = mid + dev
     ok = bound <= tol
     mid[ok] = bound[ok]
     return ~ok & (mid <= tol)
+
+
+def _dense_errors(grid: NDArray, s: int, stride: int, pa: int, pb: int,
+                  triangles: Sequence[tuple[int, int, int]]) -> NDArray[np.float32]:
+    """(na, nb, len(triangles)) largest point error of each triangle of every ``stride``-th
+    s-square from square (pa, pb), by strided slices (one per point offset) instead of gathers."""
+    n_a, n_b = (grid.shape[1] - 1) // s, (grid.shape[2] - 1) // s
+    na, nb = len(range(pa, n_a, stride)), len(range(pb, n_b, stride))
+    step = stride * s
+
+    def view(du: int, dv: int) -> NDArray:
+        r0, c0 = pa * s + du, pb * s + dv
+        return grid[:, r0:r0 + step * (na - 1) + 1:step, c0:c0 + step * (nb - 1) + 1:step]
+
+    pts, weights, starts = _weights(s, triangles)
+    corners = [view(*(_CORNERS[k] * s // 2)) for k in range(5)]
+    out = np.zeros((len(triangles), na, nb), np.float32)
+    ends = list(starts[1:]) + [len(pts)]
+    for t, (first, last) in enumerate(zip(starts, ends)):
+        for p in range(first, last):
+            w = weights[p]
+            nz = np.flatnonzero(w)
+            if len(nz) == 1:
+                continue                      # a vertex of the triangle: no error
+            interp = sum(w[k] * corners[k] for k in nz)
+            np.maximum(out[t], _sq(view(*pts[p]) - interp), out=out[t])
+    out[np.isnan(out)] = np.inf               # an invalid point: the triangle must split
+    return np.moveaxis(np.sqrt(out), 0, 2)
 
 
 def _quarter_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
@@ -457,15 +495,19 @@ def _quarter_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
     g = grid
     dev_h = _norm(g[:, 0::s, h::s] - 0.5 * (g[:, 0::s, 0:gx - 1:s] + g[:, 0::s, s::s]))
     dev_v = _norm(g[:, h::s, 0::s] - 0.5 * (g[:, 0:gy - 1:s, 0::s] + g[:, s::s, 0::s]))
-    cand_h = _bound_or_candidates(hor, dev_h, tol)
-    cand_v = _bound_or_candidates(ver, dev_v, tol)
+    cand_h = _bound_or_candidates(hor, dev_h, tol, exact=s == 2)
+    cand_v = _bound_or_candidates(ver, dev_v, tol, exact=s == 2)
     sq = cand_h[:-1] | cand_h[1:] | cand_v[:, :-1] | cand_v[:, 1:]
     a, b = np.nonzero(sq)
     if not len(a):
         return
-    err = np.zeros(sq.shape + (4,), np.float32)
-    flat = grid.reshape(len(grid), gy * gx)
-    err[a, b] = _square_errors(flat, gx, s, a, b, ((0, 1, 4), (2, 3, 4), (0, 2, 4), (1, 3, 4)))
+    quarters = ((0, 1, 4), (2, 3, 4), (0, 2, 4), (1, 3, 4))
+    if s <= _DENSE_MAX_CELLS and len(a) > _DENSE_SHARE * sq.size:
+        err = _dense_errors(grid, s, 1, 0, 0, quarters)
+    else:
+        err = np.zeros(sq.shape + (4,), np.float32)
+        flat = grid.reshape(len(grid), gy * gx)
+        err[a, b] = _square_errors(flat, gx, s, a, b, quarters)
     np.maximum(hor[:-1], err[..., 0], out=hor[:-1])
     np.maximum(hor[1:], err[..., 1], out=hor[1:])
     np.maximum(ver[:, :-1], err[..., 2], out=ver[:, :-1])
@@ -485,9 +527,16 @@ def _half_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
     g = grid
     ends = np.where(even, g[:, 0:gy - 1:s, 0:gx - 1:s] + g[:, s::s, s::s],
                     g[:, 0:gy - 1:s, s::s] + g[:, s::s, 0:gx - 1:s])
-    cand = _bound_or_candidates(cen, _norm(g[:, h::s, h::s] - 0.5 * ends), tol)
+    cand = _bound_or_candidates(cen, _norm(g[:, h::s, h::s] - 0.5 * ends), tol, exact=s == 2)
+    halves = (((0, 2, 3), (0, 1, 3)), ((0, 2, 1), (3, 1, 2)))     # main, anti
+    if s <= _DENSE_MAX_CELLS and cand.sum() > _DENSE_SHARE * cand.size:
+        for pa in (0, 1):
+            for pb in (0, 1):
+                err = _dense_errors(grid, s, 2, pa, pb, halves[(pa + pb) % 2]).max(axis=2)
+                np.maximum(cen[pa::2, pb::2], err, out=cen[pa::2, pb::2])
+        return
     flat = grid.reshape(len(grid), gy * gx)
-    for parity, tris in ((0, ((0, 2, 3), (0, 1, 3))), (1, ((0, 2, 1), (3, 1, 2)))):
+    for parity, tris in enumerate(halves):
         a, b = np.nonzero(cand & (even == (parity == 0)))
         if len(a):
             err = _square_errors(flat, gx, s, a, b, tris).max(axis=1)
