@@ -28,10 +28,16 @@ __all__ = ["Mesh", "mesh_from_xyz", "mesh_from_heights", "merge_meshes"]
 _TOP_CELLS = 64
 #: Points gathered per error evaluation chunk (bounds the temporary arrays to ~100 MB).
 _CHUNK_POINTS = 1 << 21
-#: Squares up to this size are measured by strided slices over all squares (faster than
-#: gathering) when more than this share of them are candidates.
+#: Squares are measured by strided slices over all squares (faster than gathering, but one
+#: Python step per point offset) when more than _DENSE_SHARE of them are candidates and they
+#: are small or many.
 _DENSE_MAX_CELLS = 16
+_DENSE_MIN_SQUARES = 4096
 _DENSE_SHARE = 0.3
+#: Corner ids (as _CORNERS) of the four A quarters (edges top, bottom, left, right) and of the
+#: two D halves of main (p00-p11) and anti (p01-p10) squares.
+_QUARTERS = ((0, 1, 4), (2, 3, 4), (0, 2, 4), (1, 3, 4))
+_HALVES = (((0, 2, 3), (0, 1, 3)), ((0, 2, 1), (3, 1, 2)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -378,12 +384,12 @@ def _unit_triangles_ok(grid: NDArray, limit: NDArray, by_length: bool) -> NDArra
     return np.stack([first, second])
 
 
-def _weights(s: int, triangles: Sequence[tuple[int, int, int]]
+def _weights(s: int, triangles: Sequence[tuple[int, int, int]], every: int = 1
              ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.intp]]:
     """The grid points of each closed triangle of an s-square, one triangle after the other
     (points on a shared edge repeated): (row, col) offsets, their interpolation weights over the
     five square vertices (``_CORNERS``), and where each triangle's points start."""
-    u, v = np.mgrid[0:s + 1, 0:s + 1].reshape(2, -1).astype(np.float64)
+    u, v = np.mgrid[0:s + 1:every, 0:s + 1:every].reshape(2, -1).astype(np.float64)
     corners = _CORNERS * (s / 2)
     pts, weights, starts = [], [], []
     for tri in triangles:
@@ -400,9 +406,10 @@ def _weights(s: int, triangles: Sequence[tuple[int, int, int]]
 
 
 def _square_errors(flat: NDArray, gx: int, s: int, rows: NDArray, cols: NDArray,
-                   triangles: Sequence[tuple[int, int, int]]) -> NDArray[np.float32]:
+                   triangles: Sequence[tuple[int, int, int]], every: int
+                   ) -> NDArray[np.float32]:
     """(n, len(triangles)) largest point error of each triangle of the n squares (rows, cols)."""
-    pts, weights, starts = _weights(s, triangles)
+    pts, weights, starts = _weights(s, triangles, every)
     offsets = pts[:, 0] * gx + pts[:, 1]
     corner_off = (_CORNERS * (s // 2)) @ np.array([gx, 1])
     base = rows.astype(np.int64) * (s * gx) + cols.astype(np.int64) * s
@@ -452,8 +459,14 @@ def _bound_or_candidates(mid: NDArray, dev: NDArray, tol: float,
     return ~ok & (mid <= tol)
 
 
+def _dense(s: int, candidates: int, squares: int) -> bool:
+    return (candidates > _DENSE_SHARE * squares
+            and (s <= _DENSE_MAX_CELLS or squares >= _DENSE_MIN_SQUARES))
+
+
 def _dense_errors(grid: NDArray, s: int, stride: int, pa: int, pb: int,
-                  triangles: Sequence[tuple[int, int, int]]) -> NDArray[np.float32]:
+                  triangles: Sequence[tuple[int, int, int]], every: int
+                  ) -> NDArray[np.float32]:
     """(na, nb, len(triangles)) largest point error of each triangle of every ``stride``-th
     s-square from square (pa, pb), by strided slices (one per point offset) instead of gathers."""
     n_a, n_b = (grid.shape[1] - 1) // s, (grid.shape[2] - 1) // s
@@ -464,7 +477,7 @@ def _dense_errors(grid: NDArray, s: int, stride: int, pa: int, pb: int,
         r0, c0 = pa * s + du, pb * s + dv
         return grid[:, r0:r0 + step * (na - 1) + 1:step, c0:c0 + step * (nb - 1) + 1:step]
 
-    pts, weights, starts = _weights(s, triangles)
+    pts, weights, starts = _weights(s, triangles, every)
     corners = [view(*(_CORNERS[k] * s // 2)) for k in range(5)]
     out = np.zeros((len(triangles), na, nb), np.float32)
     ends = list(starts[1:]) + [len(pts)]
@@ -501,17 +514,16 @@ def _quarter_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
     a, b = np.nonzero(sq)
     if not len(a):
         return
-    quarters = ((0, 1, 4), (2, 3, 4), (0, 2, 4), (1, 3, 4))
-    if s <= _DENSE_MAX_CELLS and len(a) > _DENSE_SHARE * sq.size:
-        err = _dense_errors(grid, s, 1, 0, 0, quarters)
-    else:
-        err = np.zeros(sq.shape + (4,), np.float32)
-        flat = grid.reshape(len(grid), gy * gx)
-        err[a, b] = _square_errors(flat, gx, s, a, b, quarters)
-    np.maximum(hor[:-1], err[..., 0], out=hor[:-1])
-    np.maximum(hor[1:], err[..., 1], out=hor[1:])
-    np.maximum(ver[:, :-1], err[..., 2], out=ver[:, :-1])
-    np.maximum(ver[:, 1:], err[..., 3], out=ver[:, 1:])
+    # first a lower bound from every (s/4)-th point: most large triangles fail on it
+    for every in ((s // 4, 1) if s >= 8 else (1,)):
+        err = _measure(grid, s, sq, every, _QUARTERS)
+        np.maximum(hor[:-1], err[..., 0], out=hor[:-1])
+        np.maximum(hor[1:], err[..., 1], out=hor[1:])
+        np.maximum(ver[:, :-1], err[..., 2], out=ver[:, :-1])
+        np.maximum(ver[:, 1:], err[..., 3], out=ver[:, 1:])
+        cand_h &= hor <= tol
+        cand_v &= ver <= tol
+        sq = cand_h[:-1] | cand_h[1:] | cand_v[:, :-1] | cand_v[:, 1:]
 
 
 def _half_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
@@ -528,19 +540,33 @@ def _half_level(split: NDArray, grid: NDArray, s: int, tol: float) -> None:
     ends = np.where(even, g[:, 0:gy - 1:s, 0:gx - 1:s] + g[:, s::s, s::s],
                     g[:, 0:gy - 1:s, s::s] + g[:, s::s, 0:gx - 1:s])
     cand = _bound_or_candidates(cen, _norm(g[:, h::s, h::s] - 0.5 * ends), tol, exact=s == 2)
-    halves = (((0, 2, 3), (0, 1, 3)), ((0, 2, 1), (3, 1, 2)))     # main, anti
-    if s <= _DENSE_MAX_CELLS and cand.sum() > _DENSE_SHARE * cand.size:
-        for pa in (0, 1):
-            for pb in (0, 1):
-                err = _dense_errors(grid, s, 2, pa, pb, halves[(pa + pb) % 2]).max(axis=2)
-                np.maximum(cen[pa::2, pb::2], err, out=cen[pa::2, pb::2])
-        return
-    flat = grid.reshape(len(grid), gy * gx)
-    for parity, tris in enumerate(halves):
-        a, b = np.nonzero(cand & (even == (parity == 0)))
-        if len(a):
-            err = _square_errors(flat, gx, s, a, b, tris).max(axis=1)
-            cen[a, b] = np.maximum(cen[a, b], err)
+    for every in ((s // 4, 1) if s >= 8 else (1,)):   # a lower bound first, as above
+        main = _measure(grid, s, cand & even, every, _HALVES[0], parity=0).max(axis=2)
+        anti = _measure(grid, s, cand & ~even, every, _HALVES[1], parity=1).max(axis=2)
+        np.maximum(cen, np.where(even, main, anti), out=cen)
+        cand &= cen <= tol
+
+
+def _measure(grid: NDArray, s: int, squares: NDArray[np.bool_], every: int,
+             triangles: Sequence[tuple[int, int, int]], parity: int | None = None
+             ) -> NDArray[np.float32]:
+    """(nA, nB, len(triangles)) largest error over every ``every``-th point of each triangle of
+    the s-squares where ``squares`` is True (0 elsewhere), all of one parity of a + b if given.
+    """
+    n = int(squares.sum())
+    err = np.zeros(squares.shape + (len(triangles),), np.float32)
+    if not n:
+        return err
+    if parity is None and _dense(s // every, n, squares.size):
+        return _dense_errors(grid, s, 1, 0, 0, triangles, every)
+    if parity is not None and _dense(s // every, n, squares.size // 2):
+        for pa, pb in (((0, 0), (1, 1)) if parity == 0 else ((0, 1), (1, 0))):
+            err[pa::2, pb::2] = _dense_errors(grid, s, 2, pa, pb, triangles, every)
+        return err
+    a, b = np.nonzero(squares)
+    flat = grid.reshape(len(grid), -1)
+    err[a, b] = _square_errors(flat, grid.shape[2], s, a, b, triangles, every)
+    return err
 
 
 def _extract(split: NDArray, tri_ok: NDArray, tol: float, top: int) -> NDArray[np.int64]:
