@@ -88,9 +88,10 @@ def mesh_from_xyz(xyz: ArrayLike, *, max_error_m: float, frame: str,
         for the discontinuity rule are measured from it. Default: the frame's origin.
     max_edge_ratio : float
         Discontinuity rule: the grid edge between neighbouring points P and Q is broken when
-        ``|P - Q| > max_edge_ratio * min(|P - V|, |Q - V|)`` (V the viewpoint). 0.05 keeps
-        ground seen at 1 to 2 degrees grazing at 0.3 to 2 mrad per pixel and breaks occlusion
-        edges where the range jumps by more than 5 %.
+        ``|P - Q| > max_edge_ratio * min(|P - V|, |Q - V|)`` (V the viewpoint). Neighbours on
+        a surface seen at grazing angle g are range * IFOV / sin(g) apart, so 0.05 keeps ground
+        seen at more than 0.35 deg grazing at 0.3 mrad per pixel (2.3 deg at 2 mrad) and breaks
+        occlusion edges where the range jumps by more than 5 %.
 
     Returns
     -------
