@@ -6,7 +6,13 @@ site and drive), decimated to a stated error bound and written as PLY and binary
 """
 from rovercam.terrain.dem import DEM
 from rovercam.terrain.mesh import Mesh, merge_meshes, mesh_from_heights, mesh_from_xyz
-from rovercam.terrain.meshfile import glb_bytes, ply_bytes, read_mesh, write_glb, write_ply
+from rovercam.terrain.meshfile import (
+    glb_bytes,
+    ply_bytes,
+    read_mesh,
+    write_glb,
+    write_ply,
+)
 
 __all__ = ["DEM", "Mesh"]
 

@@ -30,7 +30,8 @@ def pinhole_xyz(height: int, width: int, *, bumps: int = 40, step_m: float = 0.0
     rng_m = 4.0 + 0.5 * np.sin(i / height * 6) * np.cos(j / width * 5)
     rng = np.random.default_rng(seed)
     for _ in range(bumps):
-        ci, cj, s = rng.uniform(0, height), rng.uniform(0, width), rng.uniform(0.01, 0.05) * width
+        ci, cj = rng.uniform(0, height), rng.uniform(0, width)
+        s = rng.uniform(0.01, 0.05) * width
         rng_m -= 0.15 * np.exp(-((i - ci) ** 2 + (j - cj) ** 2) / (2 * s * s))
     rng_m[:, width // 2:] += step_m
     return (ray * rng_m[..., None]).astype(np.float32)
@@ -41,7 +42,8 @@ def rough_heights(rows: int, cols: int) -> np.ndarray:
     i, j = np.mgrid[0:rows, 0:cols].astype(np.float64)
     h = 0.3 * np.sin(i / 40) * np.cos(j / 30)
     rough = (j >= cols // 2)
-    h += rough * (0.02 * np.sin(i / 2.5 + j / 3.5) + 0.2 * np.exp(-((i - rows / 2) ** 2 + (j - 0.75 * cols) ** 2) / 60))
+    rock = 0.2 * np.exp(-((i - rows / 2) ** 2 + (j - 0.75 * cols) ** 2) / 60)
+    h += rough * (0.02 * np.sin(i / 2.5 + j / 3.5) + rock)
     return h.astype(np.float32)
 
 

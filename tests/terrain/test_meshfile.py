@@ -97,7 +97,8 @@ def test_read_mesh_round_trip(tmp_path, terrain, name):
 
 
 def test_uncoloured_mesh_round_trip(tmp_path):
-    mesh = mesh_from_heights(np.zeros((5, 5)), (0, 0), 1.0, max_error_m=0.1, frame="ROVER_NAV_FRAME")
+    mesh = mesh_from_heights(np.zeros((5, 5)), (0, 0), 1.0, max_error_m=0.1,
+                             frame="ROVER_NAV_FRAME")
     write_ply(mesh, tmp_path / "a.ply")
     write_glb(mesh, tmp_path / "a.glb")
     for name in ("a.ply", "a.glb"):
