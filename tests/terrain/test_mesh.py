@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rovercam.errors import MeshError
 from rovercam.terrain.mesh import Mesh, merge_meshes, mesh_from_heights, mesh_from_xyz
@@ -250,3 +252,22 @@ def test_bad_input_raises_mesh_error(call, message):
 def test_all_invalid_gives_an_empty_mesh():
     mesh = mesh_from_xyz(np.full((8, 8, 3), np.nan, np.float32), max_error_m=0.1, frame="F")
     assert mesh.vertices.shape == (0, 3) and mesh.faces.shape == (0, 3)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31), rows=st.integers(2, 70), cols=st.integers(2, 70),
+       holes=st.floats(0.0, 0.3), max_error_m=st.floats(0.0005, 0.2))
+def test_any_grid_keeps_the_bound_and_only_valid_faces(seed, rows, cols, holes, max_error_m):
+    rng = np.random.default_rng(seed)
+    h = (np.cumsum(rng.normal(0, 0.01, (rows, cols)), axis=0)
+         + 0.1 * np.sin(np.arange(cols) / 5)).astype(np.float32)
+    h[rng.random((rows, cols)) < holes] = np.nan
+    mesh = mesh_from_heights(h, (0.0, 0.0), 0.1, max_error_m=max_error_m)
+    rc = heights_rc(mesh, (0.0, 0.0), 0.1)
+    assert np.isfinite(mesh.vertices).all()
+    if len(mesh.faces):
+        worst, covered = rasterised_errors(mesh.faces, rc, h[..., None], -mesh.vertices[:, 2:])
+        assert worst <= max_error_m + F32_M
+        assert not (covered & np.isnan(h)).any()
+        assert (normals(mesh)[:, 2] < 0).all()
+        assert edge_use(mesh.faces).max() <= 2
