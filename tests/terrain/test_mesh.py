@@ -40,7 +40,7 @@ def pinhole_xyz(height: int, width: int, *, bumps: int = 40, step_m: float = 0.0
 
 
 def rough_heights(rows: int, cols: int) -> np.ndarray:
-    """Heights (m): smooth hills on the left half, hills plus 2 cm ripples and rocks on the right."""
+    """Heights (m): smooth hills on the left half; hills, 2 cm ripples and a rock on the right."""
     i, j = np.mgrid[0:rows, 0:cols].astype(np.float64)
     h = 0.3 * np.sin(i / 40) * np.cos(j / 30)
     rough = (j >= cols // 2)
