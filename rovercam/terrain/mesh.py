@@ -115,7 +115,8 @@ def mesh_from_xyz(xyz: ArrayLike, *, max_error_m: float, frame: str,
         raise MeshError(f"viewpoint must be 3 finite metres, got {viewpoint!r}")
     rgb = _as_colors(colors, points.shape[:2])
     centre = np.nanmean(points.reshape(-1, 3), axis=0) if np.isfinite(points).any() else eye
-    work = (points - centre).astype(np.float32)   # centred: float32 error arithmetic stays exact
+    work = np.empty(points.shape, np.float32)      # centred: float32 errors stay exact
+    np.subtract(points, centre, out=work, casting="unsafe")   # no float64 (H, W, 3) copy
     eye_w = (eye - centre).astype(np.float32)
 
     diff = work - eye_w
