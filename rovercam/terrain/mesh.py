@@ -24,6 +24,7 @@ from rovercam.terrain.rtin import rtin_faces
 
 __all__ = ["Mesh", "mesh_from_xyz", "mesh_from_heights", "merge_meshes"]
 
+
 @dataclass(frozen=True, eq=False)
 class Mesh:
     """An indexed triangle mesh.
