@@ -34,6 +34,7 @@ __all__ = [
     "CameraModelError",
     "CalibrationError",
     "MosaicError",
+    "MeshError",
     "StorageError",
     "StorageUnavailableError",
     "FrameCodecError",
@@ -138,6 +139,11 @@ class CalibrationError(SourcedError):
 
 class MosaicError(RovercamError):
     """A mosaic cannot be built (no frames, no overlap with the output grid, ...)."""
+
+
+class MeshError(RovercamError, ValueError):
+    """A terrain mesh cannot be built, merged, written or read: arrays of the wrong shape or
+    dtype, an invalid error bound, meshes in different frames, a file that holds no mesh."""
 
 
 class StorageError(RovercamError, OSError):
