@@ -135,7 +135,8 @@ def sample_maps(g: FrameGeometry, proj: Projection, win: Window, *, step: int = 
     win : Window
         Output pixels (x unwrapped on periodic grids).
     step : int
-        Lattice spacing of exact model evaluations, output pixels (1 = every pixel).
+        Lattice spacing of exact model evaluations, output pixels (1 = every pixel; always 1
+        on a terrain surface).
 
     Returns
     -------
@@ -143,6 +144,8 @@ def sample_maps(g: FrameGeometry, proj: Projection, win: Window, *, step: int = 
         For ``cv2.remap``; a large negative value where the frame cannot see the pixel.
     """
     h, w = win.y1 - win.y0, win.x1 - win.x0
+    if proj.surface_model.kind == "terrain":
+        step = 1  # the map follows the terrain's relief: not smooth enough to interpolate
     nx = -(-(w - 1) // step) + 1
     ny = -(-(h - 1) // step) + 1
     lx = win.x0 + np.arange(nx, dtype=np.float64) * step
