@@ -23,12 +23,15 @@ import cv2
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DEM", "dem_from_points", "merge_dems", "FILL_MIN_NEIGHBOURS"]
+__all__ = ["DEM", "dem_from_points", "merge_dems", "FILL_MIN_NEIGHBOURS", "MAX_CELLS"]
 
 #: An empty cell is filled (by the mean of its known neighbours) when at least this many of its 8
 #: neighbours are known: one-cell holes and two-cell gaps inside the data are closed, straight
 #: outer edges do not grow (an edge cell has 3 known neighbours), larger holes stay NaN.
 FILL_MIN_NEIGHBOURS = 4
+
+#: Largest grid :func:`dem_from_points` makes (400 MB of float32 heights).
+MAX_CELLS = 100_000_000
 
 #: Lattice tolerance (fraction of a cell) for origins that must line up.
 _LATTICE_TOL = 1e-6
@@ -177,7 +180,8 @@ def dem_from_points(xyz: ArrayLike, *, cell_m: float,
     Raises
     ------
     ValueError
-        A bad shape or cell size, or no finite point inside ``bounds``.
+        A bad shape or cell size, no finite point inside ``bounds``, or a grid of more than
+        :data:`MAX_CELLS` cells (points out to the horizon: give ``bounds``).
 
     Notes
     -----
@@ -213,6 +217,9 @@ def dem_from_points(xyz: ArrayLike, *, cell_m: float,
     rows, cols = i_hi - i_lo + 1, j_hi - j_lo + 1
     if rows < 1 or cols < 1:
         raise ValueError(f"bounds {bounds!r} hold no cell centre at {cell_m} m")
+    if rows * cols > MAX_CELLS:  # before allocating: far points (the horizon) need bounds
+        raise ValueError(f"a {rows} x {cols} grid of {cell_m} m cells exceeds {MAX_CELLS} cells; "
+                         "pass bounds (or a coarser cell_m)")
     # cell of every point (nearest centre), those outside the grid dropped
     i = np.floor(p[:, 0] / cell_m + 0.5).astype(np.int64) - i_lo
     j = np.floor(p[:, 1] / cell_m + 0.5).astype(np.int64) - j_lo
