@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Callable, Literal
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -30,6 +31,27 @@ FAR_RANGE_M = 1.0e6
 #: Ray marching against a DEM: samples per cell along the ray, and the most samples held at once.
 _MARCH_PER_CELL = 2.0
 _MARCH_BLOCK = 1_000_000
+
+#: Occlusion test (:meth:`Surface.hidden`): the last stretch of a sight line next to its point,
+#: in DEM cells, is not tested (the point's own facet), and the line must pass below the surface
+#: by more than this fraction of a cell to count as blocked.
+_HIDDEN_SKIP_CELLS = 1.5
+_HIDDEN_TOL_CELLS = 0.25
+
+
+def _blocks(todo: NDArray[np.int64], steps: NDArray[np.int64]) -> list[NDArray[np.int64]]:
+    """``todo`` cut into blocks of similar ``steps``, each holding at most :data:`_MARCH_BLOCK`
+    samples (block size times its largest step count) or one item."""
+    order = todo[np.argsort(steps[todo], kind="stable")]
+    size = steps[order] + 1
+    out, start = [], 0
+    while start < len(order):
+        # size is non-decreasing: the largest block from ``start`` that fits
+        cost = np.arange(1, len(order) - start + 1) * size[start:]
+        take = max(1, int(np.searchsorted(cost, _MARCH_BLOCK, side="right")))
+        out.append(order[start : start + take])
+        start += take
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +206,35 @@ class Surface:
         z = -self.dem.height_at(x, y)
         return np.where(np.isnan(z), self.distance_m, z)
 
+    def _z_sampler(self) -> Callable[..., NDArray[np.float32]]:
+        """A fast approximation of :meth:`z_at` for marching: ``sample(x, y)`` in metres, or
+        ``sample(row, col, cells=True)`` in float32 DEM cells (row along x, column along y).
+        The DEM with its holes set to the fallback plane, sampled bilinearly by ``cv2.remap``
+        (positions to 1/32 cell; next to a hole it blends the plane in, where :meth:`z_at`
+        takes the plane alone)."""
+        assert self.dem is not None
+        dem, plane = self.dem, float(self.distance_m)
+        grid = np.where(np.isfinite(dem.heights), -dem.heights, plane).astype(np.float32)
+        limit = 32767  # OpenCV's largest map side
+
+        def sample(a: NDArray, b: NDArray, *, cells: bool = False) -> NDArray[np.float32]:
+            if cells:
+                row, col = np.asarray(a, np.float32), np.asarray(b, np.float32)
+            else:
+                row = ((np.asarray(a) - dem.origin[0]) / dem.cell_m).astype(np.float32)
+                col = ((np.asarray(b) - dem.origin[1]) / dem.cell_m).astype(np.float32)
+            shape = row.shape
+            if row.ndim != 2 or max(shape) >= limit:  # as rows of 1024 samples
+                n = row.size
+                rows = -(-n // 1024)
+                row = np.pad(row.ravel(), (0, rows * 1024 - n)).reshape(rows, 1024)
+                col = np.pad(col.ravel(), (0, rows * 1024 - n)).reshape(rows, 1024)
+                z = cv2.remap(grid, col, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=plane)
+                return z.ravel()[:n].reshape(shape)
+            return cv2.remap(grid, col, row, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=plane)
+
+        return sample
+
     def _march(self, o: NDArray[np.float64], d: NDArray[np.float64]) -> NDArray[np.float64]:
         """Terrain intersections: the first point where each ray goes below the surface.
 
@@ -209,22 +260,17 @@ class Surface:
         t_in = np.maximum(t_in, 0.0)
         t_out = np.minimum(t_out, FAR_RANGE_M)
         span = np.where(t_out > t_in, t_out - t_in, 0.0)
+        z_at = self._z_sampler()
         dt = dem.cell_m / _MARCH_PER_CELL
         steps = np.ceil(span / dt).astype(np.int64)
         todo = np.flatnonzero(steps > 0)
-        # rays in blocks, each block sampled to its longest ray
-        order = todo[np.argsort(steps[todo])]
-        start = 0
-        while start < len(order):
-            k = int(steps[order[start]])
-            take = max(1, _MARCH_BLOCK // max(k + 1, 1))
-            block = order[start : start + take]
-            start += len(block)
+        # rays in blocks of similar length, each block sampled to its longest ray
+        for block in _blocks(todo, steps):
             k = int(steps[block].max())
             t = t_in[block, None] + np.arange(k + 1)[None, :] * dt  # (B, k + 1)
             t = np.minimum(t, t_out[block, None])
             p = o[None, None, :] + t[..., None] * d[block, None, :]
-            f = p[..., 2] - self.z_at(p[..., 0], p[..., 1])  # > 0 below the surface
+            f = p[..., 2] - z_at(p[..., 0], p[..., 1])  # > 0 below the surface
             below = f >= 0
             first = np.argmax(below, axis=1)
             hit = below[np.arange(len(block)), first]
@@ -248,3 +294,62 @@ class Surface:
             t_hit[miss] = np.where(on_plane, tp, np.nan)
         t_hit = np.where(np.isfinite(t_hit) & (t_hit > 0) & (t_hit < FAR_RANGE_M), t_hit, FAR_RANGE_M)
         return o + d * t_hit[:, None]
+
+    def hidden(self, centre: NDArray[np.float64], points: NDArray[np.float64]) -> NDArray[np.bool_]:
+        """Terrain: which points the terrain hides from ``centre`` (a camera's centre).
+
+        Parameters
+        ----------
+        centre : (3,) ndarray
+            Metres, mosaic frame.
+        points : (N, 3) ndarray
+            Metres, on or near the surface (e.g. a vertical grid's ground points).
+
+        Returns
+        -------
+        (N,) ndarray of bool
+            True where the sight line from ``centre`` to the point passes below the surface by
+            more than a quarter of a DEM cell, away from the point's own facet (the last 1.5
+            cells, horizontally, are not tested). The line is sampled every half cell
+            horizontally, up to where it rises above the DEM's highest point.
+
+        Raises
+        ------
+        ValueError
+            Not a terrain surface.
+        """
+        if self.dem is None:
+            raise ValueError(f"hidden is for terrain surfaces, not {self.kind!r}")
+        c = np.asarray(centre, dtype=np.float64)
+        p = np.asarray(points, dtype=np.float64)
+        cell = self.dem.cell_m
+        out = np.zeros(len(p), bool)
+        known = np.isfinite(self.dem.heights)
+        if not known.any() or not len(p):
+            return out
+        h_top = max(float(self.dem.heights[known].max()), -self.distance_m)
+        run = np.hypot(c[0] - p[:, 0], c[1] - p[:, 1])  # horizontal length of each sight line
+        h_p, h_c = -p[:, 2], -c[2]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # past u_top (horizontal distance from the point) the line is above every height
+            u_top = np.where(h_c > h_top, run * (h_top - h_p) / (h_c - h_p), run)
+        u_top = np.minimum(np.nan_to_num(u_top, nan=0.0), run)
+        u0, du = _HIDDEN_SKIP_CELLS * cell, cell / _MARCH_PER_CELL
+        steps = np.where(u_top > u0, np.ceil((u_top - u0) / du), 0).astype(np.int64)
+        todo = np.flatnonzero(steps > 0)
+        tol = _HIDDEN_TOL_CELLS * cell
+        z_at = self._z_sampler()
+        # the sight lines in float32 DEM cells (row, column) and metres (z), point to centre
+        f32 = np.float32
+        pr = ((p[:, 0] - self.dem.origin[0]) / cell).astype(f32)
+        pc = ((p[:, 1] - self.dem.origin[1]) / cell).astype(f32)
+        dr, dc = ((c[0] - p[:, 0]) / cell).astype(f32), ((c[1] - p[:, 1]) / cell).astype(f32)
+        pz, dz = p[:, 2].astype(f32), (c[2] - p[:, 2]).astype(f32)
+        for block in _blocks(todo, steps):
+            k = int(steps[block].max())
+            u = np.minimum(u0 + np.arange(k, dtype=np.float64)[None, :] * du, u_top[block, None])  # (B, k)
+            f = (u / run[block, None]).astype(f32)  # fraction of the way from the point to the centre
+            z_line = pz[block, None] + f * dz[block, None]
+            z_ground = z_at(pr[block, None] + f * dr[block, None], pc[block, None] + f * dc[block, None], cells=True)
+            out[block] = (z_line - z_ground > tol).any(axis=1)  # the line under the ground somewhere
+        return out

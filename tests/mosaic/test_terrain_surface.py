@@ -179,3 +179,23 @@ def test_settings_take_terrain_for_vertical_mosaics_only():
         MosaicSettings(projection="cylindrical", surface="terrain")
     with pytest.raises(ValueError):
         MosaicSettings(projection="vertical", surface="mesh")
+
+
+def test_ground_hidden_behind_the_box_from_both_eyes_is_left_empty(pair):
+    on_dem, idx, north, east = _ortho(pair, _dem())
+    # the box's shadow seen from 1.2 m: behind it out to x = 2.2 * 1.2 / 0.9 = 2.93 m; both eyes
+    # (y = -0.15, 0.15) are hidden from the strip |y| < 0.05 between 2.3 and 2.8 m
+    shadow = (north > 2.3) & (north < 2.8) & (np.abs(east) < 0.05)
+    assert np.isnan(on_dem[shadow]).mean() > 0.95 and (idx[shadow] == -1).mean() > 0.95
+    # (without the occlusion test the box's top would be drawn there a second time); beside the
+    # shadow the ground is the ground
+    beside = (north > 2.3) & (north < 2.8) & (np.abs(east) > 0.6) & (idx >= 0)
+    assert beside.sum() > 100
+    np.testing.assert_allclose(on_dem[beside], ground_radiance(north[beside], east[beside]), atol=0.03)
+
+
+def test_hidden_marks_points_behind_the_box():
+    surf = Surface.terrain(_dem(), 0.0)
+    c = np.array([0.0, 0.0, -1.2])
+    pts = np.array([[2.5, 0.0, 0.0], [1.5, 0.0, 0.0], [2.0, 0.0, -BOX_H], [2.5, 0.5, 0.0]])
+    np.testing.assert_array_equal(surf.hidden(c, pts), [True, False, False, False])
