@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from rovercam.camera import camera_from_pose
+from rovercam import config
 from rovercam.config import MosaicSettings
-from rovercam.errors import MosaicError
+from rovercam.errors import ConfigError, MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.plan import plan_projection
 from rovercam.mosaic.projections import VerticalProjection
@@ -179,6 +180,11 @@ def test_settings_take_terrain_for_vertical_mosaics_only():
         MosaicSettings(projection="cylindrical", surface="terrain")
     with pytest.raises(ValueError):
         MosaicSettings(projection="vertical", surface="mesh")
+    env = {"ROVERCAM_MOSAIC__SURFACE": "terrain"}
+    with pytest.raises(ConfigError, match="vertical"):
+        config.load(environ=env)  # the default projection is cylindrical
+    loaded = config.load(environ={**env, "ROVERCAM_MOSAIC__PROJECTION": "vertical"})
+    assert loaded.mosaic.surface == "terrain"
 
 
 def test_ground_hidden_behind_the_box_from_both_eyes_is_left_empty(pair):
