@@ -122,14 +122,19 @@ class DEM:
         return xx, yy
 
 
-def _as_points(xyz: ArrayLike) -> NDArray[np.float64]:
-    """(N, 3) float64 finite points from an (N, 3) list or an (H, W, 3) image."""
+def _as_columns(xyz: ArrayLike) -> tuple[NDArray[np.floating], NDArray[np.floating], NDArray[np.floating]]:
+    """``(x, y, z)``, 1-D, the finite points of an (N, 3) list or an (H, W, 3) image (float32
+    input stays float32: the gridding arithmetic needs no more than the points carry)."""
     a = np.asarray(xyz)
     if a.ndim not in (2, 3) or a.shape[-1] != 3:
         raise ValueError(f"xyz must be (N, 3) points or an (H, W, 3) image, got shape {a.shape}")
+    if a.dtype != np.float32:
+        a = a.astype(np.float64, copy=False)
     a = a.reshape(-1, 3)
     finite = np.isfinite(a).all(axis=1)
-    return np.asarray(a[finite] if not finite.all() else a, dtype=np.float64)
+    if not finite.all():
+        a = a[finite]
+    return a[:, 0], a[:, 1], a[:, 2]
 
 
 def _fill_small_holes(heights: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -187,8 +192,8 @@ def dem_from_points(xyz: ArrayLike, *, cell_m: float,
     -----
     A point at ``(x, y)`` falls in the cell whose centre is nearest. The median (the mean of
     the two middle values for an even count) ignores stereo blunders that a mean would follow;
-    it is found by one sort of ``cell * span + height`` keys, O(N log N): about a second for a
-    20 Mpx XYZ image.
+    it is found by one sort of ``cell * span + height`` keys, O(N log N): 3-4 s for a float32
+    20 Mpx XYZ image on one busy core (about half of it the sort).
 
     Examples
     --------
@@ -202,16 +207,16 @@ def dem_from_points(xyz: ArrayLike, *, cell_m: float,
         raise ValueError(f"cell_m must be a positive number of metres, got {cell_m!r}")
     if min_points < 1:
         raise ValueError(f"min_points must be >= 1, got {min_points!r}")
-    p = _as_points(xyz)
+    x, y, z = _as_columns(xyz)
     if bounds is not None:
         x_min, x_max, y_min, y_max = (float(v) for v in bounds)
         if not (x_min <= x_max and y_min <= y_max):
             raise ValueError(f"bounds must be (x_min, x_max, y_min, y_max), got {bounds!r}")
         i_lo, i_hi = math.ceil(x_min / cell_m - 1e-9), math.floor(x_max / cell_m + 1e-9)
         j_lo, j_hi = math.ceil(y_min / cell_m - 1e-9), math.floor(y_max / cell_m + 1e-9)
-    elif len(p):
-        i_lo, i_hi = int(np.floor(p[:, 0].min() / cell_m + 0.5)), int(np.floor(p[:, 0].max() / cell_m + 0.5))
-        j_lo, j_hi = int(np.floor(p[:, 1].min() / cell_m + 0.5)), int(np.floor(p[:, 1].max() / cell_m + 0.5))
+    elif len(x):
+        i_lo, i_hi = math.floor(float(x.min()) / cell_m + 0.5), math.floor(float(x.max()) / cell_m + 0.5)
+        j_lo, j_hi = math.floor(float(y.min()) / cell_m + 0.5), math.floor(float(y.max()) / cell_m + 0.5)
     else:
         raise ValueError("no finite points to grid")
     rows, cols = i_hi - i_lo + 1, j_hi - j_lo + 1
@@ -221,20 +226,23 @@ def dem_from_points(xyz: ArrayLike, *, cell_m: float,
         raise ValueError(f"a {rows} x {cols} grid of {cell_m} m cells exceeds {MAX_CELLS} cells; "
                          "pass bounds (or a coarser cell_m)")
     # cell of every point (nearest centre), those outside the grid dropped
-    i = np.floor(p[:, 0] / cell_m + 0.5).astype(np.int64) - i_lo
-    j = np.floor(p[:, 1] / cell_m + 0.5).astype(np.int64) - j_lo
+    i = np.floor(x / cell_m + 0.5).astype(np.int64) - i_lo
+    j = np.floor(y / cell_m + 0.5).astype(np.int64) - j_lo
     keep = (i >= 0) & (i < rows) & (j >= 0) & (j < cols)
     if not keep.all():
-        i, j, p = i[keep], j[keep], p[keep]
-    if not len(p):
+        i, j, z = i[keep], j[keep], z[keep]
+    if not len(z):
         raise ValueError(f"no finite point inside the grid {bounds!r}")
-    h = -p[:, 2]
+    h = -z
     h_min = float(h.min())
     # one float64 key per point sorts by cell, then by height: the height's share (h - h_min
     # + 1/2) / span lies in [0.5 / span, 1 - 1.5 / span], far from the rounding at 0 and 1
     span = float(h.max() - h_min) + 2.0
     cell = i * cols + j
-    keys = np.sort(cell * span + (h - h_min + 0.5))
+    del i, j
+    keys = cell * span  # float64
+    keys += h - np.asarray(h_min - 0.5, h.dtype)
+    keys.sort()
     sorted_cell = np.floor(keys / span).astype(np.int64)
     sorted_h = keys - sorted_cell * span - 0.5 + h_min
     starts = np.flatnonzero(np.r_[True, sorted_cell[1:] != sorted_cell[:-1]])
