@@ -159,7 +159,7 @@ class Surface:
         Parameters
         ----------
         origin : (3,) ndarray
-            Ray origin, metres, mosaic frame.
+            Ray origin, metres, mosaic frame (terrain: also (N, 3), one per ray).
         directions : (N, 3) ndarray
             Unit directions, mosaic frame.
 
@@ -238,21 +238,22 @@ class Surface:
     def _march(self, o: NDArray[np.float64], d: NDArray[np.float64]) -> NDArray[np.float64]:
         """Terrain intersections: the first point where each ray goes below the surface.
 
-        Every ray is sampled each half DEM cell (3-D distance) from ``o`` until it leaves the
-        DEM's footprint; the first sign change of ``z_ray - z_surface`` is refined by the secant
-        between its two samples (exact on a plane, within a few millimetres on 1 cm cells of
-        rocky ground). Rays that do not meet the terrain over the DEM meet the fallback plane
-        beyond it, or none (:data:`FAR_RANGE_M`).
+        ``o`` is one origin (3,) or one per ray (N, 3). Every ray is sampled each half DEM cell
+        (3-D distance) from its origin until it leaves the DEM's footprint; the first sign
+        change of ``z_ray - z_surface`` is refined by the secant between its two samples (exact
+        where the surface is planar between them). Rays that do not meet the terrain over the
+        DEM meet the fallback plane beyond it, or none (:data:`FAR_RANGE_M`).
         """
         assert self.dem is not None
         dem = self.dem
         n = len(d)
+        o = np.broadcast_to(o, d.shape)
         t_hit = np.full(n, np.nan)
         x0, x1, y0, y1 = dem.bounds
         with np.errstate(divide="ignore", invalid="ignore"):
             # where each ray leaves the DEM's rectangle (slab method; 0 when o is outside)
-            tx = np.stack([(x0 - o[0]) / d[:, 0], (x1 - o[0]) / d[:, 0]])
-            ty = np.stack([(y0 - o[1]) / d[:, 1], (y1 - o[1]) / d[:, 1]])
+            tx = np.stack([(x0 - o[:, 0]) / d[:, 0], (x1 - o[:, 0]) / d[:, 0]])
+            ty = np.stack([(y0 - o[:, 1]) / d[:, 1], (y1 - o[:, 1]) / d[:, 1]])
         t_in = np.maximum(np.nan_to_num(np.nanmin(tx, axis=0), nan=-np.inf, posinf=np.inf, neginf=-np.inf),
                           np.nan_to_num(np.nanmin(ty, axis=0), nan=-np.inf, posinf=np.inf, neginf=-np.inf))
         t_out = np.minimum(np.nan_to_num(np.nanmax(tx, axis=0), nan=np.inf, posinf=np.inf, neginf=-np.inf),
@@ -269,7 +270,7 @@ class Surface:
             k = int(steps[block].max())
             t = t_in[block, None] + np.arange(k + 1)[None, :] * dt  # (B, k + 1)
             t = np.minimum(t, t_out[block, None])
-            p = o[None, None, :] + t[..., None] * d[block, None, :]
+            p = o[block, None, :] + t[..., None] * d[block, None, :]
             f = p[..., 2] - z_at(p[..., 0], p[..., 1])  # > 0 below the surface
             below = f >= 0
             first = np.argmax(below, axis=1)
@@ -286,10 +287,10 @@ class Surface:
         if miss.any():
             # past the DEM (or over its holes): the fallback plane, ahead of the origin only
             with np.errstate(divide="ignore", invalid="ignore"):
-                tp = (self.distance_m - o[2]) / d[miss, 2]
+                tp = (self.distance_m - o[miss, 2]) / d[miss, 2]
             tp = np.where(np.isfinite(tp) & (tp > 0), tp, np.nan)
             # the plane counts only where it is the surface there (off the DEM, or a hole)
-            pts = o + d[miss] * np.nan_to_num(tp, nan=0.0)[:, None]
+            pts = o[miss] + d[miss] * np.nan_to_num(tp, nan=0.0)[:, None]
             on_plane = np.isnan(dem.height_at(pts[:, 0], pts[:, 1]))
             t_hit[miss] = np.where(on_plane, tp, np.nan)
         t_hit = np.where(np.isfinite(t_hit) & (t_hit > 0) & (t_hit < FAR_RANGE_M), t_hit, FAR_RANGE_M)

@@ -61,8 +61,12 @@ def frame_point_pixels(g: FrameGeometry, proj: Projection, pixels: np.ndarray) -
     ok = np.all(np.isfinite(dirs), axis=1)
     out = np.full((len(dirs), 2), np.nan)
     if ok.any():
-        pts = surf.intersect(origins[ok][0], dirs[ok]) if np.allclose(origins[ok], origins[ok][0]) else \
-            np.concatenate([surf.intersect(o, d[None]) for o, d in zip(origins[ok], dirs[ok])])
+        if surf.kind == "terrain":  # marches every ray from its own origin at once
+            pts = surf.intersect(origins[ok], dirs[ok])
+        elif np.allclose(origins[ok], origins[ok][0]):
+            pts = surf.intersect(origins[ok][0], dirs[ok])
+        else:
+            pts = np.concatenate([surf.intersect(o, d[None]) for o, d in zip(origins[ok], dirs[ok])])
         out[ok] = proj.pixels_of_points(pts)
     return out
 

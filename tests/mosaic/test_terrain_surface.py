@@ -16,7 +16,7 @@ from rovercam.config import MosaicSettings
 from rovercam.errors import ConfigError, MosaicError
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.plan import plan_projection
-from rovercam.mosaic.projections import VerticalProjection
+from rovercam.mosaic.projections import VerticalProjection, projection_from_tags
 from rovercam.mosaic.render import FrameStack, RenderOptions, render_mosaic
 from rovercam.mosaic.surfaces import FAR_RANGE_M, Surface
 from rovercam.terrain import DEM, dem_from_points
@@ -146,6 +146,8 @@ def test_terrain_surface_intersects_rays_with_the_dem():
     p = surf.intersect(o, d)
     np.testing.assert_allclose(p[:2], targets, atol=1e-6)  # m; flat facets: the secant is exact
     np.testing.assert_allclose(np.linalg.norm(p[2] - o), FAR_RANGE_M, rtol=1e-9)
+    # one origin per ray gives the same points
+    np.testing.assert_allclose(surf.intersect(np.tile(o, (3, 1)), d), p, atol=1e-9)
     # past the DEM (x > 3 m) the fallback plane
     d_far = np.array([[4.0, 0.0, 1.2]]) / np.linalg.norm([4.0, 0.0, 1.2])
     np.testing.assert_allclose(surf.intersect(o, d_far), [[4.0, 0.0, 0.0]], atol=1e-9)
@@ -171,6 +173,11 @@ def test_plan_refuses_terrain_off_vertical_and_without_a_dem(pair):
         plan_projection(geoms, "vertical", surface="terrain")
     proj = plan_projection(geoms, "vertical", surface="terrain", dem=_dem(), vertical_extent_m=3.0)
     assert proj.dem is not None and proj.to_tags()["SURFACE_MODEL"] == "TERRAIN"
+    # read back from its tags (a published mosaic), it is the same grid over its fallback plane
+    back = projection_from_tags(proj.to_tags(), proj.width, proj.height)
+    assert back.dem is None and back.surface == "TERRAIN"
+    assert back.surface_model == Surface.ground(proj.ground_z_m)
+    np.testing.assert_allclose(back.ground_points([0.0], [0.0])[0, :2], proj.ground_points([0.0], [0.0])[0, :2])
     assert plan_projection(geoms, "vertical", surface="ground", dem=_dem()).dem is None
 
 
