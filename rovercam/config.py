@@ -118,7 +118,8 @@ class MosaicSettings(_Section):
     """Mosaic options (``[mosaic]``; rovercam.mosaic documents each step)."""
 
     projection: Literal["cylindrical", "equirectangular", "polar", "vertical", "perspective"] = "cylindrical"
-    surface: Literal["infinity", "ground", "sphere"] = "infinity"
+    # terrain: vertical mosaics on a DEM, level ground where it has none (docs/mosaics.md)
+    surface: Literal["infinity", "ground", "sphere", "terrain"] = "infinity"
     scale_deg: float = Field(0.0, ge=0)
     width: int = Field(0, ge=0)
     camera_height_m: float = Field(1.9, gt=0)
@@ -145,6 +146,13 @@ class MosaicSettings(_Section):
     def _one_or_more_ids(cls, value: Any) -> Any:
         """A single product id (``ROVERCAM_MOSAIC__GAIN_REFERENCE=NLF_...``) is a list of one."""
         return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _terrain_vertical(self) -> "MosaicSettings":
+        if self.surface == "terrain" and self.projection != "vertical":
+            raise ValueError(f"surface = 'terrain' applies to vertical (orthographic) mosaics only, not "
+                             f"projection = {self.projection!r}")
+        return self
 
     @model_validator(mode="after")
     def _reference_named(self) -> "MosaicSettings":

@@ -29,6 +29,7 @@ from rovercam.mosaic.plan import plan_projection
 from rovercam.mosaic.refine import refine_pointing
 from rovercam.mosaic.render import FrameStack, RenderOptions, render_mosaic
 from rovercam.provenance import Provenance
+from rovercam.terrain.dem import DEM
 
 __all__ = ["build_mosaic", "build_cylindrical_mosaic"]
 
@@ -98,6 +99,7 @@ def build_mosaic(
     loaders: Sequence[Callable[[], Frame]],
     settings: Settings,
     *,
+    dem: DEM | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Mosaic:
     """Build a mosaic of the frames ``loaders`` return, as ``settings.mosaic`` says.
@@ -110,13 +112,19 @@ def build_mosaic(
         One per frame; each may be called several times (geometry, refinement, gains, render),
         so only the frames a step needs are in memory.
     settings : Settings
+    dem : DEM, optional
+        The terrain (SITE_FRAME) that ``mosaic.surface = "terrain"`` projects a vertical mosaic
+        onto (e.g. :func:`rovercam.terrain.dem_from_points` of the stereo pairs' XYZ, merged by
+        :func:`rovercam.terrain.merge_dems`); required with that surface, ignored with the
+        others (docs/mosaics.md#mosaics-on-the-terrain).
 
     Raises
     ------
     MosaicError
         A frame not calibrated (units ``"code"``/``"dn"``, or integer pixels); frames of other
         units or band counts than the first frame's; fewer than ``min_frames``; a frame chain
-        that does not reach SITE_FRAME; or a grid over ``max_pixels``.
+        that does not reach SITE_FRAME; a grid over ``max_pixels``; or ``surface = "terrain"``
+        without a DEM.
 
     Notes
     -----
@@ -190,7 +198,8 @@ def build_mosaic(
             steps.append(f"{opts.gains} compensation ({sol.pairs} pairs, global scale {detail})")
     proj = plan_projection(geoms, opts.projection, surface=opts.surface, scale_deg=opts.scale_deg, width=opts.width,
                            camera_height_m=opts.camera_height_m, sphere_radius_m=opts.sphere_radius_m,
-                           vertical_extent_m=opts.vertical_extent_m, max_pixels=opts.max_pixels)
+                           vertical_extent_m=opts.vertical_extent_m, max_pixels=opts.max_pixels,
+                           dem=dem if opts.surface == "terrain" else None)
     log.info("%s: %d frames -> %dx%d %s", name, len(geoms), proj.width, proj.height, proj.kind)
     stack = FrameStack(geoms, pixels, factors=factors, offsets=offsets)
     render_opts = RenderOptions(blend=opts.blend, levels=opts.levels or None, feather=opts.feather,

@@ -23,11 +23,12 @@ from rovercam.mosaic.projections import (
     VerticalProjection,
 )
 from rovercam.mosaic.surfaces import Surface
+from rovercam.terrain.dem import DEM
 
 __all__ = ["ProjectionKind", "SurfaceChoice", "plan_projection", "finest_ifov_deg", "mean_centre"]
 
 ProjectionKind = Literal["cylindrical", "equirectangular", "polar", "vertical", "perspective"]
-SurfaceChoice = Literal["infinity", "ground", "sphere"]
+SurfaceChoice = Literal["infinity", "ground", "sphere", "terrain"]
 
 
 def finest_ifov_deg(geoms: Sequence[FrameGeometry]) -> float:
@@ -43,7 +44,7 @@ def mean_centre(geoms: Sequence[FrameGeometry]) -> np.ndarray:
 def _surface(choice: SurfaceChoice, origin: np.ndarray, *, camera_height_m: float, sphere_radius_m: float) -> Surface:
     if choice == "infinity":
         return Surface()
-    if choice == "ground":
+    if choice in ("ground", "terrain"):  # terrain: vertical maps only, which take their own surface
         return Surface.ground(float(origin[2]) + camera_height_m)
     if choice == "sphere":
         return Surface("sphere", centre=tuple(float(v) for v in origin), distance_m=sphere_radius_m)  # type: ignore[arg-type]
@@ -61,6 +62,7 @@ def plan_projection(
     sphere_radius_m: float = 10.0,
     vertical_extent_m: float = 10.0,
     max_pixels: int | None = None,
+    dem: DEM | None = None,
 ) -> Projection:
     """The output grid of a mosaic of ``geoms``.
 
@@ -69,9 +71,11 @@ def plan_projection(
     geoms : sequence of FrameGeometry
         Frames in the mosaic frame.
     kind : {"cylindrical", "equirectangular", "polar", "vertical", "perspective"}
-    surface : {"infinity", "ground", "sphere"}
+    surface : {"infinity", "ground", "sphere", "terrain"}
         Ground: level plane ``camera_height_m`` below the mean camera centre; sphere: radius
-        ``sphere_radius_m`` around it. Vertical maps always use the ground plane.
+        ``sphere_radius_m`` around it. Vertical maps use the ground plane, or with
+        ``"terrain"`` the terrain of ``dem`` (the ground plane where it has no height);
+        ``"terrain"`` is for vertical maps only (docs/mosaics.md#mosaics-on-the-terrain).
     scale_deg : float
         Degrees per output pixel (0 = finest input IFOV). Vertical maps: metres per pixel are
         the IFOV's footprint at ``vertical_extent_m / 2``.
@@ -79,14 +83,26 @@ def plan_projection(
         Equirectangular only: the grid width (0 = from the scale).
     max_pixels : int, optional
         Refuse grids larger than this (checked before anything is allocated).
+    dem : DEM, optional
+        The terrain, for ``surface="terrain"`` (in SITE_FRAME, the mosaic frame); ignored by
+        the other surfaces.
 
     Raises
     ------
     MosaicError
-        No frames, or a grid larger than ``max_pixels``.
+        No frames, a grid larger than ``max_pixels``, or ``surface="terrain"`` with another
+        projection than vertical, without a DEM, or with a DEM in another frame.
     """
     if not geoms:
         raise MosaicError("no frames to mosaic")
+    if surface == "terrain":
+        if kind != "vertical":
+            raise MosaicError(f"surface 'terrain' applies to vertical (orthographic) mosaics only, not {kind!r}; "
+                              "use surface 'ground' or 'sphere' for other projections")
+        if dem is None:
+            raise MosaicError("surface 'terrain' needs the terrain: pass a DEM (rovercam.terrain.DEM) as dem=")
+        if dem.frame != "SITE_FRAME":
+            raise MosaicError(f"the DEM is in {dem.frame}; vertical mosaics are made in SITE_FRAME")
     origin = mean_centre(geoms)
     surf = _surface(surface, origin, camera_height_m=camera_height_m, sphere_radius_m=sphere_radius_m)
     common = dict(surface=surf.tag, origin=tuple(float(v) for v in origin), surface_params=surf.parameters())
@@ -107,9 +123,12 @@ def plan_projection(
         step = scale_deg and math.radians(scale_deg) * vertical_extent_m / 2 or \
             math.radians(finest_ifov_deg(geoms)) * vertical_extent_m / 2
         n = 2 * int(math.ceil(vertical_extent_m / step)) + 1
+        terrain = Surface.terrain(dem, ground.distance_m) if surface == "terrain" and dem is not None else None
         proj = VerticalProjection(float(origin[0]) + vertical_extent_m, float(origin[1]) - vertical_extent_m, step, n, n,
-                                  ground.distance_m, surface="PLANE", origin=tuple(float(v) for v in origin),
-                                  surface_params=ground.parameters())
+                                  ground.distance_m, surface="PLANE" if terrain is None else terrain.tag,
+                                  origin=tuple(float(v) for v in origin),
+                                  surface_params=(terrain or ground).parameters(),
+                                  dem=None if terrain is None else dem)
     elif kind == "perspective":
         axes = np.array([g.model.unproject(np.array([[(g.width - 1) / 2, (g.height - 1) / 2]]))[1][0] for g in geoms])
         mean_axis = axes.mean(axis=0)

@@ -34,6 +34,7 @@ from numpy.typing import NDArray
 from rovercam.camera.cahv import CAHV
 from rovercam.camera.coordinates import azimuth_elevation, direction_from_azimuth_elevation
 from rovercam.mosaic.surfaces import Surface
+from rovercam.terrain.dem import DEM
 
 if TYPE_CHECKING:
     from affine import Affine
@@ -354,10 +355,14 @@ class PolarProjection(_Base):
 
 @dataclass(frozen=True, slots=True)
 class VerticalProjection(_Base):
-    """An overhead orthographic map of the plane ``z = ground_z_m`` (metres, z down).
+    """An overhead orthographic map of the plane ``z = ground_z_m`` (metres, z down), or of the
+    terrain of ``dem``.
 
     Pixel (x, y) is the ground point ``north = north_top_m - y * scale_m``,
-    ``east = east_left_m + x * scale_m``. The surface is this plane whatever ``surface`` says.
+    ``east = east_left_m + x * scale_m``. The surface is this plane whatever ``surface`` says,
+    unless a ``dem`` is given: then the ground point's z is the terrain's,
+    ``-dem.height_at(north, east)``, and the plane's where the DEM has no height
+    (docs/mosaics.md#mosaics-on-the-terrain). The DEM is not in the tags; they say TERRAIN.
     """
 
     north_top_m: float
@@ -370,6 +375,7 @@ class VerticalProjection(_Base):
     surface: str = "PLANE"
     origin: tuple[float, float, float] = (0.0, 0.0, 0.0)
     surface_params: tuple[float, ...] = ()
+    dem: DEM | None = None
     _KIND: ClassVar[str] = "VERTICAL"
     _PIXEL_LAW: ClassVar[str] = ("the pixel is the ground point X = UPPER_LEFT_NORTH_M - y * MAP_SCALE_M_PER_PX, "
                                  "Y = UPPER_LEFT_EAST_M + x * MAP_SCALE_M_PER_PX, Z = GROUND_Z_M (metres), "
@@ -377,14 +383,17 @@ class VerticalProjection(_Base):
 
     @property
     def surface_model(self) -> Surface:
+        if self.dem is not None:
+            return Surface.terrain(self.dem, self.ground_z_m)
         return Surface.ground(self.ground_z_m)
 
     def ground_points(self, x: Array, y: Array) -> Array:
-        """Ground points (N, 3), metres, under output pixels."""
+        """Ground points (N, 3), metres, under output pixels (on the terrain with a ``dem``)."""
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        return np.stack([self.north_top_m - y * self.scale_m, self.east_left_m + x * self.scale_m,
-                         np.full(x.shape, self.ground_z_m)], axis=1)
+        north, east = self.north_top_m - y * self.scale_m, self.east_left_m + x * self.scale_m
+        z = np.full(x.shape, self.ground_z_m) if self.dem is None else self.surface_model.z_at(north, east)
+        return np.stack([north, east, z], axis=1)
 
     def targets(self, x: Array, y: Array) -> tuple[Array, bool]:
         return self.ground_points(x, y), False

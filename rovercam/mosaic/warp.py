@@ -61,8 +61,12 @@ def frame_point_pixels(g: FrameGeometry, proj: Projection, pixels: np.ndarray) -
     ok = np.all(np.isfinite(dirs), axis=1)
     out = np.full((len(dirs), 2), np.nan)
     if ok.any():
-        pts = surf.intersect(origins[ok][0], dirs[ok]) if np.allclose(origins[ok], origins[ok][0]) else \
-            np.concatenate([surf.intersect(o, d[None]) for o, d in zip(origins[ok], dirs[ok])])
+        if surf.kind == "terrain":  # marches every ray from its own origin at once
+            pts = surf.intersect(origins[ok], dirs[ok])
+        elif np.allclose(origins[ok], origins[ok][0]):
+            pts = surf.intersect(origins[ok][0], dirs[ok])
+        else:
+            pts = np.concatenate([surf.intersect(o, d[None]) for o, d in zip(origins[ok], dirs[ok])])
         out[ok] = proj.pixels_of_points(pts)
     return out
 
@@ -135,7 +139,8 @@ def sample_maps(g: FrameGeometry, proj: Projection, win: Window, *, step: int = 
     win : Window
         Output pixels (x unwrapped on periodic grids).
     step : int
-        Lattice spacing of exact model evaluations, output pixels (1 = every pixel).
+        Lattice spacing of exact model evaluations, output pixels (1 = every pixel; always 1
+        on a terrain surface).
 
     Returns
     -------
@@ -143,6 +148,9 @@ def sample_maps(g: FrameGeometry, proj: Projection, win: Window, *, step: int = 
         For ``cv2.remap``; a large negative value where the frame cannot see the pixel.
     """
     h, w = win.y1 - win.y0, win.x1 - win.x0
+    surf = proj.surface_model
+    if surf.kind == "terrain":
+        step = 1  # the map follows the terrain's relief: not smooth enough to interpolate
     nx = -(-(w - 1) // step) + 1
     ny = -(-(h - 1) // step) + 1
     lx = win.x0 + np.arange(nx, dtype=np.float64) * step
@@ -151,12 +159,33 @@ def sample_maps(g: FrameGeometry, proj: Projection, win: Window, *, step: int = 
     tgt, at_inf = proj.targets(gx.ravel(), gy.ravel())
     px = g.model.project_directions(tgt) if at_inf else g.model.project(tgt)
     px[~np.all(np.isfinite(px), axis=1)] = _FAR
+    if surf.kind == "terrain":
+        px[_hidden(surf, g, gx, gy, tgt, proj)] = _FAR
     coarse = px.reshape(ny, nx, 2).astype(np.float32)
     if step == 1:
         return np.ascontiguousarray(coarse[..., 0]), np.ascontiguousarray(coarse[..., 1])
     # exact bilinear between lattice nodes, in float (cv2.remap would quantise the weights to
     # 1/32, i.e. up to step/64 px of map error)
     return upsample_lattice(coarse[..., 0], h, w, step), upsample_lattice(coarse[..., 1], h, w, step)
+
+
+def _hidden(surf, g: FrameGeometry, gx: np.ndarray, gy: np.ndarray, points: np.ndarray,
+            proj: Projection) -> np.ndarray:
+    """(N,) bool: ground points the terrain hides from the frame's camera centre, tested on
+    every k-th output pixel (k: the DEM cells per output pixel, at least 1) and taken from the
+    nearest tested pixel in between (occlusion is no finer than the DEM)."""
+    assert surf.dem is not None
+    k = max(1, int(surf.dem.cell_m / getattr(proj, "scale_m", surf.dem.cell_m)))
+    c = np.asarray(g.model.c, dtype=np.float64)
+    if k == 1:
+        return surf.hidden(c, points)
+    ny, nx = gx.shape
+    iy, ix = np.arange(0, ny, k), np.arange(0, nx, k)
+    sub = points.reshape(ny, nx, 3)[np.ix_(iy, ix)].reshape(-1, 3)
+    coarse = surf.hidden(c, sub).reshape(len(iy), len(ix))
+    near_y = np.minimum((np.arange(ny) + k // 2) // k, len(iy) - 1)
+    near_x = np.minimum((np.arange(nx) + k // 2) // k, len(ix) - 1)
+    return coarse[np.ix_(near_y, near_x)].ravel()
 
 
 def upsample_lattice(coarse: np.ndarray, h: int, w: int, step: int) -> np.ndarray:
