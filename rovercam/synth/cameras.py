@@ -18,8 +18,9 @@ fixed mount (body cameras):
   24.8 cm (front) / 93.4 cm (rear) baselines; the rear pair yawed by 180 degrees.
 - Mastcam-Z L/R: CAHVOR on the 1648x1200 frame (7.4 um pixels, 23 + 1608 + 17 columns with the
   optical centre in the active area), focal length from the zoom motor count
-  (docs/cameras.md#mastcam-z table, linear between stops), 24.3 cm baseline (24.4 cm in the ``stereo`` profiles), 1.17 degree toe-in per
-  eye, mounted on the mast head beside the Navcams so that it moves with the same mast rotation.
+  (docs/cameras.md#mastcam-z table, linear between stops), 24.3 cm baseline (the ``stereo``
+  profiles: the published 24.4 cm), 1.17 degree toe-in per eye, mounted on the mast head beside
+  the Navcams so that it moves with the same mast rotation.
 - EDL cameras (RDCAM, DDCAM, RUCAM, PUCAM, LCAM): CAHVOR pinholes with a mild barrel term,
   built per frame in SITE_FRAME from a pose (:func:`edl_model`).
 - MSL Navcam L/R (B string, the ``heritage-navcam`` profile): a CAHVOR model of the 1024x1024
