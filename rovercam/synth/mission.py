@@ -142,7 +142,7 @@ def _render(shot: Shot, terrain: Terrain, r_site: NDArray, t_site: NDArray, pixe
     """
     lines, samples = shot.lines, shot.samples
     rows = lines if lines * samples <= _BLOCK_PIXELS else max(1, _BLOCK_PIXELS // samples)
-    radiance = None
+    radiance = np.empty((lines, samples, 3), np.float32)
     xyz = np.empty((lines, samples, 3), np.float32) if want_xyz else None
     for y0 in range(0, lines, rows):
         y1 = min(lines, y0 + rows)
@@ -154,16 +154,10 @@ def _render(shot: Shot, terrain: Terrain, r_site: NDArray, t_site: NDArray, pixe
             o_t, d_t = shot.template.unproject(np.column_stack([xs.ravel(), ys.ravel()]))
         origins = (o_t @ r_site.T + t_site).reshape(y1 - y0, samples, 3)
         dirs = (d_t @ r_site.T).reshape(y1 - y0, samples, 3)
-        rad, t = terrain.render_grid(origins, dirs, pixel_rad=pixel_rad, solids=shot.solids)
-        if rows == lines:
-            radiance = rad
-        else:
-            if radiance is None:
-                radiance = np.empty((lines, samples, 3), np.float32)
-            radiance[y0:y1] = rad
+        radiance[y0:y1], t = terrain.render_grid(origins, dirs, pixel_rad=pixel_rad,
+                                                 solids=shot.solids)
         if xyz is not None:
             xyz[y0:y1] = origins + t[..., None] * dirs
-    assert radiance is not None
     return radiance, xyz
 
 
@@ -377,9 +371,9 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
     shot is rendered exactly as in the whole profile (a stereo pair is listed in the manifest
     only when both eyes are kept). ``xyz_truth`` writes each frame's per-pixel hit points
     (``truth/frames/<id>_xyz.npy``, see the module docstring); default: for the ``stereo``
-    profiles only, so the other profiles' output stays as it was. ``settings`` is accepted and unused:
-    camera values come from :data:`rovercam.synth.cameras.CAMERAS`, and each camera used gets
-    its table in ``calibration/cameras/`` (:mod:`rovercam.synth.calibration`).
+    profiles only, so the other profiles' output stays as it was. ``settings`` is accepted
+    and unused: camera values come from :data:`rovercam.synth.cameras.CAMERAS`, and each
+    camera used gets its table in ``calibration/cameras/`` (:mod:`rovercam.synth.calibration`).
 
     OpenCV is switched to one thread for the duration (and restored): worker processes are
     forked, and a forked child must not inherit OpenCV's thread pool.
