@@ -25,6 +25,12 @@ attached (ODL3 + VICAR), PDS3 detached and PDS4 products, with per-frame truth, 
 the mast, a DEM and orthoimage, bad-pixel maps and camera calibration files.
 :func:`contact_sheet` draws a generated sol as one PNG.
 
+``stereo`` renders stereo pairs over the near field (Navcam, Front and Rear Hazcam, Mastcam-Z at
+one zoom; both eyes of a pair at one SCLK) with per-pixel 3-D truth: ``truth.stereo_pairs``,
+``truth.frame_xyz(product_id)`` and ``truth.frame_range(product_id)``; ``stereo-full`` is one
+full-size Navcam pair for throughput benchmarks. :func:`orthoimage` gives the truth orthoimage
+and DEM of a terrain sol on any SITE_FRAME grid.
+
 >>> import tempfile
 >>> from rovercam.synth import generate_sol, load_truth
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -34,12 +40,20 @@ the mast, a DEM and orthoimage, bad-pixel maps and camera calibration files.
 (8, (1, 3))
 """
 from rovercam.synth.contact import contact_sheet
+from rovercam.synth.ortho import Orthoimage, load_terrain, orthoimage
 from rovercam.synth.pointing import NavcamPair, Pointing, RoverPose, navcam_pair
 from rovercam.synth.sensor import SensorSpec
-from rovercam.synth.shots import TERRAIN_PROFILES
+from rovercam.synth.shots import STEREO_PAIR_NAMES, STEREO_PROFILES, TERRAIN_PROFILES
 from rovercam.synth.sol import MAX_GENERATED_SOL, PROFILES, Profile, generate_sol
 from rovercam.synth.terrain import Landmark, Terrain, TerrainParams, build_terrain
-from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest, Truth, load_truth
+from rovercam.synth.truth import (
+    ExpectedBad,
+    FrameTruth,
+    SolManifest,
+    StereoPairTruth,
+    Truth,
+    load_truth,
+)
 from rovercam.synth.world import Fiducial, Panorama, WorldParams
 
 __all__ = [
@@ -47,6 +61,12 @@ __all__ = [
     "load_truth",
     "contact_sheet",
     "TERRAIN_PROFILES",
+    "STEREO_PROFILES",
+    "STEREO_PAIR_NAMES",
+    "orthoimage",
+    "Orthoimage",
+    "load_terrain",
+    "StereoPairTruth",
     "TerrainParams",
     "Terrain",
     "Landmark",

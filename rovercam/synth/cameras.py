@@ -18,8 +18,9 @@ fixed mount (body cameras):
   24.8 cm (front) / 93.4 cm (rear) baselines; the rear pair yawed by 180 degrees.
 - Mastcam-Z L/R: CAHVOR on the 1648x1200 frame (7.4 um pixels, 23 + 1608 + 17 columns with the
   optical centre in the active area), focal length from the zoom motor count
-  (docs/cameras.md#mastcam-z table, linear between stops), 24.3 cm baseline, 1.17 degree toe-in per
-  eye, mounted on the mast head beside the Navcams so that it moves with the same mast rotation.
+  (docs/cameras.md#mastcam-z table, linear between stops), 24.3 cm baseline (the ``stereo``
+  profiles: the published 24.4 cm), 1.17 degree toe-in per eye, mounted on the mast head beside
+  the Navcams so that it moves with the same mast rotation.
 - EDL cameras (RDCAM, DDCAM, RUCAM, PUCAM, LCAM): CAHVOR pinholes with a mild barrel term,
   built per frame in SITE_FRAME from a pose (:func:`edl_model`).
 - MSL Navcam L/R (B string, the ``heritage-navcam`` profile): a CAHVOR model of the 1024x1024
@@ -282,11 +283,13 @@ def zoom_motor_count(focal_mm: float) -> int:
     return int(round(float(np.interp(focal_mm, focal, counts))))
 
 
-def mastcamz_models(pair: NavcamPair, focal_mm: float) -> dict[str, CAHVOR]:
+def mastcamz_models(pair: NavcamPair, focal_mm: float, *,
+                    baseline_m: float = _MCZ_BASELINE_M) -> dict[str, CAHVOR]:
     """Full-frame Mastcam-Z L/R CAHVOR models at the Navcam template pointing, ROVER_NAV_FRAME.
 
-    The optical centre sits at the centre of the 1608 active columns; the eyes are 12.15 cm
-    either side of the Navcam bar centre, 6 cm above it, toed in by 1.17 degrees.
+    The optical centre sits at the centre of the 1608 active columns; the eyes are
+    ``baseline_m / 2`` (default 12.15 cm) either side of the Navcam bar centre, 6 cm above it,
+    toed in by 1.17 degrees. The ``stereo`` profiles pass the published 24.4 cm.
     """
     hs = focal_mm / _MCZ_PIXEL_MM
     hc = MCZ_DARK_COLUMNS[0] + (1648 - sum(MCZ_DARK_COLUMNS) - 1) / 2.0
@@ -300,7 +303,7 @@ def mastcamz_models(pair: NavcamPair, focal_mm: float) -> dict[str, CAHVOR]:
         a = toe @ fwd
         x_cam = toe @ right
         y_cam = toe @ down
-        c = pair.bar_centre + sign * (_MCZ_BASELINE_M / 2.0) * right - 0.06 * down
+        c = pair.bar_centre + sign * (baseline_m / 2.0) * right - 0.06 * down
         out[iid] = CAHVOR(c=c, a=a, h=hs * x_cam + hc * a, v=hs * y_cam + vc * a, o=a,
                           r=(0.0, -2.0e-4 * (26.0 / focal_mm) ** 2, 0.0))
     return out

@@ -17,6 +17,15 @@ the cameras by a few centimetres; objects nearer than a few metres show parallax
 the albedo as sRGB PNG, georeference JSON); landmarks (bright dots at known 3-D points) in the
 manifest's ``extra``. Frames are rendered in 2 worker processes, each deterministic per
 seed and shot, so the output does not depend on scheduling.
+
+With ``xyz_truth`` (the default of the ``stereo`` profiles) every frame also gets
+``frames/<id>_xyz.npy``: float32 (lines, samples, 3), the SITE_FRAME point (metres) where the
+ray of each pixel centre of the *product grid* hit the terrain, NaN for the sky (and for
+Mastcam-Z's dark columns). It is computed from the very rays and distances the radiance was
+shaded at. Stereo pairs (both eyes at one SCLK, one sequence) are listed in the manifest's
+``stereo_pairs``. The ``stereo`` profiles render a terrain whose rock-free pad under the rover is
+1 m in radius (2.2 m otherwise), so rocks lie in the Hazcams' near field. Frames larger than
+4 Mpx (``stereo-full``) are rendered in row blocks to bound memory.
 """
 from __future__ import annotations
 
@@ -53,10 +62,10 @@ from rovercam.synth.sensor import (
     jpeg_round_trip,
     write_bad_pixel_map,
 )
-from rovercam.synth.shots import Shot, shot_list
+from rovercam.synth.shots import STEREO_PROFILES, Shot, shot_list
 from rovercam.synth.terrain import Terrain, TerrainParams, build_terrain
 from rovercam.synth.progress import Steps
-from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest
+from rovercam.synth.truth import ExpectedBad, FrameTruth, SolManifest, StereoPairTruth
 from rovercam.synth.world import WorldParams
 
 __all__ = ["generate_terrain_sol", "PANORAMA_STEP_DEG", "XYZ_FROM_CAMERA"]
@@ -75,6 +84,8 @@ _SCLK_SOL0 = 666893698.0
 _SOL_S = 88775.244
 _WHITE = 0.08  # display white radiance for the sRGB truth images, W m^-2 sr^-1 nm^-1
 _STATE: dict[str, Any] = {}  # worker-process state, set by _init_worker in each worker only
+_BLOCK_PIXELS = 4 * 2**20  # larger frames are ray cast in row blocks of about this many pixels
+_STEREO_ROVER_PAD_M = 1.0  # rock-free pad radius under the rover in the stereo profiles
 
 
 def _detector_grid(shot: Shot) -> tuple[int, int]:
@@ -121,6 +132,35 @@ def _rays(shot: Shot) -> tuple[NDArray, NDArray]:
     return cache[shot.template_key]
 
 
+def _render(shot: Shot, terrain: Terrain, r_site: NDArray, t_site: NDArray, pixel_rad: float,
+            want_xyz: bool) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Radiance (H, W, 3) of a shot's rays and, with ``want_xyz``, their hit points (float32).
+
+    The hit point of a pixel is ``origin + t * direction`` with the origin, direction and
+    distance ``t`` the renderer shaded (NaN on the sky). Frames above ``_BLOCK_PIXELS`` are cast
+    in row blocks, their rays unprojected per block (not cached).
+    """
+    lines, samples = shot.lines, shot.samples
+    rows = lines if lines * samples <= _BLOCK_PIXELS else max(1, _BLOCK_PIXELS // samples)
+    radiance = np.empty((lines, samples, 3), np.float32)
+    xyz = np.empty((lines, samples, 3), np.float32) if want_xyz else None
+    for y0 in range(0, lines, rows):
+        y1 = min(lines, y0 + rows)
+        if rows == lines:
+            o_t, d_t = _rays(shot)
+        else:
+            xs, ys = np.meshgrid(np.arange(samples, dtype=np.float64),
+                                 np.arange(y0, y1, dtype=np.float64))
+            o_t, d_t = shot.template.unproject(np.column_stack([xs.ravel(), ys.ravel()]))
+        origins = (o_t @ r_site.T + t_site).reshape(y1 - y0, samples, 3)
+        dirs = (d_t @ r_site.T).reshape(y1 - y0, samples, 3)
+        radiance[y0:y1], t = terrain.render_grid(origins, dirs, pixel_rad=pixel_rad,
+                                                 solids=shot.solids)
+        if xyz is not None:
+            xyz[y0:y1] = origins + t[..., None] * dirs
+    return radiance, xyz
+
+
 def _radiance_bands(radiance: NDArray[np.float32], shot: Shot,
                     spec: SensorSpec) -> NDArray[np.float32]:
     """Camera-band radiance: the crosstalk matrix, or a narrowband filter's grey radiance."""
@@ -151,7 +191,6 @@ def _render_write(shot: Shot) -> dict[str, Any]:
     spec: SensorSpec = st["sensors"][shot.instrument_id]
     cam: CameraSpec = CAMERAS[shot.instrument_id]
     rng = np.random.default_rng(np.random.SeedSequence([st["seed"], 31337, shot.index]))
-    o_t, d_t = _rays(shot)
     r = np.asarray(shot.r)
     t = np.asarray(shot.t)
     if shot.frame == "ROVER_NAV_FRAME":
@@ -159,11 +198,9 @@ def _render_write(shot: Shot) -> dict[str, Any]:
         t_site = st["r_site_rover"] @ t + st["t_site_rover"]
     else:
         r_site, t_site = r, t
-    origins = (o_t @ r_site.T + t_site).reshape(shot.lines, shot.samples, 3)
-    dirs = (d_t @ r_site.T).reshape(shot.lines, shot.samples, 3)
     model = shot.true_model
     pixel_rad = 1.0 / model.internal().hs
-    radiance, _ = terrain.render_grid(origins, dirs, pixel_rad=pixel_rad, solids=shot.solids)
+    radiance, xyz = _render(shot, terrain, r_site, t_site, pixel_rad, st["xyz_truth"])
     truth_rad = radiance
     blurred = cv2.GaussianBlur(radiance, (0, 0), 0.5)
     bands = _radiance_bands(blurred, shot, spec)
@@ -216,6 +253,11 @@ def _render_write(shot: Shot) -> dict[str, Any]:
     srgb = (srgb_encode(np.clip(truth_rad / _WHITE, 0, 1)) * 255 + 0.5).astype(np.uint8)
     cv2.imwrite(str(frames_dir / f"{pid}_srgb.png"), srgb[..., ::-1],
                 [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    xyz_file = None
+    if xyz is not None:  # on the product grid: Mastcam-Z's dark columns have no ray
+        xyz = np.pad(xyz, ((0, 0), shot.dark_columns, (0, 0)), constant_values=np.nan)
+        xyz_file = f"truth/frames/{pid}_xyz.npy"
+        np.save(out / xyz_file, xyz)
     centre = boresight(model, shot.samples, shot.lines)
     az_m, el_m = azimuth_elevation(centre[None, :])
     az_s, el_s = azimuth_elevation((st["r_site_rover"] @ centre if shot.frame ==
@@ -237,11 +279,12 @@ def _render_write(shot: Shot) -> dict[str, Any]:
         downsample=shot.downsample, label_format=shot.label_format,
         camera_centre_site=tuple(float(v) for v in c_site),
         radiance_file=f"truth/frames/{pid}_radiance.npy", srgb_file=f"truth/frames/{pid}_srgb.png",
+        xyz_file=xyz_file,
         extra={k: v for k, v in (("altitude_m", shot.altitude_m), ("focal_mm", shot.focal_mm),
                                  ("zoom_count", shot.zoom_count),
                                  ("dark_columns", list(shot.dark_columns)),
                                  ("cfa_state", shot.cfa_state), ("jpeg_quality", shot.jpeg_quality),
-                                 *shot.extra.items()) if v is not None})
+                                 ("stereo_pair", shot.pair), *shot.extra.items()) if v is not None})
     return asdict(ft)
 
 
@@ -320,13 +363,17 @@ def _panorama(terrain: Terrain, centre_site: NDArray, step: float,
 def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, settings: Any,
                          progress: Progress | None, pointing_error_deg: float,
                          utc: Callable[[float], Any], workers: int = 2,
-                         select: Callable[[Shot], bool] | None = None) -> SolManifest:
+                         select: Callable[[Shot], bool] | None = None,
+                         xyz_truth: bool | None = None) -> SolManifest:
     """Generate a terrain profile (called by :func:`rovercam.synth.generate_sol`).
 
     ``select`` keeps only the shots it accepts (tests generate a few of each kind); every kept
-    shot is rendered exactly as in the whole profile. ``settings`` is accepted and unused:
-    camera values come from :data:`rovercam.synth.cameras.CAMERAS`, and each camera used gets
-    its table in ``calibration/cameras/`` (:mod:`rovercam.synth.calibration`).
+    shot is rendered exactly as in the whole profile (a stereo pair is listed in the manifest
+    only when both eyes are kept). ``xyz_truth`` writes each frame's per-pixel hit points
+    (``truth/frames/<id>_xyz.npy``, see the module docstring); default: for the ``stereo``
+    profiles only, so the other profiles' output stays as it was. ``settings`` is accepted
+    and unused: camera values come from :data:`rovercam.synth.cameras.CAMERAS`, and each
+    camera used gets its table in ``calibration/cameras/`` (:mod:`rovercam.synth.calibration`).
 
     OpenCV is switched to one thread for the duration (and restored): worker processes are
     forked, and a forked child must not inherit OpenCV's thread pool.
@@ -336,7 +383,8 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
     try:
         return _generate(Path(out_dir), sol=sol, profile=profile, seed=seed, settings=settings,
                          progress=progress, pointing_error_deg=pointing_error_deg, utc=utc,
-                         workers=workers, select=select)
+                         workers=workers, select=select,
+                         xyz_truth=profile in STEREO_PROFILES if xyz_truth is None else xyz_truth)
     finally:
         cv2.setNumThreads(threads)
 
@@ -344,13 +392,15 @@ def generate_terrain_sol(out_dir: Path, *, sol: int, profile: str, seed: int, se
 def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
               progress: Progress | None, pointing_error_deg: float,
               utc: Callable[[float], Any], workers: int,
-              select: Callable[[Shot], bool] | None) -> SolManifest:
+              select: Callable[[Shot], bool] | None, xyz_truth: bool) -> SolManifest:
     for d in ("raw", "calibration/luts", "calibration/flats", "calibration/cameras",
               "calibration/badpixels", "truth/frames"):
         (out / d).mkdir(parents=True, exist_ok=True)
     base_rover = RoverPose()
     centre = (base_rover.position_m[0], base_rover.position_m[1])
     tparams = TerrainParams(seed=seed, centre_m=centre)
+    if profile in STEREO_PROFILES:
+        tparams = replace(tparams, rover_pad_m=_STEREO_ROVER_PAD_M)
     terrain = build_terrain(tparams)
     h0 = float(terrain.height(np.array([centre[0]]), np.array([centre[1]]))[0])
     rover = replace(base_rover, position_m=(centre[0], centre[1], -h0))
@@ -398,7 +448,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
     state = {"terrain_params": tparams, "out": out, "sensors": sensors, "seed": seed, "sol": sol,
              "rover": rover, "frames": frames_def, "r_site_rover": r_site_rover,
              "t_site_rover": t_site_rover, "luts": luts, "pointing_error_deg": pointing_error_deg,
-             "sclk0": _SCLK_SOL0 + sol * _SOL_S + lmst_s, "utc": utc}
+             "sclk0": _SCLK_SOL0 + sol * _SOL_S + lmst_s, "utc": utc, "xyz_truth": xyz_truth}
     pair = navcam_pair(0.25, 1280, 960)
     mast_site = r_site_rover @ pair.bar_centre + t_site_rover
     results: list[dict[str, Any]] = []
@@ -460,7 +510,7 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
                   "units": "W m^-2 sr^-1 nm^-1", "bands": "world RGB = linear sRGB primaries",
                   "sampling": "bilinear, wrap in azimuth; column j = azimuth j*step, "
                               "row i = elevation elevation_max - i*step"},
-        supersampling=((0.0, 0.0),),
+        supersampling=((0.0, 0.0),), stereo_pairs=_stereo_pairs(shots, frame_truths),
         extra={"world": "terrain", "terrain": _jsonable_params(tparams), "dem": dem,
                "landmarks": [asdict(lm) for lm in terrain.landmarks],
                "optics_blur_sigma_px": 0.5, "rays_per_pixel": 1},
@@ -468,6 +518,24 @@ def _generate(out: Path, *, sol: int, profile: str, seed: int, settings: Any,
     (out / "truth" / "manifest.json").write_text(manifest.to_json())
     step("truth manifest")
     return manifest
+
+
+def _stereo_pairs(shots: list[Shot], frames: list[FrameTruth]) -> tuple[StereoPairTruth, ...]:
+    """The complete stereo pairs among the rendered shots (``frames[i]`` is ``shots[i]``)."""
+    eyes: dict[tuple[str, str, float], dict[str, FrameTruth]] = {}
+    for shot, f in zip(shots, frames):
+        if shot.pair is not None:
+            eyes.setdefault((shot.pair, shot.sequence, shot.seconds), {})[f.eye] = f
+    pairs = []
+    for (name, sequence, _), both in eyes.items():
+        if set(both) == {"left", "right"}:
+            left, right = both["left"], both["right"]
+            baseline = np.linalg.norm(np.subtract(right.camera_centre_site,
+                                                  left.camera_centre_site))
+            pairs.append(StereoPairTruth(name=name, left_id=left.product_id,
+                                         right_id=right.product_id, sequence=sequence,
+                                         sclk=left.sclk, baseline_m=float(baseline)))
+    return tuple(pairs)
 
 
 def _jsonable_params(params: TerrainParams) -> dict[str, Any]:

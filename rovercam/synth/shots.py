@@ -17,6 +17,16 @@ Profiles (counts without the one truncated product):
   the descent stage: 108 products.
 - ``full``: an 8-frame Navcam pan per eye, the tiles and subframes, Front/Rear Hazcam L/R,
   Mastcam-Z L0-L6 and R0-R6 at 34 mm, and the ``edl`` descent: 152 products.
+- ``stereo``: four stereo pairs over the near field, each taken at one time (both eyes share
+  the sequence id and the SCLK): Navcam L/R on the 1/4 demo detector (1280x960 Bayer raw,
+  42.4 cm baseline) looking down ahead of the rover, Front Hazcam L/R and Rear Hazcam L/R at
+  1/4 scale (1280x960 Bayer raw; 24.8 cm and 93.4 cm baselines), Mastcam-Z L0/R0 at 34 mm on
+  both eyes (1648x1200 Bayer raw, 24.4 cm baseline): 8 products.
+- ``stereo-full``: the ``stereo`` Navcam pair on the full 5120x3840 ECAM detector (Bayer raw,
+  the real full frame), for throughput benchmarks: 2 products.
+
+Shots of a stereo pair carry ``pair`` (the camera pair's name, :data:`STEREO_PAIR_NAMES`);
+the two eyes of one pair share ``pair``, ``sequence`` and ``seconds``.
 """
 from __future__ import annotations
 
@@ -37,10 +47,22 @@ from rovercam.synth.cameras import (
 from rovercam.synth.pointing import NavcamPair, Pointing, mast_rotation, navcam_pair, rotation_about
 from rovercam.synth.terrain import Solid
 
-__all__ = ["Shot", "TERRAIN_PROFILES", "shot_list"]
+__all__ = ["Shot", "TERRAIN_PROFILES", "STEREO_PROFILES", "STEREO_PAIR_NAMES", "shot_list"]
 
 LabelFormat = Literal["pds3", "pds3-detached", "pds4"]
-TERRAIN_PROFILES = ("navcam-pan", "mastcamz-pan", "edl", "full")
+TERRAIN_PROFILES = ("navcam-pan", "mastcamz-pan", "edl", "full", "stereo", "stereo-full")
+#: Terrain profiles made of stereo pairs (near-field terrain, per-pixel XYZ truth by default).
+STEREO_PROFILES = ("stereo", "stereo-full")
+#: Camera pair names of the stereo shots (``Shot.pair``, the manifest's ``stereo_pairs``).
+STEREO_PAIR_NAMES = ("navcam", "front_hazcam", "rear_hazcam", "mastcamz")
+#: Mastcam-Z stereo baseline of the ``stereo`` profiles, metres: 24.4 cm (Bell et al. 2021,
+#: Space Sci. Rev. 217:24). The older profiles keep the generator's 24.3 cm so that their
+#: frames do not change.
+_MCZ_STEREO_BASELINE_M = 0.244
+#: Mast pointing (rover frame, left eye's detector centre) of the stereo Navcam and Mastcam-Z
+#: pairs: ahead of the rover, down at the near field.
+_NAVCAM_STEREO_POINTING = Pointing(0.0, -38.0)
+_MCZ_STEREO_POINTING = Pointing(12.0, -30.0)
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
 
@@ -50,7 +72,8 @@ class Shot:
 
     ``frame`` is the model's frame: ``ROVER_NAV_FRAME`` (rover and mast cameras) or
     ``SITE_FRAME`` (EDL cameras, whose pose is baked into the model). ``template_key`` names the
-    template so that its pixel rays are computed once per worker.
+    template so that its pixel rays are computed once per worker. ``pair`` names the stereo
+    pair the shot is an eye of (:data:`STEREO_PAIR_NAMES`), None outside a pair.
     """
 
     index: int
@@ -82,6 +105,7 @@ class Shot:
     altitude_m: float | None = None
     defects_grid: tuple[int, int] | None = None  # detector grid the bad pixels live on
     extra: dict[str, Any] = field(default_factory=dict)
+    pair: str | None = None  # stereo pair name (STEREO_PAIR_NAMES); None outside a pair
 
     @property
     def true_model(self) -> Any:
@@ -158,42 +182,75 @@ def _subframes(full: NavcamPair, target: Pointing, *, start: int, seconds: float
     return shots
 
 
-def _hazcams(*, start: int, seconds: float, scale: float) -> list[Shot]:
+def _hazcams(*, start: int, seconds: float, scale: float, stereo: bool = False) -> list[Shot]:
+    """Front and Rear Hazcam L/R at ``scale``; ``stereo``: as pairs (one time per pair)."""
     models = hazcam_models()
     shots = []
     for iid, model in models.items():
         template = model.scaled(scale, scale)
+        front = iid.startswith("FRONT")
+        number = "00540" if stereo else "00100"
         shots.append(Shot(
-            index=start + len(shots), instrument_id=iid, template_key=f"haz:{iid}",
+            index=start + len(shots), instrument_id=iid,
+            template_key=f"haz{scale}:{iid}" if stereo else f"haz:{iid}",
             template=template, r=_IDENTITY, t=(0.0, 0.0, 0.0), frame="ROVER_NAV_FRAME",
             samples=int(5120 * scale), lines=int(3840 * scale),
-            sequence="FHAZ00100" if iid.startswith("FRONT") else "RHAZ00100",
-            camera_specific="01_2", label_format="pds3-detached", seconds=seconds,
-            group="hazcam", defects_grid=(int(5120 * scale), int(3840 * scale))))
+            sequence=("FHAZ" if front else "RHAZ") + number,
+            camera_specific="01_2", label_format="pds3" if stereo else "pds3-detached",
+            seconds=seconds + (0.0 if front or not stereo else 15.0),
+            group="hazcam-stereo" if stereo else "hazcam",
+            defects_grid=(int(5120 * scale), int(3840 * scale)),
+            pair=("front_hazcam" if front else "rear_hazcam") if stereo else None))
+    return shots
+
+
+def _navcam_stereo(pair: NavcamPair, target: Pointing, *, start: int, seconds: float,
+                   key: str, camera_specific: str) -> list[Shot]:
+    """One Navcam stereo pair (Bayer raw on the pair's detector), both eyes at one time."""
+    r_head, t_head = mast_rotation(pair.pointing, target, bar_centre=pair.bar_centre)
+    shots = []
+    for eye in ("NAVCAM_LEFT", "NAVCAM_RIGHT"):
+        shots.append(Shot(
+            index=start + len(shots), instrument_id=eye, template_key=f"{key}:{eye}",
+            template=pair.left if eye == "NAVCAM_LEFT" else pair.right, r=_tup(r_head),
+            t=_vec(t_head), frame="ROVER_NAV_FRAME", samples=pair.samples, lines=pair.lines,
+            sequence="NCAM00540", camera_specific=camera_specific, seconds=seconds,
+            group="navcam-stereo", defects_grid=(pair.samples, pair.lines), pair="navcam"))
     return shots
 
 
 def _mastcamz(pair: NavcamPair, pointings: list[Pointing], *, focal_mm: float,
               filters: tuple[str, ...], start: int, seconds0: float, sequence: str,
-              group: str) -> list[Shot]:
-    models = mastcamz_models(pair, focal_mm)
+              group: str, stereo_baseline_m: float | None = None) -> list[Shot]:
+    """Mastcam-Z frames, ``filters`` per pointing, 9 s apart.
+
+    ``stereo_baseline_m``: the frames of one pointing form a stereo pair at that baseline,
+    taken at one time (``filters`` then one left and one right, e.g. ``("L0", "R0")``).
+    """
+    stereo = stereo_baseline_m is not None
+    if stereo:
+        models = mastcamz_models(pair, focal_mm, baseline_m=stereo_baseline_m)
+    else:
+        models = mastcamz_models(pair, focal_mm)
     count = zoom_motor_count(focal_mm)
     shots = []
     for k, target in enumerate(pointings):
         r_head, t_head = mast_rotation(pair.pointing, target, bar_centre=pair.bar_centre)
         for filt in filters:
             iid = "MCZ_LEFT" if filt.startswith("L") else "MCZ_RIGHT"
+            seconds = seconds0 + 9.0 * (k if stereo else len(shots))
+            key = f"mcz{focal_mm}:{stereo_baseline_m}:{iid}" if stereo else f"mcz{focal_mm}:{iid}"
             shots.append(Shot(
-                index=start + len(shots), instrument_id=iid, template_key=f"mcz{focal_mm}:{iid}",
+                index=start + len(shots), instrument_id=iid, template_key=key,
                 template=models[iid], r=_tup(r_head), t=_vec(t_head), frame="ROVER_NAV_FRAME",
                 samples=1648 - sum(MCZ_DARK_COLUMNS), lines=1200, filter_code=filt[1],
                 filter_name=filt, focal_mm=focal_mm, zoom_count=count, sequence=sequence,
                 camera_specific=f"{int(round(focal_mm * 10)):04d}",
                 label_format="pds4" if group == "mcz-multispectral" else "pds3",
-                seconds=seconds0 + 9.0 * len(shots), group=group,
+                seconds=seconds, group=group,
                 dark_columns=MCZ_DARK_COLUMNS, wavelength_nm=MCZ_FILTERS[filt][0]
                 if filt[1] != "0" else None, defects_grid=(1648, 1200),
-                extra={"pan_index": k}))
+                extra={"pan_index": k}, pair="mastcamz" if stereo else None))
     return shots
 
 
@@ -311,4 +368,14 @@ def shot_list(profile: str, *, seed: int, ground_site: tuple[float, float, float
     if profile in ("edl", "full"):
         edl = _edl(ground_site, start=len(shots), rng=rng)
         shots += [replace(s, index=len(shots) + i) for i, s in enumerate(edl)]
+    if profile == "stereo":
+        shots += _navcam_stereo(demo, _NAVCAM_STEREO_POINTING, start=0, seconds=0.0,
+                                key="stereo-demo", camera_specific="01_2")
+        shots += _hazcams(start=len(shots), seconds=30.0, scale=0.25, stereo=True)
+        shots += _mastcamz(demo, [_MCZ_STEREO_POINTING], focal_mm=34.0, filters=("L0", "R0"),
+                           start=len(shots), seconds0=60.0, sequence="ZCAM08540",
+                           group="mcz-stereo", stereo_baseline_m=_MCZ_STEREO_BASELINE_M)
+    if profile == "stereo-full":
+        shots += _navcam_stereo(full, _NAVCAM_STEREO_POINTING, start=0, seconds=0.0,
+                                key="stereo-full", camera_specific="01_0")
     return [replace(s, index=i) for i, s in enumerate(shots)]

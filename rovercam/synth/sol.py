@@ -83,7 +83,7 @@ MAX_GENERATED_SOL = 9999
 log = logging.getLogger(__name__)
 
 ProfileName = Literal["demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl",
-                      "full"]
+                      "full", "stereo", "stereo-full"]
 Progress = Callable[[int, int, str], None]
 
 #: Sub-pixel offsets (x, y) averaged per frame pixel (2x2 supersampling).
@@ -215,7 +215,7 @@ def _render(panorama: Panorama, dirs_template: NDArray[np.float32],
 
 def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo", seed: int = 0,
                  settings: Any = None, progress: Progress | None = None,
-                 pointing_error_deg: float = 0.0) -> SolManifest:
+                 pointing_error_deg: float = 0.0, xyz_truth: bool | None = None) -> SolManifest:
     """Generate a synthetic sol with its ground truth.
 
     Parameters
@@ -227,11 +227,13 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
         Nothing is written outside it.
     sol : int, keyword-only
         Sol number (0-9999).
-    profile : {"demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl", "full"}
+    profile : {"demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl", "full", \
+"stereo", "stereo-full"}
         Keyword-only. ``demo``/``tiny``/``heritage-navcam``: see the module docstring (world at
         infinity). The others render the
         terrain world with every camera (:mod:`rovercam.synth.shots`,
-        :mod:`rovercam.synth.mission`).
+        :mod:`rovercam.synth.mission`); ``stereo`` is Navcam, Front/Rear Hazcam and Mastcam-Z
+        stereo pairs over the near field, ``stereo-full`` one full-size (5120x3840) Navcam pair.
     seed : int, keyword-only
         Everything is deterministic per seed.
     settings : rovercam.config.Settings, optional
@@ -243,6 +245,10 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
     pointing_error_deg : float, keyword-only
         Sigma (deg, per axis) of the pointing-knowledge error applied to the label models; 0
         writes the true models.
+    xyz_truth : bool, optional, keyword-only
+        Terrain profiles: write each frame's per-pixel 3-D truth (``truth/frames/<id>_xyz.npy``,
+        :meth:`rovercam.synth.Truth.frame_xyz`). Default: only for ``stereo`` and
+        ``stereo-full``. Ignored by the profiles whose world is at infinity.
 
     Returns
     -------
@@ -262,7 +268,8 @@ def generate_sol(out_dir: Path, *, sol: int = 100, profile: ProfileName = "demo"
 
         return generate_terrain_sol(out_dir, sol=sol, profile=profile, seed=seed,
                                     settings=settings, progress=progress,
-                                    pointing_error_deg=pointing_error_deg, utc=sclk_to_utc)
+                                    pointing_error_deg=pointing_error_deg, utc=sclk_to_utc,
+                                    xyz_truth=xyz_truth)
     prof = PROFILES[profile]
     rig = RIGS[prof.rig]
     sensors = default_sensors(prof.rig)
