@@ -133,6 +133,9 @@ class MosaicSettings(_Section):
     # calibrated; reference frames by product id (one per mosaic that uses them).
     gain_scale: Literal["mean", "reference", "calibrated"] = "mean"
     gain_reference: list[str] = Field(default_factory=list)
+    # Frame values (calibrated units, before gain correction) at or above which a pixel counts as
+    # clipped: the resampling kernel does not read it (docs/mosaics.md#resampling); 0 = none.
+    saturation: float = Field(0.0, ge=0, allow_inf_nan=False)
     blend: Literal["multiband", "feather"] = "multiband"
     levels: int = Field(0, ge=0, le=8)
     feather: float = Field(0.5, ge=0, le=1)

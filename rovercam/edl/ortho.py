@@ -39,7 +39,8 @@ from numpy.typing import NDArray
 from rovercam.edl.ground import Surface, intersect
 from rovercam.edl.pose import altitude_above
 from rovercam.errors import MosaicError
-from rovercam.mosaic.resample import Level, level_coordinates, level_for_scale, make_level, map_scale, reduce_level, resample
+from rovercam.mosaic.resample import (Level, blur_level, footprint_filter, footprint_level, level_coordinates, make_level,
+                                      map_scale, reduce_level, resample)
 
 __all__ = ["OrthoGrid", "OrthoLevel", "local_crs", "MARS2000_GEOGRAPHIC", "JEZERO_LAT_LON",
            "ground_sample_m", "footprint", "plan_levels", "orthorectify", "mosaic_level",
@@ -234,13 +235,14 @@ def orthorectify(image: NDArray[np.float32], model, grid: OrthoGrid, surface: Su
     my = np.where(inside, my, np.float32(-1e5))
     finite = np.isfinite(img).all(axis=2)
     valid = None if finite.all() else finite.astype(np.float32)
-    levels = [make_level(np.where(finite[..., None], img, np.float32(0.0)), valid)]
+    plain = [make_level(np.where(finite[..., None], img, np.float32(0.0)), valid)]
+    smoothed: dict[tuple[int, float], Level] = {}
     out = np.full((hh, ww, img.shape[2]), np.nan, np.float32)
     for y0 in range(0, hh, _BLOCK):
         for x0 in range(0, ww, _BLOCK):
             blk = (slice(y0, y0 + _BLOCK), slice(x0, x0 + _BLOCK))
             bx, by = mx[blk], my[blk]
-            lvl = _level(levels, level_for_scale(map_scale(bx, by, w_img, h_img)))
+            lvl = _level(plain, smoothed, *footprint_filter(map_scale(bx, by, w_img, h_img)))
             lx, ly = level_coordinates(bx, by, lvl.level)
             res, v = resample(lvl, lx, ly)
             if v is not None:  # bilinear fallback pixels: the mean of their valid taps
@@ -250,11 +252,20 @@ def orthorectify(image: NDArray[np.float32], model, grid: OrthoGrid, surface: Su
     return out, window
 
 
-def _level(levels: list[Level], level: int) -> Level:
-    """Pyramid level ``level`` of a frame, built from (and appended to) ``levels``."""
-    while len(levels) <= level:
-        levels.append(reduce_level(levels[-1]))
-    return levels[level]
+def _level(plain: list[Level], smoothed: dict[tuple[int, float], Level], level: int, sigma: float) -> Level:
+    """Pyramid level ``level`` of a frame with the footprint Gaussian ``sigma``
+    (:func:`rovercam.mosaic.resample.footprint_filter`), as the mosaic render builds it: plain
+    box levels are appended to ``plain``, smoothed ones kept in ``smoothed``."""
+    base = level - 1 if sigma > 0 and level > 0 else level
+    while len(plain) <= base:
+        plain.append(reduce_level(plain[-1]))
+    if sigma <= 0:
+        return plain[level]
+    lvl = smoothed.get((level, sigma))
+    if lvl is None:
+        lvl = footprint_level(plain[base], sigma) if level > 0 else blur_level(plain[0], sigma)
+        smoothed[(level, sigma)] = lvl
+    return lvl
 
 
 def mosaic_level(level: int, grid: OrthoGrid, frames: Sequence[tuple[str, NDArray[np.float32], Any]],

@@ -4,23 +4,36 @@ The truth (the generator's ``truth/dem/<level>_ortho.png``: sRGB of the albedo /
 north-up grid) is resampled onto the level's grid. Geometry is measured tile by tile
 (``tile`` x ``tile`` output pixels): phase correlation (Hann window) of the high-passed
 luminance of mosaic and truth gives the local shift in output pixels; a tile counts as
-*measured* when it is fully covered and its correlation peak is above ``min_response``.
+*measured* when it is fully covered, its correlation peak is above ``min_response`` and the
+shift is *confirmed*: correlating the tile again with the truth window moved by the (rounded)
+shift must leave at most ``confirm_px`` of residual shift with a peak above ``min_response``. A
+real displacement re-measures to about zero; a false peak (shading that the albedo truth does
+not have, shadows and dune ripples) does not, and such a tile counts as covered but not measured.
 Albedo and shaded radiance differ in brightness, not in where things are, so the shift is the
 geometric error. PSNR compares the mosaic's display luminance, after the least-squares gain
 that best matches the truth (radiance is not albedo), with the truth's on covered cells.
+
+:func:`model_shifts` measures the same tile shifts without looking at pixels: from the camera
+models the level was drawn with and the true ones (a generator's), it finds where each cell's
+frame pixel truly lies on the ground. It is exact where the surface is, and it is what the image
+measure estimates.
 """
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from rovercam.edl.ground import Surface, intersect
 from rovercam.edl.ortho import OrthoGrid
 from rovercam.edl.sequence import luminance
 
-__all__ = ["GeometricScore", "resample_truth", "geometric_score", "area_within_rms"]
+__all__ = ["GeometricScore", "resample_truth", "geometric_score", "area_within_rms", "model_shifts"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +116,24 @@ def _highpass(y: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
     return (y - cv2.GaussianBlur(y, (0, 0), sigma)).astype(np.float32)
 
 
+def _confirmed(a: NDArray[np.float32], tb: NDArray[np.float32], r: int, c: int, dx: float, dy: float,
+               win: NDArray[np.float32], min_response: float, confirm_px: float) -> bool:
+    """Whether the shift (dx, dy) of tile ``a`` (at row ``r``, column ``c``) re-measures to at most
+    ``confirm_px`` against the truth window moved by it (rounded); shifts under half a pixel are
+    their own confirmation. False when the moved window leaves the image."""
+    ix, iy = int(round(dx)), int(round(dy))
+    if (ix == 0 and iy == 0) or not math.isfinite(confirm_px):
+        return True
+    tile = a.shape[0]
+    r2, c2 = r - iy, c - ix
+    if r2 < 0 or c2 < 0 or r2 + tile > tb.shape[0] or c2 + tile > tb.shape[1]:
+        return False
+    (ex, ey), resp = cv2.phaseCorrelate(np.ascontiguousarray(tb[r2:r2 + tile, c2:c2 + tile]), a, win)
+    return resp >= min_response and abs(ex) <= confirm_px and abs(ey) <= confirm_px
+
+
 def geometric_score(mosaic: NDArray[np.float32], truth: NDArray[np.float32], *, tile: int = 64,
-                    min_response: float = 0.15) -> GeometricScore:
+                    min_response: float = 0.15, confirm_px: float = 1.0) -> GeometricScore:
     """Tile shifts and PSNR of a mosaic level against resampled truth (module docstring).
 
     Parameters
@@ -117,6 +146,9 @@ def geometric_score(mosaic: NDArray[np.float32], truth: NDArray[np.float32], *, 
         Tile side, output pixels.
     min_response : float
         Minimum phase-correlation peak for a tile to count as measured.
+    confirm_px : float
+        Largest residual shift (output pixels, per axis) of the confirming correlation (module
+        docstring); ``inf`` measures without confirming.
     """
     y = luminance(mosaic)
     both = np.isfinite(y) & np.isfinite(truth)
@@ -138,7 +170,7 @@ def geometric_score(mosaic: NDArray[np.float32], truth: NDArray[np.float32], *, 
             if a.std() <= 0 or b.std() <= 0:
                 continue
             (dx, dy), resp = cv2.phaseCorrelate(b, a, win)
-            if resp >= min_response:
+            if resp >= min_response and _confirmed(a, tb, r, c, dx, dy, win, min_response, confirm_px):
                 shifts.append((dx, dy))
     psnr = float("nan")
     if both.sum() > 100:
@@ -148,3 +180,60 @@ def geometric_score(mosaic: NDArray[np.float32], truth: NDArray[np.float32], *, 
         mse = float(np.mean((enc(gain * a) - enc(t)) ** 2))
         psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
     return GeometricScore(np.array(shifts, np.float64).reshape(-1, 2), covered, psnr)
+
+
+def model_shifts(grid: OrthoGrid, covered: NDArray[np.bool_], product_ids: Sequence[str],
+                 models: Mapping[str, Any], true_models: Mapping[str, Any], sizes: Mapping[str, tuple[int, int]],
+                 surface: Surface, *, tile: int = 64, step: int = 8) -> NDArray[np.float64]:
+    """Tile shifts of a level from its camera models against the true ones (module docstring).
+
+    Each cell of a ``step`` lattice goes, as :func:`rovercam.edl.ortho.orthorectify` draws it,
+    to the frame pixel ``models[pid]`` projects it to (the last frame in ``product_ids`` that sees
+    it, later frames on top); that pixel's true ground point is where ``true_models[pid]``'s ray
+    meets ``surface``. The cell's shift is its position minus that point's, output pixels
+    (x east, y south); a tile's shift is the mean of its cells'.
+
+    Parameters
+    ----------
+    grid : OrthoGrid
+    covered : (H, W) ndarray of bool
+        Cells with data; tiles not fully covered are left out.
+    product_ids : sequence of str
+        The level's frames in drawing order.
+    models, true_models : mapping of product id -> camera model (SITE_FRAME)
+        The models the level was drawn with, and the truth.
+    sizes : mapping of product id -> (W, H)
+    surface : Surface
+    tile, step : int, keyword-only
+        Tile side and lattice step, output pixels.
+
+    Returns
+    -------
+    (K, 2) ndarray of float64
+        (dx, dy) of every fully covered tile, row by row.
+    """
+    out = []
+    half = step // 2
+    for r in range(0, grid.height - tile + 1, tile):
+        for c in range(0, grid.width - tile + 1, tile):
+            if not covered[r:r + tile, c:c + tile].all():
+                continue
+            rr, cc = np.meshgrid(np.arange(r + half, r + tile, step), np.arange(c + half, c + tile, step),
+                                 indexing="ij")
+            north = grid.north_max - rr.ravel() * grid.cell_m
+            east = grid.east_min + cc.ravel() * grid.cell_m
+            ground = np.column_stack([north, east, -surface.height(north, east)])
+            shift = np.full((len(ground), 2), np.nan)
+            for pid in product_ids:
+                w, h = sizes[pid]
+                px = models[pid].project(ground)
+                seen = (px[:, 0] >= 0) & (px[:, 0] <= w - 1) & (px[:, 1] >= 0) & (px[:, 1] <= h - 1)
+                if not seen.any():
+                    continue
+                o, d = true_models[pid].unproject(px[seen])
+                truth = intersect(o, d, surface)
+                shift[seen, 0] = (ground[seen, 1] - truth[:, 1]) / grid.cell_m
+                shift[seen, 1] = (truth[:, 0] - ground[seen, 0]) / grid.cell_m
+            if np.isfinite(shift).all(axis=1).any():
+                out.append(np.nanmean(shift, axis=0))
+    return np.array(out, np.float64).reshape(-1, 2)

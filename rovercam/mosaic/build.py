@@ -9,7 +9,8 @@ Steps, each configured in ``[mosaic]`` (config/pipeline.toml):
    (docs/mosaics.md#the-global-scale);
 4. the output grid (:func:`rovercam.mosaic.plan.plan_projection`);
 5. tiled rendering with seams and multiband or feather blending
-   (:func:`rovercam.mosaic.render.render_mosaic`), with the index map.
+   (:func:`rovercam.mosaic.render.render_mosaic`), with the index map; frame values at or above
+   ``saturation`` (0: none) are clipped pixels the resampling kernel does not read.
 """
 from __future__ import annotations
 
@@ -201,7 +202,7 @@ def build_mosaic(
                            vertical_extent_m=opts.vertical_extent_m, max_pixels=opts.max_pixels,
                            dem=dem if opts.surface == "terrain" else None)
     log.info("%s: %d frames -> %dx%d %s", name, len(geoms), proj.width, proj.height, proj.kind)
-    stack = FrameStack(geoms, pixels, factors=factors, offsets=offsets)
+    stack = FrameStack(geoms, pixels, factors=factors, offsets=offsets, saturation=opts.saturation or None)
     render_opts = RenderOptions(blend=opts.blend, levels=opts.levels or None, feather=opts.feather,
                                 tile=opts.tile, workers=opts.workers)
     image, index = render_mosaic(stack, proj, options=render_opts,

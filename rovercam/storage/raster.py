@@ -4,10 +4,10 @@ Rover-frame products (panoramas in SITE_FRAME, camera-frame images) have no CRS:
 coordinate reference system describes directions seen from a rover. Cylindrical and
 equirectangular mosaics get a geotransform in degrees of azimuth and elevation without a CRS
 (``transform`` alone; docs/conventions.md#mosaic-georeferencing); other rover-frame products
-carry their projection in tags only (``PolarProjection.to_tags``), and GDAL's "not
-georeferenced" warning, expected there, is silenced inside these functions only. Tiled GeoTIFFs
-written window by window (:func:`open_tiled_geotiff`, the out-of-core mosaic render) store the
-identity transform explicitly instead, so reading them back warns neither.
+carry their projection in tags only (``PolarProjection.to_tags``) and store the identity
+transform explicitly (pixel coordinates), as do tiled GeoTIFFs written window by window
+(:func:`open_tiled_geotiff`, the out-of-core mosaic render): rasterio then warns
+(``NotGeoreferencedWarning``) neither when they are written nor when they are read.
 
 Encoders are deterministic: the same array and tags give the same bytes, which is what makes
 content-hash idempotent publishing (:meth:`rovercam.storage.Store.publish`) work.
@@ -87,7 +87,7 @@ def write_cog(
     transform : affine.Affine, optional
         GDAL geotransform (pixel-edge column, row -> x, y). With ``crs``: map coordinates. Alone:
         the rover-frame angles of an az/el grid, degrees (``CylindricalProjection.geotransform``).
-        None: no geotransform (identity).
+        None: the identity (pixel coordinates), stored explicitly so that readers do not warn.
 
     Returns
     -------
@@ -140,8 +140,7 @@ def write_cog(
         profile["nodata"] = float("nan")
     if crs is not None:
         profile["crs"] = crs
-    if transform is not None:
-        profile["transform"] = transform
+    profile["transform"] = Affine.identity() if transform is None else transform
 
     def _fill(dst: Any) -> None:
         dst.write(bands, list(range(1, nb + 1)))
@@ -162,9 +161,12 @@ def write_cog(
             dst.update_tags(**dict(tags))
 
     with warnings.catch_warnings():
-        # Rover-frame products without an az/el grid are deliberately not georeferenced
-        # (their projection lives in tags).
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        # Rover-frame products without an az/el grid are deliberately not georeferenced (their
+        # projection lives in tags): rasterio warns that GDAL *may* drop the identity transform
+        # given for them; the GeoTIFF stores it (ModelPixelScale and ModelTiepoint), which is
+        # what keeps readers from warning
+        warnings.filterwarnings("ignore", message="The given matrix is equal to Affine.identity",
+                                category=NotGeoreferencedWarning)
         if dest is None or hasattr(dest, "write"):
             with MemoryFile() as mem:
                 with mem.open(**profile) as dst:

@@ -13,7 +13,8 @@ Data makers
     :func:`seed_products` and :func:`synthetic_product` (small products of every kind).
 Truth measures
     :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
-    :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors).
+    :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors),
+    :func:`true_models` (its true camera models).
 Robustness
     :func:`fuzz_readers` (mutated products), :func:`run_kill_trials` (SIGKILL during publish),
     :func:`tree_snapshot` and :func:`outside_writes` (what a run wrote where),
@@ -29,7 +30,7 @@ Test servers
 """
 from rovercam.testing.browser import CHROMIUM, CHROMIUM_ARGS
 from rovercam.testing.crash import KillReport, run_kill_trials
-from rovercam.testing.descent import edl_frames, make_edl_sol, score_levels
+from rovercam.testing.descent import edl_frames, make_edl_sol, score_levels, true_models
 from rovercam.testing.disk import (
     CHILD,
     DiskBudget,
@@ -80,6 +81,7 @@ __all__ = [
     "make_edl_sol",
     "edl_frames",
     "score_levels",
+    "true_models",
     "seed_products",
     "synthetic_product",
     "frame_accuracy",

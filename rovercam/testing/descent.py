@@ -6,7 +6,9 @@ in the whole profile, with exact label poses. :func:`edl_frames` reads and calib
 optionally giving the down-look labels a seeded pose knowledge error. :func:`score_levels`
 scores orthomosaic levels against the generator's truth orthoimages
 (:mod:`rovercam.edl.scoring`): RMS tile shift over every measured 64 x 64 tile of every level a
-truth orthoimage can score (truth cell <= 1.5 x the level's cell), in output pixels.
+truth orthoimage can score (truth cell <= 1.5 x the level's cell), in output pixels; given the
+models the levels were drawn with and :func:`true_models`, also the exact shifts those models
+cause (:func:`rovercam.edl.scoring.model_shifts`), which the image measure estimates.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["make_edl_sol", "edl_frames", "score_levels"]
+__all__ = ["make_edl_sol", "edl_frames", "true_models", "score_levels"]
 
 
 def make_edl_sol(out: str | Path, *, seed: int = 5, sol: int = 100, rdcam_step: int = 1,
@@ -102,8 +104,30 @@ def edl_frames(sol_dir: str | Path, *, position_error_pct: float = 0.0, pointing
     return out
 
 
-def score_levels(levels: list, sol_dir: str | Path) -> dict[str, Any]:
+def true_models(sol_dir: str | Path, instrument: str = "EDL_RDCAM") -> dict[str, tuple[Any, tuple[int, int]]]:
+    """The true camera model (SITE_FRAME, of the calibrated frame's pixels) and (W, H) of every
+    ``instrument`` frame of a generated EDL sol: its label models, which the generator writes exact."""
+    from rovercam.edl.sequence import EdlFrame
+
+    frames = edl_frames(sol_dir, instruments=(instrument,)).get(instrument, [])
+    return {f.product_id: (EdlFrame.from_chain(f).model, (f.image.shape[1], f.image.shape[0])) for f in frames}
+
+
+def score_levels(levels: list, sol_dir: str | Path, *, models: dict[str, Any] | None = None,
+                 truth_models: dict[str, tuple[Any, tuple[int, int]]] | None = None) -> dict[str, Any]:
     """Score orthomosaic levels against the truth orthoimages (see the module docstring).
+
+    Parameters
+    ----------
+    levels : list of OrthoLevel
+    sol_dir : path
+        The generated sol (its ``truth/dem``).
+    models : dict of product id -> camera model, keyword-only
+        The models the levels were drawn with (``DescentResult.models``).
+    truth_models : dict
+        :func:`true_models`. With ``models``, adds ``ortho_model_rms_px`` and
+        ``ortho_model_within_1px_pct`` (the tiles the image measure covers) and
+        ``model_rms_px`` per level.
 
     Returns
     -------
@@ -115,11 +139,14 @@ def score_levels(levels: list, sol_dir: str | Path) -> dict[str, Any]:
     """
     import cv2
 
-    from rovercam.edl.scoring import area_within_rms, geometric_score, resample_truth
+    from rovercam.edl.ground import load_dem
+    from rovercam.edl.scoring import area_within_rms, geometric_score, model_shifts, resample_truth
 
     sol_dir = Path(sol_dir)
     dem = json.loads((sol_dir / "truth" / "dem" / "dem.json").read_text())
+    surface = load_dem(sol_dir / "truth" / "dem" / "dem.json") if models is not None and truth_models is not None else None
     shifts, covered, psnrs, scored = [], 0, [], 0
+    exact = []
     per_level = []
     for lev in levels:
         best = None
@@ -131,7 +158,7 @@ def score_levels(levels: list, sol_dir: str | Path) -> dict[str, Any]:
                                    east_of_col0_m=d["east_of_col0_m"])
             s = geometric_score(lev.image, truth)
             if best is None or s.tiles_covered > best.tiles_covered:
-                best = s
+                best, seen = s, np.isfinite(truth)
         if best is None or best.tiles_covered == 0:
             continue
         scored += 1
@@ -142,9 +169,15 @@ def score_levels(levels: list, sol_dir: str | Path) -> dict[str, Any]:
                           "rms_px": round(best.rms_px, 3), "tiles": best.tiles_covered,
                           "within_1px_pct": round(100 * best.within(1.0), 1),
                           "area_rms_le_1px_pct": round(100 * best.area_within_rms(1.0), 1)})
+        if surface is not None:
+            ex = model_shifts(lev.grid, np.isfinite(lev.image).all(axis=2) & seen, lev.product_ids, models,
+                              {p: t[0] for p, t in truth_models.items()},
+                              {p: t[1] for p, t in truth_models.items()}, surface)
+            exact.append(ex)
+            per_level[-1]["model_rms_px"] = round(_rms(ex), 3)
     all_shifts = np.concatenate(shifts) if shifts else np.zeros((0, 2))
     within = float(np.sum(np.hypot(*all_shifts.T) <= 1.0)) if len(all_shifts) else 0.0
-    return {
+    out = {
         "ortho_rms_px": float(np.sqrt(np.mean(np.sum(all_shifts ** 2, axis=1)))) if len(all_shifts) else None,
         "ortho_coverage_pct": 100.0 * area_within_rms(all_shifts, covered, 1.0),
         "ortho_within_1px_pct": 100.0 * within / covered if covered else 0.0,
@@ -152,3 +185,13 @@ def score_levels(levels: list, sol_dir: str | Path) -> dict[str, Any]:
         "ortho_psnr_db": float(np.nanmean(psnrs)) if psnrs else None,
         "ortho_levels_scored": scored, "ortho_levels": len(levels), "ortho_per_level": per_level,
     }
+    if surface is not None:
+        ex = np.concatenate(exact) if exact else np.zeros((0, 2))
+        out["ortho_model_rms_px"] = _rms(ex) if len(ex) else None
+        out["ortho_model_within_1px_pct"] = 100.0 * float(np.mean(np.hypot(*ex.T) <= 1.0)) if len(ex) else 0.0
+    return out
+
+
+def _rms(shifts: np.ndarray) -> float:
+    """RMS length of (K, 2) shifts (NaN when none)."""
+    return float(np.sqrt(np.mean(np.sum(shifts ** 2, axis=1)))) if len(shifts) else float("nan")

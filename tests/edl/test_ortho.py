@@ -16,7 +16,7 @@ from rovercam.edl.descent import solve_descent
 from rovercam.edl.ground import Plane, intersect, load_dem
 from rovercam.edl.ortho import JEZERO_LAT_LON, OrthoGrid, local_crs, track_geojson
 from rovercam.edl.sequence import EdlFrame
-from rovercam.testing import score_levels
+from rovercam.testing import score_levels, true_models
 
 
 @pytest.fixture(scope="module")
@@ -43,12 +43,17 @@ def test_bad_frames_are_flagged_and_skipped(descent):
 
 def test_orthomosaic_geometry_matches_the_truth_orthoimage(descent, edl_sol):
     result, _ = descent
-    s = score_levels(result.levels, edl_sol)
+    s = score_levels(result.levels, edl_sol, models=result.models, truth_models=true_models(edl_sol))
     assert s["ortho_levels_scored"] >= 2
     # the bar: <= 1 output px RMS over >= 90 % of the covered area
     assert s["ortho_rms_px"] <= 1.0, s
     assert s["ortho_coverage_pct"] >= 90.0, s
     assert s["ortho_psnr_db"] > 18.0, s  # display luminance vs albedo after one gain (shading differs)
+    # the exact shifts from the refined against the true camera models, over the same tiles: the
+    # same RMS bar, and the image measure estimates them to within half an output pixel RMS
+    assert s["ortho_model_rms_px"] <= 1.0, s
+    assert abs(s["ortho_rms_px"] - s["ortho_model_rms_px"]) <= 0.5, s
+    assert all("model_rms_px" in lev for lev in s["ortho_per_level"])
 
 
 def test_levels_get_finer_towards_touchdown(descent):

@@ -53,10 +53,11 @@ def test_transform_changes_the_bytes_deterministically() -> None:
     assert write_cog(None, _image()) != a
 
 
+@pytest.mark.filterwarnings("error")  # the identity is stored: no NotGeoreferencedWarning on write or read
 def test_no_transform_stays_pixel_coordinates() -> None:
     data = write_cog(None, _image())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # expected: not georeferenced
+        warnings.simplefilter("error", NotGeoreferencedWarning)
         with MemoryFile(data) as mem, mem.open() as src:
             assert src.crs is None and src.transform.is_identity
 
