@@ -186,8 +186,10 @@ def blur_level(lvl: Level, sigma: float) -> Level:
     so it cannot ring at clipped pixels or pull no-data in."""
     if sigma <= 0:
         return lvl
+    size = 2 * math.ceil(3.0 * sigma) + 1  # +-3 sigma (OpenCV's float default, +-4, costs 40 % more)
+
     def blur(a: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(a, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+        return cv2.GaussianBlur(a, (size, size), sigma, borderType=cv2.BORDER_REPLICATE)
 
     if lvl.valid is None:
         out = as_bands(blur(lvl.image))
