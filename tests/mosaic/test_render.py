@@ -127,3 +127,25 @@ def test_polar_mosaic_of_a_downward_look(scene_factory):
     covered = idx >= 0
     assert covered.mean() > 0.03
     assert psnr(img, truth, data_range=0.06, mask=covered) > 40.0
+
+
+@pytest.mark.parametrize(("level", "sigma"), [(1, 0.6), (2, 0.0), (0, 0.8)])
+def test_levels_filtered_as_loaded_equal_levels_of_the_corrected_frame(level, sigma):
+    # a frame without no-data is filtered as loaded and corrected at its level; the same level
+    # made from the corrected frame (a cached level 0) must agree, and a frame with no-data must
+    # still get its mask
+    from rovercam.mosaic.cylindrical import FrameGeometry
+
+    rng = np.random.default_rng(3)
+    img = rng.random((64, 96, 3)).astype(np.float32)
+    holed = img.copy()
+    holed[10:14, 20:30] = np.nan
+    frames = [img, holed]
+    geoms = [FrameGeometry(f"F{i}", None, 96, 64) for i in range(2)]
+    stack = FrameStack(geoms, lambda i: frames[i], factors=[1.2, 0.9], offsets=[0.01, 0.0])
+    direct = stack.level(0, level, sigma)
+    ref = FrameStack(geoms, lambda i: frames[i], factors=[1.2, 0.9], offsets=[0.01, 0.0])
+    ref.level(0, 0)  # cached corrected level 0: the level is made from it
+    np.testing.assert_allclose(direct.image, ref.level(0, level, sigma).image, rtol=1e-5, atol=1e-6)
+    assert direct.valid is None
+    assert stack.level(1, level, sigma).valid is not None

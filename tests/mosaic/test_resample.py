@@ -226,3 +226,18 @@ def test_the_footprint_prefilter_averages_out_detail_finer_than_the_grid():
         out, _ = resample(lvl, *level_coordinates(mx, my, level), kernel="lanczos")
         residual[name] = float(np.sqrt(np.mean((out - 0.05) ** 2)))
     assert residual["footprint"] < 0.5 * residual["pyramid"]
+
+
+def test_where_takes_the_kernel_only_at_the_chosen_samples():
+    rng = np.random.default_rng(5)
+    lvl = make_level(rng.random((60, 80, 3), dtype=np.float32), None)
+    mx, my = _maps(40, 50, 1.3, x0=3.2, y0=2.7)
+    full, _ = resample(lvl, mx, my, kernel="lanczos")
+    lin, _ = resample(lvl, mx, my, kernel="linear")
+    where = np.zeros(mx.shape, bool)
+    where[10:30, 5:25] = True
+    part, _ = resample(lvl, mx, my, kernel="lanczos", where=where)
+    np.testing.assert_allclose(part[where], full[where], atol=1e-6)
+    np.testing.assert_array_equal(part[~where], lin[~where])
+    everywhere, _ = resample(lvl, mx, my, kernel="lanczos", where=np.ones(mx.shape, bool))
+    np.testing.assert_allclose(everywhere, full, atol=1e-6)
