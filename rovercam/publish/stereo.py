@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from rovercam.terrain.dem import DEM
     from rovercam.terrain.mesh import Mesh
 
-__all__ = ["publish_stereo", "publish_terrain", "float_cog", "GLTF_MEDIA_TYPE", "PLY_MEDIA_TYPE", "MIPL_PRODUCTS",
+__all__ = ["publish_stereo", "publish_terrain", "write_stereo_files", "float_cog", "GLTF_MEDIA_TYPE", "PLY_MEDIA_TYPE", "MIPL_PRODUCTS",
            "STEREO_FILES", "TERRAIN_FILES"]
 
 #: Media type of binary glTF (IANA ``model/gltf-binary``).
@@ -149,6 +149,40 @@ def _mesh_files(mesh: "Mesh", folder: Path) -> dict[str, tuple[Any, ...]]:
             "mesh_ply": (ply.name, ply, ["data"], PLY_MEDIA_TYPE, "Mesh (PLY)", fields)}
 
 
+def _cogs(products: "StereoProducts") -> dict[str, tuple[np.ndarray, bytes]]:
+    """Asset key -> (image, COG bytes) of the four product images."""
+    out = {}
+    for key, (names, units) in _BANDS.items():
+        image = np.asarray(getattr(products, key), np.float32)
+        tags = {"frame": products.frame, "mipl_product": MIPL_PRODUCTS[key]}
+        out[key] = image, float_cog(image, names=names, units=units, tags=tags)
+    return out
+
+
+def write_stereo_files(products: "StereoProducts", folder: str | Path, *, mesh: "Mesh | None" = None
+                       ) -> dict[str, Path]:
+    """Write a pair's files to a local folder, as a published ``"stereo"`` output holds them
+    (module docstring; no thumbnail, no STAC item): ``rovercam stereo``.
+
+    Returns
+    -------
+    dict of str -> Path
+        Asset key -> file written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    _check_products(products)
+    out = {}
+    for key, (_, blob) in _cogs(products).items():
+        out[key] = folder / STEREO_FILES[key]
+        out[key].write_bytes(blob)
+    out["overview"] = folder / STEREO_FILES["overview"]
+    out["overview"].write_bytes(write_png(_colorized(np.asarray(products.range, np.float32))))
+    if mesh is not None:
+        out.update({k: v[1] for k, v in _mesh_files(mesh, folder).items()})
+    return out
+
+
 def _check_products(products: "StereoProducts") -> tuple[int, int]:
     h, w = products.range.shape
     for key, bands in (("xyz", 3), ("normals", 3)):
@@ -224,13 +258,10 @@ def publish_stereo(
     check_name(name)
     _check_products(products)
     files: dict[str, tuple[Any, ...]] = {}
-    for key, (names, units) in _BANDS.items():
-        image = np.asarray(getattr(products, key), np.float32)
-        tags = {"frame": products.frame, "mipl_product": MIPL_PRODUCTS[key]}
-        fields = {"raster:bands": raster_bands(image, unit=units), "proj:code": None,
+    for key, (image, blob) in _cogs(products).items():
+        fields = {"raster:bands": raster_bands(image, unit=_BANDS[key][1]), "proj:code": None,
                   "proj:shape": [int(image.shape[0]), int(image.shape[1])]}
-        files[key] = (STEREO_FILES[key], float_cog(image, names=names, units=units, tags=tags), ["data"],
-                      COG_MEDIA_TYPE, _TITLES[key], fields)
+        files[key] = (STEREO_FILES[key], blob, ["data"], COG_MEDIA_TYPE, _TITLES[key], fields)
     preview = _colorized(np.asarray(products.range, np.float32))
     files["overview"] = (STEREO_FILES["overview"], write_png(preview), ["overview"], pystac.MediaType.PNG,
                          "Range, colourized (near blue, far red)")
