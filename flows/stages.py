@@ -290,6 +290,20 @@ def _collect(futures: dict[Any, str], stage: str, done: dict[str, Any], failed: 
         progress.advance()
 
 
+def _intact(store: Any, recorded: dict[int, Any], plan: list[Decision]) -> dict[int, Any]:
+    """The recorded results whose published files are all still in the store; the others are
+    logged, and their tasks run again (their cached record refreshed)."""
+    out = {}
+    for i, record in recorded.items():
+        missing = [k for k in record.get("keys", {}).values() if not store.exists(k)]
+        if missing:
+            get_run_logger().warning("%s %s: published file %s is missing; publishing again", plan[i].stage,
+                                     plan[i].unit, missing[0])
+        else:
+            out[i] = record
+    return out
+
+
 @flow(name="stereo", flow_run_name="stereo-sol{sol}",
       description="Stereo pairs to XYZ, range, normals and meshes; each site and drive's terrain.")
 def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: Settings, sol: int,
@@ -310,14 +324,14 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
     planner = _planner(settings, "stereo", refresh, previous)
     plan = planner.stereo(pairing.pairs, frame_keys)
     _log_plan("stereo", plan)
-    recorded = _recorded(settings, plan)
+    recorded = _intact(store, _recorded(settings, plan), plan)
     done = {plan[i].unit: r for i, r in recorded.items()}
     refs = {r.product_id: r for r in frames}
     progress = artifacts.Progress(f"sol-{sol:05d}-stereo", f"stereo pairs of sol {sol}",
                                   total=len(plan), done=len(done))
-    task = stereo.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh,
-                               timeout_seconds=settings.prefect.publish_timeout_s)
-    pending = {task.submit(p, [refs[p.left], refs[p.right]], _unwalked(settings), sol, run_id, d.key): p.name
+    task = stereo.with_options(result_storage=result_storage_for(settings), timeout_seconds=settings.prefect.publish_timeout_s)
+    pending = {task.with_options(refresh_cache=refresh or d.reuse).submit(
+                   p, [refs[p.left], refs[p.right]], _unwalked(settings), sol, run_id, d.key): p.name
                for p, d in zip(pairing.pairs, plan) if p.name not in done}
     failed: list[Failure] = []
     _collect(pending, "stereo", done, failed, progress)
@@ -328,14 +342,15 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
     tplan = planner.terrain([p for p, _ in ok], [d for _, d in ok])
     if tplan:
         _log_plan("terrain", tplan)
-        trecorded = _recorded(settings, tplan)
+        trecorded = _intact(store, _recorded(settings, tplan), tplan)
         tdone = {tplan[i].unit: r for i, r in trecorded.items()}
         groups = terrain_groups(published)
-        ttask = terrain.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh,
+        ttask = terrain.with_options(result_storage=result_storage_for(settings),
                                      timeout_seconds=settings.prefect.publish_timeout_s)
         tprogress = artifacts.Progress(f"sol-{sol:05d}-terrain", f"terrain of sol {sol}", total=len(tplan),
                                        done=len(tdone))
-        tpending = {ttask.submit(d.unit, list(groups[d.unit]), _unwalked(settings), sol, run_id, d.key): d.unit
+        tpending = {ttask.with_options(refresh_cache=refresh or d.reuse).submit(
+                        d.unit, list(groups[d.unit]), _unwalked(settings), sol, run_id, d.key): d.unit
                     for d in tplan if d.unit not in tdone}
         _collect(tpending, "terrain", tdone, failed, tprogress)
         terrains = [tdone[d.unit] for d in tplan if d.unit in tdone]

@@ -133,3 +133,35 @@ def test_disabled_stage_does_nothing(prefect_harness, stand_ins, calibrated):
     off = settings.with_overrides({"stereo_stage": {"enabled": False}})
     out = stereo_stage(frames, keys, off, 7)
     assert out.pairs == () and out.unpaired == () and calls == []
+
+
+def test_a_sol_run_records_its_pairs_and_a_rerun_reuses_the_whole_sol(prefect_harness, stand_ins, tmp_path):
+    import os
+
+    from rovercam.config import load
+    from rovercam.synth import generate_sol
+
+    from rovercam_flows.ingest_sol import ingest_sol
+
+    _, calls = stand_ins
+    sol_dir = tmp_path / "sol"
+    generate_sol(sol_dir, sol=8, profile="tiny", seed=4, settings=load(environ={}))
+    root = tmp_path / "store"
+    overrides = {"storage": {"root": str(root)}, "calibration": {"search_path": [str(sol_dir / "calibration")]},
+                 "stereo_stage": {"enabled": True}}
+    [first] = ingest_sol(source=str(sol_dir / "raw"), sol=8, overrides=overrides)
+    assert len(first["stereo"]) == 4 and len(first["terrain"]) == 1 and first["unpaired"] == []
+    assert "stereo" in first["stage_seconds"] and first["published"]  # the mosaics are still published
+    assert not [f for f in first["failed"] if f["stage"] in ("stereo", "terrain")]
+
+    calls.clear()
+    [again] = ingest_sol(source=str(sol_dir / "raw"), sol=8, overrides=overrides)
+    assert again["reused"] == {"sol": 1} and calls == []
+    assert [p["output_id"] for p in again["stereo"]] == [p["output_id"] for p in first["stereo"]]
+
+    lost = first["stereo"][0]
+    os.remove(root / lost["keys"]["range"])  # a published file lost: the sol runs again, that pair too
+    [third] = ingest_sol(source=str(sol_dir / "raw"), sol=8, overrides=overrides)
+    assert third["reused"].get("sol") is None and third["reused"]["stereo"] == 4  # 3 pairs + the terrain
+    assert calls == [lost["left"]]  # that pair's task ran again (what the store then does with the lost file
+    # is Store.publish's business: it compares with the latest version's recorded checksums)
