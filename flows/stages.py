@@ -329,7 +329,8 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
     refs = {r.product_id: r for r in frames}
     progress = artifacts.Progress(f"sol-{sol:05d}-stereo", f"stereo pairs of sol {sol}",
                                   total=len(plan), done=len(done))
-    task = stereo.with_options(result_storage=result_storage_for(settings), timeout_seconds=settings.prefect.publish_timeout_s)
+    task = stereo.with_options(result_storage=result_storage_for(settings),
+                               timeout_seconds=settings.prefect.publish_timeout_s)
     pending = {task.with_options(refresh_cache=refresh or d.reuse).submit(
                    p, [refs[p.left], refs[p.right]], _unwalked(settings), sol, run_id, d.key): p.name
                for p, d in zip(pairing.pairs, plan) if p.name not in done}

@@ -153,7 +153,8 @@ def pair_frames(metas: Sequence[ProductMeta], partner_of: Callable[[str, str], s
                       and (r.mission, r.sol, r.site, r.drive, r.sequence_id)
                       == (left.mission, left.sol, left.site, left.drive, left.sequence_id)]
         if not candidates:
-            why[left.product_id] = f"no {want} frame of sequence {left.sequence_id} at site {left.site} drive {left.drive}"
+            why[left.product_id] = (f"no {want} frame of sequence {left.sequence_id} at site {left.site} "
+                                    f"drive {left.drive}")
             continue
         timed: list[tuple[float, ProductMeta]] = []
         for r in candidates:

@@ -93,7 +93,8 @@ def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | Non
     -------
     list of Decision
         The sol record, then every product's ingest and calibration, every stereo pair and
-        site/drive terrain (pairs found from the labels), every mosaic and every publish. Products whose label does not read have no calibrate row (ingest would
+        site/drive terrain (pairs found from the labels), every mosaic and every publish.
+        Products whose label does not read have no calibrate row (ingest would
         quarantine them).
 
     Raises

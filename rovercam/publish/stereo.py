@@ -47,8 +47,8 @@ if TYPE_CHECKING:
     from rovercam.terrain.dem import DEM
     from rovercam.terrain.mesh import Mesh
 
-__all__ = ["publish_stereo", "publish_terrain", "write_stereo_files", "float_cog", "GLTF_MEDIA_TYPE", "PLY_MEDIA_TYPE", "MIPL_PRODUCTS",
-           "STEREO_FILES", "TERRAIN_FILES"]
+__all__ = ["publish_stereo", "publish_terrain", "write_stereo_files", "float_cog", "dem_transform",
+           "GLTF_MEDIA_TYPE", "PLY_MEDIA_TYPE", "MIPL_PRODUCTS", "STEREO_FILES", "TERRAIN_FILES"]
 
 #: Media type of binary glTF (IANA ``model/gltf-binary``).
 GLTF_MEDIA_TYPE = "model/gltf-binary"

@@ -95,7 +95,8 @@ def test_a_pair_publishes_the_contract_files(where):
     assert lineage(catalog, row.output_id) == {LEFT[0]: LEFT[1], RIGHT[0]: RIGHT[1]}  # both eyes
     item = json.loads(store.read_bytes(pub.keys["item"]))
     validate_stac(item)
-    assert item["assets"]["mesh_glb"]["type"] == GLTF_MEDIA_TYPE and item["assets"]["mesh_ply"]["type"] == PLY_MEDIA_TYPE
+    assert item["assets"]["mesh_glb"]["type"] == GLTF_MEDIA_TYPE
+    assert item["assets"]["mesh_ply"]["type"] == PLY_MEDIA_TYPE
     assert item["properties"]["rovercam:kind"] == "stereo"
     assert item["properties"]["rovercam:valid_fraction"] == pytest.approx(35 / 40)
     again = _publish(store, catalog, mesh=mesh())
