@@ -80,3 +80,27 @@ def test_generated_sols_at_infinity_run_without_the_stereo_stage(tmp_path):
     assert at_infinity(sol) and not at_infinity(tmp_path / "elsewhere")
     settings, overrides = generated_sol_settings(tmp_path / "root", sol)
     assert overrides["stereo_stage"] == {"enabled": False} and not settings.stereo_stage.enabled
+
+
+def test_the_dry_run_plans_the_pairs_found_from_the_labels(tmp_path):
+    from rovercam import ingest
+    from rovercam.catalog import Catalog
+    from rovercam.pipeline import plan_reprocess
+    from rovercam.products import Limits
+    from rovercam.synth import generate_sol
+
+    sol = tmp_path / "sol"
+    generate_sol(sol, sol=6, profile="tiny", seed=5)
+    settings = load(environ={}, overrides={"storage": {"root": str(tmp_path / "store")},
+                                           "calibration": {"search_path": [str(sol / "calibration")]}})
+    catalog = Catalog(settings.catalog_url)
+    for path in ingest.discover(sol / "raw"):
+        ingest.ingest_one(path, limits=Limits(**settings.limits.model_dump()), store=Store.from_settings(settings),
+                          catalog=catalog)
+    catalog.close()
+    off = plan_reprocess(6, settings)
+    assert not [d for d in off if d.stage in ("stereo", "terrain")]  # [stereo_stage] enabled = false
+    on = plan_reprocess(6, settings.with_overrides({"stereo_stage": {"enabled": True}}))
+    stereo = [d for d in on if d.stage == "stereo"]
+    assert len(stereo) == 4 and all(d.unit.startswith("NL") and d.action == "compute" for d in stereo)
+    assert [d.unit for d in on if d.stage == "terrain"] == ["SITE00003_DRIVE01152_TERRAIN"]
