@@ -133,10 +133,6 @@ def pair_mesh(products: "StereoProducts", settings: Settings) -> "Mesh | None":
                          colors=_display(products.left_rectified))
 
 
-def _time(frame: "Frame") -> _dt.datetime | None:
-    return frame.start_time
-
-
 def stereo_pair(pair: StereoPair, load: Callable[[str], "Frame"], *, sol: int, store: Store, catalog: Any,
                 settings: Settings, run_id: str | None = None) -> dict[str, Any]:
     """Stereo products, mesh and ``"stereo"`` output of one pair.
@@ -167,7 +163,7 @@ def stereo_pair(pair: StereoPair, load: Callable[[str], "Frame"], *, sol: int, s
     left, right = load(pair.left), load(pair.right)
     products = pair_products(left, right, settings)
     mesh = pair_mesh(products, settings)
-    times = [t for t in (_time(left), _time(right)) if t is not None]
+    times = [t for t in (left.start_time, right.start_time) if t is not None]
     inputs = {f.product_id: f.provenance.inputs.get(f.product_id, "") for f in (left, right)}
     prov = left.provenance.merged(right.provenance)
     name = layout.stereo_name(pair.left)
