@@ -60,16 +60,33 @@ def mosaic_psnr(cog_path: str | Path, truth, *, white_radiance: float) -> tuple[
     return display_psnr(image, ref, white_radiance=white_radiance, mask=covered), float(covered.mean())
 
 
+def at_infinity(sol_dir: str | Path) -> bool:
+    """Whether a generated sol's world lies at infinity (the ``demo``, ``tiny`` and
+    ``heritage-navcam`` profiles: no terrain, so no parallax for stereo), from its truth manifest;
+    False when it has none."""
+    import json
+
+    from rovercam.synth import PROFILES
+
+    manifest = Path(sol_dir) / "truth" / "manifest.json"
+    if not manifest.is_file():
+        return False
+    return json.loads(manifest.read_text()).get("profile") in PROFILES
+
+
 def generated_sol_settings(root: str | Path, sol_dir: str | Path, *, config_file: str | None = None,
                            **prefect: Any) -> tuple[Settings, dict[str, Any]]:
     """Settings (and the overrides that make them) to process a generated sol into ``root``: the
     generator's own LUT and flats come first on the calibration search path; ``prefect`` keywords
-    override ``[prefect]``."""
+    override ``[prefect]``. A sol whose world is at infinity (:func:`at_infinity`) runs without
+    the stereo stage (``[stereo_stage] enabled = false``): its pairs have no parallax to measure."""
     base = load(config_file, overrides={"storage": {"root": str(root)}})
     overrides: dict[str, Any] = {
         "storage": {"root": str(root)},
         "calibration": {"search_path": [str(Path(sol_dir) / "calibration"), *base.calibration.search_path]},
     }
+    if at_infinity(sol_dir):
+        overrides["stereo_stage"] = {"enabled": False}
     if prefect:
         overrides["prefect"] = prefect
     return base.with_overrides(overrides), overrides

@@ -1,6 +1,6 @@
-"""The pipeline's stages as subflows: ``ingest`` -> ``calibrate`` -> ``mosaic`` -> ``publish``.
+"""The pipeline's stages as subflows: ``ingest`` -> ``calibrate`` -> ``stereo`` -> ``mosaic`` -> ``publish``.
 
-Every top-level flow (ingest-sol, reprocess-sol, build-mosaics) runs the same four subflows through
+Every top-level flow (ingest-sol, reprocess-sol, build-mosaics) runs the same five subflows through
 :func:`run_sol`, so each shows up in the Prefect UI as its own run with its own task runs.
 
 What to run is not decided here: each stage asks a :class:`rovercam.pipeline.Planner` (cache keys
@@ -8,8 +8,9 @@ from :mod:`rovercam.cachekey`, the store, the stages asked to be recomputed), su
 the plan says to compute, and takes the rest from the store. A task's Prefect cache key is its
 unit's key, and results are persisted under the storage root.
 
-Failure policy: a product that fails ingest is quarantined; one that fails calibration, or a
-mosaic that fails, is reported with the stage and the reason; the rest go on.
+Failure policy: a product that fails ingest is quarantined; one that fails calibration, a stereo
+pair or terrain that fails, or a mosaic that fails, is reported with the stage and the reason; the
+rest go on. Frames of stereo cameras that find no partner are listed in the report (``unpaired``).
 """
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ from rovercam.catalog import hold_sol, sol_holder
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, FrameRef, MosaicRef, MosaicResult,
-                               Planner, PreviousRun, PublishResult, SolReport, previous_run, stages_to_refresh,
-                               summarize)
+                               Planner, PreviousRun, PublishResult, SolReport, StereoResult, previous_run,
+                               stages_to_refresh, summarize)
 from rovercam.pipeline.plan import RESULTS_PREFIX
+from rovercam.pipeline.stereo import find_pairs, terrain_groups
 
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
@@ -44,10 +46,11 @@ from rovercam_tasks.flat import flat
 from rovercam_tasks.ingest import ingest_product
 from rovercam_tasks.mosaic import build_mosaic
 from rovercam_tasks.publish import publish
+from rovercam_tasks.stereo import stereo, terrain
 from rovercam_tasks.undistort import undistort
 
 __all__ = ["STAGES", "SolReport", "run_sol", "sol_lock", "stages_to_refresh", "ingest_stage", "calibrate_stage",
-           "mosaic_stage", "publish_stage", "dask_batch_size"]
+           "stereo_stage", "mosaic_stage", "publish_stage", "dask_batch_size"]
 
 
 def stage_timer(seconds: dict[str, float]) -> Callable[[str], None]:
@@ -271,6 +274,94 @@ def calibrate_stage(items: list[IngestResult], settings: Settings, sol: int, ref
     return calibrate_frames(items, settings, sol, refresh, previous)
 
 
+# --- stereo ---------------------------------------------------------------------------------------
+
+def _collect(futures: dict[Any, str], stage: str, done: dict[str, Any], failed: list[Failure],
+             progress: artifacts.Progress) -> None:
+    """Wait for ``futures`` (future -> unit name): results into ``done``, failures (with their
+    reason, logged) into ``failed``."""
+    for fut in as_completed(list(futures)):
+        result, reason = outcome(fut)
+        if reason is None:
+            done[futures[fut]] = result
+        else:
+            failed.append(Failure(futures[fut], stage, reason))
+            get_run_logger().error("%s: %s failed: %s", futures[fut], stage, reason)
+        progress.advance()
+
+
+def _intact(store: Any, recorded: dict[int, Any], plan: list[Decision]) -> dict[int, Any]:
+    """The recorded results whose published files are all still in the store; the others are
+    logged, and their tasks run again (their cached record refreshed)."""
+    out = {}
+    for i, record in recorded.items():
+        missing = [k for k in record.get("keys", {}).values() if not store.exists(k)]
+        if missing:
+            get_run_logger().warning("%s %s: published file %s is missing; publishing again", plan[i].stage,
+                                     plan[i].unit, missing[0])
+        else:
+            out[i] = record
+    return out
+
+
+@flow(name="stereo", flow_run_name="stereo-sol{sol}",
+      description="Stereo pairs to XYZ, range, normals and meshes; each site and drive's terrain.")
+def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: Settings, sol: int,
+                 run_id: str | None = None, refresh: bool = False, previous: PreviousRun | None = None
+                 ) -> StereoResult:
+    """Find the sol's stereo pairs among the calibrated ``frames`` and publish each pair's 3-D
+    products and mesh, then the merged terrain of each site and drive (cached by the frames'
+    calibrate keys, ``[stereo]``, ``[stereo_stage]`` and ``[publish]``). Nothing to do when
+    ``[stereo_stage] enabled`` is off."""
+    logger = get_run_logger()
+    if not settings.stereo_stage.enabled:
+        logger.info("stereo: [stereo_stage] enabled = false; no pairs looked for")
+        return StereoResult()
+    store = store_for(settings)
+    pairing = find_pairs(store, frames, settings)
+    for u in pairing.unpaired:
+        logger.warning("%s: no stereo pair: %s", u.product_id, u.reason)
+    planner = _planner(settings, "stereo", refresh, previous)
+    plan = planner.stereo(pairing.pairs, frame_keys)
+    _log_plan("stereo", plan)
+    recorded = _intact(store, _recorded(settings, plan), plan)
+    done = {plan[i].unit: r for i, r in recorded.items()}
+    refs = {r.product_id: r for r in frames}
+    progress = artifacts.Progress(f"sol-{sol:05d}-stereo", f"stereo pairs of sol {sol}",
+                                  total=len(plan), done=len(done))
+    task = stereo.with_options(result_storage=result_storage_for(settings),
+                               timeout_seconds=settings.prefect.publish_timeout_s)
+    pending = {task.with_options(refresh_cache=refresh or d.reuse).submit(
+                   p, [refs[p.left], refs[p.right]], _unwalked(settings), sol, run_id, d.key): p.name
+               for p, d in zip(pairing.pairs, plan) if p.name not in done}
+    failed: list[Failure] = []
+    _collect(pending, "stereo", done, failed, progress)
+    reused = len(recorded)
+    ok = [(p, d) for p, d in zip(pairing.pairs, plan) if p.name in done]
+    published = [done[p.name] for p, _ in ok]
+    terrains: list[dict[str, Any]] = []
+    tplan = planner.terrain([p for p, _ in ok], [d for _, d in ok])
+    if tplan:
+        _log_plan("terrain", tplan)
+        trecorded = _intact(store, _recorded(settings, tplan), tplan)
+        tdone = {tplan[i].unit: r for i, r in trecorded.items()}
+        groups = terrain_groups(published)
+        ttask = terrain.with_options(result_storage=result_storage_for(settings),
+                                     timeout_seconds=settings.prefect.publish_timeout_s)
+        tprogress = artifacts.Progress(f"sol-{sol:05d}-terrain", f"terrain of sol {sol}", total=len(tplan),
+                                       done=len(tdone))
+        tpending = {ttask.with_options(refresh_cache=refresh or d.reuse).submit(
+                        d.unit, list(groups[d.unit]), _unwalked(settings), sol, run_id, d.key): d.unit
+                    for d in tplan if d.unit not in tdone}
+        _collect(tpending, "terrain", tdone, failed, tprogress)
+        terrains = [tdone[d.unit] for d in tplan if d.unit in tdone]
+        reused += len(trecorded)
+    logger.info("stereo: %d pair(s) (%d reused), %d terrain(s), %d unpaired frame(s), %d failed",
+                len(published), len(recorded), len(terrains), len(pairing.unpaired), len(failed))
+    return StereoResult(tuple(published), tuple(terrains), tuple(u.to_dict() for u in pairing.unpaired),
+                        tuple(failed), reused)
+
+
 # --- mosaic and publish ---------------------------------------------------------------------------
 
 @flow(name="mosaic", flow_run_name="mosaic-sol{sol}", description="Group frames and build mosaics.")
@@ -354,7 +445,7 @@ def sol_lock(sol: int, settings: Settings, *, flow_name: str) -> Iterator[str]:
 
 def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
             refresh: set[str] | None = None, report: SolReport | None = None) -> SolReport:
-    """Ingest -> calibrate -> mosaic -> publish for ``paths``, with the run recorded in the catalog
+    """Ingest -> calibrate -> stereo -> mosaic -> publish for ``paths``, with the run recorded in the catalog
     and the UI artifacts written. Called from inside a top-level flow.
 
     A sol whose products, configuration, calibration files and code are all unchanged since a
@@ -403,6 +494,12 @@ def _run_stages(sol: int, paths: list[str], settings: Settings, refresh: set[str
                                                                previous=before)
         report.record_calibrate(cal)
         timed("calibrate")
+
+        if settings.stereo_stage.enabled:  # off: no subflow at all (the demo's world at infinity)
+            st = stereo_stage(list(cal.frames), dict(cal.keys), settings, sol, report.run_id,
+                              refresh="stereo" in refresh, previous=before)
+            report.record_stereo(st)
+            timed("stereo")
 
         mos = mosaic_stage(list(cal.frames), dict(cal.keys), ingested, settings, sol, refresh="mosaic" in refresh,
                            previous=before)

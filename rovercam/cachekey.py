@@ -16,6 +16,8 @@ stage          depends on
 =============  ==================================================================
 ingest         the product file, ``[limits]``
 calibrate      the product file, ``[chain]``, ``[limits]``, ``[cameras.*]``, calibration files
+stereo         its two frames' calibrate keys, ``[stereo]``, ``[stereo_stage]``, ``[publish]``
+               (a site and drive's terrain: its pairs' stereo keys)
 mosaic         its frames' calibrate keys, ``[mosaic]``
 publish        the mosaic key, ``[publish]``
 =============  ==================================================================
@@ -36,7 +38,8 @@ from rovercam.config import Settings
 
 __all__ = ["digest", "code_version", "STAGE_MODULES", "STAGE_SECTIONS", "module_closure", "stage_code_digest",
            "stage_code_version", "calibration_fingerprint", "fingerprint", "fingerprint_parts", "ingest_key",
-           "calibrate_key", "mosaic_key", "publish_key", "product_content_sha256", "sol_key"]
+           "calibrate_key", "stereo_key", "terrain_key", "mosaic_key", "publish_key", "product_content_sha256",
+           "sol_key"]
 
 
 def digest(*parts: object) -> str:
@@ -62,6 +65,7 @@ def code_version() -> str:
 STAGE_MODULES: dict[str, tuple[str, ...]] = {
     "ingest": ("rovercam.ingest",),
     "calibrate": ("rovercam.chain",),
+    "stereo": ("rovercam.pipeline.stereo",),
     "mosaic": ("rovercam.mosaic.build",),
     "publish": ("rovercam.publish",),
 }
@@ -255,10 +259,11 @@ def _sections(settings: Settings, *names: str) -> dict:
 STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "ingest": ("limits",),
     "calibrate": ("chain", "limits", "cameras"),
+    "stereo": ("stereo", "stereo_stage", "publish"),
     "mosaic": ("mosaic",),
     "publish": ("publish",),
 }
-_INPUT_OF = {"calibrate": None, "ingest": None, "mosaic": "calibrate", "publish": "mosaic"}
+_INPUT_OF = {"calibrate": None, "ingest": None, "stereo": "calibrate", "mosaic": "calibrate", "publish": "mosaic"}
 
 
 def fingerprint_parts(stage: str) -> tuple[str, ...]:
@@ -307,6 +312,20 @@ def calibrate_key(product_sha256: str, settings: Settings, *, calibration: str |
                   stage_code_version("calibrate"))
 
 
+def stereo_key(name: str, left_key: str, right_key: str, settings: Settings) -> str:
+    """Key of one stereo pair's products, mesh and output: its name, its left and right frames'
+    calibrate keys, ``[stereo]``, ``[stereo_stage]`` and ``[publish]``."""
+    return digest("stereo", name, left_key, right_key, _sections(settings, *STAGE_SECTIONS["stereo"]),
+                  stage_code_version("stereo"))
+
+
+def terrain_key(name: str, pair_keys: Iterable[str], settings: Settings) -> str:
+    """Key of one site and drive's merged terrain: its name, its pairs' stereo keys (any order),
+    ``[stereo_stage]`` and ``[publish]``."""
+    return digest("terrain", name, sorted(pair_keys), _sections(settings, "stereo_stage", "publish"),
+                  stage_code_version("stereo"))
+
+
 def mosaic_key(name: str, frame_keys: Iterable[str], settings: Settings) -> str:
     """Key of one mosaic: its name, its frames' calibrate keys (any order), ``[mosaic]``."""
     return digest("mosaic", name, sorted(frame_keys), _sections(settings, "mosaic"),
@@ -341,5 +360,6 @@ def sol_key(products: Iterable[tuple[str, str]], settings: Settings, *, calibrat
     """Key of a whole sol run: its products' (file name, content sha256) pairs, every section that
     changes results, the calibration files and the code. Equal keys mean nothing needs redoing."""
     cal = calibration if calibration is not None else calibration_fingerprint(settings)
-    return digest("sol", sorted(products), _sections(settings, "limits", "chain", "cameras", "mosaic", "publish"),
+    return digest("sol", sorted(products), _sections(settings, "limits", "chain", "cameras", "stereo", "stereo_stage",
+                                                     "mosaic", "publish"),
                   cal, {stage: stage_code_version(stage) for stage in STAGE_MODULES})

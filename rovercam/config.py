@@ -209,6 +209,24 @@ class PublishSettings(_Section):
     thumbnail_max_side: int = Field(512, ge=16)
 
 
+class StereoStageSettings(_Section):
+    """The pipeline's ``stereo`` stage (``[stereo_stage]``): which pairs it makes, the meshes and
+    the terrain of each site and drive (docs/stereo.md#pipeline). How a pair is matched and
+    triangulated is ``[stereo]``."""
+
+    # true: every stereo pair of a sol becomes 3-D outputs; false (default): the stage does nothing
+    # (no pairs are looked for, nothing is published; docs/stereo.md#pipeline says why).
+    enabled: bool = False
+    # A left and a right frame pair when their start times differ by at most this, seconds.
+    pair_tolerance_s: float = Field(2.0, ge=0)
+    # Largest distance of a decimated mesh from the points it was made of, metres.
+    mesh_max_error_m: float = Field(0.02, gt=0)
+    # Cell of the merged terrain of each site and drive (DEM and its mesh), metres.
+    terrain_cell_m: float = Field(0.05, gt=0)
+    # false: per-pair outputs only, no merged terrain.
+    terrain: bool = True
+
+
 class PrefectSettings(_Section):
     """Orchestration (``[prefect]``; flows/ documents each option)."""
 
@@ -237,6 +255,7 @@ class Settings(_Section):
     mosaic: MosaicSettings = MosaicSettings()
     stereo: StereoSettings = StereoSettings()
     publish: PublishSettings = PublishSettings()
+    stereo_stage: StereoStageSettings = StereoStageSettings()
     prefect: PrefectSettings = PrefectSettings()
     # mission -> INSTRUMENT_ID -> camera (the registry, then search-path tables, then user values)
     cameras: dict[str, dict[str, CameraSettings]] = Field(default_factory=dict)

@@ -6,7 +6,8 @@ root can be read in one page (docs/architecture.md draws it)::
     <root>/
       incoming/sol00100/             fetched raw products, as the source named them
       quarantine/sol00100/           rejected files, <name>-<sha12>, with their reason
-      sol00100/<kind>s/<name>/vN/    published outputs (mosaics, cubes, videos, EDL products)
+      sol00100/<kind>s/<name>/vN/    published outputs (mosaics, cubes, videos, EDL products,
+                                     stereo pairs: stereos/, terrain: terrains/)
       work/sol00100/                 the pipeline's reusable intermediate results:
         calibrated/<product>/<key16>/    one calibrated frame
         <stage>/<product>/               one frame after a chain stage (per-stage task mode)
@@ -29,6 +30,8 @@ __all__ = [
     "published_prefix",
     "mosaic_prefix",
     "output_id",
+    "stereo_name",
+    "terrain_name",
     "quarantine_prefix",
     "incoming_dir",
     "generated_sol_dir",
@@ -83,6 +86,19 @@ def output_id(prefix: str, sol: int, name: str, version: int) -> str:
     ``prefix`` is the mission id, or the output kind where no mission is known.
     """
     return f"{prefix}-{sol_part(sol)}-{name}-v{version}"
+
+
+def stereo_name(left_product_id: str) -> str:
+    """Name of a stereo pair's output (kind ``"stereo"``): ``<left product id>_STEREO``."""
+    return f"{left_product_id}_STEREO"
+
+
+def terrain_name(site: int | None, drive: int | None) -> str:
+    """Name of a site and drive's merged terrain (kind ``"terrain"``): ``SITE00003_DRIVE00042_TERRAIN``
+    (``SITEunknown`` / ``DRIVEunknown`` where the labels give none)."""
+    s = f"{site:05d}" if site is not None else "unknown"
+    d = f"{drive:05d}" if drive is not None else "unknown"
+    return f"SITE{s}_DRIVE{d}_TERRAIN"
 
 
 # --- inputs ---------------------------------------------------------------------------------------

@@ -59,6 +59,14 @@ def summary_markdown(report: Any) -> str:
         lines += [f"| {p.get('name')} | {p.get('width')}x{p.get('height')} | {100 * p.get('coverage', 0):.0f}% "
                   f"| v{p.get('version')}{' (unchanged)' if p.get('reused') else ''} | {p.get('cog_key')} |"
                   for p in report.published]
+    stereo, unpaired = getattr(report, "stereo", []), getattr(report, "unpaired", [])
+    if stereo or unpaired:
+        lines += ["", "## Stereo", "", f"- pairs published: {len(stereo)}; terrains: {len(report.terrain)}; "
+                  f"unpaired frames: {len(unpaired)}"]
+        lines += ["", "| pair | XYZ | output |", "|---|---|---|"] if stereo else []
+        lines += [f"| {p['name']} | {100 * p.get('valid_fraction', 0):.0f}% | {p['output_id']} |" for p in stereo]
+        lines += ["", "| unpaired frame | reason |", "|---|---|"] if unpaired else []
+        lines += [f"| {u['product_id']} | {_cell(u['reason'])} |" for u in unpaired]
     return "\n".join(lines)
 
 

@@ -77,7 +77,7 @@ def store(tmp_path):
 
 
 @pytest.mark.parametrize("args, needles", [
-    (["--stages", "mosiac"], ["'mosiac'", "stages: ingest, calibrate, mosaic, publish"]),
+    (["--stages", "mosiac"], ["'mosiac'", "stages: ingest, calibrate, stereo, mosaic, publish"]),
     (["--cameras", "FOOCAM"], ["'FOOCAM'", "cameras: NAVCAM_LEFT, NAVCAM_RIGHT"]),
     (["--cameras", "NAVCAM", "MCZ"], ["'MCZ'", "cameras: NAVCAM_LEFT, NAVCAM_RIGHT"]),
 ])

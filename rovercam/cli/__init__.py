@@ -2,7 +2,8 @@
 
 The verbs live by group: :mod:`~rovercam.cli.orchestration` (``demo``, ``run``, ``reprocess``,
 ``serve``), :mod:`~rovercam.cli.products` (``synth``, ``process``, ``ingest``, ``inspect``,
-``cameras``), :mod:`~rovercam.cli.catalog` (``catalog ...``) and ``bench`` here; ``view`` and
+``cameras``), :mod:`~rovercam.cli.stereo` (``stereo``), :mod:`~rovercam.cli.catalog`
+(``catalog ...``) and ``bench`` here; ``view`` and
 ``export-site`` come from :mod:`rovercam.viewer.command`. What they print goes through
 :mod:`~rovercam.cli.console`; parameters are checked by :mod:`~rovercam.cli.checks` before any
 flow starts.
@@ -34,6 +35,7 @@ from rovercam.cli.products import (
     cmd_process,
     cmd_synth,
 )
+from rovercam.cli.stereo import add_stereo_parser
 from rovercam.errors import RovercamError
 
 __all__ = ["main", "build_parser"]
@@ -156,6 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--json", action="store_true")
     i.add_argument("--label-only", action="store_true", help="read the label alone (no pixels)")
     i.set_defaults(func=cmd_inspect)
+
+    add_stereo_parser(sub)
 
     add_catalog_parser(sub, sol_type=sol_number, sol_range=sol_range, utc_time=_utc_time)
 

@@ -23,6 +23,8 @@ unit        stored result (``<key16>``: the first 16 hex digits of the key)
 sol         ``work/sol<N>/runs/<key16>.json`` (the report of a clean run)
 ingest      ``prefect-results/ingest-product-<key>`` (the task's recorded result)
 calibrate   ``work/sol<N>/calibrated/<product>/<key16>/frame.blob``
+stereo      ``prefect-results/stereo-pair-<key>`` (the task's recorded result: the published pair)
+terrain     ``prefect-results/terrain-<key>`` (likewise: the published site/drive terrain)
 mosaic      ``work/sol<N>/mosaic/<name>/<key16>/mosaic.npz``
 publish     ``prefect-results/publish-mosaic-<key>`` (the task's recorded result)
 =========== ==================================================================================
@@ -32,7 +34,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
@@ -40,6 +42,7 @@ from rovercam import cachekey, layout
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
 from rovercam.mosaic.grouping import group_records, mosaic_name, split_by_bands
+from rovercam.pipeline.pairing import StereoPair
 from rovercam.pipeline.results import FrameRef, MosaicRef
 from rovercam.pipeline.stages import STAGES
 from rovercam.storage import Store, arrayblob
@@ -54,7 +57,8 @@ Action = Literal["reuse", "compute", "skip"]
 #: Where tasks record their results under the storage root (the orchestrator's result storage).
 RESULTS_PREFIX = "prefect-results"
 #: The tasks whose recorded result is a stage's stored result (the stage stores no file of its own).
-RECORDING_TASKS = {"ingest": "ingest-product", "publish": "publish-mosaic"}
+RECORDING_TASKS = {"ingest": "ingest-product", "stereo": "stereo-pair", "terrain": "terrain",
+                   "publish": "publish-mosaic"}
 #: The calibrated frame's file in its folder, and the built mosaic's.
 FRAME_FILE = "frame.blob"
 MOSAIC_FILE = "mosaic.npz"
@@ -76,10 +80,11 @@ class Decision:
     Attributes
     ----------
     stage : str
-        ``"sol"``, ``"ingest"``, ``"calibrate"``, ``"mosaic"`` or ``"publish"``.
+        ``"sol"``, ``"ingest"``, ``"calibrate"``, ``"stereo"``, ``"terrain"``, ``"mosaic"`` or
+        ``"publish"``.
     unit : str
-        The sol (``sol00100``), a product file name (ingest), a product id (calibrate) or a
-        mosaic name (mosaic, publish).
+        The sol (``sol00100``), a product file name (ingest), a product id (calibrate), a pair's
+        left product id (stereo), a terrain name (terrain) or a mosaic name (mosaic, publish).
     action : {"reuse", "compute", "skip"}
         ``"skip"``: nothing to do (a group with too few frames for a mosaic).
     key : str
@@ -229,6 +234,10 @@ class Planner:
             for k in ("cog_key", "png_key", "stac_key"):
                 if p.get(k) and not self.store.exists(p[k]):
                     return Decision("sol", unit, "compute", key, stored, f"published file {p[k]} is missing")
+        for p in record.get("stereo", []) + record.get("terrain", []):
+            for k in p.get("keys", {}).values():
+                if not self.store.exists(k):
+                    return Decision("sol", unit, "compute", key, stored, f"published file {k} is missing")
         return Decision("sol", unit, "reuse", key, stored)
 
     def ingest(self, sol: int, products: Sequence[tuple[str, str]]) -> list[Decision]:
@@ -254,6 +263,33 @@ class Planner:
                                     "per-stage chain tasks keep no calibrated frame to reuse"))
             else:
                 out.append(self._decide("calibrate", item.product_id or "", key, stored))
+        return out
+
+    def stereo(self, pairs: Sequence[StereoPair], frame_keys: Mapping[str, str]) -> list[Decision]:
+        """One decision per stereo pair, in order (``frame_keys``: product id -> calibrate key);
+        reused from the stereo task's recorded result (the published pair)."""
+        out = []
+        for p in pairs:
+            key = cachekey.stereo_key(layout.stereo_name(p.left), frame_keys[p.left], frame_keys[p.right],
+                                      self.settings)
+            stored = f"{RESULTS_PREFIX}/{record_name(RECORDING_TASKS['stereo'], key)}"
+            out.append(self._decide("stereo", p.name, key, stored))
+        return out
+
+    def terrain(self, pairs: Sequence[StereoPair], decisions: Sequence[Decision]) -> list[Decision]:
+        """One decision per site and drive of ``pairs`` (names sorted), from its pairs' stereo
+        decisions (their keys); reused from the terrain task's recorded result. Refreshed with
+        the ``stereo`` stage; none when ``[stereo_stage] terrain`` is off."""
+        if not self.settings.stereo_stage.terrain:
+            return []
+        groups: dict[str, list[str]] = {}
+        for p, d in zip(pairs, decisions):
+            groups.setdefault(layout.terrain_name(p.site, p.drive), []).append(d.key)
+        out = []
+        for name, keys in sorted(groups.items()):
+            key = cachekey.terrain_key(name, keys, self.settings)
+            stored = f"{RESULTS_PREFIX}/{record_name(RECORDING_TASKS['terrain'], key)}"
+            out.append(replace(self._decide("stereo", name, key, stored), stage="terrain"))
         return out
 
     def mosaics(self, sol: int, frames: Sequence[FrameRef], frame_keys: Mapping[str, str],

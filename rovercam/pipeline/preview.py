@@ -15,10 +15,11 @@ from rovercam.config import Settings
 from rovercam.errors import CatalogError, ParameterError, ProductError, StorageError
 from rovercam.ingest import IngestResult
 from rovercam.pipeline.calibration import remembered_calibration, with_calibration
+from rovercam.pipeline.pairing import pair_frames
 from rovercam.pipeline.plan import Decision, Planner, previous_run
 from rovercam.pipeline.results import FrameRef, MosaicRef
 from rovercam.pipeline.stages import stages_to_refresh
-from rovercam.products import Limits, read_product
+from rovercam.products import Limits, ProductMeta, read_product
 from rovercam.storage import Store
 
 __all__ = ["cataloged_paths", "check_cameras", "plan_reprocess"]
@@ -50,15 +51,17 @@ def check_cameras(catalog: Catalog, sol: int, cameras: Sequence[str] | None) -> 
                              f"cameras: {', '.join(instruments) or 'none (no ingested products)'}")
 
 
-def _described(path: str, content_sha256: str, settings: Settings) -> IngestResult | None:
-    """What ingest would record for ``path`` (from its label alone); None when it would not ingest."""
+def _described(path: str, content_sha256: str, settings: Settings) -> tuple[IngestResult, ProductMeta] | None:
+    """What ingest would record for ``path`` (from its label alone), with the label's metadata;
+    None when it would not ingest."""
     try:
         product = read_product(path, pixels=False, limits=Limits(**settings.limits.model_dump()))
     except (ProductError, OSError):
         return None
     return IngestResult(path=path, sha256="", state="ingested", product_id=product.product_id, sol=product.sol,
                         instrument=product.instrument, product_type=product.product_type, site=product.site,
-                        drive=product.drive, sequence_id=product.sequence_id, content_sha256=content_sha256)
+                        drive=product.drive, sequence_id=product.sequence_id,
+                        content_sha256=content_sha256), product.meta
 
 
 def _open_existing(settings: Settings) -> tuple[Catalog, Store]:
@@ -89,8 +92,9 @@ def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | Non
     Returns
     -------
     list of Decision
-        The sol record, then every product's ingest and calibration, every mosaic and every
-        publish. Products whose label does not read have no calibrate row (ingest would
+        The sol record, then every product's ingest and calibration, every stereo pair and
+        site/drive terrain (pairs found from the labels), every mosaic and every publish.
+        Products whose label does not read have no calibrate row (ingest would
         quarantine them).
 
     Raises
@@ -111,9 +115,17 @@ def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | Non
         catalog.close()
     products = [(p, cachekey.product_content_sha256(p)) for p in paths]
     plan = [planner.sol(sol, products), *planner.ingest(sol, products)]
-    items = [it for p, sha in products if (it := _described(p, sha, settings)) is not None]
+    described = [d for p, sha in products if (d := _described(p, sha, settings)) is not None]
+    items = [it for it, _ in described]
     calibrate = planner.calibrate(items)
     plan += calibrate
+    if settings.stereo_stage.enabled:
+        from rovercam.pipeline.stereo import partner_lookup
+
+        pairs = pair_frames([m for _, m in described], partner_lookup(settings),
+                            tolerance_s=settings.stereo_stage.pair_tolerance_s).pairs
+        stereo = planner.stereo(pairs, {it.product_id: d.key for it, d in zip(items, calibrate)})
+        plan += stereo + planner.terrain(pairs, stereo)
     frames = [FrameRef(it.product_id or "", d.stored, "undistort") for it, d in zip(items, calibrate)]
     by_id = {it.product_id: it for it in items}
     mosaics = planner.mosaics(sol, frames, {f.product_id: d.key for f, d in zip(frames, calibrate)},

@@ -8,7 +8,7 @@ from typing import Any, Iterable, Sequence
 from rovercam import cachekey
 from rovercam.config import Settings
 from rovercam.ingest import IngestResult
-from rovercam.pipeline.results import CalibrateResult, Failure, MosaicResult, PublishResult
+from rovercam.pipeline.results import CalibrateResult, Failure, MosaicResult, PublishResult, StereoResult
 
 __all__ = ["SolReport"]
 
@@ -21,6 +21,9 @@ class SolReport:
     run was); ``fingerprint`` is what the run's keys were made of
     (:func:`rovercam.cachekey.fingerprint`), so a later plan can name what changed since.
     ``sequences``, ``descents``, ``videos`` and ``dem`` are filled by EDL runs (process-edl).
+    ``stereo`` and ``terrain`` list the published stereo pairs and site/drive terrains, and
+    ``unpaired`` the frames of stereo cameras that found no partner, with the reason (the
+    ``stereo`` stage, docs/stereo.md#pipeline); ``published`` stays the mosaics.
     ``calibration`` is the calibration folders that came with the sol's source, searched first
     (:mod:`rovercam.pipeline.calibration`). ``status`` is how the run ended in the catalog
     (``completed``, or ``failed`` when nothing came out of it: see :meth:`failure`), and
@@ -46,6 +49,9 @@ class SolReport:
     descents: list[dict[str, Any]] = field(default_factory=list)
     videos: list[dict[str, Any]] = field(default_factory=list)
     dem: str | None = None
+    stereo: list[dict[str, Any]] = field(default_factory=list)
+    terrain: list[dict[str, Any]] = field(default_factory=list)
+    unpaired: list[dict[str, str]] = field(default_factory=list)
     calibration: list[str] = field(default_factory=list)
     status: str = ""
     reason: str = ""
@@ -106,6 +112,8 @@ class SolReport:
         """Take over the outcome of an earlier clean run with the same sol key (its report)."""
         for f in ("ingested", "duplicates", "failed", "published", "products"):
             setattr(self, f, record[f])
+        for f in ("stereo", "terrain", "unpaired"):  # absent from records of runs before the stereo stage
+            setattr(self, f, record.get(f, []))
         self.quarantined += [q for q in record["quarantined"] if q not in self.quarantined]
         self.reused = {"sol": 1}
 
@@ -126,6 +134,13 @@ class SolReport:
     def record_calibrate(self, result: CalibrateResult) -> None:
         self.record_failures(result.failed)
         self.reused["calibrate"] = result.reused
+
+    def record_stereo(self, result: StereoResult) -> None:
+        self.stereo = list(result.pairs)
+        self.terrain = list(result.terrain)
+        self.unpaired = list(result.unpaired)
+        self.record_failures(result.failed)
+        self.reused["stereo"] = result.reused
 
     def record_mosaics(self, result: MosaicResult) -> None:
         self.record_failures(result.failed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["FrameRef", "Failure", "CalibrateResult", "MosaicRef", "MosaicResult", "PublishResult"]
+__all__ = ["FrameRef", "Failure", "CalibrateResult", "StereoResult", "MosaicRef", "MosaicResult", "PublishResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,24 @@ class CalibrateResult:
     reused: int = 0
     computed: int = 0
     compute_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class StereoResult:
+    """The stereo stage's outcome.
+
+    ``pairs`` and ``terrain``: what each published pair and site/drive terrain wrote
+    (:func:`rovercam.pipeline.stereo.stereo_pair`, :func:`~rovercam.pipeline.stereo.site_terrain`
+    records); ``unpaired``: frames of stereo cameras without a partner, with the reason
+    (:class:`rovercam.pipeline.pairing.Unpaired` as dicts); ``reused``: pairs and terrains taken
+    from earlier runs.
+    """
+
+    pairs: tuple[dict[str, Any], ...] = ()
+    terrain: tuple[dict[str, Any], ...] = ()
+    unpaired: tuple[dict[str, str], ...] = ()
+    failed: tuple[Failure, ...] = ()
+    reused: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,12 +5,15 @@ from typing import Iterable, Literal
 
 __all__ = ["Stage", "StageChoice", "STAGES", "CHAIN_STAGES", "STAGE_CHOICES", "stages_to_refresh"]
 
-Stage = Literal["ingest", "calibrate", "mosaic", "publish"]
+Stage = Literal["ingest", "calibrate", "stereo", "mosaic", "publish"]
 #: What a request may name: a pipeline stage, or a chain stage (meaning "calibrate").
-StageChoice = Literal["ingest", "calibrate", "mosaic", "publish", "decompand", "debayer", "flat", "color", "undistort"]
+StageChoice = Literal["ingest", "calibrate", "stereo", "mosaic", "publish", "decompand", "debayer", "flat", "color",
+                      "undistort"]
 
 #: Stages in order; ``reprocess --stages`` names them (chain stage names mean "calibrate").
-STAGES: tuple[Stage, ...] = ("ingest", "calibrate", "mosaic", "publish")
+#: ``stereo`` (3-D products of the sol's stereo pairs, and the terrain of each site and drive)
+#: comes before ``mosaic``, whose terrain surface it makes.
+STAGES: tuple[Stage, ...] = ("ingest", "calibrate", "stereo", "mosaic", "publish")
 #: The frame chain's own stages, all inside "calibrate".
 CHAIN_STAGES = ("decompand", "debayer", "flat", "color", "undistort")
 #: Every name :func:`stages_to_refresh` accepts, in order (:data:`StageChoice`).

@@ -10,6 +10,9 @@ level, units). The kind modules only prepare the files and the kind's own proper
 - :mod:`.sequence`: :func:`publish_sequence` (MP4 + thumbnail; kind ``"sequence"``);
 - :mod:`.edl`: :func:`publish_ortho`, :func:`publish_contact_sheet`, :func:`publish_event` and
   the EDL steps :func:`descent_products`, :func:`sequence_products`;
+- :mod:`.stereo`: :func:`publish_stereo` (a stereo pair's XYZ, range, normals and range
+  uncertainty COGs and mesh; kind ``"stereo"``), :func:`publish_terrain` (a site and drive's
+  DEM and mesh; kind ``"terrain"``);
 - :func:`publish_files`: already-encoded files of any other kind.
 
 :func:`audit_published` (:mod:`.audit`) lists anything partial or inconsistent that a reader of
@@ -37,6 +40,7 @@ from rovercam.publish.edl import (
 )
 from rovercam.publish.mosaic import RADIANCE_UNIT, PublishedMosaic, publish_mosaic
 from rovercam.publish.sequence import MP4_MEDIA_TYPE, publish_sequence
+from rovercam.publish.stereo import GLTF_MEDIA_TYPE, PLY_MEDIA_TYPE, publish_stereo, publish_terrain
 from rovercam.publish.verify import Problem, Verification, verify_catalog
 
 __all__ = [
@@ -49,6 +53,8 @@ __all__ = [
     "RADIANCE_UNIT",
     "publish_cube",
     "publish_sequence",
+    "publish_stereo",
+    "publish_terrain",
     "publish_ortho",
     "publish_contact_sheet",
     "publish_event",
@@ -62,5 +68,7 @@ __all__ = [
     "NETCDF_MEDIA_TYPE",
     "MP4_MEDIA_TYPE",
     "GEOJSON_MEDIA_TYPE",
+    "GLTF_MEDIA_TYPE",
+    "PLY_MEDIA_TYPE",
     "COG_MEDIA_TYPE",
 ]

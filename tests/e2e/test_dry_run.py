@@ -79,7 +79,7 @@ def test_naming_calibrate_recomputes_calibrate_onward_because_asked(processed):
     plan = _by_stage(_plan(processed, stages=["calibrate"]))
     assert all(d.reuse for d in plan["ingest"])
     assert {d.reason for s in ("calibrate", "mosaic", "publish") for d in plan[s]} == {"refresh asked for this stage"}
-    assert plan["sol"][0].reason == "refresh asked for calibrate, mosaic, publish"
+    assert plan["sol"][0].reason == "refresh asked for calibrate, stereo, mosaic, publish"
 
 
 def _tree(root: Path) -> dict[str, tuple[int, int]]:

@@ -44,8 +44,9 @@ def test_stages_to_refresh_reruns_everything_after_the_earliest_stage():
 
     assert stages_to_refresh(None) == set()
     assert stages_to_refresh(["mosaic"]) == {"mosaic", "publish"}
-    assert stages_to_refresh(["debayer"]) == {"calibrate", "mosaic", "publish"}  # a chain stage
-    assert stages_to_refresh(["publish", "ingest"]) == {"ingest", "calibrate", "mosaic", "publish"}
-    assert stages_to_refresh([], force=True) == {"ingest", "calibrate", "mosaic", "publish"}
+    assert stages_to_refresh(["debayer"]) == {"calibrate", "stereo", "mosaic", "publish"}  # a chain stage
+    assert stages_to_refresh(["stereo"]) == {"stereo", "mosaic", "publish"}  # mosaics may lie on its terrain
+    assert stages_to_refresh(["publish", "ingest"]) == {"ingest", "calibrate", "stereo", "mosaic", "publish"}
+    assert stages_to_refresh([], force=True) == {"ingest", "calibrate", "stereo", "mosaic", "publish"}
     with pytest.raises(ValueError, match="unknown stage 'mosiac'"):
         stages_to_refresh(["mosiac"])

@@ -1,0 +1,106 @@
+"""The planner's stereo and terrain decisions (rovercam.pipeline.plan): keys from the frames'
+calibrate keys and the stereo settings, reuse of recorded results, one terrain per site and drive.
+
+Truth: what the test puts in a temporary store and the settings it changes.
+"""
+from __future__ import annotations
+
+import pytest
+
+from rovercam import cachekey
+from rovercam.config import load
+from rovercam.pipeline import Planner, StereoPair, stages_to_refresh
+from rovercam.pipeline.plan import ASKED, MISSING
+from rovercam.storage import Store
+
+PAIRS = [StereoPair("NLF_1", "NRF_1", "NAVCAM_LEFT", "NAVCAM_RIGHT", 0.1, 3, 42),
+         StereoPair("NLF_2", "NRF_2", "NAVCAM_LEFT", "NAVCAM_RIGHT", 0.1, 3, 42),
+         StereoPair("FLF_1", "FRF_1", "FRONT_HAZCAM_LEFT_A", "FRONT_HAZCAM_RIGHT_A", 0.0, 3, 43)]
+KEYS = {pid: pid.ljust(64, "0") for p in PAIRS for pid in (p.left, p.right)}
+
+
+@pytest.fixture()
+def settings(tmp_path):
+    return load(environ={}, overrides={"storage": {"root": str(tmp_path / "store")},
+                                       "stereo_stage": {"enabled": True}})
+
+
+def _record(store: Store, stored: str) -> None:
+    folder, name = stored.rsplit("/", 1)
+    with store.transaction(folder, durable=False) as txn:
+        txn.put(name, b"{}")
+
+
+def test_stereo_and_terrain_are_computed_then_reused(settings):
+    store = Store.from_settings(settings)
+    planner = Planner(settings, store)
+    stereo = planner.stereo(PAIRS, KEYS)
+    assert [d.unit for d in stereo] == ["NLF_1", "NLF_2", "FLF_1"]
+    assert all(d.action == "compute" and d.reason == MISSING for d in stereo)
+    assert stereo[0].stored == f"prefect-results/stereo-pair-{stereo[0].key}"
+    terrain = planner.terrain(PAIRS, stereo)
+    assert [(d.stage, d.unit) for d in terrain] == [("terrain", "SITE00003_DRIVE00042_TERRAIN"),
+                                                    ("terrain", "SITE00003_DRIVE00043_TERRAIN")]
+    for d in stereo + terrain:
+        _record(store, d.stored)
+    assert all(d.reuse for d in planner.stereo(PAIRS, KEYS) + planner.terrain(PAIRS, stereo))
+    asked = Planner(settings, store, refresh=stages_to_refresh(["stereo"]))
+    assert all(d.reason == ASKED for d in asked.stereo(PAIRS, KEYS) + asked.terrain(PAIRS, stereo))
+
+
+def test_keys_follow_the_frames_and_the_stereo_settings(settings):
+    store = Store.from_settings(settings)
+    base = Planner(settings, store).stereo(PAIRS, KEYS)
+    recalibrated = Planner(settings, store).stereo(PAIRS, {**KEYS, "NRF_2": "f" * 64})
+    assert [a.key == b.key for a, b in zip(base, recalibrated)] == [True, False, True]
+    finer = Planner(settings.with_overrides({"stereo_stage": {"mesh_max_error_m": 0.01}}), store).stereo(PAIRS, KEYS)
+    assert all(a.key != b.key for a, b in zip(base, finer))
+    assert all(a.key == b.key for a, b in zip(base, Planner(
+        settings.with_overrides({"mosaic": {"blend": "feather"}}), store).stereo(PAIRS, KEYS)))
+    no_terrain = settings.with_overrides({"stereo_stage": {"terrain": False}})
+    assert Planner(no_terrain, store).terrain(PAIRS, base) == []
+
+
+def test_the_sol_key_holds_the_stereo_settings(settings):
+    products = [("a.IMG", "1" * 64)]
+    on = cachekey.sol_key(products, settings, calibration="c")
+    off = cachekey.sol_key(products, settings.with_overrides({"stereo_stage": {"enabled": False}}), calibration="c")
+    assert on != off
+    assert "[stereo_stage]" in cachekey.fingerprint_parts("stereo") and "stereo code" in cachekey.fingerprint(
+        settings, calibration="c")
+
+
+def test_generated_sols_at_infinity_run_without_the_stereo_stage(tmp_path):
+    from rovercam.synth import generate_sol
+
+    from rovercam_flows.demo import at_infinity, generated_sol_settings
+
+    sol = tmp_path / "sol"
+    generate_sol(sol, sol=3, profile="tiny", seed=0)
+    assert at_infinity(sol) and not at_infinity(tmp_path / "elsewhere")
+    settings, overrides = generated_sol_settings(tmp_path / "root", sol)
+    assert overrides["stereo_stage"] == {"enabled": False} and not settings.stereo_stage.enabled
+
+
+def test_the_dry_run_plans_the_pairs_found_from_the_labels(tmp_path):
+    from rovercam import ingest
+    from rovercam.catalog import Catalog
+    from rovercam.pipeline import plan_reprocess
+    from rovercam.products import Limits
+    from rovercam.synth import generate_sol
+
+    sol = tmp_path / "sol"
+    generate_sol(sol, sol=6, profile="tiny", seed=5)
+    settings = load(environ={}, overrides={"storage": {"root": str(tmp_path / "store")},
+                                           "calibration": {"search_path": [str(sol / "calibration")]}})
+    catalog = Catalog(settings.catalog_url)
+    for path in ingest.discover(sol / "raw"):
+        ingest.ingest_one(path, limits=Limits(**settings.limits.model_dump()), store=Store.from_settings(settings),
+                          catalog=catalog)
+    catalog.close()
+    off = plan_reprocess(6, settings)
+    assert not [d for d in off if d.stage in ("stereo", "terrain")]  # [stereo_stage] enabled = false
+    on = plan_reprocess(6, settings.with_overrides({"stereo_stage": {"enabled": True}}))
+    stereo = [d for d in on if d.stage == "stereo"]
+    assert len(stereo) == 4 and all(d.unit.startswith("NL") and d.action == "compute" for d in stereo)
+    assert [d.unit for d in on if d.stage == "terrain"] == ["SITE00003_DRIVE01152_TERRAIN"]
