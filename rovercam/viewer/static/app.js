@@ -210,7 +210,7 @@ async function fieldPage(o, params) {
   if (d.meshes.includes(product)) {
     const mv = new MeshViewer(canvas, {
       onChange: (v) => {
-        info.textContent = `yaw ${v.yaw.toFixed(1)}° pitch ${v.pitch.toFixed(1)}° distance ${fmtNumber(v.dist)} m · drag: orbit, right-drag: pan, wheel: zoom`;
+        info.textContent = `yaw ${v.yaw.toFixed(1)}° pitch ${v.pitch.toFixed(1)}° distance ${fmtNumber(v.dist)} m`;
         clearTimeout(mv._urlTimer);
         mv._urlTimer = setTimeout(() => setHash(`/view/${encodeURIComponent(id)}`, new URLSearchParams({
           product, yaw: fmtNumber(v.yaw), pitch: fmtNumber(v.pitch), dist: fmtNumber(v.dist) }), true), 150);
