@@ -46,7 +46,7 @@ def test_vector_tile_shows_unit_normals_as_half_n_plus_one():
 
 
 def test_index_lists_stereo_and_terrain_outputs_with_their_rasters_and_meshes(stereo_url, stereo_store):
-    status, _, body = _request(stereo_url, "GET", "/api/outputs.json")
+    _, _, body = _request(stereo_url, "GET", "/api/outputs.json")
     outputs = {o["output_id"]: o for o in json.loads(body)["outputs"]}
     stereo, terrain = outputs[stereo_store.stereo_id], outputs[stereo_store.terrain_id]
     assert (stereo["kind"], terrain["kind"]) == ("stereo", "terrain")
@@ -57,7 +57,7 @@ def test_index_lists_stereo_and_terrain_outputs_with_their_rasters_and_meshes(st
 
 
 def test_product_document_describes_each_band_with_the_contract_tags(stereo_url, stereo_store):
-    status, _, body = _request(stereo_url, "GET", f"/api/outputs/{stereo_store.stereo_id}.json")
+    _, _, body = _request(stereo_url, "GET", f"/api/outputs/{stereo_store.stereo_id}.json")
     doc = json.loads(body)
     info = {f["name"]: f for f in doc["field_info"]}
     names = {k: [(b["name"], b["units"]) for b in f["bands"]] for k, f in info.items()}
