@@ -10,7 +10,9 @@ Data makers
     :func:`sample_mosaic` (a mosaic to publish), :func:`pointing_camera` and
     :func:`make_problem` (a synthetic world seen by known cameras), :func:`natural_scene`
     (radiance with natural-image statistics), :func:`make_edl_sol` (a generated descent sol),
-    :func:`seed_products` and :func:`synthetic_product` (small products of every kind).
+    :func:`seed_products` and :func:`synthetic_product` (small products of every kind),
+    :func:`publish_stereo_output` and :func:`publish_terrain_output` (published stereo and
+    terrain outputs of an analytic scene, :func:`plane_scene`, with :func:`analytic_mesh`).
 Truth measures
     :func:`frame_accuracy`, :func:`demosaic_figures`, :func:`truth_image`, :func:`score_levels`,
     :func:`edl_frames` (a descent sol's calibrated frames with seeded label pose errors),
@@ -68,6 +70,7 @@ from rovercam.testing.hostile import (
 )
 from rovercam.testing.orchestrator import PrefectServer, TrialOutcome, kill_trial, orphan_outputs, prepare_sol
 from rovercam.testing.s3 import moto_s3
+from rovercam.testing.stereo import analytic_mesh, plane_scene, publish_stereo_output, publish_terrain_output
 
 __all__ = [
     "sample_mosaic",
@@ -116,4 +119,8 @@ __all__ = [
     "CHILD",
     "CHROMIUM",
     "CHROMIUM_ARGS",
+    "plane_scene",
+    "analytic_mesh",
+    "publish_stereo_output",
+    "publish_terrain_output",
 ]

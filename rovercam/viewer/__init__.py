@@ -3,7 +3,9 @@
 A read-only web app over the catalog and storage: browse outputs by sol, camera and kind, a
 product page with metadata and lineage, and a WebGL viewer that renders panoramas in six
 projections (rectilinear, fisheye, architectural, stereographic, little planet, Panini), flat
-images in a deep-zoom view, and left/right pairs as anaglyphs. Pixels come from tile pyramids
+images in a deep-zoom view, and left/right pairs as anaglyphs; the stereo and terrain outputs'
+range, XYZ, normals and heights in false colour with a legend (:mod:`rovercam.viewer.fields`)
+and their meshes in a 3-D view. Pixels come from tile pyramids
 made from the published COGs (:mod:`rovercam.viewer.pyramid`), on demand by the server or all
 at once for a static site. The server also streams the cataloged files by byte range
 (:mod:`rovercam.viewer.ranges`, for GDAL's ``/vsicurl/``) and answers the stored value under

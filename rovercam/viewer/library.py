@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import mimetypes
 import os
 import posixpath
 import re
@@ -24,9 +25,10 @@ from rovercam.catalog import Catalog, OutputRecord, lineage_report, open_existin
 from rovercam.errors import CatalogError, ConfigError, StorageError
 from rovercam.mosaic.projections import projection_from_tags
 from rovercam.storage import Store
+from rovercam.viewer.fields import FIELD_KINDS, MESH_SUFFIXES, PREFERRED, FieldSource
 from rovercam.viewer.pyramid import TileSource
 
-__all__ = ["Library", "OUTPUT_ID_PATTERN"]
+__all__ = ["Library", "OUTPUT_ID_PATTERN", "media_type"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,19 @@ log = logging.getLogger(__name__)
 OUTPUT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,200}$")
 
 _EYES = (("LEFT", "RIGHT"), ("RIGHT", "LEFT"))
+
+
+#: Media types the catalog's files are served with, by suffix, where Python's table has none or
+#: another (glTF binary: the type the glTF 2.0 specification registers; PLY has no registered
+#: type, ``application/x-ply`` is the usual one); the rest come from :mod:`mimetypes`.
+_MEDIA_TYPES = {".glb": "model/gltf-binary", ".ply": "application/x-ply", ".js": "text/javascript; charset=utf-8",
+                ".json": "application/json"}
+
+
+def media_type(name: str) -> str:
+    """The media type a file named ``name`` is served with (by suffix; octet-stream if unknown)."""
+    suffix = posixpath.splitext(name.lower())[1]
+    return _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _iso(t: Any) -> str | None:
@@ -51,6 +66,10 @@ def _data_file(rec: OutputRecord, files: dict[str, str]) -> str | None:
     preferred = f"{rec.name}.tif"
     if preferred in files:
         return preferred
+    if rec.kind in FIELD_KINDS:
+        first = next((n for n in PREFERRED if n in files), None)
+        if first is not None:
+            return first
     tifs = sorted(n for n in files if n.lower().endswith((".tif", ".tiff")))
     return tifs[0] if tifs else None
 
@@ -73,7 +92,8 @@ class Library:
         self.store = store
         self._white = white_radiance
         self._lock = threading.Lock()
-        self._sources: dict[str, TileSource] = {}
+        self._sources: dict[tuple[str, str], TileSource] = {}
+        self._fields: dict[tuple[str, str], FieldSource] = {}
         self._entries: dict[str, _Entry] = {}
         self._newest: dict[tuple[int, str, str], OutputRecord] = {}
         self.refresh()
@@ -165,7 +185,7 @@ class Library:
         return entry.record.checksums.get(name) if entry is not None and name in entry.files else None
 
     def value_at(self, output_id: str, *, az_deg: float | None = None, el_deg: float | None = None,
-                 x: float | None = None, y: float | None = None) -> dict[str, Any] | None:
+                 x: float | None = None, y: float | None = None, file: str | None = None) -> dict[str, Any] | None:
         """The stored value(s) of an output's raster at a view direction or a pixel.
 
         Parameters
@@ -178,13 +198,17 @@ class Library:
         x, y : float, optional
             Instead of a direction: full-resolution pixel coordinates (centres at integers);
             the nearest pixel is read.
+        file : str, optional
+            Which of the output's rasters (``"xyz.tif"``); default the one its tiles show.
 
         Returns
         -------
         dict or None
-            ``{"x", "y", "values", "bands", "units"}`` (``x``, ``y`` the pixel read; ``values``
-            one float per data band, None for no data; all None outside the raster), plus
-            ``az_deg``/``el_deg`` when asked by direction. None when the output has no raster.
+            ``{"x", "y", "values", "bands", "units", "band_units"}`` (``x``, ``y`` the pixel
+            read; ``values`` one float per data band, None for no data; all None outside the
+            raster; ``units`` the first band's, ``band_units`` each band's), plus
+            ``az_deg``/``el_deg`` when asked by direction. None when the output has no such
+            raster.
 
         Raises
         ------
@@ -199,10 +223,12 @@ class Library:
         numbers = [float(v) for v in (az_deg, el_deg, x, y) if v is not None]
         if not all(math.isfinite(v) for v in numbers):
             raise ValueError(f"coordinates must be finite, got {numbers}")
-        src = self.tile_source(output_id)
+        src = self.tile_source(output_id) if file is None else self.raster_source(output_id, file)
         if src is None:
             return None
-        doc: dict[str, Any] = {"bands": src.band_names, "units": src.units}
+        doc: dict[str, Any] = {"bands": src.band_names, "units": src.units, "band_units": src.band_units}
+        if file is not None:
+            doc["file"] = file
         period = None
         if by_dir:
             try:
@@ -226,11 +252,21 @@ class Library:
         entry = self._entry(output_id)
         if entry is None or entry.data_name is None:
             return None
+        return self.raster_source(output_id, entry.data_name)
+
+    def raster_source(self, output_id: str, name: str) -> TileSource | None:
+        """The tile source of raster file ``name`` of an output (opened once), or None when the
+        catalog lists no such GeoTIFF for it."""
+        entry = self._entry(output_id)
+        if entry is None or not isinstance(name, str) or not name.lower().endswith((".tif", ".tiff")):
+            return None
+        key = entry.files.get(name)
+        if key is None:
+            return None
         with self._lock:
-            src = self._sources.get(output_id)
+            src = self._sources.get((output_id, name))
         if src is not None:
             return src
-        key = entry.files[entry.data_name]
         try:
             local = self.store.local_path(key)
             if local is not None:
@@ -241,6 +277,8 @@ class Library:
                 url, fs = self.store.url(key), self.store.fs
                 opener = lambda: rasterio.open(url, opener=fs.open)  # noqa: E731
             white = self._white(entry.record.instrument) if self._white else None
+            if entry.record.kind in FIELD_KINDS:
+                white = 1.0  # not radiance: the browser colours these from scalar tiles (fields)
             src = TileSource(opener, white_radiance=white)
         except (StorageError, rasterio.errors.RasterioIOError) as exc:
             log.warning("%s: cannot open %s: %s", output_id, key, exc)
@@ -249,8 +287,30 @@ class Library:
         if tag_white:
             src.white_radiance = float(tag_white)
         with self._lock:
-            self._sources.setdefault(output_id, src)
-            return self._sources[output_id]
+            self._sources.setdefault((output_id, name), src)
+            return self._sources[(output_id, name)]
+
+    def field(self, output_id: str, name: str) -> FieldSource | None:
+        """The false-colour source of raster ``name`` of a stereo or terrain output, or None."""
+        entry = self._entry(output_id)
+        if entry is None or entry.record.kind not in FIELD_KINDS:
+            return None
+        with self._lock:
+            fs = self._fields.get((output_id, name))
+        if fs is not None:
+            return fs
+        src = self.raster_source(output_id, name)
+        if src is None:
+            return None
+        with self._lock:
+            return self._fields.setdefault((output_id, name), FieldSource(name, src))
+
+    def field_tile(self, output_id: str, name: str, band: str, z: int, x: int, y: int) -> bytes | None:
+        """PNG scalar or vector tile (:mod:`rovercam.viewer.fields`); None when there is none."""
+        fs = self.field(output_id, name)
+        if fs is None or band not in fs.bands() or not fs.source.grid.contains(z, x, y):
+            return None
+        return fs.tile(band, z, x, y)
 
     def tile(self, output_id: str, z: int, x: int, y: int) -> bytes | None:
         """JPEG tile ``(z, x, y)`` of an output's pyramid; None when there is no such tile."""
@@ -299,7 +359,7 @@ class Library:
         if entry is None:
             return None
         rec = entry.record
-        thumb = next((n for n in entry.files if n.endswith("_thumb.png")), None)
+        thumb = next((n for n in entry.files if n.endswith("_thumb.png") or n == "thumbnail.png"), None)
         newest = self._newest[(rec.sol, rec.kind, rec.name)].version
         return {
             "output_id": rec.output_id,
@@ -315,6 +375,11 @@ class Library:
             "thumbnail": f"files/{rec.output_id}/{thumb}" if thumb else None,
             "view": self._view(output_id),
             "stereo_partner": self._stereo_partner(rec),
+            # stereo and terrain outputs: the rasters shown in false colour and the 3-D meshes
+            "fields": sorted(n for n in entry.files if n.lower().endswith((".tif", ".tiff")))
+            if rec.kind in FIELD_KINDS else [],
+            "meshes": sorted(n for n in entry.files if n.lower().endswith(MESH_SUFFIXES))
+            if rec.kind in FIELD_KINDS else [],
         }
 
     def index(self) -> dict[str, Any]:
@@ -352,10 +417,13 @@ class Library:
                        "started_at": _iso(lin.run.started_at)}
         versions = sorted(e.record.output_id for e in self._entries.values()
                           if e.record.name == rec.name and e.record.sol == rec.sol)
+        fields = [fs.describe() for n in summary["fields"] if (fs := self.field(output_id, n)) is not None]
         return {
             **summary,
-            "files": [{"name": n, "url": f"files/{rec.output_id}/{n}", "sha256": rec.checksums.get(n)}
-                      for n in sorted(entry.files)],
+            "fields": [f["name"] for f in fields],
+            "field_info": fields,
+            "files": [{"name": n, "url": f"files/{rec.output_id}/{n}", "sha256": rec.checksums.get(n),
+                       "media_type": media_type(n)} for n in sorted(entry.files)],
             "tags": tags,
             "run": run,
             "inputs": inputs,

@@ -166,7 +166,7 @@ class TileSource:
         self._opener = opener
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._cache: OrderedDict[tuple[int, int, int, str], bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
         self._cache_tiles = cache_tiles
         ds = self._dataset()
         self.grid = TileGrid(ds.width, ds.height)
@@ -175,8 +175,16 @@ class TileSource:
         self.dtype = ds.dtypes[0]
         self.tags: dict[str, str] = dict(ds.tags())
         self.data_bands = [i for i, ci in enumerate(ds.colorinterp, start=1) if ci != ColorInterp.alpha]
-        self.band_names = [ds.descriptions[i - 1] or f"band {i}" for i in self.data_bands]
+        band_tags = [ds.tags(i) for i in self.data_bands]
+        # a band's name: its ``name`` tag (stereo products, docs/stereo.md), else its description
+        self.band_names = [t.get("name") or ds.descriptions[i - 1] or f"band {i}"
+                           for i, t in zip(self.data_bands, band_tags)]
         self.units = _units(ds.units[0] if ds.units else None, self.tags.get("UNITS"))
+        #: Each data band's units: the band's unit, else its ``units`` tag, else the ``UNITS`` tag.
+        self.band_units = [_units(ds.units[i - 1] if ds.units else None, t.get("units") or self.tags.get("UNITS"))
+                           for i, t in zip(self.data_bands, band_tags)]
+        if self.units is None and self.band_units and len(set(self.band_units)) == 1:
+            self.units = self.band_units[0]
         if white_radiance is None and self.tags.get("DISPLAY_WHITE_RADIANCE"):
             white_radiance = float(self.tags["DISPLAY_WHITE_RADIANCE"])
         if white_radiance is None and self.dtype != "uint8":
@@ -222,6 +230,32 @@ class TileSource:
             out.append(None if np.ma.is_masked(v) or not np.isfinite(float(v)) else float(v))
         return out
 
+    def read_float(self, z: int, x: int, y: int, bands: list[int] | None = None) -> NDArray[np.float32]:
+        """Tile ``(z, x, y)`` as stored values, (h, w, B) float32 (B = ``bands``, 1-based, default
+        every data band), averaged over each level pixel (GDAL reads the matching overview;
+        no-data stays NaN). ValueError when the tile does not exist."""
+        window, (th, tw) = self.grid.window(z, x, y)
+        bands = list(bands or self.data_bands)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            data = self._dataset().read(bands, window=window, out_shape=(len(bands), th, tw),
+                                        resampling=Resampling.average, masked=True)
+        return np.moveaxis(data.astype(np.float32).filled(np.nan), 0, 2)
+
+    def cached(self, key: tuple[Any, ...], make: Any) -> bytes:
+        """``make()``'s bytes, kept in the tile cache under ``key`` (an LRU of encoded tiles)."""
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        data = make()
+        with self._lock:
+            self._cache[key] = data
+            while len(self._cache) > self._cache_tiles:
+                self._cache.popitem(last=False)
+        return data
+
     def read_rgb(self, z: int, x: int, y: int) -> NDArray[np.uint8]:
         """Tile ``(z, x, y)`` as (h, w, 3) uint8 display sRGB, or (h, w, 1) 8-bit grayscale for
         a 1-band raster (no data -> 0).
@@ -246,15 +280,4 @@ class TileSource:
 
     def tile(self, z: int, x: int, y: int, fmt: TileFormat = "jpg") -> bytes:
         """Encoded tile ``(z, x, y)`` (cached). ValueError when the tile does not exist."""
-        key = (z, x, y, fmt)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None:
-                self._cache.move_to_end(key)
-                return hit
-        data = encode_tile(self.read_rgb(z, x, y), fmt)
-        with self._lock:
-            self._cache[key] = data
-            while len(self._cache) > self._cache_tiles:
-                self._cache.popitem(last=False)
-        return data
+        return self.cached((z, x, y, fmt), lambda: encode_tile(self.read_rgb(z, x, y), fmt))

@@ -7,11 +7,16 @@ Routes (the static export writes the same paths as files, so the front end is th
     GET /api/outputs.json                   every output's summary (catalog page)
     GET /api/outputs/<output_id>.json       one output: files, tags, lineage (product page)
     GET /tiles/<output_id>/<z>/<x>/<y>.jpg  8-bit sRGB pyramid tiles made from the COG
-    GET /api/outputs/<output_id>/value.json?az=..&el=..   (or ?x=..&y=..) stored values at a
-                                            direction or pixel, with units (viewer readout)
+    GET /tiles/<output_id>/<file>/<band>/<z>/<x>/<y>.png   stereo and terrain rasters: 8-bit
+                                            scalar tiles of band 1..B, or "rgb" (three bands),
+                                            coloured by the browser (rovercam.viewer.fields)
+    GET /api/outputs/<output_id>/value.json?az=..&el=..   (or ?x=..&y=..; &file=<raster> for
+                                            one of several rasters) stored values at a
+                                            direction or pixel, every band with its units
     GET /files/<output_id>/<file name>      a file the catalog lists for that output; one byte
                                             range per request (``Range``: 206, 416), so GDAL's
-                                            ``/vsicurl/`` reads a served COG block by block
+                                            ``/vsicurl/`` reads a served COG block by block;
+                                            meshes as ``model/gltf-binary`` (the 3-D view)
 
 Only GET and HEAD are answered (anything else: 405). Unknown outputs, files, tiles and any path
 that would leave these routes (``..``, encoded slashes) get 404 or 400; nothing outside the
@@ -24,7 +29,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import mimetypes
 import socket
 import threading
 from collections.abc import Iterator
@@ -37,7 +41,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from rovercam.viewer.library import Library
+from rovercam.viewer.library import Library, media_type
 from rovercam.viewer.ranges import RangeNotSatisfiable, iter_file, parse_range
 
 __all__ = ["create_app", "serve", "running_server", "static_assets"]
@@ -63,14 +67,6 @@ def static_assets() -> dict[str, bytes]:
         if item.is_file() and not item.name.startswith("."):
             out[item.name] = item.read_bytes()
     return out
-
-
-def _media_type(name: str) -> str:
-    if name.endswith(".js"):
-        return "text/javascript; charset=utf-8"
-    if name.endswith(".json"):
-        return "application/json"
-    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _not_found(what: str = "not found") -> Response:
@@ -118,7 +114,7 @@ def create_app(library: Library) -> Any:
         name = request.path_params["name"]
         if name not in assets or name == "index.html":
             return _not_found()
-        return Response(assets[name], media_type=_media_type(name))
+        return Response(assets[name], media_type=media_type(name))
 
     async def outputs(request: Request) -> Response:
         await run_in_threadpool(library.refresh)
@@ -160,9 +156,17 @@ def create_app(library: Library) -> Any:
         headers["Content-Length"] = str(length)
         if request.method == "HEAD":
             f.close()
-            return Response(b"", status_code=status, headers=headers, media_type=_media_type(p["name"]))
+            return Response(b"", status_code=status, headers=headers, media_type=media_type(p["name"]))
         return StreamingResponse(iter_file(f, start, length), status_code=status, headers=headers,
-                                 media_type=_media_type(p["name"]))
+                                 media_type=media_type(p["name"]))
+
+    async def field_tile(request: Request) -> Response:
+        p = request.path_params
+        data = await run_in_threadpool(library.field_tile, p["output_id"], p["name"], p["band"],
+                                       p["z"], p["x"], p["y"])
+        if data is None:
+            return _not_found("no such tile")
+        return Response(data, media_type="image/png", headers=_IMMUTABLE)
 
     async def value(request: Request) -> Response:
         q = request.query_params
@@ -170,7 +174,7 @@ def create_app(library: Library) -> Any:
             coords = {k: float(q[k]) for k in ("az", "el", "x", "y") if k in q}
             doc = await run_in_threadpool(functools.partial(
                 library.value_at, request.path_params["output_id"], az_deg=coords.get("az"),
-                el_deg=coords.get("el"), x=coords.get("x"), y=coords.get("y")))
+                el_deg=coords.get("el"), x=coords.get("x"), y=coords.get("y"), file=q.get("file")))
         except ValueError as exc:
             return Response(str(exc), status_code=400, media_type="text/plain")
         return JSONResponse(doc, headers=_IMMUTABLE) if doc is not None else _not_found("no such output")
@@ -182,6 +186,7 @@ def create_app(library: Library) -> Any:
         Route("/api/outputs/{output_id}.json", output, methods=["GET"]),
         Route("/api/outputs/{output_id}/value.json", value, methods=["GET"]),
         Route("/tiles/{output_id}/{z:int}/{x:int}/{y:int}.jpg", tile, methods=["GET"]),
+        Route("/tiles/{output_id}/{name}/{band}/{z:int}/{x:int}/{y:int}.png", field_tile, methods=["GET"]),
         Route("/files/{output_id}/{name}", file, methods=["GET"]),
     ]
     return _ReadOnly(Starlette(routes=routes))

@@ -6,7 +6,9 @@ server or object-store bucket::
     index.html, static/*                 the app
     api/outputs.json, api/outputs/<id>.json
     tiles/<id>/<z>/<x>/<y>.jpg           every tile of every level
-    files/<id>/<file>                    the catalog's files of each output (COGs only on request)
+    tiles/<id>/<raster>/<band>/<z>/<x>/<y>.png   stereo and terrain rasters' scalar tiles
+    files/<id>/<file>                    the catalog's files of each output (COGs only on request;
+                                         meshes always, for the 3-D view)
     stac/catalog.json ...                a static STAC catalog (rovercam.catalog.export_stac) whose
                                          asset hrefs are relative links to files/<id>/<file>; the
                                          COGs are in it only with include_data
@@ -139,6 +141,16 @@ def _export_into(library: Library, root: Path, *, latest_only: bool, include_dat
                 for x, y in src.grid.tiles(z):
                     _write(root / "tiles" / oid / str(z) / str(x) / f"{y}.jpg", src.tile(z, x, y))
                     tiles += 1
+        for name in detail["fields"]:  # stereo and terrain rasters: every band's scalar tiles
+            fs = library.field(oid, name)
+            if fs is None:
+                continue
+            for band in fs.bands():
+                for z in range(fs.source.grid.top + 1):
+                    for x, y in fs.source.grid.tiles(z):
+                        _write(root / "tiles" / oid / name / band / str(z) / str(x) / f"{y}.png",
+                               fs.tile(band, z, x, y))
+                        tiles += 1
         log.info("%s: exported (%d tiles so far)", oid, tiles)
         if progress is not None:
             progress(n + 1, len(chosen), oid)

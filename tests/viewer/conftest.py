@@ -77,3 +77,43 @@ def server_url(library):
 
     with running_server(library) as url:
         yield url
+
+
+@dataclass(frozen=True)
+class StereoStore:
+    root: Path
+    catalog_url: str
+    stereo_id: str
+    terrain_id: str
+
+
+@pytest.fixture(scope="session")
+def stereo_store(tmp_path_factory) -> StereoStore:
+    """Storage root + catalog with one analytic stereo output and one terrain output (sol 42),
+    published through rovercam.publish.publish_files like the stereo stage's outputs."""
+    from rovercam.testing.stereo import publish_stereo_output, publish_terrain_output
+
+    root = tmp_path_factory.mktemp("viewer-stereo") / "store"
+    store = Store(str(root))
+    url = f"sqlite:///{root / 'catalog.sqlite'}"
+    with Catalog(url) as catalog:
+        stereo = publish_stereo_output(store, catalog, sol=SOL, name="SYN_NAVCAM_STEREO_0001")
+        terrain = publish_terrain_output(store, catalog, sol=SOL, name="SYN_TERRAIN_SITE_0001")
+    return StereoStore(root, url, stereo.output_id, terrain.output_id)
+
+
+@pytest.fixture(scope="session")
+def stereo_library(stereo_store):
+    from rovercam.viewer import Library
+
+    lib = Library(Catalog(stereo_store.catalog_url), Store(str(stereo_store.root)))
+    yield lib
+    lib.catalog.close()
+
+
+@pytest.fixture(scope="session")
+def stereo_url(stereo_library):
+    from rovercam.viewer import running_server
+
+    with running_server(stereo_library) as url:
+        yield url

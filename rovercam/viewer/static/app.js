@@ -3,7 +3,12 @@
 //   #/output/<id>                                 product page (metadata, files, lineage)
 //   #/view/<id>?mode=..&yaw=..&pitch=..&fov=..    viewer (mode=flat: &x=..&y=..&zoom=..),
 //                                                 &stereo=<other eye id> for an anaglyph
+//   #/view/<id>?product=range.tif&band=1&cmap=viridis&min=..&max=..   stereo and terrain rasters
+//                                                 in false colour (band=rgb: three bands as RGB)
+//   #/view/<id>?product=mesh.glb&yaw=..&pitch=..&dist=..   their meshes in 3-D
 import { Viewer, MODES, niceScale } from "./viewer.js";
+import { COLORMAPS, drawColorBar, fmtNumber } from "./colormap.js";
+import { MeshViewer } from "./mesh.js";
 
 const app = document.getElementById("app");
 let catalog = null;
@@ -98,7 +103,9 @@ async function productPage(id) {
   if (d.view && d.view.panorama) {
     for (const m of MODES.filter((m) => m !== "flat")) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=${m}` }, m));
   }
-  if (d.view) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=flat` }, "deep zoom"));
+  if (d.view && !(d.fields || []).length) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=flat` }, "deep zoom"));
+  for (const f of d.fields || []) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?product=${encodeURIComponent(f)}` }, f));
+  for (const m of d.meshes || []) actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?product=${encodeURIComponent(m)}` }, `${m} (3-D)`));
   if (d.view && d.view.panorama && d.stereo_partner) {
     actions.append(el("a", { class: "button", href: `#/view/${encodeURIComponent(id)}?mode=rectilinear&stereo=${encodeURIComponent(d.stereo_partner)}` }, "anaglyph"));
   }
@@ -127,6 +134,7 @@ async function viewerPage(id, params) {
   const find = (x) => catalog.outputs.find((o) => o.output_id === x);
   let o = find(id);
   if (!o) { await loadCatalog(true); o = find(id); }
+  if (o && ((o.fields || []).length || (o.meshes || []).length)) return fieldPage(o, params);
   if (!o || !o.view) throw new Error(`no viewable output ${id}`);
   const partner = params.get("stereo") ? find(params.get("stereo")) : null;
   const canvas = el("canvas", { id: "view", "aria-label": `view of ${o.name}` });
@@ -173,6 +181,103 @@ async function viewerPage(id, params) {
   canvas.focus();
 }
 
+// ------------------------------------------------------------------ stereo and terrain products
+// One page for every product of a stereo or terrain output: its float rasters in false colour
+// (a band through a colour map, with a legend whose range can be edited, or three bands as RGB)
+// and its meshes in 3-D. The value under the cursor is the stored float32 of every band.
+const DEFAULT_BAND = { "xyz.tif": "3", "normals.tif": "rgb" };
+
+async function fieldPage(o, params) {
+  const id = o.output_id;
+  const d = await getJSON(`api/outputs/${encodeURIComponent(id)}.json`);
+  const infos = Object.fromEntries((d.field_info || []).map((f) => [f.name, f]));
+  const products = [...d.fields, ...d.meshes];
+  const preferred = ["range.tif", "dem.tif", ...products].find((p) => products.includes(p));
+  const product = products.includes(params.get("product")) ? params.get("product") : preferred;
+  if (!product) throw new Error(`no viewable product in ${id}`);
+  const productSel = el("select", { id: "product", onchange: () => go({ product: productSel.value }) },
+    products.map((p) => el("option", { value: p, selected: p === product ? "selected" : null }, d.meshes.includes(p) ? `${p} (3-D)` : p)));
+  const info = el("span", { class: "info" });
+  const bar = el("div", { class: "bar" }, el("a", { href: `#/output/${encodeURIComponent(id)}` }, "← " + o.name), " ",
+    el("label", {}, "Product ", productSel), info);
+  const canvas = el("canvas", { id: "view", "aria-label": `${product} of ${o.name}` });
+  const stage = el("div", { class: "stage" }, canvas);
+  app.replaceChildren(el("div", { class: "viewer" }, bar, stage));
+  function go(change) {  // a new product, band or colour map: a new URL (and page)
+    const p = new URLSearchParams({ product, ...change });
+    setHash(`/view/${encodeURIComponent(id)}`, p);
+  }
+  if (d.meshes.includes(product)) {
+    const mv = new MeshViewer(canvas, {
+      onChange: (v) => {
+        info.textContent = `yaw ${v.yaw.toFixed(1)}° pitch ${v.pitch.toFixed(1)}° distance ${fmtNumber(v.dist)} m`;
+        clearTimeout(mv._urlTimer);
+        mv._urlTimer = setTimeout(() => setHash(`/view/${encodeURIComponent(id)}`, new URLSearchParams({
+          product, yaw: fmtNumber(v.yaw), pitch: fmtNumber(v.pitch), dist: fmtNumber(v.dist) }), true), 150);
+      },
+    });
+    window.rovercamMesh = mv;
+    await mv.open(`files/${encodeURIComponent(id)}/${encodeURIComponent(product)}`, Object.fromEntries(params.entries()));
+    canvas.focus();
+    return;
+  }
+  const f = infos[product];
+  if (!f) throw new Error(`no description of ${product}`);
+  const bands = f.bands.map((b) => String(b.band)).concat(f.rgb ? ["rgb"] : []);
+  const band = bands.includes(params.get("band")) ? params.get("band") : (bands.includes(DEFAULT_BAND[product]) ? DEFAULT_BAND[product] : "1");
+  const cmap = COLORMAPS[params.get("cmap")] ? params.get("cmap") : "viridis";
+  const b = band === "rgb" ? null : f.bands[Number(band) - 1];
+  const num = (k, dflt) => { const v = params.get(k); return v !== null && v !== "" && isFinite(Number(v)) ? Number(v) : dflt; };
+  const win = b ? { lo: b.lo, hi: b.hi, min: num("min", b.lo), max: num("max", b.hi), cmap } : null;
+  const bandSel = el("select", { id: "band", onchange: () => go({ band: bandSel.value, cmap }) },
+    bands.map((k) => el("option", { value: k, selected: k === band ? "selected" : null },
+      k === "rgb" ? `all three as RGB` : `${f.bands[Number(k) - 1].name}`)));
+  bar.insertBefore(el("label", {}, "Band ", bandSel), info);
+  const legend = el("div", { id: "legend", class: "overlay legend" });
+  const readout = el("div", { id: "readout", class: "overlay" });
+  stage.append(readout, legend);
+  const unitText = (u) => (u && u !== "1" ? ` ${u}` : "");
+  if (b) {
+    const cmapSel = el("select", { id: "cmap", onchange: () => go({ band, cmap: cmapSel.value }) },
+      Object.keys(COLORMAPS).map((k) => el("option", { value: k, selected: k === cmap ? "selected" : null }, k)));
+    bar.insertBefore(el("label", {}, "Colours ", cmapSel), info);
+    const colorbar = el("canvas", { class: "colorbar", width: 256, height: 12 });
+    drawColorBar(colorbar, cmap);
+    const input = (name, value) => el("input", { type: "number", name, step: "any", value: fmtNumber(value), class: "range" });
+    const lo = input("min", win.min), hi = input("max", win.max);
+    const apply = () => {
+      const a = Number(lo.value), z = Number(hi.value);
+      if (!isFinite(a) || !isFinite(z) || a === z) return;
+      win.min = a; win.max = z;
+      viewer.setField(win);
+      setHash(`/view/${encodeURIComponent(id)}`, new URLSearchParams({ product, band, cmap, min: String(a), max: String(z) }), true);
+    };
+    lo.addEventListener("change", apply); hi.addEventListener("change", apply);
+    legend.append(el("div", { class: "title" }, `${b.name}${b.units && b.units !== "1" ? ` (${b.units})` : ""}`), colorbar,
+      el("div", { class: "ends" }, lo, el("span", {}, unitText(b.units)), hi),
+      el("div", { class: "note" }, `stored range ${fmtNumber(b.lo)} to ${fmtNumber(b.hi)}${unitText(b.units)}`));
+  } else {
+    const names = ["R", "G", "B"];
+    legend.append(el("div", { class: "title" }, "RGB"), ...f.bands.slice(0, 3).map((bb, i) =>
+      el("div", {}, `${names[i]} = ${bb.name}: ${fmtNumber(f.rgb.lo[i])} to ${fmtNumber(f.rgb.hi[i])}${unitText(bb.units)}`)));
+  }
+  const summary = { output_id: id, view: { grid: f.grid, panorama: null, units: null }, field: { name: product, band } };
+  const probe = valueProbe(summary, readout, product);
+  viewer = new Viewer(canvas, {
+    tileUrl: (oid, z, x, y, fld) => `tiles/${encodeURIComponent(oid)}/${encodeURIComponent(fld.name)}/${fld.band}/${z}/${x}/${y}.png`,
+    onChange: (v) => { info.textContent = `zoom ${v.zoom.toFixed(3)}`; if (viewer) probe.update(viewer); },
+  });
+  window.rovercamViewer = viewer;
+  viewer.setField(win);
+  canvas.addEventListener("pointermove", (e) => {
+    const r = canvas.getBoundingClientRect();
+    probe.move((e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height, viewer);
+  });
+  canvas.addEventListener("pointerleave", () => probe.move(null, null, viewer));
+  await viewer.open(summary, { mode: "flat", x: params.get("x"), y: params.get("y"), zoom: params.get("zoom") });
+  canvas.focus();
+}
+
 // ------------------------------------------------------------------ readout and scale
 const fmtValue = (v) => (v === null ? "no data" : Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3) ? v.toExponential(3) : v.toPrecision(4));
 
@@ -189,18 +294,24 @@ function showScale(viewer, canvas, bar, text) {
 // The readout under the pointer: az/el from the view geometry at once, the stored value(s) from
 // the server (api/outputs/<id>/value.json; one request in flight, the newest position wins; a
 // static site has no such route, so it shows az/el only).
-function valueProbe(o, readout) {
+function valueProbe(o, readout, file = null) {
   let at = null, wanted = null, busy = false, api = true;
   const units = o.view.units || "units unknown";
   const query = (p) => (p.az !== null
-    ? `az=${p.az.toFixed(6)}&el=${p.el.toFixed(6)}` : `x=${p.x.toFixed(3)}&y=${p.y.toFixed(3)}`);
+    ? `az=${p.az.toFixed(6)}&el=${p.el.toFixed(6)}` : `x=${p.x.toFixed(3)}&y=${p.y.toFixed(3)}`) +
+    (file ? `&file=${encodeURIComponent(file)}` : "");
   const angles = (p) => (p.az !== null ? `az ${p.az.toFixed(2)}° el ${p.el.toFixed(2)}°` : "");
   function render(p, d) {
     const parts = [angles(p)];
     if (!p.inside) parts.push("outside the image");
     else if (d && d.values) {
-      const vals = d.values.map((v, i) => `${d.bands[i]} ${fmtValue(v)}`).join(" ");
-      parts.push(`${vals} ${d.units || units}`, `px ${d.x}, ${d.y}`);
+      if (file) {  // a float product: each band with its own units ("1": unitless)
+        const unit = (i) => { const u = (d.band_units || [])[i]; return u && u !== "1" ? ` ${u}` : ""; };
+        parts.push(d.values.map((v, i) => `${d.bands[i]} ${fmtValue(v)}${v === null ? "" : unit(i)}`).join(" "), `px ${d.x}, ${d.y}`);
+      } else {
+        const vals = d.values.map((v, i) => `${d.bands[i]} ${fmtValue(v)}`).join(" ");
+        parts.push(`${vals} ${d.units || units}`, `px ${d.x}, ${d.y}`);
+      }
     } else if (d && d.error) parts.push(`no value (${d.error})`);
     else if (d) parts.push("outside the image");
     else if (api) parts.push("…");
@@ -241,6 +352,7 @@ function valueProbe(o, readout) {
 async function route() {
   const { parts, params } = parseHash();
   window.rovercamViewer = null;
+  window.rovercamMesh = null;
   delete document.body.dataset.ready;
   try {
     if (parts[0] === "output" && parts[1]) app.replaceChildren(await productPage(parts[1]));

@@ -7,6 +7,10 @@
 // a base texture (one pyramid level <= 4096 px wide, loaded coarse-first) or, where loaded,
 // a detail texture holding the tiles of the current view at the level the zoom needs.
 // The projection formulas are written out in docs/viewer.md; the tests recompute them in numpy.
+// A float product (range, XYZ, heights; rovercam.viewer.fields) comes as scalar tiles (R = value
+// quantised over the band's [lo, hi], G = 255 where it exists); the shader divides R by G after
+// filtering, maps the value through the legend's window and colours it from a colour map table.
+import { colormapLut } from "./colormap.js";
 
 export const MODES = ["rectilinear", "fisheye", "architectural", "stereographic", "littleplanet", "panini", "flat"];
 const MODE_ID = { rectilinear: 0, fisheye: 1, stereographic: 2, littleplanet: 3, architectural: 4, panini: 5, flat: 6 };
@@ -82,6 +86,7 @@ uniform vec2 uBaseSizeA; uniform int uPanoA;
 uniform sampler2D uDetail; uniform vec4 uDet; // tx0, ty0, reduction, active
 uniform vec3 uDetWrap; // level period px (0 = none), tiles per row (0 = none), texture side px
 uniform int uStereo; uniform sampler2D uBaseB; uniform vec4 uGridB; uniform vec3 uFullB; uniform vec2 uBaseSizeB;
+uniform int uField; uniform vec4 uFieldWin; uniform sampler2D uCmap; // lo, hi, window min, window max
 out vec4 outColor;
 const float PI = 3.141592653589793;
 const float DT = ${DETAIL_TILES}.0;
@@ -145,6 +150,14 @@ void main() {
   if (det.a > 0.5) a = det;
   bool inA = ok && inside(p0A, uGridA, uFullA);
   vec3 col = inA ? a.rgb : vec3(0.0);
+  if (uField == 1 && inA) {
+    if (a.g < 0.5) col = vec3(0.2);  // no data
+    else {
+      float v = mix(uFieldWin.x, uFieldWin.y, a.r / a.g);
+      float t = clamp((v - uFieldWin.z) / max(uFieldWin.w - uFieldWin.z, 1e-30), 0.0, 1.0);
+      col = texture(uCmap, vec2((t * 255.0 + 0.5) / 256.0, 0.5)).rgb;
+    }
+  }
   if (uStereo == 1) {
     vec4 b = sampleBase(uBaseB, p0B, uFullB, uBaseSizeB);
     bool inB = ok && inside(p0B, uGridB, uFullB);
@@ -166,6 +179,7 @@ class Layer {
   constructor(summary, baseMax = BASE_MAX) {
     const v = summary.view;
     this.id = summary.output_id;
+    this.field = summary.field || null;  // { name, band } of a float product, else null
     this.grid = v.grid;               // width, height, tile, top
     this.pano = v.panorama;           // null for flat images
     const fit = (max) => {
@@ -211,6 +225,8 @@ export class Viewer {
     gl.vertexAttribPointer(aPos, 2, gl.FLOAT, false, 0, 0);
     this.maxTex = gl.getParameter(gl.MAX_TEXTURE_SIZE);
     this.empty = this._texture(1, 1, false, false);
+    this.field = null;                // { lo, hi, min, max, cmap } while a scalar band is shown
+    this.cmapTex = null;
     this.view = { mode: "rectilinear", yaw: 0, pitch: 0, fov: 90, x: 0, y: 0, zoom: 1 };
     this.layers = [];
     this.frames = 0; this.firstFrameMs = null; this.sharpMs = null;
@@ -264,6 +280,7 @@ export class Viewer {
       baseLevel: L ? L.baseLevel : null, coarseLevel: L ? L.coarseLevel : null,
       detailLevel: this.detail ? this.detail.z : null, detailPending: this.detailPending,
       width: this.canvas.width, height: this.canvas.height, view: { ...this.view },
+      field: this.field ? { ...this.field } : null,
     };
   }
 
@@ -313,10 +330,28 @@ export class Viewer {
     return t;
   }
 
-  async _fetchTile(id, z, x, y) {
-    const r = await fetch(this.tileUrl(id, z, x, y));
+  async _fetchTile(layer, z, x, y) {
+    const r = await fetch(this.tileUrl(layer.id, z, x, y, layer.field));
     if (!r.ok) throw new Error(`tile ${z}/${x}/${y}: HTTP ${r.status}`);
-    return createImageBitmap(await r.blob());
+    // scalar tiles are numbers, not colours: no premultiplication or colour-space conversion
+    const opts = layer.field ? { premultiplyAlpha: "none", colorSpaceConversion: "none" } : {};
+    return createImageBitmap(await r.blob(), opts);
+  }
+
+  // Colour a scalar band: value = lo + (hi - lo) R/G, coloured over [min, max] with colour map
+  // cmap; null shows the tiles' own colours (RGB products, normals as (n + 1) / 2).
+  setField(field) {
+    const gl = this.gl;
+    if (field && (!this.field || this.field.cmap !== field.cmap)) {
+      if (this.cmapTex) gl.deleteTexture(this.cmapTex);
+      this.cmapTex = gl.createTexture();
+      gl.bindTexture(gl.TEXTURE_2D, this.cmapTex);
+      gl.texImage2D(gl.TEXTURE_2D, 0, gl.RGBA8, 256, 1, 0, gl.RGBA, gl.UNSIGNED_BYTE, colormapLut(field.cmap));
+      for (const p of [gl.TEXTURE_MIN_FILTER, gl.TEXTURE_MAG_FILTER]) gl.texParameteri(gl.TEXTURE_2D, p, gl.NEAREST);
+      gl.texParameteri(gl.TEXTURE_2D, gl.TEXTURE_WRAP_S, gl.CLAMP_TO_EDGE);
+    }
+    this.field = field ? { ...field } : null;
+    this._changed(false);
   }
 
   async _pool(jobs, width, fn) {
@@ -339,7 +374,7 @@ export class Viewer {
       const canvas = new OffscreenCanvas(layer.baseSize[0], layer.baseSize[1]);
       const ctx = canvas.getContext("2d");
       await this._pool(this._tilesOf(layer, layer.coarseLevel), 6, async ([x, y]) => {
-        const bmp = await this._fetchTile(layer.id, layer.coarseLevel, x, y);
+        const bmp = await this._fetchTile(layer, layer.coarseLevel, x, y);
         ctx.drawImage(bmp, x * T * k, y * T * k, bmp.width * k, bmp.height * k);
         bmp.close();
       });
@@ -354,7 +389,7 @@ export class Viewer {
     const tiles = this._tilesOf(layer, layer.baseLevel);
     layer.baseTiles = tiles.length;
     await this._pool(tiles, 6, async ([x, y]) => {
-      const bmp = await this._fetchTile(layer.id, layer.baseLevel, x, y);
+      const bmp = await this._fetchTile(layer, layer.baseLevel, x, y);
       if (gen !== this.generation) { bmp.close(); return; }
       gl.bindTexture(gl.TEXTURE_2D, layer.tex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, x * T, y * T, gl.RGBA, gl.UNSIGNED_BYTE, bmp);
@@ -466,7 +501,7 @@ export class Viewer {
     await this._pool(jobs, 6, async ([i, j]) => {
       if (gen !== this.detailGen) return;
       const tx = plan.wrap ? mod(plan.tx0 + i, plan.ntx) : plan.tx0 + i;
-      const bmp = await this._fetchTile(L.id, plan.z, tx, plan.ty0 + j);
+      const bmp = await this._fetchTile(L, plan.z, tx, plan.ty0 + j);
       if (gen !== this.detailGen) { bmp.close(); return; }
       gl.bindTexture(gl.TEXTURE_2D, this.detailTex);
       gl.texSubImage2D(gl.TEXTURE_2D, 0, i * T, j * T, gl.RGBA, gl.UNSIGNED_BYTE, bmp);
@@ -518,6 +553,12 @@ export class Viewer {
     const B = this.layers[1] && v.mode !== "flat" ? this.layers[1] : null;
     bind(B, 2, "uBaseB", "uGridB", "uFullB", "uBaseSizeB");
     gl.uniform1i(loc.uStereo, B ? 1 : 0);
+    const fld = this.field;
+    gl.uniform1i(loc.uField, fld ? 1 : 0);
+    gl.uniform4f(loc.uFieldWin, fld ? fld.lo : 0, fld ? fld.hi : 1, fld ? fld.min : 0, fld ? fld.max : 1);
+    gl.activeTexture(gl.TEXTURE3);
+    gl.bindTexture(gl.TEXTURE_2D, fld && this.cmapTex ? this.cmapTex : this.empty);
+    gl.uniform1i(loc.uCmap, 3);
     const d = this.detail && this.detailTex ? this.detail : null;
     gl.activeTexture(gl.TEXTURE1);
     gl.bindTexture(gl.TEXTURE_2D, d ? this.detailTex : this.empty);
