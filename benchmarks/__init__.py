@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "mosaic": "rovercam_benchmarks.mosaic",
     "publish": "rovercam_benchmarks.publish",
     "reliability": "rovercam_benchmarks.reliability",
+    "stereo": "rovercam_benchmarks.stereo",
     "synth": "rovercam_benchmarks.synth",
     "viewer": "rovercam_benchmarks.viewer",
 }

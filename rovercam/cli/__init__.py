@@ -99,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--sol", type=sol_number, default=100)
     s.add_argument("--profile", default="demo",
-                   choices=["demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl", "full"])
+                   choices=["demo", "tiny", "heritage-navcam", "navcam-pan", "mastcamz-pan", "edl", "full", "stereo", "stereo-full"])
     s.add_argument("--seed", type=int, default=0)
     s.set_defaults(func=cmd_synth)
 

@@ -130,7 +130,7 @@ def pair_mesh(products: "StereoProducts", settings: Settings) -> "Mesh | None":
     if not products.valid.any():
         return None
     return mesh_from_xyz(products.xyz, max_error_m=settings.stereo_stage.mesh_max_error_m, frame=products.frame,
-                         colors=_display(products.left_rectified))
+                         colors=_display(products.left_rectified), viewpoint=products.left_model.c)
 
 
 def stereo_pair(pair: StereoPair, load: Callable[[str], "Frame"], *, sol: int, store: Store, catalog: Any,

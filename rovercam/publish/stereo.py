@@ -55,7 +55,7 @@ GLTF_MEDIA_TYPE = "model/gltf-binary"
 #: Media type of PLY meshes.
 PLY_MEDIA_TYPE = "application/x-ply"
 #: The MIPL RDR each COG corresponds to (Mars 2020 camera SIS; docs/stereo.md maps them).
-MIPL_PRODUCTS = {"xyz": "XYZ", "range": "RNG", "normals": "UVW", "range_sigma": "RNE"}
+MIPL_PRODUCTS = {"xyz": "XYZ", "range": "RNG", "normals": "UVW", "range_sigma": "none"}  # no MIPL RDR type (docs/stereo.md)
 #: File names of a stereo output, by STAC asset key.
 STEREO_FILES = {"xyz": "xyz.tif", "range": "range.tif", "normals": "normals.tif", "range_sigma": "range_sigma.tif",
                 "mesh_glb": "mesh.glb", "mesh_ply": "mesh.ply", "overview": "preview.png",

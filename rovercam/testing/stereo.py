@@ -205,7 +205,7 @@ def publish_stereo_output(store: "Store", catalog: "Catalog", *, sol: int, name:
             "xyz": (scene.xyz, ["X", "Y", "Z"], ["m"] * 3, "XYZ"),
             "range": (scene.range, ["RANGE"], ["m"], "RNG"),
             "normals": (scene.normals, ["NX", "NY", "NZ"], ["1"] * 3, "UVW"),
-            "range_sigma": (scene.range_sigma, ["RANGE_SIGMA"], ["m"], "RNE"),
+            "range_sigma": (scene.range_sigma, ["RANGE_SIGMA"], ["m"], "none"),
         }
         files: dict[str, tuple[Any, ...]] = {}
         for key, (arr, names, units, mipl) in rasters.items():
