@@ -27,7 +27,8 @@ from rovercam.pipeline.stages import CHAIN_STAGES, STAGE_CHOICES, STAGES, StageC
 
 __all__ = [
     "STAGES", "CHAIN_STAGES", "STAGE_CHOICES", "StageChoice", "stages_to_refresh",
-    "FrameRef", "Failure", "CalibrateResult", "StereoResult", "TerrainRef", "MosaicRef", "MosaicResult", "PublishResult",
+    "FrameRef", "Failure", "CalibrateResult", "StereoResult", "TerrainRef", "MosaicRef", "MosaicResult",
+    "PublishResult",
     "StereoPair", "Unpaired", "Pairing", "pair_frames",
     "Decision", "MosaicPlan", "Planner", "PreviousRun", "previous_run", "summarize",
     "SolReport", "cataloged_paths", "check_cameras", "plan_reprocess", "remembered_calibration", "with_calibration",
