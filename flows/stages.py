@@ -29,12 +29,13 @@ from prefect.utilities.annotations import quote
 from rovercam import cachekey
 from rovercam.catalog import hold_sol, sol_holder
 from rovercam.config import Settings
+from rovercam.errors import MosaicError
 from rovercam.ingest import IngestResult
 from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, FrameRef, MosaicRef, MosaicResult,
-                               Planner, PreviousRun, PublishResult, SolReport, StereoResult, previous_run,
-                               stages_to_refresh, summarize)
+                               Planner, PreviousRun, PublishResult, SolReport, StereoResult, TerrainRef,
+                               previous_run, stages_to_refresh, summarize)
 from rovercam.pipeline.plan import RESULTS_PREFIX
-from rovercam.pipeline.stereo import find_pairs, terrain_groups
+from rovercam.pipeline.stereo import find_pairs, mosaic_terrains, terrain_groups
 
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
@@ -340,6 +341,7 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
     ok = [(p, d) for p, d in zip(pairing.pairs, plan) if p.name in done]
     published = [done[p.name] for p, _ in ok]
     terrains: list[dict[str, Any]] = []
+    dems: list[TerrainRef] = []
     tplan = planner.terrain([p for p, _ in ok], [d for _, d in ok])
     if tplan:
         _log_plan("terrain", tplan)
@@ -355,11 +357,12 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
                     for d in tplan if d.unit not in tdone}
         _collect(tpending, "terrain", tdone, failed, tprogress)
         terrains = [tdone[d.unit] for d in tplan if d.unit in tdone]
+        dems = [TerrainRef(d.unit, d.key, tdone[d.unit]["keys"]["dem"]) for d in tplan if d.unit in tdone]
         reused += len(trecorded)
     logger.info("stereo: %d pair(s) (%d reused), %d terrain(s), %d unpaired frame(s), %d failed",
                 len(published), len(recorded), len(terrains), len(pairing.unpaired), len(failed))
     return StereoResult(tuple(published), tuple(terrains), tuple(u.to_dict() for u in pairing.unpaired),
-                        tuple(failed), reused)
+                        tuple(failed), reused, tuple(dems))
 
 
 # --- mosaic and publish ---------------------------------------------------------------------------
@@ -367,27 +370,42 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
 @flow(name="mosaic", flow_run_name="mosaic-sol{sol}", description="Group frames and build mosaics.")
 def mosaic_stage(frames: list[FrameRef], frame_keys: dict[str, str], items: list[IngestResult],
                  settings: Settings, sol: int, refresh: bool = False,
-                 previous: PreviousRun | None = None) -> MosaicResult:
+                 previous: PreviousRun | None = None, dems: list[TerrainRef] | None = None) -> MosaicResult:
     """Build one mosaic per group of frames (cached by the frames' calibrate keys, ``frame_keys``
     as the calibrate stage returns them, and ``[mosaic]``). A group whose frames differ in band
-    count (grayscale and colour) makes one mosaic per band count, named with a ``<B>BAND`` part."""
+    count (grayscale and colour) makes one mosaic per band count, named with a ``<B>BAND`` part.
+
+    ``dems``: the stereo stage's published terrains (:attr:`StereoResult.dems`; None when it
+    did not run). A ``[mosaic] surface = "terrain"`` mosaic is projected onto those of its
+    frames' sites and drives, and keyed by them too; without them it fails, with the setting
+    to change (:func:`rovercam.pipeline.stereo.mosaic_terrains`)."""
     logger = get_run_logger()
     by_id = {r.product_id: r for r in items}
-    plans = _planner(settings, "mosaic", refresh, previous).mosaics(sol, frames, frame_keys, by_id.__getitem__)
+    known = {t.name: t.key for t in dems or ()}
+    plans = _planner(settings, "mosaic", refresh, previous).mosaics(sol, frames, frame_keys, by_id.__getitem__,
+                                                                     terrain=known)
     _log_plan("mosaic", [p.decision for p in plans])
     task = build_mosaic.with_options(result_storage=result_storage_for(settings), refresh_cache=refresh)
     done: list[MosaicRef] = []
     pending: dict[Any, tuple[str, str]] = {}
+    failed = []
     for p in plans:
+        terrains = None
+        if p.decision.action != "skip" and settings.mosaic.surface == "terrain":
+            try:
+                terrains = list(mosaic_terrains(p.name, p.terrain, dems, settings))
+            except MosaicError as exc:
+                failed.append(Failure(p.name, "mosaic", str(exc)))
+                logger.error("%s: mosaic failed: %s", p.name, exc)
+                continue
         if p.decision.action == "skip":
             logger.info("%s: %s, no mosaic", p.name, p.decision.reason)
         elif p.decision.reuse:
             done.append(MosaicRef(p.name, p.decision.stored, p.decision.key))
         else:
-            fut = task.submit(p.name, list(p.refs), _unwalked(settings), sol, p.decision.key)
+            fut = task.submit(p.name, list(p.refs), _unwalked(settings), sol, p.decision.key, terrains)
             pending[fut] = (p.name, p.decision.key)
     reused = len(done)
-    failed = []
     for fut, (name, key) in pending.items():
         stored, reason = outcome(fut)
         if reason is None:
@@ -495,14 +513,16 @@ def _run_stages(sol: int, paths: list[str], settings: Settings, refresh: set[str
         report.record_calibrate(cal)
         timed("calibrate")
 
+        dems = None
         if settings.stereo_stage.enabled:  # off: no subflow at all (the demo's world at infinity)
             st = stereo_stage(list(cal.frames), dict(cal.keys), settings, sol, report.run_id,
                               refresh="stereo" in refresh, previous=before)
             report.record_stereo(st)
+            dems = list(st.dems)
             timed("stereo")
 
         mos = mosaic_stage(list(cal.frames), dict(cal.keys), ingested, settings, sol, refresh="mosaic" in refresh,
-                           previous=before)
+                           previous=before, dems=dems)
         report.record_mosaics(mos)
         timed("mosaic")
 

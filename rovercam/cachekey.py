@@ -18,7 +18,8 @@ ingest         the product file, ``[limits]``
 calibrate      the product file, ``[chain]``, ``[limits]``, ``[cameras.*]``, calibration files
 stereo         its two frames' calibrate keys, ``[stereo]``, ``[stereo_stage]``, ``[publish]``
                (a site and drive's terrain: its pairs' stereo keys)
-mosaic         its frames' calibrate keys, ``[mosaic]``
+mosaic         its frames' calibrate keys, ``[mosaic]`` (``surface = "terrain"``: also the
+               keys of its sites and drives' terrains)
 publish        the mosaic key, ``[publish]``
 =============  ==================================================================
 """
@@ -326,10 +327,19 @@ def terrain_key(name: str, pair_keys: Iterable[str], settings: Settings) -> str:
                   stage_code_version("stereo"))
 
 
-def mosaic_key(name: str, frame_keys: Iterable[str], settings: Settings) -> str:
-    """Key of one mosaic: its name, its frames' calibrate keys (any order), ``[mosaic]``."""
-    return digest("mosaic", name, sorted(frame_keys), _sections(settings, "mosaic"),
-                  stage_code_version("mosaic"))
+def mosaic_key(name: str, frame_keys: Iterable[str], settings: Settings, *,
+               terrain: Iterable[str] | None = None) -> str:
+    """Key of one mosaic: its name, its frames' calibrate keys (any order), ``[mosaic]``.
+
+    ``terrain``: the keys (:func:`terrain_key`, any order) of the site and drive terrains a
+    ``[mosaic] surface = "terrain"`` mosaic is projected onto, so new stereo results make a new
+    mosaic; None (every other surface) leaves the key as it was without them.
+    """
+    parts: tuple[object, ...] = ("mosaic", name, sorted(frame_keys), _sections(settings, "mosaic"),
+                                 stage_code_version("mosaic"))
+    if terrain is not None:
+        parts += ({"terrain": sorted(terrain)},)
+    return digest(*parts)
 
 
 def publish_key(mosaic_key_: str, settings: Settings) -> str:

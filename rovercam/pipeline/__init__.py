@@ -22,12 +22,13 @@ from rovercam.pipeline.plan import Decision, MosaicPlan, Planner, PreviousRun, p
 from rovercam.pipeline.preview import cataloged_paths, check_cameras, plan_reprocess
 from rovercam.pipeline.report import SolReport
 from rovercam.pipeline.results import (CalibrateResult, Failure, FrameRef, MosaicRef, MosaicResult, PublishResult,
-                                       StereoResult)
+                                       StereoResult, TerrainRef)
 from rovercam.pipeline.stages import CHAIN_STAGES, STAGE_CHOICES, STAGES, StageChoice, stages_to_refresh
 
 __all__ = [
     "STAGES", "CHAIN_STAGES", "STAGE_CHOICES", "StageChoice", "stages_to_refresh",
-    "FrameRef", "Failure", "CalibrateResult", "StereoResult", "MosaicRef", "MosaicResult", "PublishResult",
+    "FrameRef", "Failure", "CalibrateResult", "StereoResult", "TerrainRef", "MosaicRef", "MosaicResult",
+    "PublishResult",
     "StereoPair", "Unpaired", "Pairing", "pair_frames",
     "Decision", "MosaicPlan", "Planner", "PreviousRun", "previous_run", "summarize",
     "SolReport", "cataloged_paths", "check_cameras", "plan_reprocess", "remembered_calibration", "with_calibration",

@@ -113,12 +113,15 @@ class Decision:
 @dataclass(frozen=True, slots=True)
 class MosaicPlan:
     """One mosaic to build or reuse: its frames, its key (None until they are all calibrated)
-    and the decision."""
+    and the decision. ``terrain``: with ``[mosaic] surface = "terrain"``, the names of the site
+    and drive terrains (:func:`rovercam.layout.terrain_name`) of its frames, the DEM it is
+    projected onto."""
 
     name: str
     refs: tuple[FrameRef, ...]
     key: str | None
     decision: Decision
+    terrain: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +296,7 @@ class Planner:
         return out
 
     def mosaics(self, sol: int, frames: Sequence[FrameRef], frame_keys: Mapping[str, str],
-                describe: Callable[[str], Any]) -> list[MosaicPlan]:
+                describe: Callable[[str], Any], *, terrain: Mapping[str, str] | None = None) -> list[MosaicPlan]:
         """One plan per group of frames (``[mosaic] group_by``, split by band count).
 
         ``describe`` maps a product id to the record its grouping fields are read from (its
@@ -301,9 +304,15 @@ class Planner:
         heads; a group with a frame not in the store yet (a dry run before calibration) is
         planned as a whole, its split and key unknown. A group (or band split) with fewer than
         ``[mosaic] min_frames`` frames is skipped.
+
+        With ``[mosaic] surface = "terrain"``, each plan names the terrains of its frames' sites
+        and drives (:attr:`MosaicPlan.terrain`) and its key holds their keys, taken from
+        ``terrain`` (terrain name -> :func:`~rovercam.cachekey.terrain_key`; a terrain not in it
+        is left out, and the mosaic stage fails that mosaic). Other surfaces ignore ``terrain``.
         """
         fields = self.settings.mosaic.group_by
         projection = self.settings.mosaic.projection
+        on_terrain, known = self.settings.mosaic.surface == "terrain", terrain or {}
         out: list[MosaicPlan] = []
         for group, members in group_records(list(frames), fields,
                                             describe=lambda ref: describe(ref.product_id)).items():
@@ -320,9 +329,12 @@ class Planner:
                     few = f"{len(refs)} frame(s), fewer than [mosaic] min_frames = {self.settings.mosaic.min_frames}"
                     out.append(MosaicPlan(name, tuple(refs), None, Decision("mosaic", name, "skip", reason=few)))
                     continue
-                key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], self.settings)
+                names = _terrain_names(refs, describe) if on_terrain else ()
+                dem_keys = [known[n] for n in names if n in known] if on_terrain else None
+                key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], self.settings,
+                                          terrain=dem_keys)
                 stored = f"{layout.mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
-                out.append(MosaicPlan(name, tuple(refs), key, self._decide("mosaic", name, key, stored)))
+                out.append(MosaicPlan(name, tuple(refs), key, self._decide("mosaic", name, key, stored), names))
         return out
 
     def publish(self, mosaics: Sequence[MosaicRef]) -> list[Decision]:
@@ -351,6 +363,12 @@ def stored_bands(store: Store, key: str) -> int:
     with store.open(key) as f:
         shape, _, _ = arrayblob.peek(f)
     return 1 if len(shape) == 2 else int(shape[2])
+
+
+def _terrain_names(refs: Sequence[FrameRef], describe: Callable[[str], Any]) -> tuple[str, ...]:
+    """The terrain names (:func:`rovercam.layout.terrain_name`) of the frames' sites and drives, sorted."""
+    records = [describe(r.product_id) for r in refs]
+    return tuple(sorted({layout.terrain_name(getattr(d, "site", None), getattr(d, "drive", None)) for d in records}))
 
 
 def _file_name(path: str) -> str:

@@ -119,17 +119,20 @@ def plan_reprocess(sol: int, settings: Settings, *, cameras: Sequence[str] | Non
     items = [it for it, _ in described]
     calibrate = planner.calibrate(items)
     plan += calibrate
+    terrain: dict[str, str] | None = None  # the terrains' keys, which terrain-surface mosaic keys hold
     if settings.stereo_stage.enabled:
         from rovercam.pipeline.stereo import partner_lookup
 
         pairs = pair_frames([m for _, m in described], partner_lookup(settings),
                             tolerance_s=settings.stereo_stage.pair_tolerance_s).pairs
         stereo = planner.stereo(pairs, {it.product_id: d.key for it, d in zip(items, calibrate)})
-        plan += stereo + planner.terrain(pairs, stereo)
+        terrains = planner.terrain(pairs, stereo)
+        plan += stereo + terrains
+        terrain = {d.unit: d.key for d in terrains}
     frames = [FrameRef(it.product_id or "", d.stored, "undistort") for it, d in zip(items, calibrate)]
     by_id = {it.product_id: it for it in items}
     mosaics = planner.mosaics(sol, frames, {f.product_id: d.key for f, d in zip(frames, calibrate)},
-                              by_id.__getitem__)
+                              by_id.__getitem__, terrain=terrain)
     plan += [m.decision for m in mosaics]
     built = [MosaicRef(m.name, m.decision.stored, m.key or "") for m in mosaics if m.decision.action != "skip"]
     return plan + planner.publish(built)

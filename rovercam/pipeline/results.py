@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-__all__ = ["FrameRef", "Failure", "CalibrateResult", "StereoResult", "MosaicRef", "MosaicResult", "PublishResult"]
+__all__ = ["FrameRef", "Failure", "CalibrateResult", "TerrainRef", "StereoResult", "MosaicRef", "MosaicResult",
+           "PublishResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,20 @@ class CalibrateResult:
     compute_s: float = 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class TerrainRef:
+    """A site and drive's published terrain, as ``[mosaic] surface = "terrain"`` mosaics take it.
+
+    ``name`` is its :func:`rovercam.layout.terrain_name`; ``key`` its cache key
+    (:func:`rovercam.cachekey.terrain_key`: the DEM's identity in mosaic keys); ``dem`` the store
+    key of its published ``dem.tif``.
+    """
+
+    name: str
+    key: str
+    dem: str
+
+
 @dataclass(frozen=True)
 class StereoResult:
     """The stereo stage's outcome.
@@ -58,7 +73,7 @@ class StereoResult:
     (:func:`rovercam.pipeline.stereo.stereo_pair`, :func:`~rovercam.pipeline.stereo.site_terrain`
     records); ``unpaired``: frames of stereo cameras without a partner, with the reason
     (:class:`rovercam.pipeline.pairing.Unpaired` as dicts); ``reused``: pairs and terrains taken
-    from earlier runs.
+    from earlier runs; ``dems``: each published terrain's DEM, for terrain-surface mosaics.
     """
 
     pairs: tuple[dict[str, Any], ...] = ()
@@ -66,6 +81,7 @@ class StereoResult:
     unpaired: tuple[dict[str, str], ...] = ()
     failed: tuple[Failure, ...] = ()
     reused: int = 0
+    dems: tuple[TerrainRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

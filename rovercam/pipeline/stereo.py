@@ -11,6 +11,10 @@ For one sol, after ``calibrate`` (docs/stereo.md#pipeline):
 3. :func:`site_terrain`: per site and drive, one DEM per pair from its published XYZ, merged,
    its mesh, and the ``"terrain"`` output (:func:`rovercam.publish.stereo.publish_terrain`).
 
+Then the ``mosaic`` stage's ``[mosaic] surface = "terrain"`` mosaics take the terrains of their
+frames' sites and drives (:func:`mosaic_terrains`), read back from the published ``dem.tif``
+(:func:`stored_dem`, :func:`mosaic_dem`).
+
 Each step returns a small JSON-ready record (store keys, never pixels): what the sol report lists
 and what the next step reads. The cache keys of steps 2 and 3 are
 :func:`rovercam.cachekey.stereo_key` and :func:`rovercam.cachekey.terrain_key`.
@@ -18,6 +22,7 @@ and what the next step reads. The cache keys of steps 2 and 3 are
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -27,9 +32,9 @@ import numpy as np
 from rovercam import layout
 from rovercam.camera.coordinates import transform_between
 from rovercam.config import Settings
-from rovercam.errors import CameraModelError, ConfigError, RovercamError
+from rovercam.errors import CameraModelError, ConfigError, MosaicError, RovercamError
 from rovercam.pipeline.pairing import Pairing, StereoPair, pair_frames
-from rovercam.pipeline.results import FrameRef
+from rovercam.pipeline.results import FrameRef, TerrainRef
 from rovercam.products.model import ProductMeta
 from rovercam.provenance import Provenance
 from rovercam.storage import Store, arrayblob
@@ -37,10 +42,12 @@ from rovercam.storage import Store, arrayblob
 if TYPE_CHECKING:
     from rovercam.chain import Frame
     from rovercam.stereo.products import StereoProducts
+    from rovercam.terrain.dem import DEM
     from rovercam.terrain.mesh import Mesh
 
 __all__ = ["STEREO_FRAME", "frame_head", "find_pairs", "partner_lookup", "site_models", "pair_products",
-           "pair_mesh", "stereo_pair", "terrain_groups", "site_terrain"]
+           "pair_mesh", "stereo_pair", "terrain_groups", "site_terrain", "stored_dem", "mosaic_terrains",
+           "mosaic_dem"]
 
 log = logging.getLogger(__name__)
 
@@ -255,3 +262,75 @@ def site_terrain(name: str, pairs: Sequence[Mapping[str, Any]], *, sol: int, sto
     return {"name": name, "pairs": [p["name"] for p in pairs], "output_id": pub.output_id, "version": pub.version,
             "reused": pub.reused, "keys": dict(pub.keys), "cells": int(np.isfinite(dem.heights).sum()),
             "mesh_faces": int(len(mesh.faces))}
+
+
+def stored_dem(store: Store, key: str) -> "DEM":
+    """The DEM of a published ``dem.tif`` (:func:`rovercam.publish.stereo.publish_terrain`), as
+    it was published: float32 heights (NaN unknown), the origin, cell size and frame from the
+    file's tags (written exactly: JSON and ``repr`` floats), checked against its geotransform
+    (:func:`rovercam.publish.stereo.dem_transform`).
+
+    Raises
+    ------
+    RovercamError
+        The file has no DEM tags, or a geotransform that disagrees with them.
+    StorageError
+        ``key`` does not read.
+    """
+    from rasterio.io import MemoryFile
+
+    from rovercam.publish.stereo import dem_transform
+    from rovercam.terrain.dem import DEM
+
+    with MemoryFile(store.read_bytes(key)) as mem, mem.open() as ds:
+        heights = ds.read(1).astype(np.float32, copy=False)
+        tags, transform = ds.tags(), ds.transform
+    try:
+        x0, y0 = (float(v) for v in json.loads(tags["origin"]))
+        dem = DEM(heights, (x0, y0), float(tags["cell_m"]), tags.get("frame", STEREO_FRAME))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RovercamError(f"{key}: not a published terrain DEM (its origin and cell_m tags: {exc})") from None
+    if not transform.almost_equals(dem_transform(dem), precision=1e-9):
+        raise RovercamError(f"{key}: geotransform {tuple(transform)[:6]} disagrees with its origin {dem.origin} "
+                            f"and cell_m {dem.cell_m} tags")
+    return dem
+
+
+def mosaic_terrains(name: str, terrain_names: Sequence[str], available: Sequence[TerrainRef] | None,
+                    settings: Settings) -> tuple[TerrainRef, ...]:
+    """The terrains a ``[mosaic] surface = "terrain"`` mosaic is projected onto: those of its
+    frames' sites and drives (``terrain_names``, :attr:`rovercam.pipeline.MosaicPlan.terrain`)
+    among the stereo stage's (``available``: :attr:`rovercam.pipeline.StereoResult.dems`; None
+    when the stage did not run).
+
+    Raises
+    ------
+    MosaicError
+        Naming the setting: the stereo stage is off, it publishes no terrain, or it published
+        none for one of the mosaic's sites and drives. A terrain mosaic never falls back to
+        another surface.
+    """
+    if not settings.stereo_stage.enabled or available is None:
+        raise MosaicError(f"{name}: [mosaic] surface = 'terrain' needs the stereo stage: "
+                          "set [stereo_stage] enabled = true")
+    if not settings.stereo_stage.terrain:
+        raise MosaicError(f"{name}: [mosaic] surface = 'terrain' needs the sites' terrain: "
+                          "set [stereo_stage] terrain = true")
+    by_name = {t.name: t for t in available}
+    missing = [n for n in terrain_names if n not in by_name]
+    if missing or not terrain_names:
+        raise MosaicError(f"{name}: [mosaic] surface = 'terrain': the stereo stage published no terrain "
+                          f"{', '.join(missing) or 'for its frames'} (no stereo pair there, or its pairs or "
+                          "terrain failed: see the run's stereo and terrain failures and unpaired frames)")
+    return tuple(by_name[n] for n in terrain_names)
+
+
+def mosaic_dem(store: Store, terrains: Sequence[TerrainRef]) -> "DEM":
+    """One DEM of ``terrains`` (:func:`mosaic_terrains`): the published one, or several merged
+    (:func:`rovercam.terrain.merge_dems`, in the given order)."""
+    from rovercam.terrain.dem import merge_dems
+
+    if not terrains:
+        raise MosaicError("no terrain to make a DEM of")
+    dems = [stored_dem(store, t.dem) for t in terrains]
+    return merge_dems(dems) if len(dems) > 1 else dems[0]

@@ -1,17 +1,22 @@
 """The planner's stereo and terrain decisions (rovercam.pipeline.plan): keys from the frames'
-calibrate keys and the stereo settings, reuse of recorded results, one terrain per site and drive.
+calibrate keys and the stereo settings, reuse of recorded results, one terrain per site and drive;
+terrain-surface mosaics keyed by their terrains, and failing by name without them.
 
 Truth: what the test puts in a temporary store and the settings it changes.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from rovercam import cachekey
 from rovercam.config import load
-from rovercam.pipeline import Planner, StereoPair, stages_to_refresh
+from rovercam.errors import MosaicError
+from rovercam.ingest import IngestResult
+from rovercam.pipeline import FrameRef, Planner, StereoPair, TerrainRef, stages_to_refresh
 from rovercam.pipeline.plan import ASKED, MISSING
-from rovercam.storage import Store
+from rovercam.pipeline.stereo import mosaic_terrains
+from rovercam.storage import Store, arrayblob
 
 PAIRS = [StereoPair("NLF_1", "NRF_1", "NAVCAM_LEFT", "NAVCAM_RIGHT", 0.1, 3, 42),
          StereoPair("NLF_2", "NRF_2", "NAVCAM_LEFT", "NAVCAM_RIGHT", 0.1, 3, 42),
@@ -104,3 +109,49 @@ def test_the_dry_run_plans_the_pairs_found_from_the_labels(tmp_path):
     stereo = [d for d in on if d.stage == "stereo"]
     assert len(stereo) == 4 and all(d.unit.startswith("NL") and d.action == "compute" for d in stereo)
     assert [d.unit for d in on if d.stage == "terrain"] == ["SITE00003_DRIVE01152_TERRAIN"]
+
+
+TERRAIN = "SITE00003_DRIVE00042_TERRAIN"
+
+
+def _mosaic_frames(store: Store) -> tuple[list[FrameRef], dict[str, str], object]:
+    """Two stored Front Hazcam frames of site 3, drive 42: refs, calibrate keys, describe."""
+    ids = ("FLF_1", "FRF_1")
+    frames = [FrameRef(p, f"work/x/{p}/frame.blob", "undistort") for p in ids]
+    for f in frames:
+        folder, name = f.key.rsplit("/", 1)
+        with store.transaction(folder, durable=False) as txn:
+            txn.put(name, arrayblob.pack(np.zeros((4, 6), np.float32), {}))
+    items = {p: IngestResult(path=f"/in/{p}.IMG", sha256="ab" * 32, state="ingested", product_id=p, sol=5,
+                             instrument="FRONT_HAZCAM", site=3, drive=42, sequence_id="FHAZ00540") for p in ids}
+    return frames, {p: f"k-{p}" for p in ids}, items.__getitem__
+
+
+def test_terrain_mosaic_keys_hold_their_terrains_keys(settings):
+    store = Store.from_settings(settings)
+    frames, keys, describe = _mosaic_frames(store)
+    on_terrain = settings.with_overrides({"mosaic": {"projection": "vertical", "surface": "terrain"}})
+    [plain] = Planner(settings, store).mosaics(5, frames, keys, describe, terrain={TERRAIN: "t1"})
+    assert plain.terrain == ()  # other surfaces: the key as it always was
+    assert plain.key == cachekey.mosaic_key(plain.name, keys.values(), settings)
+    [one] = Planner(on_terrain, store).mosaics(5, frames, keys, describe, terrain={TERRAIN: "t1"})
+    assert one.terrain == (TERRAIN,)
+    assert one.key == cachekey.mosaic_key(one.name, keys.values(), on_terrain, terrain=["t1"])
+    [again] = Planner(on_terrain, store).mosaics(5, frames, keys, describe, terrain={TERRAIN: "t1"})
+    [newer] = Planner(on_terrain, store).mosaics(5, frames, keys, describe, terrain={TERRAIN: "t2"})
+    [without] = Planner(on_terrain, store).mosaics(5, frames, keys, describe)
+    assert again.key == one.key and len({one.key, newer.key, without.key}) == 3
+
+
+def test_a_terrain_mosaic_without_its_terrain_fails_naming_the_setting(settings):
+    on_terrain = settings.with_overrides({"mosaic": {"projection": "vertical", "surface": "terrain"}})
+    ref = TerrainRef(TERRAIN, "t1", f"sol00005/terrains/{TERRAIN}/v1/dem.tif")
+    assert mosaic_terrains("M", (TERRAIN,), [ref], on_terrain) == (ref,)
+    off = on_terrain.with_overrides({"stereo_stage": {"enabled": False}})
+    with pytest.raises(MosaicError, match=r"^M: \[mosaic\] surface = 'terrain' needs the stereo stage: "
+                                          r"set \[stereo_stage\] enabled = true$"):
+        mosaic_terrains("M", (TERRAIN,), None, off)
+    with pytest.raises(MosaicError, match=r"set \[stereo_stage\] terrain = true"):
+        mosaic_terrains("M", (TERRAIN,), [ref], on_terrain.with_overrides({"stereo_stage": {"terrain": False}}))
+    with pytest.raises(MosaicError, match="published no terrain SITE00003_DRIVE00043_TERRAIN"):
+        mosaic_terrains("M", (TERRAIN, "SITE00003_DRIVE00043_TERRAIN"), [ref], on_terrain)

@@ -163,6 +163,23 @@ def test_terrain_publishes_the_dem_with_its_grid(where):
     validate_stac(json.loads(store.read_bytes(pub.keys["item"])))
 
 
+def test_the_published_dem_reads_back_exactly(where):
+    from rovercam.pipeline.stereo import stored_dem
+
+    store, catalog = where
+    rng = np.random.default_rng(3)
+    heights = rng.normal(-0.3, 0.2, (17, 23)).astype(np.float32)
+    heights[2:5, 7] = np.nan
+    dem = DEM(heights, (0.1 + 0.2, -2.05), 0.05)  # origin and cell not exact in binary
+    pub = publish_terrain(dem, mesh(), name=layout.terrain_name(3, 42), sol=100, store=store, catalog=catalog,
+                          inputs=dict([LEFT, RIGHT]), instrument="FRONT_HAZCAM_LEFT_A+FRONT_HAZCAM_RIGHT_A",
+                          start_time=START)
+    back = stored_dem(store, pub.keys["dem"])
+    assert back.heights.dtype == np.float32
+    np.testing.assert_array_equal(back.heights, heights)  # NaN where NaN, every height bit for bit
+    assert (back.origin, back.cell_m, back.frame) == (dem.origin, dem.cell_m, dem.frame)
+
+
 def test_write_stereo_files_writes_what_a_published_pair_holds(tmp_path):
     files = write_stereo_files(products(), tmp_path / "pair", mesh=mesh())
     assert {p.name for p in files.values()} == set(STEREO_FILES.values()) - {"thumbnail.png"}
