@@ -223,6 +223,10 @@ class StereoStageSettings(_Section):
     mesh_max_error_m: float = Field(0.02, gt=0)
     # Cell of the merged terrain of each site and drive (DEM and its mesh), metres.
     terrain_cell_m: float = Field(0.05, gt=0)
+    # Points further than this from their left camera stay out of the merged terrain, metres:
+    # far ground is sparse and uncertain (range error grows with range squared), and matches
+    # near zero disparity reach the horizon.
+    terrain_max_range_m: float = Field(30.0, gt=0)
     # false: per-pair outputs only, no merged terrain.
     terrain: bool = True
 

@@ -203,12 +203,34 @@ def terrain_groups(pairs: Sequence[Mapping[str, Any]]) -> dict[str, list[Mapping
     return dict(sorted(out.items()))
 
 
-def _stored_xyz(store: Store, key: str) -> np.ndarray:
-    """(H, W, 3) float32 XYZ of a published ``xyz.tif``."""
+def _stored_bands(store: Store, key: str) -> np.ndarray:
+    """(H, W, B) float32 bands of a published float COG (``xyz.tif``, ``range.tif``)."""
     from rasterio.io import MemoryFile
 
     with MemoryFile(store.read_bytes(key)) as mem, mem.open() as ds:
         return np.moveaxis(ds.read(), 0, -1).astype(np.float32)
+
+
+def terrain_points(xyz: np.ndarray, rng: np.ndarray, max_range_m: float) -> np.ndarray:
+    """The points of an XYZ image that go into the terrain: those within ``max_range_m``.
+
+    Parameters
+    ----------
+    xyz : (H, W, 3) float array
+        Metres; NaN where invalid.
+    rng : (H, W) float array
+        Range of each point from its left camera, metres; NaN where invalid.
+    max_range_m : float
+
+    Returns
+    -------
+    (H, W, 3) float32 array
+        ``xyz`` with NaN beyond the range.
+    """
+    out = np.array(xyz, np.float32, copy=True)
+    with np.errstate(invalid="ignore"):
+        out[~(rng <= max_range_m)] = np.nan
+    return out
 
 
 def site_terrain(name: str, pairs: Sequence[Mapping[str, Any]], *, sol: int, store: Store, catalog: Any,
@@ -242,7 +264,8 @@ def site_terrain(name: str, pairs: Sequence[Mapping[str, Any]], *, sol: int, sto
     cell = settings.stereo_stage.terrain_cell_m
     dems = []
     for p in pairs:
-        xyz = _stored_xyz(store, p["keys"]["xyz"])
+        xyz = terrain_points(_stored_bands(store, p["keys"]["xyz"]), _stored_bands(store, p["keys"]["range"])[..., 0],
+                             settings.stereo_stage.terrain_max_range_m)
         if np.isfinite(xyz).all(axis=2).any():
             dems.append(dem_from_points(xyz, cell_m=cell, frame=STEREO_FRAME))
     if not dems:

@@ -38,7 +38,7 @@ def overrides(sol_dir: Path) -> dict:
     # carry the true pointing
     return {"storage": {"root": str(sol_dir.parent / "store")},
             "calibration": {"search_path": [str(sol_dir / "calibration")]},
-            "stereo_stage": {"enabled": True}, "stereo": {"max_range_m": 8.0},
+            "stereo_stage": {"enabled": True},
             "mosaic": {"projection": "vertical", "surface": "terrain", "group_by": ["site", "drive", "sequence_id"],
                        "vertical_extent_m": 3.0, "scale_deg": 1.1459, "refine_pointing": False}}
 
@@ -74,7 +74,7 @@ def test_a_rerun_reuses_it_and_new_stereo_results_make_a_new_one(first, sol_dir,
     assert again["reused"]["stereo"] == 2 and again["reused"]["mosaic"] == 1  # pair + terrain, the mosaic
     assert [p["cog_key"] for p in again["published"]] == [p["cog_key"] for p in first["published"]]
 
-    matched = {**overrides, "stereo": {**overrides["stereo"], "uniqueness_ratio": 12}}  # another DEM
+    matched = {**overrides, "stereo": {"uniqueness_ratio": 12}}  # another DEM
     changed = reprocess_sol(sol=SOL, overrides=matched)
     assert changed["failed"] == [] and changed["reused"]["stereo"] == 0 and changed["reused"]["mosaic"] == 0
     [mosaic] = changed["published"]

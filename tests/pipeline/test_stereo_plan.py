@@ -155,3 +155,15 @@ def test_a_terrain_mosaic_without_its_terrain_fails_naming_the_setting(settings)
         mosaic_terrains("M", (TERRAIN,), [ref], on_terrain.with_overrides({"stereo_stage": {"terrain": False}}))
     with pytest.raises(MosaicError, match="published no terrain SITE00003_DRIVE00043_TERRAIN"):
         mosaic_terrains("M", (TERRAIN, "SITE00003_DRIVE00043_TERRAIN"), [ref], on_terrain)
+
+
+def test_terrain_takes_only_points_within_its_range():
+    from rovercam.pipeline.stereo import terrain_points
+
+    xyz = np.arange(4 * 3 * 3, dtype=np.float32).reshape(4, 3, 3)
+    rng = np.array([[1.0, 29.9, 30.0], [30.1, np.nan, 5.0], [1e6, 2.0, 3.0], [0.5, 31.0, 7.0]], np.float32)
+    out = terrain_points(xyz, rng, 30.0)
+    keep = rng <= 30.0
+    assert np.array_equal(out[keep], xyz[keep])
+    assert np.isnan(out[~keep]).all()
+    assert not np.isnan(xyz).any()  # the input is not changed
