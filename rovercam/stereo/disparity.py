@@ -33,7 +33,8 @@ from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
 
-__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity"]
+__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity",
+           "smooth_luminance"]
 
 #: Rows refined together (plus a halo): 256 rows of a 5120-px image keep each temporary at
 #: 5 MB, so the dozen temporaries of a step stay near the cache and strips run on both cores.
@@ -141,6 +142,41 @@ def matching_images(
     return tuple((lum - np.float32(lo)) * scale for lum in lums)  # type: ignore[return-value]
 
 
+def smooth_luminance(lum: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
+    """Gaussian-smoothed luminance, no-data aware (normalised convolution).
+
+    Parameters
+    ----------
+    lum : (H, W) float32 array
+        Matching luminance (:func:`matching_images`), NaN = no data.
+    sigma_px : float
+        Gaussian sigma, pixels (> 0).
+
+    Returns
+    -------
+    (H, W) float32 array
+        Each pixel the weighted mean of its finite neighbours; NaN where ``lum`` is NaN.
+
+    Notes
+    -----
+    Frames whose pixel-level noise is larger than the scene's fine texture (a long lens on
+    near terrain: Mastcam-Z at a few metres) match on noise; smoothing both eyes alike keeps
+    the texture that both see and drops the noise that differs between them.
+    """
+    if not sigma_px > 0:
+        raise StereoError(f"sigma_px must be > 0, got {sigma_px!r}")
+    finite = np.isfinite(lum)
+    if finite.all():
+        return cv2.GaussianBlur(lum, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    weight = cv2.GaussianBlur(finite.astype(np.float32), (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    total = cv2.GaussianBlur(np.where(finite, lum, np.float32(0)), (0, 0), sigma_px,
+                             borderType=cv2.BORDER_REFLECT)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = total / weight
+    out[~finite] = np.nan
+    return out
+
+
 def _to_uint8(lum: NDArray[np.float32]) -> NDArray[np.uint8]:
     out = np.nan_to_num(lum * np.float32(255.0), nan=0.0)
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -204,6 +240,8 @@ def disparity_image(
     if num_disparities < 16 or num_disparities % 16:
         raise StereoError(f"num_disparities must be a positive multiple of 16, got {num_disparities}")
     lum_l, lum_r = matching_images(left, right)
+    if s.smooth_sigma_px > 0:
+        lum_l, lum_r = (smooth_luminance(lum, s.smooth_sigma_px) for lum in (lum_l, lum_r))
     raw = _sgbm(_to_uint8(lum_l), _to_uint8(lum_r), int(min_disparity), int(num_disparities), s)
     # the matching block must not touch the left eye's no-data (filled with 0 for the matcher)
     nodata = np.isnan(lum_l).astype(np.uint8)
