@@ -11,6 +11,7 @@ from rovercam.stereo.disparity import (
     disparity_search_range,
     matching_images,
     refine_disparity,
+    row_disparity,
     smooth_luminance,
 )
 from rovercam.stereo.normals import surface_normals
@@ -33,6 +34,7 @@ __all__ = [
     "disparity_image",
     "matching_images",
     "refine_disparity",
+    "row_disparity",
     "smooth_luminance",
     "triangulate",
     "check_rectified",

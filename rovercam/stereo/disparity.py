@@ -286,7 +286,7 @@ def row_disparity(disparity: NDArray[np.float32], *, min_fraction: float = 0.05,
     with np.errstate(all="ignore"):
         medians = np.nanmedian(disparity[rows], axis=1)
     half = window // 2
-    padded = np.pad(medians, half, mode="edge")
+    padded = np.pad(medians, half, mode="reflect", reflect_type="odd")  # keeps a linear trend at the ends
     smooth = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
     out = np.interp(np.arange(h), rows, smooth)
     # beyond the first and last counted rows: the line through the nearest counted rows (ground
