@@ -308,8 +308,9 @@ def _sheared_pass(l8, r8, raw, min_disparity: int, num_disparities: int, s: Ster
     and its square blocks see sheared texture. Shifting each right row by the first pass's
     typical disparity of that row (whole pixels: no resampling, rows stay epipolar) leaves a
     residual disparity of a few pixels that grows slowly along rows and columns; the second
-    pass searches +-row_shear_px around it. Pixels the first pass matched and the second did not
-    keep the first's match only where the second pass had no answer either.
+    pass searches +-row_shear_px around it. Two such passes run, the second with the rows'
+    disparity re-estimated from the first (it sees rows the unsheared pass missed); the last
+    pass's disparity is returned, without matches outside the original search range.
     """
     disparity = raw
     for _ in range(2):  # the second estimate of the rows' disparity sees the rows the first missed
