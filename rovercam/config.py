@@ -192,9 +192,35 @@ class StereoSettings(_Section):
     min_correlation: float = Field(0.5, ge=-1, le=1)
     min_texture: float = Field(0.002, ge=0)
     # Surface normals: plane-fit window side (odd px).
-    normal_window: int = Field(15, ge=3, le=101)
+    normal_window: int = Field(25, ge=3, le=101)
     # One-sigma disparity error of the refined matcher (px), the origin of range_sigma.
     disparity_sigma_px: float = Field(0.25, gt=0)
+    # Gaussian smoothing of both eyes' matching luminance (sigma, px; 0 = none) before matching
+    # and refinement: for frames whose pixel-level noise drowns the scene's texture.
+    smooth_sigma_px: float = Field(0.0, ge=0, le=10)
+    # Ground that changes disparity by about a pixel per row (a wide baseline near the ground):
+    # a second matching pass with each right row shifted by the first pass's typical disparity
+    # of that row, searching +-row_shear_px (a multiple of 8) around it; 0 = one pass.
+    row_shear_px: int = Field(0, ge=0, le=512, multiple_of=8)
+    # Per-camera overrides of the options above, by INSTRUMENT_ID of the left eye
+    # ([stereo.cameras.MCZ_LEFT] smooth_sigma_px = 2.0); see for_camera.
+    cameras: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("cameras")
+    @classmethod
+    def _camera_overrides(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, options in value.items():
+            if "cameras" in options:
+                raise ValueError(f"cameras.{name}: overrides cannot nest 'cameras'")
+            cls.model_validate(options)  # the same names, types and bounds as [stereo]
+        return value
+
+    def for_camera(self, instrument: str | None) -> "StereoSettings":
+        """These settings with ``cameras[instrument]``'s overrides applied (self when none)."""
+        options = self.cameras.get(instrument or "")
+        if not options:
+            return self
+        return type(self).model_validate({**self.model_dump(exclude={"cameras"}), **options})
 
     @field_validator("block_size", "refine_window", "normal_window")
     @classmethod

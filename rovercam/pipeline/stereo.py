@@ -41,13 +41,14 @@ from rovercam.storage import Store, arrayblob
 
 if TYPE_CHECKING:
     from rovercam.chain import Frame
+    from rovercam.config import StereoSettings
     from rovercam.stereo.products import StereoProducts
     from rovercam.terrain.dem import DEM
     from rovercam.terrain.mesh import Mesh
 
-__all__ = ["STEREO_FRAME", "frame_head", "find_pairs", "partner_lookup", "site_models", "pair_products",
-           "pair_mesh", "stereo_pair", "terrain_groups", "site_terrain", "stored_dem", "mosaic_terrains",
-           "mosaic_dem"]
+__all__ = ["STEREO_FRAME", "frame_head", "find_pairs", "partner_lookup", "site_models", "stereo_settings",
+           "pair_products", "pair_mesh", "stereo_pair", "terrain_groups", "site_terrain", "terrain_points",
+           "stored_dem", "mosaic_terrains", "mosaic_dem"]
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,12 @@ def site_models(left: "Frame", right: "Frame", *, target: str = STEREO_FRAME) ->
     return out[0], out[1]
 
 
+def stereo_settings(left: "Frame", settings: Settings) -> "StereoSettings | None":
+    """``[stereo]`` with the left eye's camera overrides (``[stereo.cameras.<INSTRUMENT_ID>]``)."""
+    stereo = getattr(settings, "stereo", None)
+    return None if stereo is None else stereo.for_camera(getattr(left, "instrument", None))
+
+
 def pair_products(left: "Frame", right: "Frame", settings: Settings) -> "StereoProducts":
     """The pair's stereo products in SITE_FRAME (``[stereo]`` settings): the stage's one call of
     :func:`rovercam.stereo.stereo_products`."""
@@ -111,7 +118,7 @@ def pair_products(left: "Frame", right: "Frame", settings: Settings) -> "StereoP
 
     left_model, right_model = site_models(left, right)
     return stereo_products(np.asarray(left.image, np.float32), np.asarray(right.image, np.float32),
-                           left_model, right_model, frame=STEREO_FRAME, settings=getattr(settings, "stereo", None))
+                           left_model, right_model, frame=STEREO_FRAME, settings=stereo_settings(left, settings))
 
 
 def _display(image: np.ndarray) -> np.ndarray:

@@ -11,6 +11,8 @@ from rovercam.stereo.disparity import (
     disparity_search_range,
     matching_images,
     refine_disparity,
+    row_disparity,
+    smooth_luminance,
 )
 from rovercam.stereo.normals import surface_normals
 from rovercam.stereo.products import StereoProducts, stereo_products
@@ -32,6 +34,8 @@ __all__ = [
     "disparity_image",
     "matching_images",
     "refine_disparity",
+    "row_disparity",
+    "smooth_luminance",
     "triangulate",
     "check_rectified",
     "range_image",

@@ -33,7 +33,8 @@ from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
 
-__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity"]
+__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity",
+           "row_disparity", "smooth_luminance"]
 
 #: Rows refined together (plus a halo): 256 rows of a 5120-px image keep each temporary at
 #: 5 MB, so the dozen temporaries of a step stay near the cache and strips run on both cores.
@@ -141,6 +142,41 @@ def matching_images(
     return tuple((lum - np.float32(lo)) * scale for lum in lums)  # type: ignore[return-value]
 
 
+def smooth_luminance(lum: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
+    """Gaussian-smoothed luminance, no-data aware (normalised convolution).
+
+    Parameters
+    ----------
+    lum : (H, W) float32 array
+        Matching luminance (:func:`matching_images`), NaN = no data.
+    sigma_px : float
+        Gaussian sigma, pixels (> 0).
+
+    Returns
+    -------
+    (H, W) float32 array
+        Each pixel the weighted mean of its finite neighbours; NaN where ``lum`` is NaN.
+
+    Notes
+    -----
+    Frames whose pixel-level noise is larger than the scene's fine texture (a long lens on
+    near terrain: Mastcam-Z at a few metres) match on noise; smoothing both eyes alike keeps
+    the texture that both see and drops the noise that differs between them.
+    """
+    if not sigma_px > 0:
+        raise StereoError(f"sigma_px must be > 0, got {sigma_px!r}")
+    finite = np.isfinite(lum)
+    if finite.all():
+        return cv2.GaussianBlur(lum, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    weight = cv2.GaussianBlur(finite.astype(np.float32), (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    total = cv2.GaussianBlur(np.where(finite, lum, np.float32(0)), (0, 0), sigma_px,
+                             borderType=cv2.BORDER_REFLECT)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = total / weight
+    out[~finite] = np.nan
+    return out
+
+
 def _to_uint8(lum: NDArray[np.float32]) -> NDArray[np.uint8]:
     out = np.nan_to_num(lum * np.float32(255.0), nan=0.0)
     return np.clip(out, 0, 255).astype(np.uint8)
@@ -204,7 +240,12 @@ def disparity_image(
     if num_disparities < 16 or num_disparities % 16:
         raise StereoError(f"num_disparities must be a positive multiple of 16, got {num_disparities}")
     lum_l, lum_r = matching_images(left, right)
-    raw = _sgbm(_to_uint8(lum_l), _to_uint8(lum_r), int(min_disparity), int(num_disparities), s)
+    if s.smooth_sigma_px > 0:
+        lum_l, lum_r = (smooth_luminance(lum, s.smooth_sigma_px) for lum in (lum_l, lum_r))
+    l8, r8 = _to_uint8(lum_l), _to_uint8(lum_r)
+    raw = _sgbm(l8, r8, int(min_disparity), int(num_disparities), s)
+    if s.row_shear_px > 0:
+        raw = _sheared_pass(l8, r8, raw, int(min_disparity), int(num_disparities), s)
     # the matching block must not touch the left eye's no-data (filled with 0 for the matcher)
     nodata = np.isnan(lum_l).astype(np.uint8)
     if nodata.any():
@@ -215,6 +256,87 @@ def disparity_image(
                                                 iterations=s.refine_iterations)
     bad = ~(zncc >= s.min_correlation) | ~(texture >= s.min_texture) | ~(np.abs(disparity - raw) <= 1.0)
     disparity[bad] = np.nan
+    return disparity
+
+
+def row_disparity(disparity: NDArray[np.float32], *, min_fraction: float = 0.05,
+                  window: int = 31) -> NDArray[np.float64] | None:
+    """Each row's typical disparity: the median of its valid pixels, median-smoothed over rows.
+
+    Parameters
+    ----------
+    disparity : (H, W) float32 array
+        Pixels, NaN = none.
+    min_fraction : float, keyword-only
+        A row counts when at least this fraction of its pixels has a disparity.
+    window : int, keyword-only
+        Rows of the running median over the counted rows.
+
+    Returns
+    -------
+    (H,) float64 array or None
+        Pixels, rows without a count interpolated between their neighbours; None when fewer
+        than ``window`` rows count.
+    """
+    h, w = disparity.shape
+    counts = np.isfinite(disparity).sum(axis=1)
+    rows = np.flatnonzero(counts >= max(1, min_fraction * w))
+    if rows.size < window:
+        return None
+    with np.errstate(all="ignore"):
+        medians = np.nanmedian(disparity[rows], axis=1)
+    half = window // 2
+    padded = np.pad(medians, half, mode="reflect", reflect_type="odd")  # keeps a linear trend at the ends
+    smooth = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
+    out = np.interp(np.arange(h), rows, smooth)
+    # beyond the first and last counted rows: the line through the nearest counted rows (ground
+    # changes disparity linearly with the row, and the nearest ground is what fails to match)
+    span = min(rows.size, 4 * window)
+    for ends, outside in ((slice(None, span), np.arange(h) < rows[0]),
+                          (slice(-span, None), np.arange(h) > rows[-1])):
+        if outside.any():
+            slope, offset = np.polyfit(rows[ends], smooth[ends], 1)
+            out[outside] = slope * np.arange(h)[outside] + offset
+    return out
+
+
+def _sheared_pass(l8, r8, raw, min_disparity: int, num_disparities: int, s: StereoSettings):
+    """Match again with each right row shifted by its typical disparity (:func:`row_disparity`).
+
+    Ground seen from near a wide baseline (the rear Hazcams: 93 cm, ground at 0.6-1 m) changes
+    disparity by about a pixel per row: SGBM's smoothness penalty then fights the true surface
+    and its square blocks see sheared texture. Shifting each right row by the first pass's
+    typical disparity of that row (whole pixels: no resampling, rows stay epipolar) leaves a
+    residual disparity of a few pixels that grows slowly along rows and columns; the second
+    pass searches +-row_shear_px around it. Two such passes run, the second with the rows'
+    disparity re-estimated from the first (it sees rows the unsheared pass missed); the last
+    pass's disparity is returned, without matches outside the original search range.
+    """
+    disparity = raw
+    for _ in range(2):  # the second estimate of the rows' disparity sees the rows the first missed
+        shift = row_disparity(disparity)
+        if shift is None:
+            return disparity
+        disparity = _shifted_match(l8, r8, shift, min_disparity, num_disparities, s)
+    return disparity
+
+
+def _shifted_match(l8, r8, shift, min_disparity: int, num_disparities: int, s: StereoSettings):
+    """SGBM of ``l8`` against ``r8`` with row y shifted right by ``shift[y]`` (whole pixels)."""
+    h, w = r8.shape
+    shift = np.clip(np.rint(shift), -(w - 1), w - 1).astype(np.int64)
+    shifted = np.zeros_like(r8)
+    for y in range(h):  # shifted[y, u] = r8[y, u - shift[y]]
+        k = int(shift[y])
+        if k >= 0:
+            shifted[y, k:] = r8[y, :w - k]
+        else:
+            shifted[y, :w + k] = r8[y, -k:]
+    reach = int(s.row_shear_px)
+    residual = _sgbm(l8, shifted, -reach, 2 * reach, s)
+    disparity = residual + shift[:, None].astype(np.float32)
+    outside = ~((disparity >= min_disparity) & (disparity < min_disparity + num_disparities))
+    disparity[outside] = np.nan
     return disparity
 
 
