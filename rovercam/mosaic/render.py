@@ -34,7 +34,8 @@ from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_marg
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import Projection
 from rovercam.mosaic.resample import (Kernel, Level, blur_level, footprint_filter, footprint_level, level_coordinates,
-                                      level_for_scale, level_nbytes, make_level, map_scale, reduce_level, resample)
+                                      level_for_scale, level_nbytes, make_level, map_scale, reduce_level, resample,
+                                      supersample, supersample_filter)
 from rovercam.mosaic.warp import Window, frame_point_pixels, frame_window, sample_maps
 
 __all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
@@ -78,7 +79,9 @@ class RenderOptions:
         How ``antialias`` averages: ``"footprint"`` (default) a pyramid level one finer than the
         scale calls for, then a Gaussian matching the footprint's variance
         (:func:`rovercam.mosaic.resample.footprint_filter`); ``"pyramid"`` the pyramid level
-        ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling compares them.
+        ``floor(log2(scale))`` alone (box-filtered); ``"supersample"`` the mean of sub-samples
+        spread over each output pixel's footprint, from the level one finer
+        (:func:`rovercam.mosaic.resample.supersample`). docs/mosaics.md#resampling compares them.
     """
 
     blend: BlendMethod = "multiband"
@@ -87,9 +90,9 @@ class RenderOptions:
     tile: int = 1024
     workers: int = 2
     map_step: int = 8
-    kernel: Kernel = "lanczos"
+    kernel: Kernel = "cubic"
     antialias: bool = True
-    prefilter: Literal["footprint", "pyramid"] = "footprint"
+    prefilter: Literal["footprint", "pyramid", "supersample"] = "supersample"
 
 
 class FrameStack:
@@ -314,6 +317,8 @@ def _level_sigma(scale: float, opts: RenderOptions) -> tuple[int, float]:
         return 0, 0.0
     if opts.prefilter == "footprint":
         return footprint_filter(scale)
+    if opts.prefilter == "supersample":
+        return supersample_filter(scale)[0], 0.0
     return level_for_scale(scale), 0.0
 
 
@@ -371,7 +376,9 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         cen = _centrality(mx, my, g.width, g.height)
         sub = (slice(r.y0 - pad.y0, r.y1 - pad.y0), slice(r.x0 - pad.x0, r.x1 - pad.x0))
         # the pyramid level this tile samples the frame from (its local scale here)
-        lvl = stack.level(i, *_level_sigma(map_scale(mx, my, g.width, g.height), opts))
+        scale = map_scale(mx, my, g.width, g.height)
+        lvl = stack.level(i, *_level_sigma(scale, opts))
+        subs = supersample_filter(scale)[1] if opts.antialias and opts.prefilter == "supersample" else 1
         lx, ly = level_coordinates(mx, my, lvl.level)
         if lvl.valid is not None:
             v = cv2.remap(lvl.valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
@@ -379,22 +386,22 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         better = cen > best[sub]
         best[sub] = np.where(better, cen, best[sub])
         label[sub] = np.where(better, np.int16(i), label[sub])
-        parts.append((i, sub, lvl, lx, ly, None if multiband else (mx, my)))
+        parts.append((i, sub, lvl, lx, ly, subs, None if multiband else (mx, my)))
     if multiband:
         blender: Any = MultibandBlender(ph, pw, levels, bands)
     else:
         blender = FeatherBlender(ph, pw, bands)
-    for i, sub, lvl, lx, ly, level0 in parts:
+    for i, sub, lvl, lx, ly, subs, level0 in parts:
         mask = (label[sub] == i)
         if multiband and not mask.any():
             continue
         g = stack.geoms[i]
         if multiband:
             near = cv2.dilate(mask.view(np.uint8), _NEAR_SEAM) > 0
-            warped, v = resample(lvl, lx, ly, kernel=opts.kernel, where=near)
+            warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel, where=near)
             blender.add(warped, mask.astype(np.float32), sub[0].start, sub[1].start)
         else:
-            warped, v = resample(lvl, lx, ly, kernel=opts.kernel)
+            warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel)
             # feather: ramps from 0 at the frame edge over ``feather`` of its half-size
             mx, my = level0
             dist = np.minimum(np.minimum(mx + 0.5, g.width - 0.5 - mx), np.minimum(my + 0.5, g.height - 0.5 - my))

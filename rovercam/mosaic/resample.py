@@ -53,7 +53,8 @@ from numpy.typing import NDArray
 from rovercam.bands import as_bands
 
 __all__ = ["Kernel", "Level", "make_level", "reduce_level", "blur_level", "map_scale", "level_for_scale",
-           "footprint_filter", "footprint_level", "level_coordinates", "resample", "level_nbytes", "MAX_LEVEL"]
+           "footprint_filter", "footprint_level", "level_coordinates", "resample", "supersample", "supersample_filter",
+           "level_nbytes", "MAX_LEVEL"]
 
 Kernel = Literal["cubic", "lanczos", "linear"]
 
@@ -340,6 +341,74 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
     if sel.any():
         out[sel] = _remap_at(lvl.image, map_x, map_y, sel, _INTER[kernel], edge)
     return out, v
+
+
+def supersample_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int, int]:
+    """Pyramid level and sub-samples per side for :func:`supersample` at a map reducing by
+    ``scale``: the level one finer than :func:`level_for_scale`'s (the frame itself below a
+    reduction of 4), and ``ceil(4 * scale / (3 * 2**level))`` sub-samples per side, so that they
+    lie at most 3/4 level pixel apart; ``(0, 1)`` where the map does not reduce."""
+    if not math.isfinite(scale) or scale <= 1.0:
+        return 0, 1
+    level = max(level_for_scale(scale, max_level=max_level) - 1, 0)
+    return level, max(1, math.ceil(4.0 * scale / (3.0 * (1 << level)) - 1e-3))
+
+
+def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, kernel: Kernel = "cubic",
+                where: np.ndarray | None = None) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Area sampling: the mean of ``n`` x ``n`` samples (:func:`resample`) spread uniformly over
+    each output pixel's footprint.
+
+    The footprint is the output pixel's square carried into the level by the map's Jacobian
+    (central differences of the map); the sub-samples sit at ``((a + 1/2) / n - 1/2)`` output
+    pixels along each axis, as a camera with the output grid's pixels would integrate them.
+    Edges and no-data as in :func:`resample`, for each sub-sample. Outside ``where`` one bilinear
+    sample at the pixel centre (as :func:`resample` does there).
+
+    Parameters
+    ----------
+    lvl : Level
+    map_x, map_y : (h, w) ndarray of float32
+        Level pixel coordinates of the output pixel centres (:func:`level_coordinates`).
+    n : int
+        Sub-samples per side (1: :func:`resample` itself).
+    kernel : {"cubic", "lanczos", "linear"}
+    where : (h, w) ndarray of bool, optional
+
+    Returns
+    -------
+    image : (h, w, B) ndarray of float32
+    valid : (h, w) ndarray of float32 or None
+        Bilinear lookup of the level's validity at the pixel centres.
+    """
+    if n <= 1 or min(map_x.shape) < 2:
+        return resample(lvl, map_x, map_y, kernel=kernel, where=where)
+    if where is not None:
+        out, valid = resample(lvl, map_x, map_y, kernel="linear")
+        if where.any():
+            ys, xs = np.nonzero(where)
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+            box, _ = supersample(lvl, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], n, kernel=kernel)
+            sel = where[y0:y1, x0:x1]
+            out[y0:y1, x0:x1][sel] = box[sel]
+        return out, valid
+    dx_u, dy_u = np.gradient(map_x, axis=1), np.gradient(map_y, axis=1)
+    dx_v, dy_v = np.gradient(map_x, axis=0), np.gradient(map_y, axis=0)
+    acc: NDArray[np.float32] | None = None
+    for a in range(n):
+        u = np.float32((a + 0.5) / n - 0.5)
+        for b in range(n):
+            v = np.float32((b + 0.5) / n - 0.5)
+            sx = (map_x + u * dx_u + v * dx_v).astype(np.float32)
+            sy = (map_y + u * dy_u + v * dy_v).astype(np.float32)
+            out, _ = resample(lvl, sx, sy, kernel=kernel, where=where)
+            acc = out if acc is None else np.add(acc, out, out=acc)
+    assert acc is not None
+    acc *= np.float32(1.0 / (n * n))
+    valid = None
+    if lvl.valid is not None:
+        valid = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    return acc, valid
 
 
 def _remap_at(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, sel: np.ndarray, interp: int,
