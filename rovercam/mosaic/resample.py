@@ -1,10 +1,11 @@
-"""Antialiased resampling of a frame through a map: a pyramid level, then a Lanczos kernel.
+"""Antialiased resampling of a frame through a map: a pyramid level, then area sampling.
 
 A mosaic samples each frame at the frame pixels its output pixels look at (a *map*, output pixel
 -> frame pixel, :func:`rovercam.mosaic.warp.sample_maps`). Where the map reduces the frame (more
 than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
-interpolation also blurs. This module does what texture mapping calls mip-mapping, with an
-optional Gaussian that matches the output pixel's footprint:
+interpolation also blurs. This module does what texture mapping calls mip-mapping, then either
+samples once a level smoothed by a Gaussian that matches the output pixel's footprint (the
+mosaic render's default) or averages sub-samples over the footprint (supersampling):
 
 1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
    the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
@@ -21,11 +22,18 @@ optional Gaussian that matches the output pixel's footprint:
    ``L`` is made from level ``L - 1`` smoothed by a Gaussian (:func:`blur_level`) before its
    2 x 2 means, so that the level's smoothing has the variance of the output pixel's footprint,
    a box ``scale`` frame pixels wide (:func:`footprint_level`).
-4. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
-   (a = 4, 8 x 8 taps; the default), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame
-   borders replicated. Lanczos scores best of the three on the mosaic benchmark's
-   footprint-averaged truths (docs/mosaics.md#resampling).
-5. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
+4. **Supersampling.** :func:`supersample` averages ``n`` x ``n`` samples spread uniformly over
+   each output pixel's square, carried into the level by the map's Jacobian: exact area
+   sampling, what a camera with the output grid's pixels records. :func:`supersample_filter`
+   takes the level one finer than :func:`level_for_scale`'s (the frame itself below a 4x
+   reduction) and enough sub-samples to lie at most 3/4 of a level pixel apart (4 x 4 at a 2.92x
+   reduction), each bicubic (``RenderOptions(prefilter="supersample", kernel="cubic")``).
+5. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
+   (a = 4, 8 x 8 taps), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame borders
+   replicated. With one sample per pixel Lanczos scores best of the three on the mosaic
+   benchmark's footprint-averaged truths; as the sub-samples of :func:`supersample`, bicubic
+   (docs/mosaics.md#resampling).
+6. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
    (saturated) pixels: wherever the kernel's support meets a pixel that is not fully valid or is
    clipped, the sample falls back to bilinear interpolation, whose result always lies within the
    range of its 2 x 2 neighbourhood. The *safe* mask (:class:`Level`) marks the pixels the kernel
