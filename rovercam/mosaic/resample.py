@@ -1,10 +1,11 @@
-"""Antialiased resampling of a frame through a map: a pyramid level, then a Lanczos kernel.
+"""Antialiased resampling of a frame through a map: a pyramid level, then area sampling.
 
 A mosaic samples each frame at the frame pixels its output pixels look at (a *map*, output pixel
 -> frame pixel, :func:`rovercam.mosaic.warp.sample_maps`). Where the map reduces the frame (more
 than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
-interpolation also blurs. This module does what texture mapping calls mip-mapping, with an
-optional Gaussian that matches the output pixel's footprint:
+interpolation also blurs. This module does what texture mapping calls mip-mapping, then either
+samples once a level smoothed by a Gaussian that matches the output pixel's footprint (the
+mosaic render's default) or averages sub-samples over the footprint (supersampling):
 
 1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
    the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
@@ -21,11 +22,18 @@ optional Gaussian that matches the output pixel's footprint:
    ``L`` is made from level ``L - 1`` smoothed by a Gaussian (:func:`blur_level`) before its
    2 x 2 means, so that the level's smoothing has the variance of the output pixel's footprint,
    a box ``scale`` frame pixels wide (:func:`footprint_level`).
-4. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
-   (a = 4, 8 x 8 taps; the default), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame
-   borders replicated. Lanczos scores best of the three on the mosaic benchmark's
-   footprint-averaged truths (docs/mosaics.md#resampling).
-5. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
+4. **Supersampling.** :func:`supersample` averages ``n`` x ``n`` samples spread uniformly over
+   each output pixel's square, carried into the level by the map's Jacobian: exact area
+   sampling, what a camera with the output grid's pixels records. :func:`supersample_filter`
+   takes the level one finer than :func:`level_for_scale`'s (the frame itself below a 4x
+   reduction) and enough sub-samples to lie at most 3/4 of a level pixel apart (4 x 4 at a 2.92x
+   reduction), each bicubic (``RenderOptions(prefilter="supersample", kernel="cubic")``).
+5. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
+   (a = 4, 8 x 8 taps), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame borders
+   replicated. With one sample per pixel Lanczos scores best of the three on the mosaic
+   benchmark's footprint-averaged truths; as the sub-samples of :func:`supersample`, bicubic
+   (docs/mosaics.md#resampling).
+6. **Edges.** The kernel's negative lobes must not pull no-data in or ring around clipped
    (saturated) pixels: wherever the kernel's support meets a pixel that is not fully valid or is
    clipped, the sample falls back to bilinear interpolation, whose result always lies within the
    range of its 2 x 2 neighbourhood. The *safe* mask (:class:`Level`) marks the pixels the kernel
@@ -53,7 +61,8 @@ from numpy.typing import NDArray
 from rovercam.bands import as_bands
 
 __all__ = ["Kernel", "Level", "make_level", "reduce_level", "blur_level", "map_scale", "level_for_scale",
-           "footprint_filter", "footprint_level", "level_coordinates", "resample", "level_nbytes", "MAX_LEVEL"]
+           "footprint_filter", "footprint_level", "level_coordinates", "resample", "supersample", "supersample_filter",
+           "level_nbytes", "MAX_LEVEL"]
 
 Kernel = Literal["cubic", "lanczos", "linear"]
 
@@ -340,6 +349,74 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
     if sel.any():
         out[sel] = _remap_at(lvl.image, map_x, map_y, sel, _INTER[kernel], edge)
     return out, v
+
+
+def supersample_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int, int]:
+    """Pyramid level and sub-samples per side for :func:`supersample` at a map reducing by
+    ``scale``: the level one finer than :func:`level_for_scale`'s (the frame itself below a
+    reduction of 4), and ``ceil(4 * scale / (3 * 2**level))`` sub-samples per side, so that they
+    lie at most 3/4 level pixel apart; ``(0, 1)`` where the map does not reduce."""
+    if not math.isfinite(scale) or scale <= 1.0:
+        return 0, 1
+    level = max(level_for_scale(scale, max_level=max_level) - 1, 0)
+    return level, max(1, math.ceil(4.0 * scale / (3.0 * (1 << level)) - 1e-3))
+
+
+def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, kernel: Kernel = "cubic",
+                where: np.ndarray | None = None) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Area sampling: the mean of ``n`` x ``n`` samples (:func:`resample`) spread uniformly over
+    each output pixel's footprint.
+
+    The footprint is the output pixel's square carried into the level by the map's Jacobian
+    (central differences of the map); the sub-samples sit at ``((a + 1/2) / n - 1/2)`` output
+    pixels along each axis, as a camera with the output grid's pixels would integrate them.
+    Edges and no-data as in :func:`resample`, for each sub-sample. Outside ``where`` one bilinear
+    sample at the pixel centre (as :func:`resample` does there).
+
+    Parameters
+    ----------
+    lvl : Level
+    map_x, map_y : (h, w) ndarray of float32
+        Level pixel coordinates of the output pixel centres (:func:`level_coordinates`).
+    n : int
+        Sub-samples per side (1: :func:`resample` itself).
+    kernel : {"cubic", "lanczos", "linear"}
+    where : (h, w) ndarray of bool, optional
+
+    Returns
+    -------
+    image : (h, w, B) ndarray of float32
+    valid : (h, w) ndarray of float32 or None
+        Bilinear lookup of the level's validity at the pixel centres.
+    """
+    if n <= 1 or min(map_x.shape) < 2:
+        return resample(lvl, map_x, map_y, kernel=kernel, where=where)
+    if where is not None:
+        out, valid = resample(lvl, map_x, map_y, kernel="linear")
+        if where.any():
+            ys, xs = np.nonzero(where)
+            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+            box, _ = supersample(lvl, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], n, kernel=kernel)
+            sel = where[y0:y1, x0:x1]
+            out[y0:y1, x0:x1][sel] = box[sel]
+        return out, valid
+    dx_u, dy_u = np.gradient(map_x, axis=1), np.gradient(map_y, axis=1)
+    dx_v, dy_v = np.gradient(map_x, axis=0), np.gradient(map_y, axis=0)
+    acc: NDArray[np.float32] | None = None
+    for a in range(n):
+        u = np.float32((a + 0.5) / n - 0.5)
+        for b in range(n):
+            v = np.float32((b + 0.5) / n - 0.5)
+            sx = (map_x + u * dx_u + v * dx_v).astype(np.float32)
+            sy = (map_y + u * dy_u + v * dy_v).astype(np.float32)
+            out, _ = resample(lvl, sx, sy, kernel=kernel, where=where)
+            acc = out if acc is None else np.add(acc, out, out=acc)
+    assert acc is not None
+    acc *= np.float32(1.0 / (n * n))
+    valid = None
+    if lvl.valid is not None:
+        valid = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    return acc, valid
 
 
 def _remap_at(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, sel: np.ndarray, interp: int,

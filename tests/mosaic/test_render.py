@@ -24,10 +24,13 @@ def _grid() -> CylindricalProjection:
     return CylindricalProjection(0.0, 8.0, 0.1, 800, 260)
 
 
-@pytest.mark.parametrize("blend", ["multiband", "feather"])
-def test_mosaic_reproduces_the_world(row, blend):
+@pytest.mark.parametrize(("blend", "prefilter"), [("multiband", "footprint"), ("feather", "footprint"),
+                                                  ("multiband", "supersample"), ("feather", "supersample")])
+def test_mosaic_reproduces_the_world(row, blend, prefilter):
     proj = _grid()
-    img, idx = render_mosaic(FrameStack(row.geoms(), row.load), proj, options=RenderOptions(blend=blend, tile=256))
+    kernel = "cubic" if prefilter == "supersample" else "lanczos"
+    opts = RenderOptions(blend=blend, tile=256, prefilter=prefilter, kernel=kernel)
+    img, idx = render_mosaic(FrameStack(row.geoms(), row.load), proj, options=opts)
     az, el = proj.az_el_grid()
     covered = idx >= 0
     assert covered.mean() > 0.5
