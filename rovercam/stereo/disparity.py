@@ -22,8 +22,6 @@ Conventions: docs/stereo.md, docs/conventions.md.
 from __future__ import annotations
 
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -32,13 +30,11 @@ from numpy.typing import NDArray
 from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
+from rovercam.stereo.strips import for_each_strip
 
 __all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity",
            "row_disparity", "smooth_luminance"]
 
-#: Rows refined together (plus a halo): 256 rows of a 5120-px image keep each temporary at
-#: 5 MB, so the dozen temporaries of a step stay near the cache and strips run on both cores.
-_STRIP_ROWS = 256
 #: Grid of left pixels (per axis) on which the search range is evaluated.
 _RANGE_GRID = 33
 #: Percentiles of the joint luminance mapped to 0 and 255 for the 8-bit matcher.
@@ -379,20 +375,12 @@ def refine_disparity(
     texture = np.empty((h, w), np.float32)
     halo = (window // 2) * (iterations + 1)
 
-    def run(y0: int) -> None:
-        y1 = min(h, y0 + _STRIP_ROWS)
+    def run(y0: int, y1: int) -> None:  # rows y0:y1, refined with a halo around them
         a, b = max(0, y0 - halo), min(h, y1 + halo)
         d, z, t = _refine_strip(left[a:b], lx[a:b], right, rx, disparity[a:b], a, window, iterations)
         out[y0:y1], zncc[y0:y1], texture[y0:y1] = d[y0 - a:y1 - a], z[y0 - a:y1 - a], t[y0 - a:y1 - a]
 
-    starts = range(0, h, _STRIP_ROWS)
-    workers = min(len(starts), os.cpu_count() or 1, 4)
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # OpenCV and numpy release the GIL
-            list(pool.map(run, starts))
-    else:
-        for y0 in starts:
-            run(y0)
+    for_each_strip(h, run)
     return out, zncc, texture
 
 

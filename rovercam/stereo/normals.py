@@ -13,8 +13,6 @@ along the direction of their stereo error.
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -22,11 +20,10 @@ from numpy.typing import NDArray
 
 from rovercam.camera import CAHV
 from rovercam.errors import StereoError
+from rovercam.stereo.strips import for_each_strip
 
 __all__ = ["surface_normals"]
 
-#: Rows per strip (plus the window's halo): ~5 MB float32 temporaries at 5120 px wide.
-_STRIP_ROWS = 256
 #: A fit is refused when its normal equations are this close to singular (relative).
 _MIN_CONDITION = 1e-6
 
@@ -73,21 +70,13 @@ def surface_normals(
     out = np.empty(xyz.shape, np.float32)
     halo = window // 2
 
-    def run(y0: int) -> None:
-        y1 = min(h, y0 + _STRIP_ROWS)
+    def run(y0: int, y1: int) -> None:  # rows y0:y1, fitted with the window's halo around them
         a, b = max(0, y0 - halo), min(h, y1 + halo)
         with np.errstate(divide="ignore", invalid="ignore"):  # empty windows: NaN, rejected
             n = _strip_normals(xyz[a:b], a, left_model, window, min_fraction)
         out[y0:y1] = n[y0 - a:y1 - a]
 
-    starts = range(0, h, _STRIP_ROWS)
-    workers = min(len(starts), os.cpu_count() or 1, 4)
-    if workers > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # numpy and OpenCV release the GIL
-            list(pool.map(run, starts))
-    else:
-        for y0 in starts:
-            run(y0)
+    for_each_strip(h, run)
     return out
 
 
