@@ -240,9 +240,9 @@ class StereoStageSettings(_Section):
     the terrain of each site and drive (docs/stereo.md#pipeline). How a pair is matched and
     triangulated is ``[stereo]``."""
 
-    # true: every stereo pair of a sol becomes 3-D outputs; false (default): the stage does nothing
-    # (no pairs are looked for, nothing is published; docs/stereo.md#pipeline says why).
-    enabled: bool = False
+    # true (default): every stereo pair of a sol becomes 3-D outputs; false: the stage does nothing
+    # (no pairs are looked for, nothing is published; docs/stereo.md#pipeline).
+    enabled: bool = True
     # A left and a right frame pair when their start times differ by at most this, seconds.
     pair_tolerance_s: float = Field(2.0, ge=0)
     # Largest distance of a decimated mesh from the points it was made of, metres.

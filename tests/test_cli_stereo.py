@@ -61,3 +61,27 @@ def test_stereo_writes_the_pair_files_and_a_summary(tmp_path, monkeypatch, capsy
     assert main(["--config", str(config), "stereo", str(left), str(right), "--out", str(out)]) == 0
     line = capsys.readouterr().out
     assert "87.5 % of pixels with XYZ" in line and "mesh 1 faces" in line
+
+
+def test_the_sol_summary_lists_stereo_pairs_terrains_and_unpaired_frames():
+    """A run's summary line counts the stereo stage's outputs, and each gets its own line."""
+    from rovercam.cli.console import console
+    from rovercam.cli.orchestration import print_sol_report
+
+    base = {"sol": 7, "products_found": 3, "ingested": ["A", "B", "C"], "quarantined": [], "duplicates": [],
+            "failed": [], "published": []}
+    report = dict(base, stereo=[{"name": "NLF_PAIR_STEREO", "version": 2, "reused": True, "valid_fraction": 0.912,
+                                 "mesh_faces": 1234}],
+                  terrain=[{"name": "SITE00003_DRIVE00042_TERRAIN", "version": 1, "pairs": ["NLF_PAIR_STEREO"],
+                            "cells": 5000, "mesh_faces": 800}],
+                  unpaired=[{"product_id": "C", "instrument": "NAVCAM_RIGHT", "reason": "no left frame within 2 s"}])
+    with console.capture() as cap:
+        print_sol_report(report)
+    text = cap.get()
+    assert "0 mosaics published, 1 stereo pair(s), 1 terrain(s), 1 unpaired frame(s)" in text
+    assert "stereo NLF_PAIR_STEREO v2 (reused): 91.2 % of pixels with XYZ, 1234 mesh faces" in text
+    assert "terrain SITE00003_DRIVE00042_TERRAIN v1: 1 pair(s), 5000 DEM cells, 800 mesh faces" in text
+    assert "unpaired C (NAVCAM_RIGHT): no left frame within 2 s" in text
+    with console.capture() as cap:
+        print_sol_report(base)  # a run without the stage: the line is as before
+    assert cap.get().splitlines()[0].endswith("0 mosaics published")

@@ -126,11 +126,28 @@ def print_sol_report(report: dict) -> None:
         f"{len(report['quarantined'])} quarantined, {len(report.get('duplicates', []))} duplicates skipped, "
         f"{len(report['failed'])} failed in the chain, "
         f"{len(report['published'])} mosaics published"
+        + _stereo_counts(report)
     )
     for q in report["quarantined"]:
         say(f"  [yellow]quarantined[/] {escape(q['reason'])}")
     for f in report["failed"]:
         say(f"  [red]failed[/] {escape(f['product_id'])} at {f['stage']}: {escape(f['reason'])}")
+    for p in report.get("stereo", []):
+        say(f"  stereo {escape(p['name'])} v{p['version']}{' (reused)' if p.get('reused') else ''}: "
+            f"{100 * p.get('valid_fraction', 0.0):.1f} % of pixels with XYZ, {p.get('mesh_faces', 0)} mesh faces")
+    for t in report.get("terrain", []):
+        say(f"  terrain {escape(t['name'])} v{t['version']}{' (reused)' if t.get('reused') else ''}: "
+            f"{len(t.get('pairs', []))} pair(s), {t.get('cells', 0)} DEM cells, {t.get('mesh_faces', 0)} mesh faces")
+    for u in report.get("unpaired", []):
+        say(f"  [yellow]unpaired[/] {escape(u['product_id'])} ({escape(u['instrument'])}): {escape(u['reason'])}")
+
+
+def _stereo_counts(report: dict) -> str:
+    """``, N stereo pairs, M terrains`` when the stereo stage made any (empty otherwise)."""
+    pairs, terrains = len(report.get("stereo", [])), len(report.get("terrain", []))
+    if not (pairs or terrains or report.get("unpaired")):
+        return ""
+    return f", {pairs} stereo pair(s), {terrains} terrain(s), {len(report.get('unpaired', []))} unpaired frame(s)"
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -39,6 +39,15 @@ __all__ = ["write_cog", "write_png", "thumbnail", "open_tiled_geotiff", "COG_BLO
 #: Internal tile size of every COG (pixels); also the size below which no overview is made.
 COG_BLOCKSIZE = 512
 
+# Rover-frame products without an az/el grid are deliberately not georeferenced (their projection
+# lives in tags), so they are written with the identity transform, and rasterio warns on that
+# write that GDAL *may* drop it; the drivers store it, which is what keeps readers from warning.
+# The writers below silence it locally (``warnings.catch_warnings``), but that context manager is
+# not thread-safe: products are written from worker threads, where one thread leaving it restores
+# the filters under another's write. So the same filter is also set once for the process.
+_IDENTITY_WARNING = "The given matrix is equal to Affine.identity"
+warnings.filterwarnings("ignore", message=_IDENTITY_WARNING, category=NotGeoreferencedWarning)
+
 
 def _validate_image(image: NDArray[Any]) -> NDArray[Any]:
     image = as_bands(image)
@@ -165,8 +174,7 @@ def write_cog(
         # projection lives in tags): rasterio warns that GDAL *may* drop the identity transform
         # given for them; the GeoTIFF stores it (ModelPixelScale and ModelTiepoint), which is
         # what keeps readers from warning
-        warnings.filterwarnings("ignore", message="The given matrix is equal to Affine.identity",
-                                category=NotGeoreferencedWarning)
+        warnings.filterwarnings("ignore", message=_IDENTITY_WARNING, category=NotGeoreferencedWarning)
         if dest is None or hasattr(dest, "write"):
             with MemoryFile() as mem:
                 with mem.open(**profile) as dst:
@@ -240,8 +248,7 @@ def open_tiled_geotiff(
     with warnings.catch_warnings():
         # rasterio warns that GDAL *may* drop an identity transform; the GTiff driver stores it
         # (ModelTransformationTag), which is what keeps readers from warning
-        warnings.filterwarnings("ignore", message="The given matrix is equal to Affine.identity",
-                                category=NotGeoreferencedWarning)
+        warnings.filterwarnings("ignore", message=_IDENTITY_WARNING, category=NotGeoreferencedWarning)
         dst = rasterio.open(path, "w", **profile)
     try:
         if tags:

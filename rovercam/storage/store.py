@@ -342,7 +342,7 @@ class Store(VersionRecords):
         -------
         PublishedVersion
             ``reused=True`` when the latest version already holds the same names and sha256s
-            (nothing written). Otherwise a new version N = max(existing) + 1, older kept.
+            and all its files are in place (nothing written). Otherwise a new version N = max(existing) + 1, older kept.
 
         Notes
         -----
@@ -382,8 +382,14 @@ class Store(VersionRecords):
         if latest is not None:
             _, sha = full_set(latest.version)
             if sha == latest.sha256:
-                log.info("%s: identical to v%d, nothing written", prefix, latest.version)
-                return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
+                missing = sorted(set(latest.keys.values()) - set(self.list(f"{prefix}/v{latest.version}")))
+                if not missing:
+                    log.info("%s: identical to v%d, nothing written", prefix, latest.version)
+                    return PublishedVersion(prefix, latest.version, latest.keys, latest.sha256, reused=True)
+                # a file of the latest version was deleted behind the store's back: reusing it
+                # would hand out keys with no object; a new version restores every file
+                log.warning("%s: v%d is identical but lacks %s; publishing a new version",
+                            prefix, latest.version, ", ".join(missing))
         in_use = self.versions(prefix)
         if any(v > (latest.version if latest else 0) for v in in_use):
             finished = self._finish_identical(prefix, latest, full_set)

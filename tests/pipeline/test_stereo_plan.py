@@ -103,9 +103,10 @@ def test_the_dry_run_plans_the_pairs_found_from_the_labels(tmp_path):
         ingest.ingest_one(path, limits=Limits(**settings.limits.model_dump()), store=Store.from_settings(settings),
                           catalog=catalog)
     catalog.close()
-    off = plan_reprocess(6, settings)
-    assert not [d for d in off if d.stage in ("stereo", "terrain")]  # [stereo_stage] enabled = false
-    on = plan_reprocess(6, settings.with_overrides({"stereo_stage": {"enabled": True}}))
+    off = plan_reprocess(6, settings.with_overrides({"stereo_stage": {"enabled": False}}))
+    assert not [d for d in off if d.stage in ("stereo", "terrain")]
+    assert settings.stereo_stage.enabled  # the default: every pair of a sol
+    on = plan_reprocess(6, settings)
     stereo = [d for d in on if d.stage == "stereo"]
     assert len(stereo) == 4 and all(d.unit.startswith("NL") and d.action == "compute" for d in stereo)
     assert [d.unit for d in on if d.stage == "terrain"] == ["SITE00003_DRIVE01152_TERRAIN"]

@@ -65,3 +65,24 @@ def test_no_transform_stays_pixel_coordinates() -> None:
 def test_crs_without_transform_is_refused() -> None:
     with pytest.raises(ValueError, match="a crs needs a transform"):
         write_cog(None, _image(), crs="EPSG:4326")
+
+
+def test_identity_writes_from_threads_do_not_warn() -> None:
+    """Products are written from worker threads; ``warnings.catch_warnings`` is process-global,
+    so one thread leaving it would restore the filters under another's write. A process writing
+    non-georeferenced COGs from 4 threads must print no NotGeoreferencedWarning."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from rovercam.storage import write_cog\n"
+        "img = np.ones((64, 64), np.float32)\n"
+        "with ThreadPoolExecutor(4) as pool:\n"
+        "    list(pool.map(lambda _: write_cog(None, img), range(400)))\n"
+    )
+    run = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "NotGeoreferencedWarning" not in run.stderr, run.stderr[:2000]

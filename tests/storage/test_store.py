@@ -233,6 +233,21 @@ def test_publish_versions_and_idempotence(which: str, store: Store, memory_store
     assert all(".tmp" not in k for k in st.list())
 
 
+@pytest.mark.parametrize("which", ["local", "memory"])
+def test_identical_content_is_not_reused_when_a_file_of_the_version_is_gone(
+        which: str, store: Store, memory_store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    st = store if which == "local" else memory_store
+    files = {"m.tif": b"cog-1", "m.png": b"png-1"}
+    assert st.publish("sol00100/mosaics/M", files).version == 1
+    st.fs.rm(st._path("sol00100/mosaics/M/v1/m.png"))  # deleted behind the store's back
+    with caplog.at_level("WARNING", logger="rovercam"):
+        again = st.publish("sol00100/mosaics/M", dict(files))
+    assert (again.version, again.reused) == (2, False)
+    assert st.read_bytes(again.keys["m.png"]) == b"png-1"
+    assert "v1 is identical but lacks sol00100/mosaics/M/v1/m.png" in caplog.text
+    assert st.publish("sol00100/mosaics/M", dict(files)).reused  # complete again: reused
+
+
 def test_publish_render_sees_version_and_counts_for_reuse(store: Store) -> None:
     calls: list[int] = []
 
