@@ -193,24 +193,29 @@ class Planner:
 
     # --- reasons ---------------------------------------------------------------------------------
 
-    def _missing(self, stage: str, what: str = MISSING, now: Mapping[str, str] | None = None) -> str:
-        """``what``, with the parts of the key that changed since the previous run."""
+    def _missing(self, stage: str, what: str = MISSING, now: Mapping[str, str] | None = None,
+                 also: Sequence[str] = ()) -> str:
+        """``what``, with the parts of the key that changed since the previous run (the parts of
+        ``stage`` and of the ``also`` stages whose keys it holds: a terrain mosaic's, the stereo
+        stage's)."""
         if self.previous is None:
             return what
         now = now if now is not None else self._now
         before = self.previous.fingerprint
-        changed = [p for p in cachekey.fingerprint_parts(stage) if p in now and before.get(p) != now[p]]
+        parts = dict.fromkeys(p for s in (stage, *also) for p in cachekey.fingerprint_parts(s))
+        changed = [p for p in parts if p in now and before.get(p) != now[p]]
         if not changed:
             return what
         named = ", ".join(f"configuration {p}" if p.startswith("[") else p for p in changed)
         return f"{what} (changed since run {self.previous.run_id[:8]}: {named})"
 
-    def _decide(self, stage: str, unit: str, key: str, stored: str, *, refresh_as: str | None = None) -> Decision:
+    def _decide(self, stage: str, unit: str, key: str, stored: str, *, refresh_as: str | None = None,
+                also: Sequence[str] = ()) -> Decision:
         if (refresh_as or stage) in self.refresh:
             return Decision(stage, unit, "compute", key, stored, ASKED)
         if self.store.exists(stored):
             return Decision(stage, unit, "reuse", key, stored)
-        return Decision(stage, unit, "compute", key, stored, self._missing(stage))
+        return Decision(stage, unit, "compute", key, stored, self._missing(stage, also=also))
 
     # --- the stages ------------------------------------------------------------------------------
 
@@ -334,7 +339,8 @@ class Planner:
                 key = cachekey.mosaic_key(name, [frame_keys[r.product_id] for r in refs], self.settings,
                                           terrain=dem_keys)
                 stored = f"{layout.mosaic_work_prefix(sol, name, key)}/{MOSAIC_FILE}"
-                out.append(MosaicPlan(name, tuple(refs), key, self._decide("mosaic", name, key, stored), names))
+                decision = self._decide("mosaic", name, key, stored, also=("stereo",) if on_terrain else ())
+                out.append(MosaicPlan(name, tuple(refs), key, decision, names))
         return out
 
     def publish(self, mosaics: Sequence[MosaicRef]) -> list[Decision]:
@@ -348,7 +354,8 @@ class Planner:
                 continue
             key = cachekey.publish_key(m.key, self.settings)
             stored = f"{RESULTS_PREFIX}/{record_name(RECORDING_TASKS['publish'], key)}"
-            out.append(self._decide("publish", m.name, key, stored))
+            out.append(self._decide("publish", m.name, key, stored,
+                                    also=("stereo",) if self.settings.mosaic.surface == "terrain" else ()))
         return out
 
     def _bands(self, ref: FrameRef) -> int | None:

@@ -144,6 +144,22 @@ def test_terrain_mosaic_keys_hold_their_terrains_keys(settings):
     assert again.key == one.key and len({one.key, newer.key, without.key}) == 3
 
 
+def test_a_terrain_mosaic_names_the_stereo_settings_that_changed_since_the_last_run(settings):
+    from rovercam.pipeline import PreviousRun
+
+    store = Store.from_settings(settings)
+    frames, keys, describe = _mosaic_frames(store)
+    on_terrain = settings.with_overrides({"mosaic": {"projection": "vertical", "surface": "terrain"}})
+    before = PreviousRun("1a2b3c4d5e6f", cachekey.fingerprint(on_terrain))
+    finer = on_terrain.with_overrides({"stereo": {"min_correlation": 0.6}})
+    [mosaic] = Planner(finer, store, previous=before).mosaics(5, frames, keys, describe, terrain={TERRAIN: "t2"})
+    assert mosaic.decision.reason == f"{MISSING} (changed since run 1a2b3c4d: configuration [stereo])"
+    [level] = Planner(settings.with_overrides({"stereo": {"min_correlation": 0.6}}), store,
+                      previous=PreviousRun("1a2b3c4d5e6f", cachekey.fingerprint(settings))).mosaics(
+        5, frames, keys, describe)
+    assert level.decision.reason == MISSING  # a level-plane mosaic does not depend on [stereo]
+
+
 def test_a_terrain_mosaic_without_its_terrain_fails_naming_the_setting(settings):
     on_terrain = settings.with_overrides({"mosaic": {"projection": "vertical", "surface": "terrain"}})
     ref = TerrainRef(TERRAIN, "t1", f"sol00005/terrains/{TERRAIN}/v1/dem.tif")
