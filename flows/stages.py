@@ -357,10 +357,12 @@ def stereo_stage(frames: list[FrameRef], frame_keys: dict[str, str], settings: S
                     for d in tplan if d.unit not in tdone}
         _collect(tpending, "terrain", tdone, failed, tprogress)
         terrains = [tdone[d.unit] for d in tplan if d.unit in tdone]
-        dems = [TerrainRef(d.unit, d.key, tdone[d.unit]["keys"]["dem"]) for d in tplan if d.unit in tdone]
+        dems = [TerrainRef(d.unit, d.key, tdone[d.unit]["keys"]["dem"]) for d in tplan
+                if d.unit in tdone and "skipped" not in tdone[d.unit]]
         reused += len(trecorded)
-    logger.info("stereo: %d pair(s) (%d reused), %d terrain(s), %d unpaired frame(s), %d failed",
-                len(published), len(recorded), len(terrains), len(pairing.unpaired), len(failed))
+    logger.info("stereo: %d pair(s) (%d reused), %d terrain(s) (%d without points in range), %d unpaired "
+                "frame(s), %d failed", len(published), len(recorded), len(terrains),
+                sum("skipped" in t for t in terrains), len(pairing.unpaired), len(failed))
     return StereoResult(tuple(published), tuple(terrains), tuple(u.to_dict() for u in pairing.unpaired),
                         tuple(failed), reused, tuple(dems))
 

@@ -329,9 +329,12 @@ class Settings(_Section):
     @property
     def config_hash(self) -> str:
         """sha256 of everything that changes science results (not where results are stored)."""
-        science = self.model_dump(
-            mode="json", include={"chain", "mosaic", "cameras", "limits", "publish"}
-        )
+        return self.sections_hash("chain", "mosaic", "cameras", "limits", "publish")
+
+    def sections_hash(self, *names: str) -> str:
+        """sha256 of the named sections only: the ``config_hash`` of an output that depends on
+        no others (a stereo pair's does not change with ``[mosaic]``)."""
+        science = self.model_dump(mode="json", include=set(names))
         blob = json.dumps(science, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -70,7 +70,7 @@ def run(*, quick: bool = False, workdir: Path) -> dict[str, object]:
         if quick:  # no time for the window run: kill mid-calibrate (server) and mid-publish (run)
             server_root, run_root = workdir / "server-kill-0" / "store", workdir / "run-kill-0" / "store"
             plan = [("server", server_root, stage_running(server.api, "calibrate")),
-                    ("run", run_root, published_at_least(run_root, 1))]
+                    ("run", run_root, published_at_least(run_root, 1, "mosaic"))]
         else:
             shown, window = timed_run(server, source, workdir / "uninterrupted" / "store", sol=SOL)
             plan = [(victim, workdir / f"{victim}-kill-{i}" / "store", rng.uniform(shown, 0.95 * window))

@@ -136,6 +136,9 @@ def print_sol_report(report: dict) -> None:
         say(f"  stereo {escape(p['name'])} v{p['version']}{' (reused)' if p.get('reused') else ''}: "
             f"{100 * p.get('valid_fraction', 0.0):.1f} % of pixels with XYZ, {p.get('mesh_faces', 0)} mesh faces")
     for t in report.get("terrain", []):
+        if "skipped" in t:
+            say(f"  terrain {escape(t['name'])}: none published: {escape(t['skipped'])}")
+            continue
         say(f"  terrain {escape(t['name'])} v{t['version']}{' (reused)' if t.get('reused') else ''}: "
             f"{len(t.get('pairs', []))} pair(s), {t.get('cells', 0)} DEM cells, {t.get('mesh_faces', 0)} mesh faces")
     for u in report.get("unpaired", []):
@@ -144,7 +147,8 @@ def print_sol_report(report: dict) -> None:
 
 def _stereo_counts(report: dict) -> str:
     """``, N stereo pairs, M terrains`` when the stereo stage made any (empty otherwise)."""
-    pairs, terrains = len(report.get("stereo", [])), len(report.get("terrain", []))
+    pairs = len(report.get("stereo", []))
+    terrains = sum("skipped" not in t for t in report.get("terrain", []))
     if not (pairs or terrains or report.get("unpaired")):
         return ""
     return f", {pairs} stereo pair(s), {terrains} terrain(s), {len(report.get('unpaired', []))} unpaired frame(s)"

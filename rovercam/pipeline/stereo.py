@@ -25,11 +25,12 @@ import datetime as _dt
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rovercam import layout
+from rovercam import cachekey, layout
 from rovercam.camera.coordinates import transform_between
 from rovercam.config import Settings
 from rovercam.errors import CameraModelError, ConfigError, MosaicError, RovercamError
@@ -54,6 +55,9 @@ log = logging.getLogger(__name__)
 
 #: The frame stereo products and terrain are published in.
 STEREO_FRAME = "SITE_FRAME"
+#: The configuration sections stereo outputs depend on (their ``config_hash``): their frames'
+#: and the stereo stage's own, as in their keys (:func:`rovercam.cachekey.stereo_key`).
+STEREO_SECTIONS = (*cachekey.STAGE_SECTIONS["calibrate"], *cachekey.STAGE_SECTIONS["stereo"])
 
 
 def frame_head(store: Store, key: str) -> tuple[ProductMeta, tuple[int, int]]:
@@ -179,7 +183,8 @@ def stereo_pair(pair: StereoPair, load: Callable[[str], "Frame"], *, sol: int, s
     mesh = pair_mesh(products, settings)
     times = [t for t in (left.start_time, right.start_time) if t is not None]
     inputs = {f.product_id: f.provenance.inputs.get(f.product_id, "") for f in (left, right)}
-    prov = left.provenance.merged(right.provenance)
+    # the pair depends on its frames' sections and the stereo ones, not on [mosaic]
+    prov = replace(left.provenance.merged(right.provenance), config_hash=settings.sections_hash(*STEREO_SECTIONS))
     name = layout.stereo_name(pair.left)
     instrument = f"{pair.left_instrument}+{pair.right_instrument}"
     pub = publish_stereo(
@@ -257,12 +262,9 @@ def site_terrain(name: str, pairs: Sequence[Mapping[str, Any]], *, sol: int, sto
     -------
     dict
         JSON-ready: ``name``, ``pairs``, ``output_id``, ``version``, ``reused``, ``keys``,
-        ``cells`` (known heights), ``mesh_faces``.
-
-    Raises
-    ------
-    RovercamError
-        No pair has any XYZ.
+        ``cells`` (known heights), ``mesh_faces``. When no pair has a point within
+        ``[stereo_stage] terrain_max_range_m`` (pairs of the sky or of far terrain), nothing is
+        published and the record is ``name``, ``pairs`` and ``skipped`` (the reason).
     """
     from rovercam.publish.stereo import publish_terrain
     from rovercam.terrain.dem import dem_from_points, merge_dems
@@ -275,8 +277,11 @@ def site_terrain(name: str, pairs: Sequence[Mapping[str, Any]], *, sol: int, sto
                              settings.stereo_stage.terrain_max_range_m)
         if np.isfinite(xyz).all(axis=2).any():
             dems.append(dem_from_points(xyz, cell_m=cell, frame=STEREO_FRAME))
-    if not dems:
-        raise RovercamError(f"{name}: no pair has any XYZ")
+    if not dems:  # pairs of sky or far terrain: nothing to grid, which is not an error
+        reason = (f"no pair has XYZ within [stereo_stage] terrain_max_range_m = "
+                  f"{settings.stereo_stage.terrain_max_range_m:g} m of its left camera")
+        log.warning("%s: no terrain: %s", name, reason)
+        return {"name": name, "pairs": [p["name"] for p in pairs], "skipped": reason}
     dem = merge_dems(dems) if len(dems) > 1 else dems[0]
     mesh = mesh_from_heights(dem.heights, dem.origin, dem.cell_m,
                              max_error_m=settings.stereo_stage.mesh_max_error_m, frame=dem.frame)
@@ -286,7 +291,8 @@ def site_terrain(name: str, pairs: Sequence[Mapping[str, Any]], *, sol: int, sto
     pub = publish_terrain(
         dem, mesh, name=name, sol=sol, store=store, catalog=catalog, inputs=inputs, instrument=instruments,
         start_time=min(starts) if starts else None, stop_time=max(starts) if starts else None,  # type: ignore[arg-type]
-        provenance=Provenance(steps=[f"stereo: {len(pairs)} pair(s)"]), run_id=run_id,
+        provenance=Provenance(steps=[f"stereo: {len(pairs)} pair(s)"],
+                              config_hash=settings.sections_hash(*STEREO_SECTIONS)), run_id=run_id,
         mission=pairs[0].get("mission", "M2020"), thumbnail_side=settings.publish.thumbnail_max_side,
         properties={"rovercam:pairs": [p["output_id"] for p in pairs]})
     return {"name": name, "pairs": [p["name"] for p in pairs], "output_id": pub.output_id, "version": pub.version,

@@ -275,9 +275,9 @@ def _wait(proc: subprocess.Popen, timeout: float) -> int | None:
         return None
 
 
-def published_at_least(root: str | Path, count: int) -> Callable[[], bool]:
-    """A :func:`kill_trial` moment: the SQLite catalog under ``root`` has ``count`` output rows
-    (the run is publishing)."""
+def published_at_least(root: str | Path, count: int, kind: str | None = None) -> Callable[[], bool]:
+    """A :func:`kill_trial` moment: the SQLite catalog under ``root`` has ``count`` output rows,
+    of ``kind`` when given (``"mosaic"``: the publish stage runs; stereo outputs come earlier)."""
     import sqlite3
 
     path = Path(root) / "catalog.sqlite"
@@ -287,7 +287,9 @@ def published_at_least(root: str | Path, count: int) -> Callable[[], bool]:
             return False
         try:
             with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as db:
-                return db.execute("select count(*) from outputs").fetchone()[0] >= count
+                if kind is None:
+                    return db.execute("select count(*) from outputs").fetchone()[0] >= count
+                return db.execute("select count(*) from outputs where kind = ?", (kind,)).fetchone()[0] >= count
         except sqlite3.Error:  # not created yet, or locked by the writer for a moment
             return False
 

@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory, prefect_harness):
-    """A generated sol, ingested once (v1 of its mosaics published)."""
+    """A generated sol, ingested once (v1 of its mosaics, stereo pairs and terrain published)."""
     from rovercam.config import load
     from rovercam.synth import generate_sol
 
@@ -35,7 +35,8 @@ def processed(tmp_path_factory, prefect_harness):
     [first] = ingest_sol(source=str(sol_dir / "raw"), sol=SOL, overrides={"storage": {"root": str(root)}})
     assert first["published"] and first["status"] == "completed"
     return {"base": base, "root": root, "raw": sol_dir / "raw", "url": f"sqlite:///{root / 'catalog.sqlite'}",
-            "mosaics": len(first["published"])}
+            "outputs": len(first["published"]) + len(first["stereo"])
+            + sum("skipped" not in t for t in first["terrain"])}
 
 
 def test_scheduled_ingest_and_forced_reprocess_at_once_leave_one_consistent_result(processed):
@@ -67,8 +68,12 @@ def test_scheduled_ingest_and_forced_reprocess_at_once_leave_one_consistent_resu
     assert audit.problems == ()
     assert (audit.duplicate_rows, audit.lost_versions, audit.versions_published_twice) == (0, 0, 0)
     assert (audit.leftover_staging, audit.leases_held, audit.version_gaps) == (0, 0, 0)
-    assert len(audit.versions) == processed["mosaics"]
-    assert all(v == [1, 2] for v in audit.versions.values()), audit.versions  # v2: the reprocess, once
+    assert len(audit.versions) == processed["outputs"]  # mosaics, stereo pairs and the terrain
+    # v2 of each mosaic: the reprocess (with feather blending), once; the stereo pairs and the
+    # terrain do not depend on [mosaic], so the reprocess republished the same bytes as v1
+    mosaics = {p: v for p, v in audit.versions.items() if "/mosaics/" in p}
+    assert len(mosaics) == 2 and all(v == [1, 2] for v in mosaics.values()), audit.versions
+    assert all(v == [1] for p, v in audit.versions.items() if p not in mosaics), audit.versions
     assert audit.runs == {"completed": 3, "crashed": 1}
 
     shown = subprocess.run([sys.executable, "-m", "rovercam.cli", "catalog", "runs", "--out", root],

@@ -41,8 +41,13 @@ def test_the_dry_run_after_the_demo_reuses_every_frame(demo):
     assert len(calibrate) == len(first["ingested"]) > 0
     # every frame, mosaic and publish is reused; the sol record is keyed by the products the demo
     # fetched, bad ones included, where reprocess takes the cataloged ones only
-    units = [d for d in plan if d.stage != "sol"]
+    units = [d for d in plan if d.stage not in ("sol", "stereo", "terrain")]
     assert all(d.reuse for d in units), [str(d) for d in units if not d.reuse]
+    # the demo's world lies at infinity, so it ran without the stereo stage; a reprocess with the
+    # default settings (the stage on) makes its pairs, and says why
+    stereo = [d for d in plan if d.stage == "stereo"]
+    assert all(d.action == "compute" and d.reason.endswith("configuration [stereo_stage])") for d in stereo), \
+        [str(d) for d in stereo]
 
 
 def test_reprocess_after_the_demo_works_with_no_extra_settings(demo):

@@ -103,14 +103,15 @@ def test_the_command_prints_the_plan_without_prefect_and_writes_nothing(processe
     header = next(line for line in out.stdout.splitlines() if "┃" in line)
     assert all(h in header for h in ("stage", "unit", "decision", "reason"))
     rows = [line for line in out.stdout.splitlines() if "│" in line]
-    assert sum(" reuse " in r for r in rows) == 21 and "compute" not in out.stdout.split("┘")[0]
+    # 1 sol + 8 ingest + 8 calibrate + 4 stereo + 1 terrain + 2 mosaic + 2 publish
+    assert sum(" reuse " in r for r in rows) == 26 and "compute" not in out.stdout.split("┘")[0]
     changed = _dry_run(processed, processed["feather"])
     assert changed.returncode == 0, changed.stderr[-3000:]
     mosaic_rows = [r for r in changed.stdout.splitlines() if r.startswith("│ mosaic")]
     assert len(mosaic_rows) == 2 and all("compute" in r and "configuration [mosaic]" in r for r in mosaic_rows)
     asked = _dry_run(processed, processed["config"], "--stages", "calibrate")
     asked_rows = [r for r in asked.stdout.splitlines() if "│" in r and "refresh asked for this stage" in r]
-    assert asked.returncode == 0 and len(asked_rows) == 12  # 8 frames, 2 mosaics, 2 publishes
+    assert asked.returncode == 0 and len(asked_rows) == 17  # 8 frames, 4 pairs, 1 terrain, 2 mosaics, 2 publishes
     assert _tree(processed["root"]) == before  # nothing written, not even the catalog
 
 

@@ -151,7 +151,8 @@ def test_deployments_run_to_completion_through_the_api(served, reprocessed):
     from rovercam.catalog import Catalog
 
     outputs = Catalog(f"sqlite:///{served['root'] / 'catalog.sqlite'}").outputs(sol=SOL)
-    assert len(outputs) == 2 and {o.version for o in outputs} == {1}
+    kinds = sorted(o.kind for o in outputs)
+    assert kinds == ["mosaic"] * 2 + ["stereo"] * 4 + ["terrain"] and {o.version for o in outputs} == {1}
 
 
 def test_artifacts_are_visible_through_the_api(reprocessed):

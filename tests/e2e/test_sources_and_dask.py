@@ -55,7 +55,8 @@ def test_http_archive_on_dask_runner_then_catalog_report(http_volume, tmp_path, 
     summary = catalog_report(overrides={"storage": overrides["storage"]})
     states = {(r["instrument"], r["state"]): r["count"] for r in summary["products"] if r["sol"] == SOL}
     assert states[("NAVCAM_LEFT", "ingested")] == 4 and states[("NAVCAM_RIGHT", "ingested")] == 4
-    assert [o["count"] for o in summary["outputs"] if o["sol"] == SOL] == [2]
+    assert {o["kind"]: o["count"] for o in summary["outputs"] if o["sol"] == SOL} == {
+        "mosaic": 2, "stereo": 4, "terrain": 1}  # the tiny sol's 4 Navcam pairs and its one site/drive
     assert summary["runs"][0]["flow"] == "ingest-sol" and summary["runs"][0]["published"] == 2
     assert len(summary["quarantined"]) == 1
 

@@ -64,6 +64,9 @@ def stand_ins(monkeypatch):
     return failing, calls
 
 
+_ITEMS: list = []
+
+
 @pytest.fixture()
 def calibrated(tmp_path):
     from rovercam import cachekey, ingest
@@ -84,6 +87,7 @@ def calibrated(tmp_path):
                          for p in ingest.discover(sol_dir / "raw")) if r.state == "ingested"]
     keys = {it.product_id: cachekey.calibrate_key(it.sha256, settings) for it in items}
     frames = [calibrate_one(it, settings, keys[it.product_id]) for it in items]
+    _ITEMS[:] = items  # for a test that calibrates again
     return settings, frames, keys
 
 
@@ -165,3 +169,36 @@ def test_a_sol_run_records_its_pairs_and_a_rerun_reuses_the_whole_sol(prefect_ha
     assert third["reused"].get("sol") is None and third["reused"]["stereo"] == 4  # 3 pairs + the terrain
     assert calls == [lost["left"]]  # that pair's task ran again (what the store then does with the lost file
     # is Store.publish's business: it compares with the latest version's recorded checksums)
+
+
+def test_pairs_without_points_in_range_leave_no_terrain_and_no_failure(prefect_harness, stand_ins, calibrated):
+    """Pairs of the sky or of far terrain: the pairs are published, the terrain is reported as
+    not made (with the reason), nothing fails."""
+    from rovercam_flows.stages import stereo_stage
+    from rovercam_tasks._runtime import catalog_for
+
+    settings, frames, keys = calibrated
+    near = settings.with_overrides({"stereo_stage": {"terrain_max_range_m": 0.5}})  # points are 2.7-4 m away
+    out = stereo_stage(frames, keys, near, 7)
+    assert len(out.pairs) == 4 and out.failed == () and out.dems == ()
+    [terrain] = out.terrain
+    assert terrain["skipped"] == "no pair has XYZ within [stereo_stage] terrain_max_range_m = 0.5 m of its left camera"
+    assert catalog_for(near).outputs(sol=7, kind="terrain") == []
+
+
+def test_a_mosaic_setting_does_not_make_new_versions_of_the_pairs(prefect_harness, stand_ins, calibrated):
+    """A reprocess with another [mosaic] setting recalibrates the frames (their provenance names
+    the run's whole configuration); the pairs' outputs hash only the sections they depend on,
+    so the same bytes are published and each pair keeps its version."""
+    from rovercam_flows.stages import stereo_stage
+    from rovercam_tasks.calibrate import calibrate_one
+
+    settings, frames, keys = calibrated
+    first = stereo_stage(frames, keys, settings, 7)
+    feather = settings.with_overrides({"mosaic": {"blend": "feather"}})
+    assert feather.config_hash != settings.config_hash
+    assert feather.sections_hash("stereo", "chain") == settings.sections_hash("stereo", "chain")
+    again_frames = [calibrate_one(it, feather, keys[it.product_id]) for it in _ITEMS]  # a forced reprocess
+    again = stereo_stage(again_frames, keys, feather, 7, refresh=True)
+    assert [p["version"] for p in again.pairs] == [p["version"] for p in first.pairs]
+    assert all(p["reused"] for p in again.pairs)
