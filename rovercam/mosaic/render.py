@@ -33,9 +33,9 @@ from rovercam.errors import MosaicError
 from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_margin
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import Projection
-from rovercam.mosaic.resample import (Kernel, Level, blur_level, footprint_filter, footprint_level, level_coordinates,
-                                      level_for_scale, level_nbytes, make_level, map_scale, reduce_level, resample,
-                                      supersample, supersample_filter)
+from rovercam.mosaic.resample import (Kernel, Level, blur_level, footprint_filter, footprint_level, footprints,
+                                      level_coordinates, level_for_scale, level_nbytes, make_level, map_scale, read_box,
+                                      reduce_level, supersample, supersample_filter)
 from rovercam.mosaic.warp import Window, frame_point_pixels, frame_window, sample_maps
 
 __all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
@@ -160,6 +160,90 @@ class FrameStack:
         lvl = self.level(i, 0)
         return lvl.image, lvl.valid
 
+    @property
+    def bands(self) -> int:
+        """Band count B of every frame (the first frame's; loading another with a different
+        count raises :class:`~rovercam.errors.MosaicError`)."""
+        if self._bands is None:
+            self.validity(0)
+        assert self._bands is not None
+        return self._bands
+
+    def validity(self, i: int) -> np.ndarray | None:
+        """Level-0 validity of frame ``i`` (``pixels(i)[1]``: float32 (H, W), 1 valid, 0
+        no-data; None when every pixel is valid), without keeping its pixels: one pass over the
+        frame as loaded, then cached (LRU, its bytes only)."""
+        key = (i, -1, 0.0)  # level -1: the level-0 mask alone
+        hit = self._recall(key)
+        if hit is None:
+            img = self._checked(i, as_bands(np.asarray(self._load(i), dtype=np.float32)))
+            valid = None
+            if not np.isfinite(img.sum(dtype=np.float64)):  # as _level0 decides it
+                valid = np.isfinite(img).all(axis=2).astype(np.float32)
+            hit = self._remember(key, Level(np.empty((0, 0, img.shape[2]), np.float32), valid, None))
+        return hit.valid
+
+    def window(self, i: int, box: tuple[int, int, int, int]) -> Level:
+        """Level 0 of frame ``i`` over the window ``box = (x0, x1, y0, y1)`` of its pixels
+        (half-open), made as :meth:`level` makes level 0 (correction, no-data set to 0, clipping
+        mask) pixel for pixel, its ``origin`` set (:func:`rovercam.mosaic.resample.read_box`).
+        Not cached: only the window is converted, so a frame loaded as a memory map
+        (``numpy.load(..., mmap_mode="r")``) is read where the tile needs it and never held
+        whole; a frame loaded into memory is kept as loaded (LRU) and not loaded again."""
+        x0, x1, y0, y1 = box
+        valid = self.validity(i)
+        raw = self._source(i)
+        img = np.array(raw[y0:y1, x0:x1], dtype=np.float32)  # a private copy, corrected in place
+        v = None
+        if valid is not None:
+            v = np.ascontiguousarray(valid[y0:y1, x0:x1])
+            img[v == 0] = 0.0
+        if self.factors[i] != 1.0:
+            img *= np.float32(self.factors[i])
+        if self.offsets[i] != 0.0:
+            img += np.float32(self.offsets[i])
+            if v is not None:
+                img[v == 0] = 0.0
+        sat = None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
+        lvl = make_level(np.ascontiguousarray(img), v, saturation=sat)
+        lvl.origin = (x0, y0)
+        return lvl
+
+    def _source(self, i: int) -> np.ndarray:
+        """Frame ``i`` as loaded, (H, W, B); kept in the cache unless it is a memory map."""
+        key = (i, -2, 0.0)  # level -2: the frame as loaded
+        hit = self._recall(key)
+        if hit is not None:
+            return hit.image
+        raw = self._load(i)
+        img = self._checked(i, as_bands(np.asarray(raw)))
+        if not isinstance(raw, np.memmap):
+            self._remember(key, Level(img, None, None))
+        return img
+
+    def _recall(self, key: tuple[int, int, float]) -> Level | None:
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+            return hit
+
+    def _remember(self, key: tuple[int, int, float], lvl: Level) -> Level:
+        """Cache ``lvl`` under ``key`` (LRU, evicting down to the limit); returns the entry
+        (another thread's, if it got there first)."""
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+            self._cache[key] = lvl
+            self._bytes += lvl.nbytes
+            self._evict()
+        return lvl
+
+    def _evict(self) -> None:
+        while self._bytes > self._limit and len(self._cache) > 1:
+            _, old = self._cache.popitem(last=False)
+            self._bytes -= old.nbytes
+
     def level(self, i: int, level: int, sigma: float = 0.0) -> Level:
         """Pyramid level ``level`` of frame ``i`` (:mod:`rovercam.mosaic.resample`), with the
         footprint Gaussian ``sigma`` (:func:`rovercam.mosaic.resample.footprint_filter`), built
@@ -189,9 +273,7 @@ class FrameStack:
             with self._lock:
                 self._cache[key] = lvl
                 self._bytes += lvl.nbytes
-                while self._bytes > self._limit and len(self._cache) > 1:
-                    _, old = self._cache.popitem(last=False)
-                    self._bytes -= old.nbytes
+                self._evict()
             return lvl
         finally:
             with self._lock:
@@ -380,11 +462,15 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         sub = (slice(r.y0 - pad.y0, r.y1 - pad.y0), slice(r.x0 - pad.x0, r.x1 - pad.x0))
         # the pyramid level this tile samples the frame from (its local scale here)
         scale = map_scale(mx, my, g.width, g.height)
-        lvl = stack.level(i, *_level_sigma(scale, opts))
+        level, sigma = _level_sigma(scale, opts)
         subs = supersample_filter(scale)[1] if opts.antialias and opts.prefilter == "supersample" else 1
-        lx, ly = level_coordinates(mx, my, lvl.level)
-        if lvl.valid is not None:
-            v = cv2.remap(lvl.valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # the frame itself (level 0, unfiltered) is read per tile, only the window the samples
+        # need (FrameStack.window); filtered levels are made whole and cached
+        lvl = None if level == 0 and sigma == 0 else stack.level(i, level, sigma)
+        valid = stack.validity(i) if lvl is None else lvl.valid
+        lx, ly = level_coordinates(mx, my, level)
+        if valid is not None:
+            v = cv2.remap(valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             cen = np.where(v > 0.999, cen, 0.0)
         better = cen > best[sub]
         best[sub] = np.where(better, cen, best[sub])
@@ -399,12 +485,15 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         if multiband and not mask.any():
             continue
         g = stack.geoms[i]
+        near = cv2.dilate(mask.view(np.uint8), _NEAR_SEAM) > 0 if multiband else None
+        feet = footprints(lx, ly, subs, where=near) if subs > 1 and min(lx.shape) >= 2 else None
+        if lvl is None:
+            lvl = stack.window(i, read_box(lx, ly, g.width, g.height, opts.kernel, feet=feet))
+        warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel, where=near, feet=feet)
+        del lvl  # a window goes with its frame's turn
         if multiband:
-            near = cv2.dilate(mask.view(np.uint8), _NEAR_SEAM) > 0
-            warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel, where=near)
             blender.add(warped, mask.astype(np.float32), sub[0].start, sub[1].start)
         else:
-            warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel)
             # feather: ramps from 0 at the frame edge over ``feather`` of its half-size
             mx, my = level0
             dist = np.minimum(np.minimum(mx + 0.5, g.width - 0.5 - mx), np.minimum(my + 0.5, g.height - 0.5 - my))
@@ -458,12 +547,6 @@ def _run_tiles(stack: FrameStack, proj: Projection, opts: RenderOptions, bands: 
     return {"levels": levels, "tiles": len(tiles), "windows": windows}
 
 
-def _bands(stack: FrameStack) -> int:
-    """The stack's band count (its first frame's; :meth:`FrameStack.pixels` refuses others)."""
-    img, _ = stack.pixels(0)
-    return img.shape[2]
-
-
 def render_mosaic(stack: FrameStack, proj: Projection, *, options: RenderOptions = RenderOptions(),
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Render the whole mosaic in memory.
@@ -482,7 +565,7 @@ def render_mosaic(stack: FrameStack, proj: Projection, *, options: RenderOptions
     index : (height, width) ndarray of int16
         Frame (position in ``stack``) that made each pixel; -1 where none.
     """
-    bands = _bands(stack)
+    bands = stack.bands
     image = np.full((proj.height, proj.width, bands), np.nan, np.float32)
     index = np.full((proj.height, proj.width), NO_FRAME, np.int16)
 
@@ -553,7 +636,7 @@ def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
 
     from rovercam.storage.raster import open_tiled_geotiff
 
-    bands = _bands(stack)
+    bands = stack.bands
     block = 512 if options.tile % 512 == 0 else 256 if options.tile % 256 == 0 else 16 * max(options.tile // 16, 1)
     common = dict(width=proj.width, height=proj.height, block=block, compress=compress,
                   transform=proj.geotransform)  # az/el degrees in proj.frame, no CRS; None: identity

@@ -62,7 +62,7 @@ from rovercam.bands import as_bands
 
 __all__ = ["Kernel", "Level", "make_level", "reduce_level", "blur_level", "map_scale", "level_for_scale",
            "footprint_filter", "footprint_level", "level_coordinates", "resample", "supersample", "supersample_filter",
-           "level_nbytes", "MAX_LEVEL"]
+           "level_nbytes", "read_box", "Footprints", "footprints", "MAX_LEVEL"]
 
 Kernel = Literal["cubic", "lanczos", "linear"]
 
@@ -72,6 +72,7 @@ MAX_LEVEL = 8
 _INTER = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "linear": cv2.INTER_LINEAR}
 _COLS = 16384  # cv2.remap maps must be narrower than SHRT_MAX
 _REACH = {"cubic": 2, "lanczos": 4, "linear": 1}  # taps on each side of the sample: floor-r+1 .. floor+r
+_FAR = -1e5  # a packed map's padding: far outside any level
 
 
 @dataclass(slots=True)
@@ -91,6 +92,12 @@ class Level:
         0 = the frame itself; level ``L`` pixels are ``2**L`` frame pixels wide.
     sigma : float
         Gaussian prefilter of :func:`footprint_filter` that made the level (0: none).
+    origin : (int, int)
+        ``(x0, y0)``: the level pixel the arrays start at, when they hold a window of the level
+        (:func:`read_box`) rather than all of it; :func:`resample` takes level coordinates and
+        moves them by it. A window must contain every pixel its samples read (their kernel
+        taps, clamped to the level's edges as the border replicates them) and the kernel's
+        reach beyond (:meth:`safe_support` erodes the window's own mask).
     """
 
     image: NDArray[np.float32]
@@ -98,6 +105,7 @@ class Level:
     safe: NDArray[np.uint8] | None
     level: int = 0
     sigma: float = 0.0
+    origin: tuple[int, int] = (0, 0)
     _eroded: dict[tuple[int, bool], NDArray[np.uint8]] = field(default_factory=dict, repr=False)
 
     @property
@@ -331,6 +339,7 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
         Bilinear lookup of the level's validity (0 outside the frame); None when all valid.
     """
     edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    map_x, map_y = _at_origin(lvl, map_x, map_y)
     v = None
     if lvl.valid is not None:
         v = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
@@ -362,16 +371,110 @@ def supersample_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int
     return level, max(1, math.ceil(4.0 * scale / (3.0 * (1 << level)) - 1e-3))
 
 
+@dataclass(frozen=True, slots=True)
+class Footprints:
+    """The output pixels :func:`supersample` averages sub-samples over: their centres and the
+    map's Jacobian columns there (level pixels per output pixel, central differences of the map,
+    one-sided at its edges as :func:`numpy.gradient` takes them), one entry per pixel.
+
+    Attributes
+    ----------
+    select : (h, w) ndarray of bool or None
+        The pixels (None: every pixel of the map, row-major).
+    x, y, xu, yu, xv, yv : (k,) ndarray of float32
+        Centre and the columns ``d(x, y)/d out_x`` (``u``) and ``d(x, y)/d out_y`` (``v``).
+    n : int
+        Sub-samples per side.
+    """
+
+    select: NDArray[np.bool_] | None
+    x: NDArray[np.float32]
+    y: NDArray[np.float32]
+    xu: NDArray[np.float32]
+    yu: NDArray[np.float32]
+    xv: NDArray[np.float32]
+    yv: NDArray[np.float32]
+    n: int
+
+    def offsets(self) -> list[tuple[np.float32, np.float32]]:
+        """``(u, v)`` of each sub-sample, output pixels from the centre, in summation order."""
+        n = self.n
+        return [(np.float32((a + 0.5) / n - 0.5), np.float32((b + 0.5) / n - 0.5)) for a in range(n) for b in range(n)]
+
+
+def _gradient_at(m: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
+    """``numpy.gradient(m, axis=axis)`` at ``(rows, cols)`` only (same float32 arithmetic)."""
+    size = m.shape[axis]
+    idx = cols if axis == 1 else rows
+    lo, hi = np.maximum(idx - 1, 0), np.minimum(idx + 1, size - 1)
+    step = (hi - lo).astype(m.dtype)
+    if axis == 1:
+        return (m[rows, hi] - m[rows, lo]) / np.maximum(step, 1)
+    return (m[hi, cols] - m[lo, cols]) / np.maximum(step, 1)
+
+
+def footprints(map_x: np.ndarray, map_y: np.ndarray, n: int, *, where: np.ndarray | None = None) -> Footprints:
+    """The :class:`Footprints` of the pixels ``where`` selects (None: all) of a map of level
+    coordinates, for ``n`` x ``n`` sub-samples (maps at least 2 x 2)."""
+    h, w = map_x.shape
+    if where is None:
+        rows, cols = np.divmod(np.arange(h * w), w)
+    else:
+        rows, cols = np.nonzero(where)
+    return Footprints(where, map_x[rows, cols], map_y[rows, cols],
+                      _gradient_at(map_x, rows, cols, 1), _gradient_at(map_y, rows, cols, 1),
+                      _gradient_at(map_x, rows, cols, 0), _gradient_at(map_y, rows, cols, 0), n)
+
+
+def read_box(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, kernel: Kernel, *,
+             feet: Footprints | None = None) -> tuple[int, int, int, int]:
+    """The window of a ``width`` x ``height`` level that sampling it at a map reads.
+
+    Every sample (the map's pixel centres and, with ``feet``, the sub-samples of
+    :func:`supersample`) reads the kernel's taps around it, clamped to the level (its border
+    replicates); the window holds them and the kernel's reach beyond, so a :class:`Level`
+    holding only the window (its ``origin`` set) samples exactly as the whole level does.
+
+    Returns
+    -------
+    x0, x1, y0, y1 : int
+        Half-open level pixel ranges, within ``[0, width) x [0, height)``.
+    """
+    lo_x, hi_x = float(np.min(map_x)), float(np.max(map_x))
+    lo_y, hi_y = float(np.min(map_y)), float(np.max(map_y))
+    if feet is not None and feet.n > 1 and feet.x.size:
+        reach = np.float32(0.5 - 0.5 / feet.n)  # the farthest sub-sample, output pixels from the centre
+        ex = reach * (np.abs(feet.xu) + np.abs(feet.xv))
+        ey = reach * (np.abs(feet.yu) + np.abs(feet.yv))
+        lo_x, hi_x = min(lo_x, float(np.min(feet.x - ex))), max(hi_x, float(np.max(feet.x + ex)))
+        lo_y, hi_y = min(lo_y, float(np.min(feet.y - ey))), max(hi_y, float(np.max(feet.y + ey)))
+    if not all(math.isfinite(v) for v in (lo_x, hi_x, lo_y, hi_y)):
+        return 0, width, 0, height
+    r = 2 * _REACH[kernel] + 2  # the taps, then the safe mask's erosion and its bilinear lookup
+
+    def span(lo: float, hi: float, size: int) -> tuple[int, int]:
+        a = min(max(math.floor(lo), 0), size - 1)
+        b = min(max(math.floor(hi), 0), size - 1)
+        return max(a - r, 0), min(b + r + 1, size)
+
+    x0, x1 = span(lo_x, hi_x, width)
+    y0, y1 = span(lo_y, hi_y, height)
+    return x0, x1, y0, y1
+
+
 def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, kernel: Kernel = "cubic",
-                where: np.ndarray | None = None) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+                where: np.ndarray | None = None, feet: Footprints | None = None
+                ) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
     """Area sampling: the mean of ``n`` x ``n`` samples (:func:`resample`) spread uniformly over
     each output pixel's footprint.
 
     The footprint is the output pixel's square carried into the level by the map's Jacobian
-    (central differences of the map); the sub-samples sit at ``((a + 1/2) / n - 1/2)`` output
-    pixels along each axis, as a camera with the output grid's pixels would integrate them.
-    Edges and no-data as in :func:`resample`, for each sub-sample. Outside ``where`` one bilinear
-    sample at the pixel centre (as :func:`resample` does there).
+    (central differences of the map, :class:`Footprints`); the sub-samples sit at
+    ``((a + 1/2) / n - 1/2)`` output pixels along each axis, as a camera with the output grid's
+    pixels would integrate them. Edges and no-data as in :func:`resample`, for each sub-sample.
+    Outside ``where`` one bilinear sample at the pixel centre (as :func:`resample` does there).
+    The sub-samples of the chosen pixels are packed into one remap per sub-sample position, so
+    the cost follows those pixels, not their bounding box.
 
     Parameters
     ----------
@@ -382,6 +485,8 @@ def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, ker
         Sub-samples per side (1: :func:`resample` itself).
     kernel : {"cubic", "lanczos", "linear"}
     where : (h, w) ndarray of bool, optional
+    feet : Footprints, optional
+        :func:`footprints` of ``where`` (computed here when not given).
 
     Returns
     -------
@@ -393,30 +498,40 @@ def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, ker
         return resample(lvl, map_x, map_y, kernel=kernel, where=where)
     if where is not None:
         out, valid = resample(lvl, map_x, map_y, kernel="linear")
-        if where.any():
-            ys, xs = np.nonzero(where)
-            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            box, _ = supersample(lvl, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], n, kernel=kernel)
-            sel = where[y0:y1, x0:x1]
-            out[y0:y1, x0:x1][sel] = box[sel]
-        return out, valid
-    dx_u, dy_u = np.gradient(map_x, axis=1), np.gradient(map_y, axis=1)
-    dx_v, dy_v = np.gradient(map_x, axis=0), np.gradient(map_y, axis=0)
+        if not where.any():
+            return out, valid
+    if feet is None:
+        feet = footprints(map_x, map_y, n, where=where)
+    k = feet.x.size
+    cols = min(k, _COLS)
+    rows = -(-k // cols)
+    fx = np.full(rows * cols, _FAR, np.float32)
+    fy = np.full(rows * cols, _FAR, np.float32)
     acc: NDArray[np.float32] | None = None
-    for a in range(n):
-        u = np.float32((a + 0.5) / n - 0.5)
-        for b in range(n):
-            v = np.float32((b + 0.5) / n - 0.5)
-            sx = (map_x + u * dx_u + v * dx_v).astype(np.float32)
-            sy = (map_y + u * dy_u + v * dy_v).astype(np.float32)
-            out, _ = resample(lvl, sx, sy, kernel=kernel, where=where)
-            acc = out if acc is None else np.add(acc, out, out=acc)
+    for u, v in feet.offsets():
+        fx[:k] = feet.x + u * feet.xu + v * feet.xv
+        fy[:k] = feet.y + u * feet.yu + v * feet.yv
+        part, _ = resample(lvl, fx.reshape(rows, cols), fy.reshape(rows, cols), kernel=kernel)
+        part = part.reshape(rows * cols, -1)[:k]
+        acc = part if acc is None else np.add(acc, part, out=acc)
     assert acc is not None
     acc *= np.float32(1.0 / (n * n))
+    if where is not None:
+        out[where] = acc
+        return out, valid
     valid = None
     if lvl.valid is not None:
-        valid = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
-    return acc, valid
+        mx, my = _at_origin(lvl, map_x, map_y)
+        valid = _remap(lvl.valid, mx, my, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    return acc.reshape(map_x.shape + (acc.shape[1],)), valid
+
+
+def _at_origin(lvl: Level, map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Level coordinates moved to the arrays of ``lvl`` (a window of the level: its origin
+    subtracted; an integer shift, so OpenCV's 1/32-pixel fixed point sees the same fractions)."""
+    if lvl.origin == (0, 0):
+        return map_x, map_y
+    return map_x - np.float32(lvl.origin[0]), map_y - np.float32(lvl.origin[1])
 
 
 def _remap_at(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, sel: np.ndarray, interp: int,
