@@ -73,6 +73,7 @@ _INTER = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "linear": cv2
 _COLS = 16384  # cv2.remap maps must be narrower than SHRT_MAX
 _REACH = {"cubic": 2, "lanczos": 4, "linear": 1}  # taps on each side of the sample: floor-r+1 .. floor+r
 _FAR = -1e5  # a packed map's padding: far outside any level
+_PACK = 1024  # a packed map's width: its rows hold consecutive samples, so remap's blocks stay local
 
 
 @dataclass(slots=True)
@@ -402,28 +403,26 @@ class Footprints:
         return [(np.float32((a + 0.5) / n - 0.5), np.float32((b + 0.5) / n - 0.5)) for a in range(n) for b in range(n)]
 
 
-def _gradient_at(m: np.ndarray, rows: np.ndarray, cols: np.ndarray, axis: int) -> np.ndarray:
-    """``numpy.gradient(m, axis=axis)`` at ``(rows, cols)`` only (same float32 arithmetic)."""
-    size = m.shape[axis]
-    idx = cols if axis == 1 else rows
-    lo, hi = np.maximum(idx - 1, 0), np.minimum(idx + 1, size - 1)
-    step = (hi - lo).astype(m.dtype)
-    if axis == 1:
-        return (m[rows, hi] - m[rows, lo]) / np.maximum(step, 1)
-    return (m[hi, cols] - m[lo, cols]) / np.maximum(step, 1)
+def _gradient_at(flat: np.ndarray, at: np.ndarray, idx: np.ndarray, size: int, stride: int) -> np.ndarray:
+    """``numpy.gradient`` of a map along one axis at some of its pixels only, the same float32
+    arithmetic: ``flat`` the raveled map, ``at`` the pixels' flat indices, ``idx`` their index
+    along the axis (``size`` long, ``stride`` flat elements per step)."""
+    lo = np.where(idx > 0, at - stride, at)
+    hi = np.where(idx < size - 1, at + stride, at)
+    step = np.where((idx > 0) & (idx < size - 1), np.float32(2.0), np.float32(1.0))
+    return (flat[hi] - flat[lo]) / step
 
 
 def footprints(map_x: np.ndarray, map_y: np.ndarray, n: int, *, where: np.ndarray | None = None) -> Footprints:
     """The :class:`Footprints` of the pixels ``where`` selects (None: all) of a map of level
     coordinates, for ``n`` x ``n`` sub-samples (maps at least 2 x 2)."""
     h, w = map_x.shape
-    if where is None:
-        rows, cols = np.divmod(np.arange(h * w), w)
-    else:
-        rows, cols = np.nonzero(where)
-    return Footprints(where, map_x[rows, cols], map_y[rows, cols],
-                      _gradient_at(map_x, rows, cols, 1), _gradient_at(map_y, rows, cols, 1),
-                      _gradient_at(map_x, rows, cols, 0), _gradient_at(map_y, rows, cols, 0), n)
+    fx, fy = np.ravel(map_x), np.ravel(map_y)
+    at = np.arange(h * w) if where is None else np.flatnonzero(where)
+    rows, cols = np.divmod(at, w)
+    return Footprints(where, fx[at], fy[at],
+                      _gradient_at(fx, at, cols, w, 1), _gradient_at(fy, at, cols, w, 1),
+                      _gradient_at(fx, at, rows, h, w), _gradient_at(fy, at, rows, h, w), n)
 
 
 def read_box(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, kernel: Kernel, *,
@@ -503,14 +502,16 @@ def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, ker
     if feet is None:
         feet = footprints(map_x, map_y, n, where=where)
     k = feet.x.size
-    cols = min(k, _COLS)
+    cols = min(k, _PACK)
     rows = -(-k // cols)
     fx = np.full(rows * cols, _FAR, np.float32)
     fy = np.full(rows * cols, _FAR, np.float32)
     acc: NDArray[np.float32] | None = None
+    tmp = np.empty(k, np.float32)
     for u, v in feet.offsets():
-        fx[:k] = feet.x + u * feet.xu + v * feet.xv
-        fy[:k] = feet.y + u * feet.yu + v * feet.yv
+        for dst, c, cu, cv in ((fx[:k], feet.x, feet.xu, feet.xv), (fy[:k], feet.y, feet.yu, feet.yv)):
+            np.add(c, np.multiply(u, cu, out=tmp), out=dst)  # (c + u cu) + v cv, in float32
+            dst += np.multiply(v, cv, out=tmp)
         part, _ = resample(lvl, fx.reshape(rows, cols), fy.reshape(rows, cols), kernel=kernel)
         part = part.reshape(rows * cols, -1)[:k]
         acc = part if acc is None else np.add(acc, part, out=acc)
