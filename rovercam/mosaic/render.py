@@ -72,18 +72,20 @@ class RenderOptions:
         Lattice spacing of exact camera-model evaluations (:func:`sample_maps`).
     kernel : {"cubic", "lanczos", "linear"}
         Interpolation kernel (:func:`rovercam.mosaic.resample.resample`); with
-        ``prefilter="supersample"``, that of each sub-sample (use ``"cubic"`` there).
+        ``prefilter="supersample"`` (the default), that of each sub-sample: bicubic (default).
+        The other prefilters sample once per pixel and score best with ``"lanczos"``.
     antialias : bool
         Average each frame over the output pixels' footprints before sampling it
         (:mod:`rovercam.mosaic.resample`); False samples the frame itself everywhere.
     prefilter : {"supersample", "footprint", "pyramid"}
-        How ``antialias`` averages: ``"footprint"`` (default) the pyramid level one finer than
-        the scale calls for, smoothed by a Gaussian matching the footprint's variance, then its
-        2 x 2 means (:func:`rovercam.mosaic.resample.footprint_filter`); ``"supersample"`` the
-        mean of n x n sub-samples spread over each output pixel's footprint, from that finer
-        level (:func:`rovercam.mosaic.resample.supersample`, exact area sampling: more accurate,
-        but it holds whole frames: 1.2 GB and ~2.4x the time at 8000 x 4000); ``"pyramid"`` the
-        pyramid level ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling
+        How ``antialias`` averages: ``"supersample"`` (default) the mean of n x n sub-samples
+        spread over each output pixel's footprint, from the pyramid level one finer than the
+        scale calls for (:func:`rovercam.mosaic.resample.supersample`: exact area sampling; the
+        frame itself below a 4x reduction, read per tile through windows);
+        ``"footprint"`` the pyramid level one finer than the scale calls for, smoothed by a
+        Gaussian matching the footprint's variance, then its 2 x 2 means
+        (:func:`rovercam.mosaic.resample.footprint_filter`; the default before); ``"pyramid"``
+        the pyramid level ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling
         compares them.
     """
 
@@ -93,9 +95,9 @@ class RenderOptions:
     tile: int = 1024
     workers: int = 2
     map_step: int = 8
-    kernel: Kernel = "lanczos"
+    kernel: Kernel = "cubic"
     antialias: bool = True
-    prefilter: Literal["footprint", "pyramid", "supersample"] = "footprint"
+    prefilter: Literal["footprint", "pyramid", "supersample"] = "supersample"
 
 
 class FrameStack:
