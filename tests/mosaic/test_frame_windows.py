@@ -13,12 +13,10 @@ import numpy as np
 import pytest
 
 import rovercam.mosaic.render as render_module
-from rovercam.mosaic.blend import pyramid_margin
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import CylindricalProjection, EquirectangularProjection
-from rovercam.mosaic.render import FrameStack, RenderOptions, auto_levels, frame_cache_bytes, render_mosaic
+from rovercam.mosaic.render import FrameStack, RenderOptions, render_mosaic
 from rovercam.mosaic.resample import footprints, make_level, read_box, supersample
-from rovercam.mosaic.warp import frame_window
 
 ROW = [(az, -5.0, 0.0) for az in (20.0, 40.0, 60.0)]
 RING = [(az, el, 0.0) for az in range(0, 360, 30) for el in (-8.0, 8.0)]  # 24 frames, all around
@@ -113,22 +111,6 @@ def test_memory_mapped_frames_render_as_frames_held_whole(scene_factory, tmp_pat
     assert (idx >= 0).mean() > 0.5
 
 
-def _cache_peak(monkeypatch) -> list[int]:
-    peak = [0]
-    remember, level = FrameStack._remember, FrameStack.level
-
-    def track(fn):
-        def wrapped(self, *args, **kw):
-            out = fn(self, *args, **kw)
-            peak[0] = max(peak[0], self._bytes)
-            return out
-        return wrapped
-
-    monkeypatch.setattr(FrameStack, "_remember", track(remember))
-    monkeypatch.setattr(FrameStack, "level", track(level))
-    return peak
-
-
 @pytest.mark.parametrize("mapped", [True, False])
 def test_the_frame_cache_stays_within_the_bound_the_tiles_give(scene_factory, tmp_path, monkeypatch, mapped):
     sc = scene_factory(RING)
@@ -137,16 +119,20 @@ def test_the_frame_cache_stays_within_the_bound_the_tiles_give(scene_factory, tm
             np.save(tmp_path / f"F{i}.npy", im)
     load = (lambda i: np.load(tmp_path / f"F{i}.npy", mmap_mode="r")) if mapped else sc.load
     proj = EquirectangularProjection.full_sphere(3600)  # 0.1 deg: the frames' 0.075 deg pixels, level 0
-    opts = RenderOptions(tile=128)
     stack = FrameStack(sc.geoms(), load)
-    peak = _cache_peak(monkeypatch)
-    img, idx = render_mosaic(stack, proj, options=opts)
-    windows = [frame_window(g, proj) for g in stack.geoms]
-    tiles = render_module._tiles(proj, opts.tile, windows)
-    bound = frame_cache_bytes(stack, proj, windows, tiles, opts, pyramid_margin(auto_levels(windows)), 3)
+    peak, bound = [0], []
+    for name in ("level", "validity", "window"):  # every way pixels enter the cache
+        def tracked(*args, _fn=getattr(FrameStack, name), **kw):
+            out = _fn(*args, **kw)
+            peak[0] = max(peak[0], stack.cache_bytes)
+            return out
+        monkeypatch.setattr(FrameStack, name, tracked)
+    sized = render_module.frame_cache_bytes
+    monkeypatch.setattr(render_module, "frame_cache_bytes", lambda *a: bound.append(sized(*a)) or bound[-1])
+    img, idx = render_mosaic(stack, proj, options=RenderOptions(tile=128))
     every_frame = sum(im.nbytes for im in sc.images)
-    assert bound < every_frame / 2  # the tiles in flight meet a few frames of the ring
-    assert peak[0] <= bound
+    assert bound and bound[0] < every_frame / 2  # the tiles in flight meet a few frames of the ring
+    assert peak[0] <= bound[0]
     if mapped:
         assert peak[0] == 0  # memory maps are read per window, never cached; no masks to keep
     else:
