@@ -74,6 +74,7 @@ _COLS = 16384  # cv2.remap maps must be narrower than SHRT_MAX
 _REACH = {"cubic": 2, "lanczos": 4, "linear": 1}  # taps on each side of the sample: floor-r+1 .. floor+r
 _FAR = -1e5  # a packed map's padding: far outside any level
 _PACK = 1024  # a packed map's width: its rows hold consecutive samples, so remap's blocks stay local
+_CHUNK = 1 << 16  # pixels whose sub-samples are packed at once
 
 
 @dataclass(slots=True)
@@ -339,26 +340,32 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
     valid : (h, w) ndarray of float32 or None
         Bilinear lookup of the level's validity (0 outside the frame); None when all valid.
     """
-    edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
     map_x, map_y = _at_origin(lvl, map_x, map_y)
     v = None
     if lvl.valid is not None:
         v = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    return _samples(lvl, map_x, map_y, kernel, border, where), v
+
+
+def _samples(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, kernel: Kernel,
+             border: Literal["replicate", "constant"], where: np.ndarray | None) -> NDArray[np.float32]:
+    """:func:`resample`'s image, at coordinates of ``lvl``'s arrays (origin already applied)."""
+    edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
     if kernel == "linear":
-        return as_bands(_remap(lvl.image, map_x, map_y, cv2.INTER_LINEAR, edge)), v
+        return as_bands(_remap(lvl.image, map_x, map_y, cv2.INTER_LINEAR, edge))
     support = lvl.safe_support(kernel, edge_unsafe=border == "constant")
     fall = None if support is None else _remap(support, map_x, map_y, cv2.INTER_LINEAR, edge) < 255
     if where is None:
         out = as_bands(_remap(lvl.image, map_x, map_y, _INTER[kernel], edge))
         if fall is not None and fall.any():
             out[fall] = _remap_at(lvl.image, map_x, map_y, fall, cv2.INTER_LINEAR, edge)
-        return out, v
+        return out
     # the kernel only where asked (and safe), bilinear elsewhere
     out = as_bands(_remap(lvl.image, map_x, map_y, cv2.INTER_LINEAR, edge))
     sel = where if fall is None else where & ~fall
     if sel.any():
         out[sel] = _remap_at(lvl.image, map_x, map_y, sel, _INTER[kernel], edge)
-    return out, v
+    return out
 
 
 def supersample_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int, int]:
@@ -502,20 +509,31 @@ def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, ker
     if feet is None:
         feet = footprints(map_x, map_y, n, where=where)
     k = feet.x.size
-    cols = min(k, _PACK)
-    rows = -(-k // cols)
-    fx = np.full(rows * cols, _FAR, np.float32)
-    fy = np.full(rows * cols, _FAR, np.float32)
-    acc: NDArray[np.float32] | None = None
-    tmp = np.empty(k, np.float32)
-    for u, v in feet.offsets():
-        for dst, c, cu, cv in ((fx[:k], feet.x, feet.xu, feet.xv), (fy[:k], feet.y, feet.yu, feet.yv)):
-            np.add(c, np.multiply(u, cu, out=tmp), out=dst)  # (c + u cu) + v cv, in float32
-            dst += np.multiply(v, cv, out=tmp)
-        part, _ = resample(lvl, fx.reshape(rows, cols), fy.reshape(rows, cols), kernel=kernel)
-        part = part.reshape(rows * cols, -1)[:k]
-        acc = part if acc is None else np.add(acc, part, out=acc)
-    assert acc is not None
+    us = sorted({u for u, _ in feet.offsets()})  # the same values along both axes
+    origin = (np.float32(lvl.origin[0]), np.float32(lvl.origin[1]))
+    acc = np.empty((k, lvl.image.shape[2]), np.float32)
+    for s in range(0, k, _CHUNK):  # chunks of pixels: bounded temporaries, cache-sized
+        e = min(k, s + _CHUNK)
+        m = e - s
+        cols = min(m, _PACK)
+        rows = -(-m // cols)
+        packed = [np.full(rows * cols, _FAR, np.float32) for _ in range(2)]
+        # sub-sample (u, v) of a pixel at (c + u cu) + v cv: the first term per u, the second per v
+        firsts = [[c[s:e] + u * cu[s:e] for u in us] for c, cu in ((feet.x, feet.xu), (feet.y, feet.yu))]
+        seconds = [[v * cv[s:e] for v in us] for cv in (feet.xv, feet.yv)]
+        chunk = acc[s:e]
+        for j, (u, v) in enumerate(feet.offsets()):
+            for axis in range(2):
+                dst = packed[axis][:m]
+                np.add(firsts[axis][us.index(u)], seconds[axis][us.index(v)], out=dst)
+                if origin[axis]:
+                    dst -= origin[axis]  # exact: an integer (see _at_origin)
+            part = _samples(lvl, packed[0].reshape(rows, cols), packed[1].reshape(rows, cols), kernel, "replicate", None)
+            part = part.reshape(rows * cols, -1)[:m]
+            if j == 0:
+                chunk[...] = part
+            else:
+                chunk += part
     acc *= np.float32(1.0 / (n * n))
     if where is not None:
         out[where] = acc
