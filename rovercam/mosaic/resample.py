@@ -5,7 +5,8 @@ A mosaic samples each frame at the frame pixels its output pixels look at (a *ma
 than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
 interpolation also blurs. This module does what texture mapping calls mip-mapping, then either
 samples once a level smoothed by a Gaussian that matches the output pixel's footprint (the
-mosaic render's default) or averages sub-samples over the footprint (supersampling):
+EDL orthomosaic's way) or averages sub-samples over the footprint (supersampling, the mosaic
+render's default):
 
 1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
    the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
@@ -15,10 +16,10 @@ mosaic render's default) or averages sub-samples over the footprint (supersampli
 3. **Pyramid.** :func:`reduce_level` halves a level by the mean of 2 x 2 blocks, weighted by the
    validity mask (no-data pixels do not count; a block with some no-data is *partly valid*), so
    level ``L`` is the frame box-filtered over ``2**L`` pixels. Levels are built lazily and cached
-   by :class:`rovercam.mosaic.render.FrameStack`. Map coordinates move to level ``L`` as
+   by :class:`rovercam.mosaic.stack.FrameStack`. Map coordinates move to level ``L`` as
    ``(x + 1/2) / 2**L - 1/2`` (:func:`level_coordinates`; pixel centres at integers,
    docs/conventions.md).
-   With the *footprint prefilter* (:func:`footprint_filter`, the mosaic render's default) level
+   With the *footprint prefilter* (:func:`footprint_filter`) level
    ``L`` is made from level ``L - 1`` smoothed by a Gaussian (:func:`blur_level`) before its
    2 x 2 means, so that the level's smoothing has the variance of the output pixel's footprint,
    a box ``scale`` frame pixels wide (:func:`footprint_level`).
@@ -27,7 +28,12 @@ mosaic render's default) or averages sub-samples over the footprint (supersampli
    sampling, what a camera with the output grid's pixels records. :func:`supersample_filter`
    takes the level one finer than :func:`level_for_scale`'s (the frame itself below a 4x
    reduction) and enough sub-samples to lie at most 3/4 of a level pixel apart (4 x 4 at a 2.92x
-   reduction), each bicubic (``RenderOptions(prefilter="supersample", kernel="cubic")``).
+   reduction), each bicubic (``RenderOptions(prefilter="supersample", kernel="cubic")``, the
+   render's default). The sub-samples of the chosen pixels (:class:`Footprints`) are packed into
+   one remap per sub-sample position.
+   A :class:`Level` may hold a window of its level only (its ``origin``): :func:`read_box`
+   gives the window that sampling at a map reads, so a render reads a frame per tile where its
+   samples fall, rather than holding it whole.
 5. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
    (a = 4, 8 x 8 taps), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame borders
    replicated. With one sample per pixel Lanczos scores best of the three on the mosaic
