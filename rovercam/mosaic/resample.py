@@ -416,26 +416,32 @@ class Footprints:
         return [(np.float32((a + 0.5) / n - 0.5), np.float32((b + 0.5) / n - 0.5)) for a in range(n) for b in range(n)]
 
 
-def _gradient_at(flat: np.ndarray, at: np.ndarray, idx: np.ndarray, size: int, stride: int) -> np.ndarray:
-    """``numpy.gradient`` of a map along one axis at some of its pixels only, the same float32
-    arithmetic: ``flat`` the raveled map, ``at`` the pixels' flat indices, ``idx`` their index
-    along the axis (``size`` long, ``stride`` flat elements per step)."""
-    lo = np.where(idx > 0, at - stride, at)
-    hi = np.where(idx < size - 1, at + stride, at)
-    step = np.where((idx > 0) & (idx < size - 1), np.float32(2.0), np.float32(1.0))
-    return (flat[hi] - flat[lo]) / step
+def _neighbours(at: np.ndarray, idx: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flat indices that :func:`numpy.gradient` differences along one axis at the pixels
+    ``at`` (flat indices; ``idx`` their index along the axis, ``size`` long, ``stride`` flat
+    elements per step), and the spacing it divides by (2 inside, 1 at the edges)."""
+    lo, hi = at - stride, at + stride
+    step = np.full(at.shape, np.float32(2.0))
+    for edge, ends in ((idx == 0, lo), (idx == size - 1, hi)):  # few pixels: fix them alone
+        if edge.any():
+            ends[edge] = at[edge]
+            step[edge] = 1.0
+    return lo, hi, step
 
 
 def footprints(map_x: np.ndarray, map_y: np.ndarray, n: int, *, where: np.ndarray | None = None) -> Footprints:
     """The :class:`Footprints` of the pixels ``where`` selects (None: all) of a map of level
-    coordinates, for ``n`` x ``n`` sub-samples (maps at least 2 x 2)."""
+    coordinates, for ``n`` x ``n`` sub-samples (maps at least 2 x 2); the Jacobian is
+    :func:`numpy.gradient`'s, with its float32 arithmetic, taken at those pixels only."""
     h, w = map_x.shape
     fx, fy = np.ravel(map_x), np.ravel(map_y)
     at = np.arange(h * w) if where is None else np.flatnonzero(where)
     rows, cols = np.divmod(at, w)
-    return Footprints(where, fx[at], fy[at],
-                      _gradient_at(fx, at, cols, w, 1), _gradient_at(fy, at, cols, w, 1),
-                      _gradient_at(fx, at, rows, h, w), _gradient_at(fy, at, rows, h, w), n)
+    grads = []
+    for idx, size, stride in ((cols, w, 1), (rows, h, w)):
+        lo, hi, step = _neighbours(at, idx, size, stride)
+        grads += [(fx.take(hi) - fx.take(lo)) / step, (fy.take(hi) - fy.take(lo)) / step]
+    return Footprints(where, fx.take(at), fy.take(at), *grads, n)
 
 
 def read_box(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, kernel: Kernel, *,
