@@ -173,7 +173,9 @@ def frame_cache_bytes(stack: FrameStack, proj: Projection, windows: Sequence[Win
     """Memory for the frames the tiles in flight touch, bytes: the largest total, over every run
     of ``2 * workers + 1`` consecutive tiles, of the frames meeting them (each at the pyramid
     level its scale at the frame centre calls for, with masks), plus a quarter for tiles that
-    choose another level."""
+    choose another level. A bound: at level 0 it counts the frame as loaded, which the cache
+    keeps only when the loader returns it in memory (memory maps are read per tile through
+    windows, :meth:`FrameStack.window`)."""
     period = proj.periodic_width
     size = []
     for g, w in zip(stack.geoms, windows):

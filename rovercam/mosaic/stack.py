@@ -32,14 +32,18 @@ class FrameStack:
     geoms : sequence of FrameGeometry
         Models in the mosaic frame.
     load : callable ``(i) -> (H, W, B) or (H, W) array``
-        Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads. Every frame
-        of a stack has the same band count B (1 for grayscale cameras, 3 for colour).
+        Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads, once per
+        tile that reads the frame itself when it returns a memory map (``numpy.memmap``, e.g.
+        ``numpy.load(path, mmap_mode="r")``: only the window a tile needs is read), else once
+        while the cache keeps what it returned (:meth:`window`). Every frame of a stack has the
+        same band count B (1 for grayscale cameras, 3 for colour).
     factors, offsets : (N,) array_like, optional
         Photometric correction applied on load: ``factor * image + offset`` (correction
         factors, docs/mosaics.md#gains; :class:`rovercam.mosaic.gains.GainSolution`).
     cache_mb : float, optional
-        Memory for decoded frames and their pyramid levels. None (default): sized by each render
-        from its tiles and the frames that touch them (:func:`frame_cache_bytes`).
+        Memory for frames as loaded (not memory maps), their validity masks and their filtered
+        pyramid levels. None (default): sized by each render from its tiles and the frames that
+        touch them (:func:`rovercam.mosaic.render.frame_cache_bytes`).
     saturation : float, optional
         Radiance (as loaded, before the correction) at or above which a pixel is clipped: the resampling
         kernel falls back to bilinear where it would read one (:mod:`rovercam.mosaic.resample`).
