@@ -93,7 +93,7 @@ def _child_ours(spec: dict[str, Any]) -> dict[str, Any]:
     proj = EquirectangularProjection.full_sphere(spec["width"])
     stack = FrameStack(geoms, load, factors=gains.factors, cache_mb=spec.get("cache_mb"))  # None: sized from the tiles
     info = render_geotiff(stack, proj, spec["out"], index_path=spec.get("index"),
-                          options=RenderOptions(blend=spec.get("blend", "multiband"), workers=2),
+                          options=RenderOptions(**{"blend": spec.get("blend", "multiband"), "workers": 2, **spec.get("options", {})}),
                           compress=spec.get("compress"))
     out.update(wall_s=time.perf_counter() - t0, levels=info["levels"], tiles=info["tiles"])
     return out

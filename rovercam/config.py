@@ -136,6 +136,9 @@ class MosaicSettings(_Section):
     # Frame values (calibrated units, before gain correction) at or above which a pixel counts as
     # clipped: the resampling kernel does not read it (docs/mosaics.md#resampling); 0 = none.
     saturation: float = Field(0.0, ge=0, allow_inf_nan=False)
+    # Resampling is not a setting: every frame is supersampled over the output pixels' footprints
+    # (4 x 4 bicubic sub-samples at a 3x reduction), reading frames per tile through windows
+    # (docs/mosaics.md#resampling; rovercam.mosaic.render.RenderOptions for other choices).
     blend: Literal["multiband", "feather"] = "multiband"
     levels: int = Field(0, ge=0, le=8)
     feather: float = Field(0.5, ge=0, le=1)

@@ -27,7 +27,8 @@ from rovercam.mosaic.projections import (
     projection_from_tags,
 )
 from rovercam.mosaic.refine import Refinement, refine_pointing
-from rovercam.mosaic.render import FrameStack, GeoTiffRender, RenderOptions, render_geotiff, render_mosaic
+from rovercam.mosaic.render import GeoTiffRender, RenderOptions, render_geotiff, render_mosaic
+from rovercam.mosaic.stack import FrameStack
 from rovercam.mosaic.surfaces import Surface
 
 __all__ = [

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import threading
-from collections import OrderedDict
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -28,14 +26,13 @@ from typing import Any, Callable, Literal, Sequence
 import cv2
 import numpy as np
 
-from rovercam.bands import as_bands
 from rovercam.errors import MosaicError
 from rovercam.mosaic.blend import FeatherBlender, MultibandBlender, pyramid_margin
 from rovercam.mosaic.cylindrical import FrameGeometry
 from rovercam.mosaic.projections import Projection
-from rovercam.mosaic.resample import (Kernel, Level, blur_level, footprint_filter, footprint_level, level_coordinates,
-                                      level_for_scale, level_nbytes, make_level, map_scale, reduce_level, resample,
-                                      supersample, supersample_filter)
+from rovercam.mosaic.resample import (Kernel, footprint_filter, footprints, level_coordinates, level_for_scale,
+                                      level_nbytes, map_scale, read_box, supersample, supersample_filter)
+from rovercam.mosaic.stack import FrameStack
 from rovercam.mosaic.warp import Window, frame_point_pixels, frame_window, sample_maps
 
 __all__ = ["FrameStack", "GeoTiffRender", "RenderOptions", "render_mosaic", "render_geotiff", "BlendMethod", "auto_levels",
@@ -72,18 +69,20 @@ class RenderOptions:
         Lattice spacing of exact camera-model evaluations (:func:`sample_maps`).
     kernel : {"cubic", "lanczos", "linear"}
         Interpolation kernel (:func:`rovercam.mosaic.resample.resample`); with
-        ``prefilter="supersample"``, that of each sub-sample (use ``"cubic"`` there).
+        ``prefilter="supersample"`` (the default), that of each sub-sample: bicubic (default).
+        The other prefilters sample once per pixel and score best with ``"lanczos"``.
     antialias : bool
         Average each frame over the output pixels' footprints before sampling it
         (:mod:`rovercam.mosaic.resample`); False samples the frame itself everywhere.
     prefilter : {"supersample", "footprint", "pyramid"}
-        How ``antialias`` averages: ``"footprint"`` (default) the pyramid level one finer than
-        the scale calls for, smoothed by a Gaussian matching the footprint's variance, then its
-        2 x 2 means (:func:`rovercam.mosaic.resample.footprint_filter`); ``"supersample"`` the
-        mean of n x n sub-samples spread over each output pixel's footprint, from that finer
-        level (:func:`rovercam.mosaic.resample.supersample`, exact area sampling: more accurate,
-        but it holds whole frames: 1.2 GB and ~2.4x the time at 8000 x 4000); ``"pyramid"`` the
-        pyramid level ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling
+        How ``antialias`` averages: ``"supersample"`` (default) the mean of n x n sub-samples
+        spread over each output pixel's footprint, from the pyramid level one finer than the
+        scale calls for (:func:`rovercam.mosaic.resample.supersample`: exact area sampling; the
+        frame itself below a 4x reduction, read per tile through windows);
+        ``"footprint"`` the pyramid level one finer than the scale calls for, smoothed by a
+        Gaussian matching the footprint's variance, then its 2 x 2 means
+        (:func:`rovercam.mosaic.resample.footprint_filter`; the default before); ``"pyramid"``
+        the pyramid level ``floor(log2(scale))`` alone (box-filtered). docs/mosaics.md#resampling
         compares them.
     """
 
@@ -93,165 +92,9 @@ class RenderOptions:
     tile: int = 1024
     workers: int = 2
     map_step: int = 8
-    kernel: Kernel = "lanczos"
+    kernel: Kernel = "cubic"
     antialias: bool = True
-    prefilter: Literal["footprint", "pyramid", "supersample"] = "footprint"
-
-
-class FrameStack:
-    """The frames of one mosaic: geometry up front, pixels on demand (bounded LRU cache).
-
-    Parameters
-    ----------
-    geoms : sequence of FrameGeometry
-        Models in the mosaic frame.
-    load : callable ``(i) -> (H, W, B) or (H, W) array``
-        Pixels of frame ``i`` (radiance; NaN = no data). Called from worker threads. Every frame
-        of a stack has the same band count B (1 for grayscale cameras, 3 for colour).
-    factors, offsets : (N,) array_like, optional
-        Photometric correction applied on load: ``factor * image + offset`` (correction
-        factors, docs/mosaics.md#gains; :class:`rovercam.mosaic.gains.GainSolution`).
-    cache_mb : float, optional
-        Memory for decoded frames and their pyramid levels. None (default): sized by each render
-        from its tiles and the frames that touch them (:func:`frame_cache_bytes`).
-    saturation : float, optional
-        Radiance (as loaded, before the correction) at or above which a pixel is clipped: the resampling
-        kernel falls back to bilinear where it would read one (:mod:`rovercam.mosaic.resample`).
-    """
-
-    def __init__(self, geoms: Sequence[FrameGeometry], load: Callable[[int], np.ndarray], *,
-                 factors: Sequence[float] | None = None, offsets: Sequence[float] | None = None,
-                 cache_mb: float | None = None, saturation: float | None = None) -> None:
-        if not geoms:
-            raise MosaicError("no frames to mosaic")
-        self.geoms = list(geoms)
-        self._load = load
-        n = len(self.geoms)
-        self.factors = np.ones(n) if factors is None else np.asarray(factors, dtype=np.float64)
-        self.offsets = np.zeros(n) if offsets is None else np.asarray(offsets, dtype=np.float64)
-        if self.factors.shape != (n,) or self.offsets.shape != (n,):
-            raise MosaicError(f"need one correction factor and offset per frame ({n})")
-        self._cache: OrderedDict[tuple[int, int, float], Level] = OrderedDict()
-        self._bytes = 0
-        self.cache_mb = cache_mb
-        self.saturation = saturation
-        self._limit = 1024e6 if cache_mb is None else cache_mb * 1e6
-        self._lock = threading.Lock()
-        self._loading: dict[tuple[int, int, float], threading.Event] = {}
-        self._bands: int | None = None
-
-    def __len__(self) -> int:
-        return len(self.geoms)
-
-    def with_corrections(self, factors: Sequence[float], offsets: Sequence[float]) -> "FrameStack":
-        """The same frames with other correction factors/offsets (a fresh cache)."""
-        return FrameStack(self.geoms, self._load, factors=factors, offsets=offsets, cache_mb=self.cache_mb,
-                          saturation=self.saturation)
-
-    def size_cache(self, nbytes: float) -> None:
-        """Set the automatic cache's size, bytes (no effect when ``cache_mb`` was given)."""
-        if self.cache_mb is None:
-            with self._lock:
-                self._limit = float(nbytes)
-
-    def pixels(self, i: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(image, valid)``: corrected float32 (H, W, B) with no-data set to 0, and a float32
-        validity mask (None when every pixel is valid)."""
-        lvl = self.level(i, 0)
-        return lvl.image, lvl.valid
-
-    def level(self, i: int, level: int, sigma: float = 0.0) -> Level:
-        """Pyramid level ``level`` of frame ``i`` (:mod:`rovercam.mosaic.resample`), with the
-        footprint Gaussian ``sigma`` (:func:`rovercam.mosaic.resample.footprint_filter`), built
-        on first use from the finest cached plain level below it and cached itself (LRU,
-        ``cache_mb``; the plain level just below a smoothed one is not kept)."""
-        key = (i, level, sigma)
-        base = level - 1 if sigma > 0 and level > 0 else level  # the plain level the Gaussian smooths
-        while True:
-            with self._lock:
-                if key in self._cache:
-                    self._cache.move_to_end(key)
-                    return self._cache[key]
-                event = self._loading.get(key)
-                if event is None:
-                    event = self._loading[key] = threading.Event()
-                    top = base if sigma > 0 else level - 1
-                    below = next((k for k in range(top, -1, -1) if (i, k, 0.0) in self._cache), None)
-                    start = self._cache[(i, below, 0.0)] if below is not None else None
-                    break
-            event.wait()
-        try:
-            lvl = None
-            if start is None and self.saturation is None and (base > 0 or sigma > 0):
-                lvl = self._filtered_raw(i, base, level, sigma)
-            if lvl is None:
-                lvl = self._filter(start if start is not None else self._level0(i), base, level, sigma)
-            with self._lock:
-                self._cache[key] = lvl
-                self._bytes += lvl.nbytes
-                while self._bytes > self._limit and len(self._cache) > 1:
-                    _, old = self._cache.popitem(last=False)
-                    self._bytes -= old.nbytes
-            return lvl
-        finally:
-            with self._lock:
-                self._loading.pop(key).set()
-
-    @staticmethod
-    def _filter(lvl: Level, base: int, level: int, sigma: float) -> Level:
-        """Level ``level`` (footprint Gaussian ``sigma``) made from ``lvl`` (see :meth:`level`)."""
-        while lvl.level < base:
-            lvl = reduce_level(lvl)
-        if sigma > 0:
-            lvl = footprint_level(lvl, sigma) if level > 0 else blur_level(lvl, sigma)
-        return lvl
-
-    def _filtered_raw(self, i: int, base: int, level: int, sigma: float) -> Level | None:
-        """The level filtered straight from the frame as loaded, the correction applied to the
-        level afterwards (means and Gaussians commute with ``factor * x + offset``), so the
-        frame is neither copied nor corrected at full size; None when the frame has no-data
-        (its mask must be built first: :meth:`_level0`)."""
-        raw = self._checked(i, as_bands(np.asarray(self._load(i), dtype=np.float32)))
-        lvl = self._filter(make_level(raw, None), base, level, sigma)
-        if lvl.image is raw or not np.isfinite(lvl.image.sum(dtype=np.float64)):  # NaN spreads through the filters
-            return None
-        if self.factors[i] != 1.0:
-            lvl.image *= np.float32(self.factors[i])
-        if self.offsets[i] != 0.0:
-            lvl.image += np.float32(self.offsets[i])
-        return lvl
-
-    def _checked(self, i: int, img: np.ndarray) -> np.ndarray:
-        """``img`` (H, W, B) after checking its size against the geometry and its band count
-        against the stack's."""
-        g = self.geoms[i]
-        if img.shape[:2] != (g.height, g.width):
-            raise MosaicError(f"{g.product_id}: image {img.shape[:2]} != geometry {(g.height, g.width)}")
-        with self._lock:
-            if self._bands is None:
-                self._bands = img.shape[2]
-        if img.shape[2] != self._bands:
-            raise MosaicError(f"{g.product_id}: {img.shape[2]} band(s), other frames of this mosaic "
-                              f"have {self._bands}")
-        return img
-
-    def _level0(self, i: int) -> Level:
-        """Frame ``i`` loaded, corrected, no-data zeroed (not cached here)."""
-        img = self._checked(i, as_bands(np.array(self._load(i), dtype=np.float32)))  # a private copy, corrected in place
-        valid = None
-        if not np.isfinite(img.sum(dtype=np.float64)):  # some NaN/inf (no-data): one cheap scan first
-            finite = np.isfinite(img).all(axis=2)
-            img[~finite] = 0.0
-            valid = finite.astype(np.float32)
-        if self.factors[i] != 1.0:
-            img *= np.float32(self.factors[i])
-        if self.offsets[i] != 0.0:
-            img += np.float32(self.offsets[i])
-            if valid is not None:
-                img[valid == 0] = 0.0
-        img = np.ascontiguousarray(img)
-        sat = None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
-        return make_level(img, valid, saturation=sat)
+    prefilter: Literal["footprint", "pyramid", "supersample"] = "supersample"
 
 
 def auto_levels(windows: Sequence[Window | None]) -> int:
@@ -330,7 +173,9 @@ def frame_cache_bytes(stack: FrameStack, proj: Projection, windows: Sequence[Win
     """Memory for the frames the tiles in flight touch, bytes: the largest total, over every run
     of ``2 * workers + 1`` consecutive tiles, of the frames meeting them (each at the pyramid
     level its scale at the frame centre calls for, with masks), plus a quarter for tiles that
-    choose another level."""
+    choose another level. A bound: at level 0 it counts the frame as loaded, which the cache
+    keeps only when the loader returns it in memory (memory maps are read per tile through
+    windows, :meth:`FrameStack.window`)."""
     period = proj.periodic_width
     size = []
     for g, w in zip(stack.geoms, windows):
@@ -380,11 +225,15 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         sub = (slice(r.y0 - pad.y0, r.y1 - pad.y0), slice(r.x0 - pad.x0, r.x1 - pad.x0))
         # the pyramid level this tile samples the frame from (its local scale here)
         scale = map_scale(mx, my, g.width, g.height)
-        lvl = stack.level(i, *_level_sigma(scale, opts))
+        level, sigma = _level_sigma(scale, opts)
         subs = supersample_filter(scale)[1] if opts.antialias and opts.prefilter == "supersample" else 1
-        lx, ly = level_coordinates(mx, my, lvl.level)
-        if lvl.valid is not None:
-            v = cv2.remap(lvl.valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        # the frame itself (level 0, unfiltered) is read per tile, only the window the samples
+        # need (FrameStack.window); filtered levels are made whole and cached
+        lvl = None if level == 0 and sigma == 0 else stack.level(i, level, sigma)
+        valid = stack.validity(i) if lvl is None else lvl.valid
+        lx, ly = level_coordinates(mx, my, level)
+        if valid is not None:
+            v = cv2.remap(valid, lx, ly, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             cen = np.where(v > 0.999, cen, 0.0)
         better = cen > best[sub]
         best[sub] = np.where(better, cen, best[sub])
@@ -399,12 +248,15 @@ def render_tile(stack: FrameStack, proj: Projection, windows: Sequence[Window | 
         if multiband and not mask.any():
             continue
         g = stack.geoms[i]
+        near = cv2.dilate(mask.view(np.uint8), _NEAR_SEAM) > 0 if multiband else None
+        feet = footprints(lx, ly, subs, where=near) if subs > 1 and min(lx.shape) >= 2 else None
+        if lvl is None:
+            lvl = stack.window(i, read_box(lx, ly, g.width, g.height, opts.kernel, feet=feet))
+        warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel, where=near, feet=feet)
+        del lvl  # a window goes with its frame's turn
         if multiband:
-            near = cv2.dilate(mask.view(np.uint8), _NEAR_SEAM) > 0
-            warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel, where=near)
             blender.add(warped, mask.astype(np.float32), sub[0].start, sub[1].start)
         else:
-            warped, v = supersample(lvl, lx, ly, subs, kernel=opts.kernel)
             # feather: ramps from 0 at the frame edge over ``feather`` of its half-size
             mx, my = level0
             dist = np.minimum(np.minimum(mx + 0.5, g.width - 0.5 - mx), np.minimum(my + 0.5, g.height - 0.5 - my))
@@ -458,12 +310,6 @@ def _run_tiles(stack: FrameStack, proj: Projection, opts: RenderOptions, bands: 
     return {"levels": levels, "tiles": len(tiles), "windows": windows}
 
 
-def _bands(stack: FrameStack) -> int:
-    """The stack's band count (its first frame's; :meth:`FrameStack.pixels` refuses others)."""
-    img, _ = stack.pixels(0)
-    return img.shape[2]
-
-
 def render_mosaic(stack: FrameStack, proj: Projection, *, options: RenderOptions = RenderOptions(),
                   progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Render the whole mosaic in memory.
@@ -482,7 +328,7 @@ def render_mosaic(stack: FrameStack, proj: Projection, *, options: RenderOptions
     index : (height, width) ndarray of int16
         Frame (position in ``stack``) that made each pixel; -1 where none.
     """
-    bands = _bands(stack)
+    bands = stack.bands
     image = np.full((proj.height, proj.width, bands), np.nan, np.float32)
     index = np.full((proj.height, proj.width), NO_FRAME, np.int16)
 
@@ -553,7 +399,7 @@ def render_geotiff(stack: FrameStack, proj: Projection, path: str | Path, *,
 
     from rovercam.storage.raster import open_tiled_geotiff
 
-    bands = _bands(stack)
+    bands = stack.bands
     block = 512 if options.tile % 512 == 0 else 256 if options.tile % 256 == 0 else 16 * max(options.tile // 16, 1)
     common = dict(width=proj.width, height=proj.height, block=block, compress=compress,
                   transform=proj.geotransform)  # az/el degrees in proj.frame, no CRS; None: identity

@@ -5,7 +5,8 @@ A mosaic samples each frame at the frame pixels its output pixels look at (a *ma
 than one frame pixel per output pixel) a point-sampling kernel aliases, and bilinear
 interpolation also blurs. This module does what texture mapping calls mip-mapping, then either
 samples once a level smoothed by a Gaussian that matches the output pixel's footprint (the
-mosaic render's default) or averages sub-samples over the footprint (supersampling):
+EDL orthomosaic's way) or averages sub-samples over the footprint (supersampling, the mosaic
+render's default):
 
 1. **Scale.** :func:`map_scale` measures the map's local scale, frame pixels per output pixel:
    the longer of the two columns of its Jacobian (finite differences at a 5 x 5 lattice of
@@ -15,10 +16,10 @@ mosaic render's default) or averages sub-samples over the footprint (supersampli
 3. **Pyramid.** :func:`reduce_level` halves a level by the mean of 2 x 2 blocks, weighted by the
    validity mask (no-data pixels do not count; a block with some no-data is *partly valid*), so
    level ``L`` is the frame box-filtered over ``2**L`` pixels. Levels are built lazily and cached
-   by :class:`rovercam.mosaic.render.FrameStack`. Map coordinates move to level ``L`` as
+   by :class:`rovercam.mosaic.stack.FrameStack`. Map coordinates move to level ``L`` as
    ``(x + 1/2) / 2**L - 1/2`` (:func:`level_coordinates`; pixel centres at integers,
    docs/conventions.md).
-   With the *footprint prefilter* (:func:`footprint_filter`, the mosaic render's default) level
+   With the *footprint prefilter* (:func:`footprint_filter`) level
    ``L`` is made from level ``L - 1`` smoothed by a Gaussian (:func:`blur_level`) before its
    2 x 2 means, so that the level's smoothing has the variance of the output pixel's footprint,
    a box ``scale`` frame pixels wide (:func:`footprint_level`).
@@ -27,7 +28,12 @@ mosaic render's default) or averages sub-samples over the footprint (supersampli
    sampling, what a camera with the output grid's pixels records. :func:`supersample_filter`
    takes the level one finer than :func:`level_for_scale`'s (the frame itself below a 4x
    reduction) and enough sub-samples to lie at most 3/4 of a level pixel apart (4 x 4 at a 2.92x
-   reduction), each bicubic (``RenderOptions(prefilter="supersample", kernel="cubic")``).
+   reduction), each bicubic (``RenderOptions(prefilter="supersample", kernel="cubic")``, the
+   render's default). The sub-samples of the chosen pixels (:class:`Footprints`) are packed into
+   one remap per sub-sample position.
+   A :class:`Level` may hold a window of its level only (its ``origin``): :func:`read_box`
+   gives the window that sampling at a map reads, so a render reads a frame per tile where its
+   samples fall, rather than holding it whole.
 5. **Kernel.** :func:`resample` interpolates the level on float32 with OpenCV's Lanczos kernel
    (a = 4, 8 x 8 taps), bicubic (Keys, a = -0.75; 4 x 4 taps) or bilinear, frame borders
    replicated. With one sample per pixel Lanczos scores best of the three on the mosaic
@@ -62,7 +68,7 @@ from rovercam.bands import as_bands
 
 __all__ = ["Kernel", "Level", "make_level", "reduce_level", "blur_level", "map_scale", "level_for_scale",
            "footprint_filter", "footprint_level", "level_coordinates", "resample", "supersample", "supersample_filter",
-           "level_nbytes", "MAX_LEVEL"]
+           "level_nbytes", "read_box", "Footprints", "footprints", "MAX_LEVEL"]
 
 Kernel = Literal["cubic", "lanczos", "linear"]
 
@@ -72,6 +78,9 @@ MAX_LEVEL = 8
 _INTER = {"cubic": cv2.INTER_CUBIC, "lanczos": cv2.INTER_LANCZOS4, "linear": cv2.INTER_LINEAR}
 _COLS = 16384  # cv2.remap maps must be narrower than SHRT_MAX
 _REACH = {"cubic": 2, "lanczos": 4, "linear": 1}  # taps on each side of the sample: floor-r+1 .. floor+r
+_FAR = -1e5  # a packed map's padding: far outside any level
+_PACK = 1024  # a packed map's width: its rows hold consecutive samples, so remap's blocks stay local
+_CHUNK = 1 << 16  # pixels whose sub-samples are packed at once
 
 
 @dataclass(slots=True)
@@ -91,6 +100,12 @@ class Level:
         0 = the frame itself; level ``L`` pixels are ``2**L`` frame pixels wide.
     sigma : float
         Gaussian prefilter of :func:`footprint_filter` that made the level (0: none).
+    origin : (int, int)
+        ``(x0, y0)``: the level pixel the arrays start at, when they hold a window of the level
+        (:func:`read_box`) rather than all of it; :func:`resample` takes level coordinates and
+        moves them by it. A window must contain every pixel its samples read (their kernel
+        taps, clamped to the level's edges as the border replicates them) and the kernel's
+        reach beyond (:meth:`safe_support` erodes the window's own mask).
     """
 
     image: NDArray[np.float32]
@@ -98,6 +113,7 @@ class Level:
     safe: NDArray[np.uint8] | None
     level: int = 0
     sigma: float = 0.0
+    origin: tuple[int, int] = (0, 0)
     _eroded: dict[tuple[int, bool], NDArray[np.uint8]] = field(default_factory=dict, repr=False)
 
     @property
@@ -330,25 +346,32 @@ def resample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, *, kernel: Kernel
     valid : (h, w) ndarray of float32 or None
         Bilinear lookup of the level's validity (0 outside the frame); None when all valid.
     """
-    edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
+    map_x, map_y = _at_origin(lvl, map_x, map_y)
     v = None
     if lvl.valid is not None:
         v = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    return _samples(lvl, map_x, map_y, kernel, border, where), v
+
+
+def _samples(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, kernel: Kernel,
+             border: Literal["replicate", "constant"], where: np.ndarray | None) -> NDArray[np.float32]:
+    """:func:`resample`'s image, at coordinates of ``lvl``'s arrays (origin already applied)."""
+    edge = cv2.BORDER_REPLICATE if border == "replicate" else cv2.BORDER_CONSTANT
     if kernel == "linear":
-        return as_bands(_remap(lvl.image, map_x, map_y, cv2.INTER_LINEAR, edge)), v
+        return as_bands(_remap(lvl.image, map_x, map_y, cv2.INTER_LINEAR, edge))
     support = lvl.safe_support(kernel, edge_unsafe=border == "constant")
     fall = None if support is None else _remap(support, map_x, map_y, cv2.INTER_LINEAR, edge) < 255
     if where is None:
         out = as_bands(_remap(lvl.image, map_x, map_y, _INTER[kernel], edge))
         if fall is not None and fall.any():
             out[fall] = _remap_at(lvl.image, map_x, map_y, fall, cv2.INTER_LINEAR, edge)
-        return out, v
+        return out
     # the kernel only where asked (and safe), bilinear elsewhere
     out = as_bands(_remap(lvl.image, map_x, map_y, cv2.INTER_LINEAR, edge))
     sel = where if fall is None else where & ~fall
     if sel.any():
         out[sel] = _remap_at(lvl.image, map_x, map_y, sel, _INTER[kernel], edge)
-    return out, v
+    return out
 
 
 def supersample_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int, int]:
@@ -362,16 +385,114 @@ def supersample_filter(scale: float, *, max_level: int = MAX_LEVEL) -> tuple[int
     return level, max(1, math.ceil(4.0 * scale / (3.0 * (1 << level)) - 1e-3))
 
 
+@dataclass(frozen=True, slots=True)
+class Footprints:
+    """The output pixels :func:`supersample` averages sub-samples over: their centres and the
+    map's Jacobian columns there (level pixels per output pixel, central differences of the map,
+    one-sided at its edges as :func:`numpy.gradient` takes them), one entry per pixel.
+
+    Attributes
+    ----------
+    select : (h, w) ndarray of bool or None
+        The pixels (None: every pixel of the map, row-major).
+    x, y, xu, yu, xv, yv : (k,) ndarray of float32
+        Centre and the columns ``d(x, y)/d out_x`` (``u``) and ``d(x, y)/d out_y`` (``v``).
+    n : int
+        Sub-samples per side.
+    """
+
+    select: NDArray[np.bool_] | None
+    x: NDArray[np.float32]
+    y: NDArray[np.float32]
+    xu: NDArray[np.float32]
+    yu: NDArray[np.float32]
+    xv: NDArray[np.float32]
+    yv: NDArray[np.float32]
+    n: int
+
+    def offsets(self) -> list[tuple[np.float32, np.float32]]:
+        """``(u, v)`` of each sub-sample, output pixels from the centre, in summation order."""
+        n = self.n
+        return [(np.float32((a + 0.5) / n - 0.5), np.float32((b + 0.5) / n - 0.5)) for a in range(n) for b in range(n)]
+
+
+def _neighbours(at: np.ndarray, idx: np.ndarray, size: int, stride: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flat indices that :func:`numpy.gradient` differences along one axis at the pixels
+    ``at`` (flat indices; ``idx`` their index along the axis, ``size`` long, ``stride`` flat
+    elements per step), and the spacing it divides by (2 inside, 1 at the edges)."""
+    lo, hi = at - stride, at + stride
+    step = np.full(at.shape, np.float32(2.0))
+    for edge, ends in ((idx == 0, lo), (idx == size - 1, hi)):  # few pixels: fix them alone
+        if edge.any():
+            ends[edge] = at[edge]
+            step[edge] = 1.0
+    return lo, hi, step
+
+
+def footprints(map_x: np.ndarray, map_y: np.ndarray, n: int, *, where: np.ndarray | None = None) -> Footprints:
+    """The :class:`Footprints` of the pixels ``where`` selects (None: all) of a map of level
+    coordinates, for ``n`` x ``n`` sub-samples (maps at least 2 x 2); the Jacobian is
+    :func:`numpy.gradient`'s, with its float32 arithmetic, taken at those pixels only."""
+    h, w = map_x.shape
+    fx, fy = np.ravel(map_x), np.ravel(map_y)
+    at = np.arange(h * w) if where is None else np.flatnonzero(where)
+    rows, cols = np.divmod(at, w)
+    grads = []
+    for idx, size, stride in ((cols, w, 1), (rows, h, w)):
+        lo, hi, step = _neighbours(at, idx, size, stride)
+        grads += [(fx.take(hi) - fx.take(lo)) / step, (fy.take(hi) - fy.take(lo)) / step]
+    return Footprints(where, fx.take(at), fy.take(at), *grads, n)
+
+
+def read_box(map_x: np.ndarray, map_y: np.ndarray, width: int, height: int, kernel: Kernel, *,
+             feet: Footprints | None = None) -> tuple[int, int, int, int]:
+    """The window of a ``width`` x ``height`` level that sampling it at a map reads.
+
+    Every sample (the map's pixel centres and, with ``feet``, the sub-samples of
+    :func:`supersample`) reads the kernel's taps around it, clamped to the level (its border
+    replicates); the window holds them and the kernel's reach beyond, so a :class:`Level`
+    holding only the window (its ``origin`` set) samples exactly as the whole level does.
+
+    Returns
+    -------
+    x0, x1, y0, y1 : int
+        Half-open level pixel ranges, within ``[0, width) x [0, height)``.
+    """
+    lo_x, hi_x = float(np.min(map_x)), float(np.max(map_x))
+    lo_y, hi_y = float(np.min(map_y)), float(np.max(map_y))
+    if feet is not None and feet.n > 1 and feet.x.size:
+        reach = np.float32(0.5 - 0.5 / feet.n)  # the farthest sub-sample, output pixels from the centre
+        ex = reach * (np.abs(feet.xu) + np.abs(feet.xv))
+        ey = reach * (np.abs(feet.yu) + np.abs(feet.yv))
+        lo_x, hi_x = min(lo_x, float(np.min(feet.x - ex))), max(hi_x, float(np.max(feet.x + ex)))
+        lo_y, hi_y = min(lo_y, float(np.min(feet.y - ey))), max(hi_y, float(np.max(feet.y + ey)))
+    if not all(math.isfinite(v) for v in (lo_x, hi_x, lo_y, hi_y)):
+        return 0, width, 0, height
+    r = 2 * _REACH[kernel] + 2  # the taps, then the safe mask's erosion and its bilinear lookup
+
+    def span(lo: float, hi: float, size: int) -> tuple[int, int]:
+        a = min(max(math.floor(lo), 0), size - 1)
+        b = min(max(math.floor(hi), 0), size - 1)
+        return max(a - r, 0), min(b + r + 1, size)
+
+    x0, x1 = span(lo_x, hi_x, width)
+    y0, y1 = span(lo_y, hi_y, height)
+    return x0, x1, y0, y1
+
+
 def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, kernel: Kernel = "cubic",
-                where: np.ndarray | None = None) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+                where: np.ndarray | None = None, feet: Footprints | None = None
+                ) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
     """Area sampling: the mean of ``n`` x ``n`` samples (:func:`resample`) spread uniformly over
     each output pixel's footprint.
 
     The footprint is the output pixel's square carried into the level by the map's Jacobian
-    (central differences of the map); the sub-samples sit at ``((a + 1/2) / n - 1/2)`` output
-    pixels along each axis, as a camera with the output grid's pixels would integrate them.
-    Edges and no-data as in :func:`resample`, for each sub-sample. Outside ``where`` one bilinear
-    sample at the pixel centre (as :func:`resample` does there).
+    (central differences of the map, :class:`Footprints`); the sub-samples sit at
+    ``((a + 1/2) / n - 1/2)`` output pixels along each axis, as a camera with the output grid's
+    pixels would integrate them. Edges and no-data as in :func:`resample`, for each sub-sample.
+    Outside ``where`` one bilinear sample at the pixel centre (as :func:`resample` does there).
+    The sub-samples of the chosen pixels are packed into one remap per sub-sample position, so
+    the cost follows those pixels, not their bounding box.
 
     Parameters
     ----------
@@ -382,6 +503,8 @@ def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, ker
         Sub-samples per side (1: :func:`resample` itself).
     kernel : {"cubic", "lanczos", "linear"}
     where : (h, w) ndarray of bool, optional
+    feet : Footprints, optional
+        :func:`footprints` of ``where`` (computed here when not given).
 
     Returns
     -------
@@ -393,30 +516,53 @@ def supersample(lvl: Level, map_x: np.ndarray, map_y: np.ndarray, n: int, *, ker
         return resample(lvl, map_x, map_y, kernel=kernel, where=where)
     if where is not None:
         out, valid = resample(lvl, map_x, map_y, kernel="linear")
-        if where.any():
-            ys, xs = np.nonzero(where)
-            y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-            box, _ = supersample(lvl, map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], n, kernel=kernel)
-            sel = where[y0:y1, x0:x1]
-            out[y0:y1, x0:x1][sel] = box[sel]
-        return out, valid
-    dx_u, dy_u = np.gradient(map_x, axis=1), np.gradient(map_y, axis=1)
-    dx_v, dy_v = np.gradient(map_x, axis=0), np.gradient(map_y, axis=0)
-    acc: NDArray[np.float32] | None = None
-    for a in range(n):
-        u = np.float32((a + 0.5) / n - 0.5)
-        for b in range(n):
-            v = np.float32((b + 0.5) / n - 0.5)
-            sx = (map_x + u * dx_u + v * dx_v).astype(np.float32)
-            sy = (map_y + u * dy_u + v * dy_v).astype(np.float32)
-            out, _ = resample(lvl, sx, sy, kernel=kernel, where=where)
-            acc = out if acc is None else np.add(acc, out, out=acc)
-    assert acc is not None
+        if not where.any():
+            return out, valid
+    if feet is None:
+        feet = footprints(map_x, map_y, n, where=where)
+    k = feet.x.size
+    us = sorted({u for u, _ in feet.offsets()})  # the same values along both axes
+    origin = (np.float32(lvl.origin[0]), np.float32(lvl.origin[1]))
+    acc = np.empty((k, lvl.image.shape[2]), np.float32)
+    for s in range(0, k, _CHUNK):  # chunks of pixels: bounded temporaries, cache-sized
+        e = min(k, s + _CHUNK)
+        m = e - s
+        cols = min(m, _PACK)
+        rows = -(-m // cols)
+        packed = [np.full(rows * cols, _FAR, np.float32) for _ in range(2)]
+        # sub-sample (u, v) of a pixel at (c + u cu) + v cv: the first term per u, the second per v
+        firsts = [[c[s:e] + u * cu[s:e] for u in us] for c, cu in ((feet.x, feet.xu), (feet.y, feet.yu))]
+        seconds = [[v * cv[s:e] for v in us] for cv in (feet.xv, feet.yv)]
+        chunk = acc[s:e]
+        for j, (u, v) in enumerate(feet.offsets()):
+            for axis in range(2):
+                dst = packed[axis][:m]
+                np.add(firsts[axis][us.index(u)], seconds[axis][us.index(v)], out=dst)
+                if origin[axis]:
+                    dst -= origin[axis]  # exact: an integer (see _at_origin)
+            part = _samples(lvl, packed[0].reshape(rows, cols), packed[1].reshape(rows, cols), kernel, "replicate", None)
+            part = part.reshape(rows * cols, -1)[:m]
+            if j == 0:
+                chunk[...] = part
+            else:
+                chunk += part
     acc *= np.float32(1.0 / (n * n))
+    if where is not None:
+        out[where] = acc
+        return out, valid
     valid = None
     if lvl.valid is not None:
-        valid = _remap(lvl.valid, map_x, map_y, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
-    return acc, valid
+        mx, my = _at_origin(lvl, map_x, map_y)
+        valid = _remap(lvl.valid, mx, my, cv2.INTER_LINEAR, cv2.BORDER_CONSTANT)
+    return acc.reshape(map_x.shape + (acc.shape[1],)), valid
+
+
+def _at_origin(lvl: Level, map_x: np.ndarray, map_y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Level coordinates moved to the arrays of ``lvl`` (a window of the level: its origin
+    subtracted; an integer shift, so OpenCV's 1/32-pixel fixed point sees the same fractions)."""
+    if lvl.origin == (0, 0):
+        return map_x, map_y
+    return map_x - np.float32(lvl.origin[0]), map_y - np.float32(lvl.origin[1])
 
 
 def _remap_at(src: np.ndarray, map_x: np.ndarray, map_y: np.ndarray, sel: np.ndarray, interp: int,

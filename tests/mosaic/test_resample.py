@@ -297,3 +297,20 @@ def test_supersample_takes_sub_samples_only_where_asked_and_keeps_no_data_out():
     np.testing.assert_allclose(part[where], full[where], atol=1e-6)
     lin, _ = resample(lvl, mx, my, kernel="linear")
     np.testing.assert_array_equal(part[~where], lin[~where])
+
+
+def test_footprints_carry_numpy_gradient_at_the_chosen_pixels():
+    from rovercam.mosaic.resample import footprints
+
+    rng = np.random.default_rng(4)
+    mx = (rng.random((7, 9)) * 50).astype(np.float32)
+    my = (rng.random((7, 9)) * 50).astype(np.float32)
+    where = rng.random((7, 9)) < 0.6
+    where[0, 0] = where[-1, -1] = where[3, 0] = where[0, 4] = True  # edges: one-sided differences
+    feet = footprints(mx, my, 3, where=where)
+    expected = [mx, my, np.gradient(mx, axis=1), np.gradient(my, axis=1), np.gradient(mx, axis=0),
+                np.gradient(my, axis=0)]
+    for got, want in zip((feet.x, feet.y, feet.xu, feet.yu, feet.xv, feet.yv), expected):
+        assert got.dtype == np.float32
+        np.testing.assert_array_equal(got, want[where])
+    assert len(feet.offsets()) == 9 and feet.offsets()[0] == (np.float32(-1 / 3), np.float32(-1 / 3))

@@ -78,11 +78,12 @@ def test_the_setting_reaches_the_render_and_stops_ringing_at_clipped_pixels(clip
     frames, level = clipped
     free = _build(frames)
     values = free.image[..., 0][free.index >= 0]
-    assert values.max() > level * 1.01 and values.min() < level / 2 * 0.99  # the Lanczos lobes, unguarded
+    assert values.max() > level * 1.01 and values.min() < level / 2 * 0.99  # the kernel's lobes, unguarded
     safe = _build(frames, saturation=level)
     values = safe.image[..., 0][safe.index >= 0]
-    assert values.max() <= level * (1 + 1e-6) and values.min() >= level / 2 * (1 - 1e-6)
-    assert (values >= level * (1 - 1e-6)).mean() > 0.05  # the plateaus are there, at the level
+    tol = 1e-5  # the mean of 16 float32 sub-samples of one value rounds by a few 1e-6
+    assert values.max() <= level * (1 + tol) and values.min() >= level / 2 * (1 - tol)
+    assert (values >= level * (1 - tol)).mean() > 0.05  # the plateaus are there, at the level
 
 
 def test_the_level_follows_the_correction_factors(clipped, monkeypatch):
