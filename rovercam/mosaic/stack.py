@@ -134,13 +134,7 @@ class FrameStack:
         if valid is not None:
             v = np.ascontiguousarray(valid[y0:y1, x0:x1])
             img[v == 0] = 0.0
-        if self.factors[i] != 1.0:
-            img *= np.float32(self.factors[i])
-        if self.offsets[i] != 0.0:
-            img += np.float32(self.offsets[i])
-            if v is not None:
-                img[v == 0] = 0.0
-        sat = None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
+        sat = self._correct(i, img, v)
         lvl = make_level(np.ascontiguousarray(img), v, saturation=sat)
         lvl.origin = (x0, y0)
         return lvl
@@ -261,12 +255,16 @@ class FrameStack:
             finite = np.isfinite(img).all(axis=2)
             img[~finite] = 0.0
             valid = finite.astype(np.float32)
+        sat = self._correct(i, img, valid)
+        return make_level(np.ascontiguousarray(img), valid, saturation=sat)
+
+    def _correct(self, i: int, img: np.ndarray, valid: np.ndarray | None) -> float | None:
+        """Apply frame ``i``'s correction factor and offset to ``img`` in place (no-data, where
+        ``valid`` is 0, stays 0); return its saturation level after the correction (None: none)."""
         if self.factors[i] != 1.0:
             img *= np.float32(self.factors[i])
         if self.offsets[i] != 0.0:
             img += np.float32(self.offsets[i])
             if valid is not None:
                 img[valid == 0] = 0.0
-        img = np.ascontiguousarray(img)
-        sat = None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
-        return make_level(img, valid, saturation=sat)
+        return None if self.saturation is None else self.saturation * self.factors[i] + self.offsets[i]
