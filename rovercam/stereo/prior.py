@@ -31,14 +31,20 @@ __all__ = ["disparity_surface", "warp_right", "compose_disparity"]
 #: Robust plane fit: iterations and the residual cut in median absolute deviations (+1 px).
 _PLANE_ITERATIONS = 3
 _PLANE_CUT_MAD = 4.0
+#: Cells of linear extrapolation around the grid (beyond the Gaussian's reach of 4 cells).
+_RING = 5
 
 
 def _cell_medians(disparity: NDArray[np.float32], cell: int, min_fraction: float):
+    """Medians over the whole cells of the image (a partial last row or column of cells would
+    put its median off its centre; the edge ring of the surface extrapolates over it)."""
     h, w = disparity.shape
-    gh, gw = -(-h // cell), -(-w // cell)
-    padded = np.full((gh * cell, gw * cell), np.nan, np.float32)
-    padded[:h, :w] = disparity
-    blocks = padded.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, cell * cell)
+    gh, gw = max(1, h // cell), max(1, w // cell)
+    tiled = disparity[:gh * cell, :gw * cell]
+    if tiled.shape != (gh * cell, gw * cell):  # an image smaller than one cell
+        tiled = np.pad(tiled, ((0, gh * cell - tiled.shape[0]), (0, gw * cell - tiled.shape[1])),
+                       constant_values=np.nan)
+    blocks = tiled.reshape(gh, cell, gw, cell).transpose(0, 2, 1, 3).reshape(gh, gw, cell * cell)
     counts = np.isfinite(blocks).sum(axis=2)
     ok = counts >= max(1, min_fraction * cell * cell)
     medians = np.full((gh, gw), np.nan, np.float32)
@@ -91,7 +97,9 @@ def disparity_surface(
     Empty cells take a robust plane through the counted cells' medians (the disparity of a
     plane is affine in the rectified pixel, docs/stereo.md); a 3 x 3 median over cells removes
     isolated wrong cells and a Gaussian of one cell smooths the steps between cells before the
-    bilinear interpolation back to pixels (cell centres at ``(i + 0.5) * cell_px - 0.5``).
+    bilinear interpolation back to pixels (cell centres at ``(i + 0.5) * cell_px - 0.5``;
+    linear extrapolation beyond the outermost centres). A surface that is affine in the pixel
+    (level ground) comes back exactly where the cells are full.
     """
     d = np.asarray(disparity, np.float32)
     if d.ndim != 2:
@@ -102,12 +110,15 @@ def disparity_surface(
     if ok.sum() < 10:
         return None
     grid = np.where(ok, medians, _robust_plane(medians, ok)).astype(np.float32)
-    if min(grid.shape) >= 3:
-        grid = cv2.medianBlur(grid, 3)
+    # filters and the edges keep an affine surface (ground) affine: the grid is extended by
+    # odd reflection (2 edge - mirror, a linear extrapolation) before the median and Gaussian
+    grid = np.pad(grid, _RING, mode="reflect", reflect_type="odd") if min(grid.shape) > 1 else \
+        np.pad(grid, _RING, mode="edge")
+    grid = cv2.medianBlur(np.ascontiguousarray(grid, np.float32), 3)
     grid = cv2.GaussianBlur(grid, (0, 0), 1.0, borderType=cv2.BORDER_REPLICATE)
     h, w = d.shape
-    gx = ((np.arange(w, dtype=np.float32) + 0.5) / cell_px - 0.5)[None, :]
-    gy = ((np.arange(h, dtype=np.float32) + 0.5) / cell_px - 0.5)[:, None]
+    gx = ((np.arange(w, dtype=np.float32) + 0.5) / cell_px - 0.5 + _RING)[None, :]
+    gy = ((np.arange(h, dtype=np.float32) + 0.5) / cell_px - 0.5 + _RING)[:, None]
     map_x = np.ascontiguousarray(np.broadcast_to(gx, (h, w)))
     map_y = np.ascontiguousarray(np.broadcast_to(gy, (h, w)))
     return cv2.remap(grid, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
