@@ -36,13 +36,17 @@ from rovercam.errors import StereoError
 from rovercam.stereo.prior import compose_disparity, disparity_surface, warp_right
 from rovercam.stereo.strips import for_each_strip
 
-__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity",
-           "smooth_luminance"]
+__all__ = ["disparity_search_range", "disparity_image", "hidden_in_right", "matching_images",
+           "refine_disparity", "smooth_luminance"]
 
 #: Grid of left pixels (per axis) on which the search range is evaluated.
 _RANGE_GRID = 33
 #: Percentiles of the joint luminance mapped to 0 and 255 for the 8-bit matcher.
 _SCALE_PERCENTILES = (0.5, 99.5)
+#: Right columns on either side that a claim covers (:func:`hidden_in_right`).
+_CLAIM_PX = 4
+#: Fraction of the refinement window that must have a match (the rest is warped by its fill).
+_MIN_SUPPORT = 0.75
 _SGBM_MODES = {"sgbm": cv2.STEREO_SGBM_MODE_SGBM, "3way": cv2.STEREO_SGBM_MODE_SGBM_3WAY,
                "hh4": cv2.STEREO_SGBM_MODE_HH4}
 
@@ -238,19 +242,21 @@ def _prior_pass(l8, r8, surface, min_disparity: int, num_disparities: int, s: St
 
 
 def _match(l8, r8, min_disparity: int, num_disparities: int, s: StereoSettings,
-           right_margin: int) -> NDArray[np.float32]:
-    """SGBM's disparity: one full search, or coarse to fine through :func:`disparity_surface`."""
+           right_margin: int) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """SGBM's disparity: one full search, or coarse to fine through :func:`disparity_surface`;
+    and the coarse search's disparity (None without one)."""
     if s.prior_passes == 0:
-        return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin)
-    disparity = _coarse_sgbm(l8, r8, min_disparity, num_disparities, s, right_margin)
+        return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin), None
+    coarse = _coarse_sgbm(l8, r8, min_disparity, num_disparities, s, right_margin)
+    disparity = coarse
     for i in range(s.prior_passes):
         surface = disparity_surface(disparity, cell_px=s.prior_cell_px)
         if surface is None:  # too few matches to guide: the full search at full resolution
-            return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin)
+            return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin), None
         found = _prior_pass(l8, r8, surface, min_disparity, num_disparities, s, right_margin)
         # the coarse guide's matches are not kept; later passes fill what earlier ones missed
         disparity = found if i == 0 else np.where(np.isfinite(found), found, disparity)
-    return disparity
+    return disparity, coarse
 
 
 def disparity_image(
@@ -305,7 +311,7 @@ def disparity_image(
     if s.smooth_sigma_px > 0:
         lum_l, lum_r = (smooth_luminance(lum, s.smooth_sigma_px) for lum in (lum_l, lum_r))
     l8, r8 = _to_uint8(lum_l), _to_uint8(lum_r)
-    raw = _match(l8, r8, int(min_disparity), int(num_disparities), s, margin)
+    raw, coarse = _match(l8, r8, int(min_disparity), int(num_disparities), s, margin)
     # the matching block must not touch the left eye's no-data (filled with 0 for the matcher)
     nodata = np.isnan(lum_l).astype(np.uint8)
     if nodata.any():
@@ -315,8 +321,70 @@ def disparity_image(
     disparity, zncc, texture = refine_disparity(lum_l, lum_r, raw, window=s.refine_window,
                                                 iterations=s.refine_iterations, right_margin=margin)
     bad = ~(zncc >= s.min_correlation) | ~(texture >= s.min_texture) | ~(np.abs(disparity - raw) <= 1.0)
+    # the refinement window must be mostly matched: holes are warped by their neighbours'
+    # disparity, which is wrong for an occluded band (a speckle hole keeps its neighbours)
+    k = s.refine_window
+    support = _box(np.isfinite(raw).astype(np.float32), k)
+    bad |= support < np.float32(_MIN_SUPPORT * k * k)
     disparity[bad] = np.nan
+    if coarse is not None:
+        # occlusions: the guided passes' left-right check ran on the warped right image, which
+        # repeats texture beside a depth edge; the full (coarse) search's ran in the pair's own
+        # geometry, and its matches of the nearer surface claim the right pixels they see
+        disparity[hidden_in_right(disparity, coarse)] = np.nan
     return disparity
+
+
+def hidden_in_right(
+    disparity: NDArray[np.float32],
+    claims: NDArray[np.float32],
+    *,
+    tolerance_px: float = 2.0,
+    reach_px: int = _CLAIM_PX,
+) -> NDArray[np.bool_]:
+    """Left pixels whose match the right eye sees on a nearer surface (uniqueness).
+
+    Parameters
+    ----------
+    disparity : (H, W) float32 array
+        Pixels, NaN = none: the matches to test.
+    claims : (H, W) float32 array
+        Pixels, NaN = none: matches that claim the right pixels they land on (an independent,
+        left-right checked search of the same pair).
+    tolerance_px : float, keyword-only
+        A pixel is hidden when a claim on its right pixel has a disparity larger by more than
+        this.
+    reach_px : int, keyword-only
+        Each claim covers the right pixels within this many columns of where it lands (a nearer
+        surface stretched in the right view leaves gaps between its claims).
+
+    Returns
+    -------
+    (H, W) bool array
+
+    Notes
+    -----
+    One right pixel sees one surface point: where two left pixels land on it, the one with the
+    larger disparity is nearer and the other lies behind it, unseen by the right eye (the
+    uniqueness constraint of Marr and Poggio 1976). Only the claims of ``claims`` count, not
+    those of ``disparity`` itself: a mismatch with a large disparity would knock out the
+    correct matches it lands among.
+    """
+    h, w = disparity.shape
+    nearest = np.full((h, w), -np.inf, np.float32)
+    cy, cx = np.nonzero(np.isfinite(claims))
+    cd = claims[cy, cx]
+    cols = np.rint(cx - cd).astype(np.int64)
+    keep = (cols >= 0) & (cols < w)
+    np.maximum.at(nearest, (cy[keep], cols[keep]), cd[keep])
+    nearest = cv2.dilate(nearest, np.ones((1, 2 * int(reach_px) + 1), np.uint8))
+    ys, xs = np.nonzero(np.isfinite(disparity))
+    d = disparity[ys, xs]
+    cols = np.rint(xs - d).astype(np.int64)
+    inside = (cols >= 0) & (cols < w)
+    hidden = np.zeros((h, w), bool)
+    hidden[ys[inside], xs[inside]] = nearest[ys[inside], cols[inside]] > d[inside] + np.float32(tolerance_px)
+    return hidden
 
 
 def refine_disparity(

@@ -158,8 +158,12 @@ def warp_right(
     xs = np.arange(-left_columns, w, dtype=np.float32)[None, :]
     map_x = np.ascontiguousarray(xs - s + np.float32(right_margin))
     map_y = np.ascontiguousarray(np.broadcast_to(np.arange(h, dtype=np.float32)[:, None], map_x.shape))
-    fill = 0 if right.dtype == np.uint8 else np.nan
-    return cv2.remap(right, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=fill)
+    # replicate, then blank what lies outside: a constant NaN border would also reach the last
+    # row through the bilinear weights (zero, but NaN x 0 is NaN)
+    out = cv2.remap(right, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    outside = ~((map_x > -1) & (map_x < right.shape[1]))
+    out[outside] = 0 if right.dtype == np.uint8 else np.nan
+    return out
 
 
 def compose_disparity(residual: NDArray[np.float32], surface: NDArray[np.float32]) -> NDArray[np.float32]:
