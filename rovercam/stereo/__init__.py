@@ -9,6 +9,7 @@ docs/stereo.md).
 from rovercam.stereo.disparity import (
     disparity_image,
     disparity_search_range,
+    hidden_in_right,
     matching_images,
     refine_disparity,
     smooth_luminance,
@@ -35,6 +36,7 @@ __all__ = [
     "matching_images",
     "refine_disparity",
     "smooth_luminance",
+    "hidden_in_right",
     "disparity_surface",
     "warp_right",
     "compose_disparity",

@@ -16,9 +16,11 @@
    of both images' x gradients; the window mean absorbs a brightness offset between the eyes).
    Window sums are box filters, so a step costs a few passes over the image.
 4. Invalid: no-data in either eye (the matching window touching it), no match, a failed
-   left-right check, a zero-mean normalised cross-correlation (ZNCC) below ``min_correlation``
-   at the refined match (occlusions and mismatches), low texture, or a refinement that left
-   its one-pixel neighbourhood.
+   left-right check, a match the right eye sees behind a nearer surface
+   (:func:`hidden_in_right`), a refinement window less than 3/4 matched, a zero-mean
+   normalised cross-correlation (ZNCC) below ``min_correlation`` at the refined match
+   (occlusions and mismatches), low texture, or a refinement that left its one-pixel
+   neighbourhood.
 
 Conventions: docs/stereo.md, docs/conventions.md.
 """
@@ -45,6 +47,8 @@ _RANGE_GRID = 33
 _SCALE_PERCENTILES = (0.5, 99.5)
 #: Right columns on either side that a claim covers (:func:`hidden_in_right`).
 _CLAIM_PX = 4
+#: Rows per strip of :func:`hidden_in_right` (its index arrays are per strip).
+_HIDDEN_ROWS = 256
 #: Fraction of the refinement window that must have a match (the rest is warped by its fill).
 _MIN_SUPPORT = 0.75
 _SGBM_MODES = {"sgbm": cv2.STEREO_SGBM_MODE_SGBM, "3way": cv2.STEREO_SGBM_MODE_SGBM_3WAY,
@@ -371,17 +375,28 @@ def hidden_in_right(
     correct matches it lands among.
     """
     h, w = disparity.shape
-    nearest = np.full((h, w), -np.inf, np.float32)
+    hidden = np.zeros((h, w), bool)
+    for y0 in range(0, h, _HIDDEN_ROWS):  # rows are independent; strips bound the index arrays
+        rows = slice(y0, min(h, y0 + _HIDDEN_ROWS))
+        hidden[rows] = _hidden_strip(disparity[rows], claims[rows], float(tolerance_px), int(reach_px))
+    return hidden
+
+
+def _hidden_strip(disparity, claims, tolerance_px: float, reach_px: int) -> NDArray[np.bool_]:
+    h, w = disparity.shape
     cy, cx = np.nonzero(np.isfinite(claims))
     cd = claims[cy, cx]
-    cols = np.rint(cx - cd).astype(np.int64)
-    keep = (cols >= 0) & (cols < w)
-    np.maximum.at(nearest, (cy[keep], cols[keep]), cd[keep])
-    nearest = cv2.dilate(nearest, np.ones((1, 2 * int(reach_px) + 1), np.uint8))
     ys, xs = np.nonzero(np.isfinite(disparity))
     d = disparity[ys, xs]
-    cols = np.rint(xs - d).astype(np.int64)
-    inside = (cols >= 0) & (cols < w)
+    # right columns from -offset (matches in the right eye's margin) to w - 1
+    offset = int(math.ceil(max(0.0, float(cd.max(initial=0.0)), float(d.max(initial=0.0))))) + 1
+    nearest = np.full((h, w + offset), -np.inf, np.float32)
+    cols = np.rint(cx - cd).astype(np.int64) + offset
+    keep = (cols >= 0) & (cols < w + offset)
+    np.maximum.at(nearest, (cy[keep], cols[keep]), cd[keep])
+    nearest = cv2.dilate(nearest, np.ones((1, 2 * reach_px + 1), np.uint8))
+    cols = np.rint(xs - d).astype(np.int64) + offset
+    inside = (cols >= 0) & (cols < w + offset)
     hidden = np.zeros((h, w), bool)
     hidden[ys[inside], xs[inside]] = nearest[ys[inside], cols[inside]] > d[inside] + np.float32(tolerance_px)
     return hidden

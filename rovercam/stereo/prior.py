@@ -49,7 +49,13 @@ def _cell_medians(disparity: NDArray[np.float32], cell: int, min_fraction: float
     ok = counts >= max(1, min_fraction * cell * cell)
     medians = np.full((gh, gw), np.nan, np.float32)
     if ok.any():
-        medians[ok] = np.nanmedian(blocks[ok], axis=1)
+        # NaN sorts last: the median of each row's first n values (one sorted copy; nanmedian
+        # goes through masked arrays, several copies of the image)
+        ranked = np.sort(blocks[ok], axis=1)
+        n = counts[ok]
+        lo = np.take_along_axis(ranked, ((n - 1) // 2)[:, None], axis=1)[:, 0]
+        hi = np.take_along_axis(ranked, (n // 2)[:, None], axis=1)[:, 0]
+        medians[ok] = 0.5 * (lo + hi)
     return medians, ok
 
 
