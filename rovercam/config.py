@@ -201,10 +201,13 @@ class StereoSettings(_Section):
     # Gaussian smoothing of both eyes' matching luminance (sigma, px; 0 = none) before matching
     # and refinement: for frames whose pixel-level noise drowns the scene's texture.
     smooth_sigma_px: float = Field(0.0, ge=0, le=10)
-    # Ground that changes disparity by about a pixel per row (a wide baseline near the ground):
-    # a second matching pass with each right row shifted by the first pass's typical disparity
-    # of that row, searching +-row_shear_px (a multiple of 8) around it; 0 = one pass.
-    row_shear_px: int = Field(0, ge=0, le=512, multiple_of=8)
+    # Coarse to fine: the full search at half resolution, then prior_passes full-resolution
+    # passes on the right image warped by a smooth surface through the last matches (medians
+    # over prior_cell_px cells, a robust plane where cells are empty), searching
+    # +-prior_search_px (a multiple of 8) around it. 0 passes: one full search at full resolution.
+    prior_passes: int = Field(2, ge=0, le=8)
+    prior_search_px: int = Field(16, ge=8, le=512, multiple_of=8)
+    prior_cell_px: int = Field(16, ge=4, le=256)
     # Per-camera overrides of the options above, by INSTRUMENT_ID of the left eye
     # ([stereo.cameras.MCZ_LEFT] smooth_sigma_px = 2.0); see for_camera.
     cameras: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -9,12 +9,13 @@ docs/stereo.md).
 from rovercam.stereo.disparity import (
     disparity_image,
     disparity_search_range,
+    hidden_in_right,
     matching_images,
     refine_disparity,
-    row_disparity,
     smooth_luminance,
 )
 from rovercam.stereo.normals import surface_normals
+from rovercam.stereo.prior import compose_disparity, disparity_surface, warp_right
 from rovercam.stereo.products import StereoProducts, stereo_products
 from rovercam.stereo.rectification import RectifiedPair, rectify_images, resample_image
 from rovercam.stereo.triangulation import (
@@ -34,8 +35,11 @@ __all__ = [
     "disparity_image",
     "matching_images",
     "refine_disparity",
-    "row_disparity",
     "smooth_luminance",
+    "hidden_in_right",
+    "disparity_surface",
+    "warp_right",
+    "compose_disparity",
     "triangulate",
     "check_rectified",
     "range_image",

@@ -5,7 +5,10 @@
 2. OpenCV's ``StereoSGBM`` (Hirschmueller 2008) matches 8-bit luminance images; its left-right
    check (``disp12MaxDiff``) compares every left match with the right view's winner taken from
    the *same* aggregated cost volume, so the check costs no second matching pass. Its speckle
-   filter drops small isolated blobs.
+   filter drops small isolated blobs. Coarse to fine (``prior_passes`` > 0): the full search
+   runs at half resolution, :func:`rovercam.stereo.prior.disparity_surface` smooths and fills
+   it, and full-resolution passes search +-``prior_search_px`` around it on the right image
+   warped by it (slanted ground then looks fronto-parallel to the blocks).
 3. SGBM's 1/16-pixel disparity is biased toward integers (pixel locking: its parabola runs over
    Birchfield-Tomasi costs). A few Gauss-Newton steps on the float images remove the bias: the
    right image is warped by the current disparity and each pixel's disparity moves by
@@ -13,9 +16,11 @@
    of both images' x gradients; the window mean absorbs a brightness offset between the eyes).
    Window sums are box filters, so a step costs a few passes over the image.
 4. Invalid: no-data in either eye (the matching window touching it), no match, a failed
-   left-right check, a zero-mean normalised cross-correlation (ZNCC) below ``min_correlation``
-   at the refined match (occlusions and mismatches), low texture, or a refinement that left
-   its one-pixel neighbourhood.
+   left-right check, a match the right eye sees behind a nearer surface
+   (:func:`hidden_in_right`), a refinement window less than 3/4 matched, a zero-mean
+   normalised cross-correlation (ZNCC) below ``min_correlation`` at the refined match
+   (occlusions and mismatches), low texture, or a refinement that left its one-pixel
+   neighbourhood.
 
 Conventions: docs/stereo.md, docs/conventions.md.
 """
@@ -30,15 +35,22 @@ from numpy.typing import NDArray
 from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
+from rovercam.stereo.prior import compose_disparity, disparity_surface, warp_right
 from rovercam.stereo.strips import for_each_strip
 
-__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity",
-           "row_disparity", "smooth_luminance"]
+__all__ = ["disparity_search_range", "disparity_image", "hidden_in_right", "matching_images",
+           "refine_disparity", "smooth_luminance"]
 
 #: Grid of left pixels (per axis) on which the search range is evaluated.
 _RANGE_GRID = 33
 #: Percentiles of the joint luminance mapped to 0 and 255 for the 8-bit matcher.
 _SCALE_PERCENTILES = (0.5, 99.5)
+#: Right columns on either side that a claim covers (:func:`hidden_in_right`).
+_CLAIM_PX = 4
+#: Rows per strip of :func:`hidden_in_right` (its index arrays are per strip).
+_HIDDEN_ROWS = 256
+#: Fraction of the refinement window that must have a match (the rest is warped by its fill).
+_MIN_SUPPORT = 0.75
 _SGBM_MODES = {"sgbm": cv2.STEREO_SGBM_MODE_SGBM, "3way": cv2.STEREO_SGBM_MODE_SGBM_3WAY,
                "hh4": cv2.STEREO_SGBM_MODE_HH4}
 
@@ -179,7 +191,8 @@ def _to_uint8(lum: NDArray[np.float32]) -> NDArray[np.uint8]:
 
 
 def _sgbm(l8: NDArray[np.uint8], r8: NDArray[np.uint8], min_disparity: int, num_disparities: int,
-          s: StereoSettings) -> NDArray[np.float32]:
+          s: StereoSettings, right_margin: int = 0) -> NDArray[np.float32]:
+    """SGBM of ``l8`` against ``r8``, whose column ``u`` is left column ``u - right_margin``."""
     bs = s.block_size
     matcher = cv2.StereoSGBM_create(
         minDisparity=min_disparity, numDisparities=num_disparities, blockSize=bs,
@@ -187,16 +200,67 @@ def _sgbm(l8: NDArray[np.uint8], r8: NDArray[np.uint8], min_disparity: int, num_
         uniquenessRatio=s.uniqueness_ratio, speckleWindowSize=s.speckle_window,
         speckleRange=s.speckle_range, preFilterCap=63, mode=_SGBM_MODES[s.sgbm_mode])
     # OpenCV leaves the first min_disparity + num_disparities columns unmatched whatever their
-    # true disparity; padding both eyes on the left lets those pixels match what the right
-    # eye sees of them
+    # true disparity; padding both eyes on the left lets those pixels match. The right eye's
+    # padding is what it sees there (its margin), zeros beyond
+    h, w = l8.shape
     pad = max(0, min_disparity + num_disparities)
     if pad:
         l8 = cv2.copyMakeBorder(l8, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
-        r8 = cv2.copyMakeBorder(r8, 0, 0, pad, 0, cv2.BORDER_CONSTANT, value=0)
-    raw = matcher.compute(l8, r8)[:, pad:]
+    if right_margin >= pad:
+        r8 = r8[:, right_margin - pad:right_margin + w]
+    else:
+        r8 = cv2.copyMakeBorder(r8[:, :right_margin + w], 0, 0, pad - right_margin, 0,
+                                cv2.BORDER_CONSTANT, value=0)
+    raw = matcher.compute(l8, np.ascontiguousarray(r8))[:, pad:]
     disparity = raw.astype(np.float32) * np.float32(1.0 / 16.0)
     disparity[raw < min_disparity * 16] = np.nan
     return disparity
+
+
+def _coarse_sgbm(l8, r8, min_disparity: int, num_disparities: int, s: StereoSettings,
+                 right_margin: int) -> NDArray[np.float32]:
+    """The full search at half resolution (a quarter of the pixels, half the disparities),
+    upsampled to full-resolution pixels: only the guide of the prior passes."""
+    h, w = l8.shape
+    hw, hh, odd = w // 2, h // 2, right_margin % 2  # whole 2 x 2 cells, so the scale is exactly 2
+    l2 = cv2.resize(l8[:2 * hh, :2 * hw], (hw, hh), interpolation=cv2.INTER_AREA)
+    r2 = cv2.resize(r8[:2 * hh, odd:odd + 2 * (hw + right_margin // 2)], (hw + right_margin // 2, hh),
+                    interpolation=cv2.INTER_AREA)
+    lo = math.floor(min_disparity / 2)
+    num = max(16, math.ceil((num_disparities / 2 + 1) / 16) * 16)
+    coarse = s.model_copy(update={"block_size": max(3, s.block_size - 2)})
+    d2 = _sgbm(l2, r2, lo, num, coarse, right_margin // 2)
+    return cv2.resize(d2 * np.float32(2.0), (w, h), interpolation=cv2.INTER_NEAREST)
+
+
+def _prior_pass(l8, r8, surface, min_disparity: int, num_disparities: int, s: StereoSettings,
+                right_margin: int) -> NDArray[np.float32]:
+    """SGBM of ``l8`` against the right eye warped by ``surface``, +-prior_search_px around it."""
+    reach = int(s.prior_search_px)
+    warped = warp_right(r8, surface, right_margin=right_margin, left_columns=reach)
+    residual = _sgbm(l8, warped, -reach, 2 * reach, s, right_margin=reach)
+    disparity = compose_disparity(residual, surface)
+    outside = ~((disparity >= min_disparity) & (disparity < min_disparity + num_disparities))
+    disparity[outside] = np.nan
+    return disparity
+
+
+def _match(l8, r8, min_disparity: int, num_disparities: int, s: StereoSettings,
+           right_margin: int) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """SGBM's disparity: one full search, or coarse to fine through :func:`disparity_surface`;
+    and the coarse search's disparity (None without one)."""
+    if s.prior_passes == 0:
+        return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin), None
+    coarse = _coarse_sgbm(l8, r8, min_disparity, num_disparities, s, right_margin)
+    disparity = coarse
+    for i in range(s.prior_passes):
+        surface = disparity_surface(disparity, cell_px=s.prior_cell_px)
+        if surface is None:  # too few matches to guide: the full search at full resolution
+            return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin), None
+        found = _prior_pass(l8, r8, surface, min_disparity, num_disparities, s, right_margin)
+        # the coarse guide's matches are not kept; later passes fill what earlier ones missed
+        disparity = found if i == 0 else np.where(np.isfinite(found), found, disparity)
+    return disparity, coarse
 
 
 def disparity_image(
@@ -206,18 +270,27 @@ def disparity_image(
     min_disparity: int,
     num_disparities: int,
     settings: StereoSettings | None = None,
+    right_margin: int = 0,
 ) -> NDArray[np.float32]:
     """Dense, sub-pixel, checked disparity of a rectified pair.
 
     Parameters
     ----------
-    left, right : (H, W) or (H, W, B) float32 arrays
-        Rectified images (:func:`rovercam.stereo.rectify_images`), radiance, NaN = no data.
+    left : (H, W) or (H, W, B) float32 array
+        Rectified left image (:func:`rovercam.stereo.rectify_images`), radiance, NaN = no data.
+    right : (H, W + right_margin) or (H, W + right_margin, B) float32 array
+        Rectified right image, the same bands; its column ``u`` is rectified column
+        ``u - right_margin``.
     min_disparity, num_disparities : int, keyword-only
         Search interval, pixels (:func:`disparity_search_range`); ``num_disparities`` a
         positive multiple of 16.
     settings : StereoSettings, keyword-only
         Matcher, refinement and validity options (``[stereo]``; defaults when None).
+    right_margin : int, keyword-only
+        Columns of the right image left of the left image's first column: what the right eye
+        sees of near points at the left edge (``rectify_images(..., right_margin=)``); the
+        matcher pads with zeros beyond it. ``min_disparity + num_disparities`` covers every
+        match.
 
     Returns
     -------
@@ -231,17 +304,18 @@ def disparity_image(
         Images of different sizes, or a bad search interval.
     """
     s = settings or StereoSettings()
-    if np.shape(left)[:2] != np.shape(right)[:2]:
-        raise StereoError(f"rectified eyes differ in size: {np.shape(left)} vs {np.shape(right)}")
+    margin = int(right_margin)
+    h, w = np.shape(left)[:2]
+    if margin < 0 or np.shape(right)[:2] != (h, w + margin):
+        raise StereoError(f"rectified eyes differ in size: {np.shape(left)} vs {np.shape(right)} "
+                          f"with right_margin = {right_margin!r}")
     if num_disparities < 16 or num_disparities % 16:
         raise StereoError(f"num_disparities must be a positive multiple of 16, got {num_disparities}")
     lum_l, lum_r = matching_images(left, right)
     if s.smooth_sigma_px > 0:
         lum_l, lum_r = (smooth_luminance(lum, s.smooth_sigma_px) for lum in (lum_l, lum_r))
     l8, r8 = _to_uint8(lum_l), _to_uint8(lum_r)
-    raw = _sgbm(l8, r8, int(min_disparity), int(num_disparities), s)
-    if s.row_shear_px > 0:
-        raw = _sheared_pass(l8, r8, raw, int(min_disparity), int(num_disparities), s)
+    raw, coarse = _match(l8, r8, int(min_disparity), int(num_disparities), s, margin)
     # the matching block must not touch the left eye's no-data (filled with 0 for the matcher)
     nodata = np.isnan(lum_l).astype(np.uint8)
     if nodata.any():
@@ -249,91 +323,83 @@ def disparity_image(
         touched = cv2.dilate(nodata, np.ones((k, k), np.uint8)).astype(bool)
         raw[touched] = np.nan
     disparity, zncc, texture = refine_disparity(lum_l, lum_r, raw, window=s.refine_window,
-                                                iterations=s.refine_iterations)
+                                                iterations=s.refine_iterations, right_margin=margin)
     bad = ~(zncc >= s.min_correlation) | ~(texture >= s.min_texture) | ~(np.abs(disparity - raw) <= 1.0)
+    # the refinement window must be mostly matched: holes are warped by their neighbours'
+    # disparity, which is wrong for an occluded band (a speckle hole keeps its neighbours)
+    k = s.refine_window
+    support = _box(np.isfinite(raw).astype(np.float32), k)
+    bad |= support < np.float32(_MIN_SUPPORT * k * k)
     disparity[bad] = np.nan
+    if coarse is not None:
+        # occlusions: the guided passes' left-right check ran on the warped right image, which
+        # repeats texture beside a depth edge; the full (coarse) search's ran in the pair's own
+        # geometry, and its matches of the nearer surface claim the right pixels they see
+        disparity[hidden_in_right(disparity, coarse)] = np.nan
     return disparity
 
 
-def row_disparity(disparity: NDArray[np.float32], *, min_fraction: float = 0.05,
-                  window: int = 31) -> NDArray[np.float64] | None:
-    """Each row's typical disparity: the median of its valid pixels, median-smoothed over rows.
+def hidden_in_right(
+    disparity: NDArray[np.float32],
+    claims: NDArray[np.float32],
+    *,
+    tolerance_px: float = 2.0,
+    reach_px: int = _CLAIM_PX,
+) -> NDArray[np.bool_]:
+    """Left pixels whose match the right eye sees on a nearer surface (uniqueness).
 
     Parameters
     ----------
     disparity : (H, W) float32 array
-        Pixels, NaN = none.
-    min_fraction : float, keyword-only
-        A row counts when at least this fraction of its pixels has a disparity.
-    window : int, keyword-only
-        Rows of the running median over the counted rows.
+        Pixels, NaN = none: the matches to test.
+    claims : (H, W) float32 array
+        Pixels, NaN = none: matches that claim the right pixels they land on (an independent,
+        left-right checked search of the same pair).
+    tolerance_px : float, keyword-only
+        A pixel is hidden when a claim on its right pixel has a disparity larger by more than
+        this.
+    reach_px : int, keyword-only
+        Each claim covers the right pixels within this many columns of where it lands (a nearer
+        surface stretched in the right view leaves gaps between its claims).
 
     Returns
     -------
-    (H,) float64 array or None
-        Pixels, rows without a count interpolated between their neighbours; None when fewer
-        than ``window`` rows count.
+    (H, W) bool array
+
+    Notes
+    -----
+    One right pixel sees one surface point: where two left pixels land on it, the one with the
+    larger disparity is nearer and the other lies behind it, unseen by the right eye (the
+    uniqueness constraint of Marr and Poggio 1976). Only the claims of ``claims`` count, not
+    those of ``disparity`` itself: a mismatch with a large disparity would knock out the
+    correct matches it lands among.
     """
     h, w = disparity.shape
-    counts = np.isfinite(disparity).sum(axis=1)
-    rows = np.flatnonzero(counts >= max(1, min_fraction * w))
-    if rows.size < window:
-        return None
-    with np.errstate(all="ignore"):
-        medians = np.nanmedian(disparity[rows], axis=1)
-    half = window // 2
-    padded = np.pad(medians, half, mode="reflect", reflect_type="odd")  # keeps a linear trend at the ends
-    smooth = np.median(np.lib.stride_tricks.sliding_window_view(padded, window), axis=1)
-    out = np.interp(np.arange(h), rows, smooth)
-    # beyond the first and last counted rows: the line through the nearest counted rows (ground
-    # changes disparity linearly with the row, and the nearest ground is what fails to match)
-    span = min(rows.size, 4 * window)
-    for ends, outside in ((slice(None, span), np.arange(h) < rows[0]),
-                          (slice(-span, None), np.arange(h) > rows[-1])):
-        if outside.any():
-            slope, offset = np.polyfit(rows[ends], smooth[ends], 1)
-            out[outside] = slope * np.arange(h)[outside] + offset
-    return out
+    hidden = np.zeros((h, w), bool)
+    for y0 in range(0, h, _HIDDEN_ROWS):  # rows are independent; strips bound the index arrays
+        rows = slice(y0, min(h, y0 + _HIDDEN_ROWS))
+        hidden[rows] = _hidden_strip(disparity[rows], claims[rows], float(tolerance_px), int(reach_px))
+    return hidden
 
 
-def _sheared_pass(l8, r8, raw, min_disparity: int, num_disparities: int, s: StereoSettings):
-    """Match again with each right row shifted by its typical disparity (:func:`row_disparity`).
-
-    Ground seen from near a wide baseline (the rear Hazcams: 93 cm, ground at 0.6-1 m) changes
-    disparity by about a pixel per row: SGBM's smoothness penalty then fights the true surface
-    and its square blocks see sheared texture. Shifting each right row by the first pass's
-    typical disparity of that row (whole pixels: no resampling, rows stay epipolar) leaves a
-    residual disparity of a few pixels that grows slowly along rows and columns; the second
-    pass searches +-row_shear_px around it. Two such passes run, the second with the rows'
-    disparity re-estimated from the first (it sees rows the unsheared pass missed); the last
-    pass's disparity is returned, without matches outside the original search range.
-    """
-    disparity = raw
-    for _ in range(2):  # the second estimate of the rows' disparity sees the rows the first missed
-        shift = row_disparity(disparity)
-        if shift is None:
-            return disparity
-        disparity = _shifted_match(l8, r8, shift, min_disparity, num_disparities, s)
-    return disparity
-
-
-def _shifted_match(l8, r8, shift, min_disparity: int, num_disparities: int, s: StereoSettings):
-    """SGBM of ``l8`` against ``r8`` with row y shifted right by ``shift[y]`` (whole pixels)."""
-    h, w = r8.shape
-    shift = np.clip(np.rint(shift), -(w - 1), w - 1).astype(np.int64)
-    shifted = np.zeros_like(r8)
-    for y in range(h):  # shifted[y, u] = r8[y, u - shift[y]]
-        k = int(shift[y])
-        if k >= 0:
-            shifted[y, k:] = r8[y, :w - k]
-        else:
-            shifted[y, :w + k] = r8[y, -k:]
-    reach = int(s.row_shear_px)
-    residual = _sgbm(l8, shifted, -reach, 2 * reach, s)
-    disparity = residual + shift[:, None].astype(np.float32)
-    outside = ~((disparity >= min_disparity) & (disparity < min_disparity + num_disparities))
-    disparity[outside] = np.nan
-    return disparity
+def _hidden_strip(disparity, claims, tolerance_px: float, reach_px: int) -> NDArray[np.bool_]:
+    h, w = disparity.shape
+    cy, cx = np.nonzero(np.isfinite(claims))
+    cd = claims[cy, cx]
+    ys, xs = np.nonzero(np.isfinite(disparity))
+    d = disparity[ys, xs]
+    # right columns from -offset (matches in the right eye's margin) to w - 1
+    offset = int(math.ceil(max(0.0, float(cd.max(initial=0.0)), float(d.max(initial=0.0))))) + 1
+    nearest = np.full((h, w + offset), -np.inf, np.float32)
+    cols = np.rint(cx - cd).astype(np.int64) + offset
+    keep = (cols >= 0) & (cols < w + offset)
+    np.maximum.at(nearest, (cy[keep], cols[keep]), cd[keep])
+    nearest = cv2.dilate(nearest, np.ones((1, 2 * reach_px + 1), np.uint8))
+    cols = np.rint(xs - d).astype(np.int64) + offset
+    inside = (cols >= 0) & (cols < w + offset)
+    hidden = np.zeros((h, w), bool)
+    hidden[ys[inside], xs[inside]] = nearest[ys[inside], cols[inside]] > d[inside] + np.float32(tolerance_px)
+    return hidden
 
 
 def refine_disparity(
@@ -343,19 +409,24 @@ def refine_disparity(
     *,
     window: int = 7,
     iterations: int = 1,
+    right_margin: int = 0,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
     """Sub-pixel disparity by Gauss-Newton steps on the warped right image.
 
     Parameters
     ----------
-    left, right : (H, W) float32 arrays
-        Luminance of the rectified eyes on one scale (:func:`matching_images`), NaN = no data.
+    left : (H, W) float32 array
+    right : (H, W + right_margin) float32 array
+        Luminance of the rectified eyes on one scale (:func:`matching_images`), NaN = no data;
+        the right image's column ``u`` is rectified column ``u - right_margin``.
     disparity : (H, W) float32 array
         Starting disparity, pixels (NaN = none).
     window : int, keyword-only
         Odd window side, pixels.
     iterations : int, keyword-only
         Steps; each moves a pixel by at most 0.5 px.
+    right_margin : int, keyword-only
+        Columns of ``right`` left of the left image's first column.
 
     Returns
     -------
@@ -366,8 +437,16 @@ def refine_disparity(
         NaN where undefined.
     texture : (H, W) float32 array
         Standard deviation of the left window, in the units of ``left``.
+
+    Notes
+    -----
+    The right image is warped pixel by pixel, so a window on a slanted surface compares
+    like with like. Pixels without a disparity are warped by the mean disparity of the valid
+    pixels in their window (they stay NaN in the output): otherwise every hole would leave its
+    neighbours' windows incomplete and take them out too.
     """
     h, w = left.shape
+    guide = _fill_holes(disparity, window)
     lx = _x_gradient(left)
     rx = _x_gradient(right)
     out = np.empty_like(disparity, dtype=np.float32)
@@ -377,7 +456,8 @@ def refine_disparity(
 
     def run(y0: int, y1: int) -> None:  # rows y0:y1, refined with a halo around them
         a, b = max(0, y0 - halo), min(h, y1 + halo)
-        d, z, t = _refine_strip(left[a:b], lx[a:b], right, rx, disparity[a:b], a, window, iterations)
+        d, z, t = _refine_strip(left[a:b], lx[a:b], right, rx, disparity[a:b], guide[a:b], a, window,
+                                iterations, right_margin)
         out[y0:y1], zncc[y0:y1], texture[y0:y1] = d[y0 - a:y1 - a], z[y0 - a:y1 - a], t[y0 - a:y1 - a]
 
     for_each_strip(h, run)
@@ -395,14 +475,27 @@ def _box(img: NDArray[np.float32], k: int) -> NDArray[np.float32]:
     return cv2.boxFilter(img, -1, (k, k), normalize=False, borderType=cv2.BORDER_CONSTANT)
 
 
-def _refine_strip(lt, lxt, right, rx, disparity, y0: int, k: int, iterations: int):
+def _fill_holes(disparity: NDArray[np.float32], k: int) -> NDArray[np.float32]:
+    """``disparity`` with each hole the mean of the valid pixels in its k x k window (NaN when
+    there are none)."""
+    finite = np.isfinite(disparity)
+    if finite.all():
+        return disparity
+    total = _box(np.where(finite, disparity, np.float32(0)), k)
+    count = _box(finite.astype(np.float32), k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(finite, disparity, total / count).astype(np.float32)
+
+
+def _refine_strip(lt, lxt, right, rx, disparity, guide, y0: int, k: int, iterations: int, margin: int):
     """Refine rows ``y0 : y0 + len(disparity)``; ``right`` and ``rx`` are the full images."""
     rows, w = disparity.shape
     map_y = np.ascontiguousarray(np.broadcast_to(
         np.arange(y0, y0 + rows, dtype=np.float32)[:, None], (rows, w)))
-    xs = np.arange(w, dtype=np.float32)[None, :]
-    # no disparity: a map coordinate far outside the image, so the warp gives NaN
-    d = np.where(np.isfinite(disparity), disparity, np.float32(1.0e6))
+    xs = np.arange(w, dtype=np.float32)[None, :] + np.float32(margin)
+    # holes are warped by their window's mean disparity (guide); none at all: a map coordinate
+    # far outside the image, so the warp gives NaN
+    d = np.where(np.isfinite(guide), guide, np.float32(1.0e6))
     left_ok = np.isfinite(lt) & np.isfinite(lxt)
     full = np.float32(k * k)
     zero = np.float32(0)

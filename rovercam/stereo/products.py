@@ -10,10 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from rovercam.camera import rectify_pair
 from rovercam.camera.cahv import CAHV
 from rovercam.camera.model import CameraModel
 from rovercam.config import StereoSettings
-from rovercam.errors import StereoError
+from rovercam.errors import CameraModelError, StereoError
 from rovercam.stereo.disparity import disparity_image, disparity_search_range
 from rovercam.stereo.normals import surface_normals
 from rovercam.stereo.rectification import rectify_images
@@ -136,16 +137,22 @@ def stereo_products(
             raise StereoError(f"{name} is not a camera model: {type(model).__name__}")
     if not frame or not isinstance(frame, str):
         raise StereoError(f"frame must name the models' frame, got {frame!r}")
-    pair = rectify_images(left, right, left_model, right_model)
-    rl, rr = pair.left_model, pair.right_model
-    check_rectified(rl, rr)  # the eyes' order, before the matcher runs
     size = (left.shape[1], left.shape[0])
+    try:
+        rl, rr = rectify_pair(left_model, right_model, size, right_size=(right.shape[1], right.shape[0]),
+                              output_size=size)
+    except CameraModelError as exc:
+        raise StereoError(f"the stereo pair cannot be rectified: {exc}") from exc
+    check_rectified(rl, rr)  # the eyes' order, before the matcher runs
     lo, num = disparity_search_range(rl, rr, size, min_range_m=s.min_range_m, max_range_m=s.max_range_m)
     if num > s.max_disparities:
         raise StereoError(f"the disparity search range {lo}..{lo + num} px is wider than "
                           f"max_disparities = {s.max_disparities}: raise min_range_m "
                           f"({s.min_range_m} m) or max_disparities")
-    disparity = disparity_image(pair.left, pair.right, min_disparity=lo, num_disparities=num, settings=s)
+    # the right eye's view of near points at the left edge, matched where SGBM pads anyway
+    pair = rectify_images(left, right, left_model, right_model, right_margin=max(0, lo + num))
+    disparity = disparity_image(pair.left, pair.right, min_disparity=lo, num_disparities=num, settings=s,
+                                right_margin=pair.right_margin)
     xyz = triangulate(disparity, rl, rr)
     invalid = ~np.isfinite(xyz).all(axis=2)
     disparity[invalid] = np.nan

@@ -30,16 +30,21 @@ class RectifiedPair(NamedTuple):
 
     Attributes
     ----------
-    left, right : (H, W) or (H, W, B) float32 arrays
-        Rectified images (same bands as the inputs), NaN where the eye has no data.
+    left : (H, W) or (H, W, B) float32 array
+    right : (H, W + right_margin) or (H, W + right_margin, B) float32 array
+        Rectified images (same bands as the inputs), NaN where the eye has no data. The right
+        image's column ``u`` is column ``u - right_margin`` of ``right_model``.
     left_model, right_model : CAHV
         The rectified models: identical A, H, V; their own C.
+    right_margin : int
+        Columns of the right image left of its model's column 0.
     """
 
     left: NDArray[np.float32]
     right: NDArray[np.float32]
     left_model: CAHV
     right_model: CAHV
+    right_margin: int = 0
 
 
 def resample_image(
@@ -87,6 +92,7 @@ def rectify_images(
     right_model: CameraModel,
     *,
     output_size: tuple[int, int] | None = None,
+    right_margin: int = 0,
 ) -> RectifiedPair:
     """Rectify a stereo pair: models (epipolar-aligned CAHV) and both eyes' resampled images.
 
@@ -98,6 +104,11 @@ def rectify_images(
         The frames' models (CAHV, CAHVOR or CAHVORE), in one frame.
     output_size : (width, height), keyword-only
         Size of both rectified images; the left image's by default.
+    right_margin : int, keyword-only
+        Extra columns of the right image left of its rectified column 0 (>= 0): near points at
+        the left image's edge lie there, and the right frame often sees them (the rectified
+        grid is cropped to the field both eyes share at infinity). ``min_disparity +
+        num_disparities`` columns hold every match of a search (docs/stereo.md#matching).
 
     Returns
     -------
@@ -114,12 +125,17 @@ def rectify_images(
     right = np.asarray(right_image, dtype=np.float32)
     size = (left.shape[1], left.shape[0])
     out = output_size or size
+    margin = int(right_margin)
+    if margin < 0:
+        raise StereoError(f"right_margin must be >= 0, got {right_margin!r}")
     try:
         rect_left, rect_right = rectify_pair(left_model, right_model, size,
                                              right_size=(right.shape[1], right.shape[0]),
                                              output_size=out)
     except CameraModelError as exc:
         raise StereoError(f"the stereo pair cannot be rectified: {exc}") from exc
+    # column u of the widened grid is column u - margin of rect_right: x' = x + margin, H' = H + margin A
+    wide = CAHV(rect_right.c, rect_right.a, rect_right.h + margin * rect_right.a, rect_right.v) if margin else rect_right
     return RectifiedPair(resample_image(left, rect_left, out, left_model),
-                         resample_image(right, rect_right, out, right_model),
-                         rect_left, rect_right)
+                         resample_image(right, wide, (out[0] + margin, out[1]), right_model),
+                         rect_left, rect_right, margin)

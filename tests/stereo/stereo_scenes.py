@@ -99,6 +99,24 @@ def camera_pair(*, distorted: bool = True) -> tuple[CAHVOR, CAHVOR]:
     return cams[0], cams[1]
 
 
+def hazcam_pair(*, baseline_m: float = 0.9, height_m: float = 0.8, pitch_deg: float = 45.0,
+                focal_px: float = 300.0) -> tuple[CAHVOR, CAHVOR]:
+    """A wide pair low over level ground (z = 0), looking down: steep ground like a Hazcam's.
+
+    With the defaults the ground's disparity grows by ~1 px per row (baseline / height), from
+    ~15 px at the top of the frame to ~430 px at the bottom (ranges 0.8-7 m).
+    """
+    r_nav_cam = rotation_from_yaw_pitch_roll(0.0, -pitch_deg, 0.0)
+    cams = []
+    for dy in (0.0, baseline_m):
+        c = np.array([0.0, dy, -height_m])
+        a = r_nav_cam @ np.array([1.0, 0.0, 0.0])
+        h = focal_px * (r_nav_cam @ np.array([0.0, 1.0, 0.0])) + (SIZE[0] - 1) / 2 * a
+        v = focal_px * (r_nav_cam @ np.array([0.0, 0.0, 1.0])) + (SIZE[1] - 1) / 2 * a
+        cams.append(CAHVOR(c, a, h, v, a, (0.0, -0.01, 0.0)))
+    return cams[0], cams[1]
+
+
 def pixel_grid(width: int, height: int) -> np.ndarray:
     gx, gy = np.meshgrid(np.arange(width, dtype=float), np.arange(height, dtype=float))
     return np.column_stack([gx.ravel(), gy.ravel()])
@@ -162,6 +180,12 @@ def slanted_plane() -> Scene:
     """A plane 5 m ahead, turned 40 deg toward the right and tilted 30 deg up (ranges 3-9 m)."""
     n = (-np.cos(np.radians(40)), np.sin(np.radians(40)), -0.6)
     return Scene((Plane((5.0, 0.0, -1.0), n),), seed=3)
+
+
+def level_ground() -> Scene:
+    """Level ground at z = 0 (ROVER_NAV_FRAME, +z down) with two rocks on it (occlusions)."""
+    return Scene((Plane((0.0, 0.0, 0.0), (0.0, 0.0, -1.0)), Sphere((1.6, 0.1, -0.05), 0.12),
+                  Sphere((2.6, 0.9, -0.1), 0.2)), seed=7)
 
 
 def sphere_before_wall() -> Scene:
