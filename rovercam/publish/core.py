@@ -143,6 +143,7 @@ def publish_output(
     catalog: Catalog,
     run_id: str | None = None,
     mission: str = "M2020",
+    units: str | None = None,
 ) -> PublishedProduct:
     """Publish encoded files as the next version of an output, with its STAC item, then its row.
 
@@ -172,6 +173,9 @@ def publish_output(
         The catalog run that produced it (must exist in ``catalog``).
     mission : str
         Mission id for the item id and platform.
+    units : str, optional
+        The row's units when ``provenance`` has no calibration level (geometry outputs: ``"m"``);
+        a calibrated output's units are its level's.
 
     Returns
     -------
@@ -221,7 +225,7 @@ def publish_output(
         lineage=provenance.inputs, run_id=run_id, mission=mission, start_time=start, end_time=stop,
         checksums=published.sha256,
         calibration_level=None if level is None else level.level,
-        units=None if level is None else level.units,
+        units=units if level is None else level.units,
     )
     log.info("%s: sol %d %s %s v%d (%s)", name, sol, kind, "reused" if published.reused else "published",
              published.version, output_id)
@@ -248,6 +252,7 @@ def publish_files(
     properties: Mapping[str, Any] | None = None,
     run_id: str | None = None,
     mission: str = "M2020",
+    units: str | None = None,
 ) -> PublishedProduct:
     """Publish already-encoded files of any output kind; the item records ``rovercam:kind``.
 
@@ -259,7 +264,7 @@ def publish_files(
     kind : str
         Catalog output kind (``"cube"``, ``"ortho"``, ``"event"``, ``"contact-sheet"``...);
         files go to ``sol<sol:05d>/<kind>s/<name>/v<N>/``.
-    name, sol, instrument, store, catalog, provenance, start_time, stop_time, run_id, mission
+    name, sol, instrument, store, catalog, provenance, start_time, stop_time, run_id, mission, units
         As :func:`publish_output`.
     properties : mapping, optional
         Extra STAC item properties (JSON-ready).
@@ -285,5 +290,5 @@ def publish_files(
     return publish_output(
         out, kind=kind, name=name, sol=sol, instrument=instrument, provenance=provenance,
         start_time=start_time, stop_time=stop_time, properties={"rovercam:kind": kind, **(properties or {})},
-        store=store, catalog=catalog, run_id=run_id, mission=mission,
+        store=store, catalog=catalog, run_id=run_id, mission=mission, units=units,
     )

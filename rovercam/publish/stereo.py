@@ -281,7 +281,7 @@ def publish_stereo(
             files.update(_mesh_files(mesh, Path(tmp)))
         return publish_files(files, kind="stereo", name=name, sol=sol, instrument=instrument, store=store,
                              catalog=catalog, provenance=prov, start_time=start_time, stop_time=stop_time,
-                             properties=props, run_id=run_id, mission=mission)
+                             properties=props, run_id=run_id, mission=mission, units="m")
 
 
 def dem_transform(dem: "DEM") -> Any:
@@ -361,4 +361,4 @@ def publish_terrain(
         files.update(_mesh_files(mesh, Path(tmp)))
         return publish_files(files, kind="terrain", name=name, sol=sol, instrument=instrument, store=store,
                              catalog=catalog, provenance=prov, start_time=start_time, stop_time=stop_time,
-                             properties=props, run_id=run_id, mission=mission)
+                             properties=props, run_id=run_id, mission=mission, units="m")

@@ -73,4 +73,5 @@ def test_catalog_states_level_and_units(heritage_run):
     assert outputs and all(o.calibration_level == 3 and o.units == "W m-2 sr-1 nm-1" for o in outputs)
     assert np.all([o.instrument in ("NAV_LEFT_B", "NAV_RIGHT_B") for o in outputs])
     # stereo outputs are geometry (metres, per band in their files), with no radiometric level
-    assert stereo and all(o.calibration_level is None and o.instrument == "NAV_LEFT_B+NAV_RIGHT_B" for o in stereo)
+    assert stereo and all(o.calibration_level is None and o.units == "m" and o.instrument == "NAV_LEFT_B+NAV_RIGHT_B"
+                          for o in stereo)

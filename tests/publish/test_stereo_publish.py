@@ -93,6 +93,7 @@ def test_a_pair_publishes_the_contract_files(where):
     assert pub.keys["xyz"].startswith(f"sol00100/stereos/{LEFT[0]}_STEREO/v1/")
     [row] = catalog.outputs(sol=100, kind="stereo")
     assert lineage(catalog, row.output_id) == {LEFT[0]: LEFT[1], RIGHT[0]: RIGHT[1]}  # both eyes
+    assert (row.units, row.calibration_level) == ("m", None)  # geometry: metres, no radiometric level
     item = json.loads(store.read_bytes(pub.keys["item"]))
     validate_stac(item)
     assert item["assets"]["mesh_glb"]["type"] == GLTF_MEDIA_TYPE
@@ -160,6 +161,7 @@ def test_terrain_publishes_the_dem_with_its_grid(where):
             assert ds.tags(1)["name"] == "HEIGHT" and ds.tags(1)["units"] == "m"
     [row] = catalog.outputs(sol=100, kind="terrain")
     assert lineage(catalog, row.output_id) == dict([LEFT, RIGHT])
+    assert (row.units, row.calibration_level) == ("m", None)
     validate_stac(json.loads(store.read_bytes(pub.keys["item"])))
 
 
