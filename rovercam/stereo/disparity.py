@@ -22,8 +22,8 @@
    (occlusions and mismatches), low texture, or a refinement that left its one-pixel
    neighbourhood.
 5. Holes filled (``fill_sigmas_px``, off by default): guesses from the matches around each
-   hole (:func:`rovercam.stereo.prior.neighbour_fill`, one per sigma) are refined like the
-   matches; a guess is kept where its ZNCC reaches ``fill_min_correlation`` (stricter than
+   hole (:func:`rovercam.stereo.prior.neighbour_fill`, one per sigma) and from the coarse
+   search's matches (its holes filled at the smallest sigma) are refined like the matches; a guess is kept where its ZNCC reaches ``fill_min_correlation`` (stricter than
    ``min_correlation``: a guess had no left-right check), its texture passes and the
    uniqueness check holds against the matches, the best ZNCC winning. Rock faces seen at very different angles by a
    wide baseline, where square blocks fail but the warped refinement window does not.
@@ -355,8 +355,10 @@ def _fill(lum_l, lum_r, disparity, claims, s: StereoSettings, margin: int) -> ND
     holes = ~np.isfinite(disparity)
     best = np.full(disparity.shape, -np.inf, np.float32)
     found = np.full(disparity.shape, np.nan, np.float32)
-    for sigma in s.fill_sigmas_px:
-        guess = neighbour_fill(disparity, sigma)
+    guesses = [neighbour_fill(disparity, sigma) for sigma in s.fill_sigmas_px]
+    if claims is not None:  # the full (coarse) search reached rocks the guided passes missed
+        guesses.append(np.where(holes, neighbour_fill(claims, min(s.fill_sigmas_px)), disparity))
+    for guess in guesses:
         refined, zncc, texture = refine_disparity(lum_l, lum_r, guess, window=s.refine_window,
                                                   iterations=_FILL_ITERATIONS, right_margin=margin)
         win = holes & (zncc >= s.fill_min_correlation) & (texture >= s.min_texture) & (zncc > best)
