@@ -21,7 +21,7 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -208,6 +208,11 @@ class StereoSettings(_Section):
     prior_passes: int = Field(2, ge=0, le=8)
     prior_search_px: int = Field(16, ge=8, le=512, multiple_of=8)
     prior_cell_px: int = Field(16, ge=4, le=256)
+    # Holes filled by verified guesses: for each sigma (px) a Gaussian-weighted mean of the
+    # matches around each hole, refined and kept where its ZNCC reaches fill_min_correlation
+    # and it passes min_texture and the uniqueness check (the best ZNCC of the sigmas). Empty: off.
+    fill_sigmas_px: tuple[Annotated[float, Field(gt=0, le=256)], ...] = Field((), max_length=8)
+    fill_min_correlation: float = Field(0.7, ge=-1, le=1)
     # Per-camera overrides of the options above, by INSTRUMENT_ID of the left eye
     # ([stereo.cameras.MCZ_LEFT] smooth_sigma_px = 2.0); see for_camera.
     cameras: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -15,7 +15,7 @@ from rovercam.stereo.disparity import (
     smooth_luminance,
 )
 from rovercam.stereo.normals import surface_normals
-from rovercam.stereo.prior import compose_disparity, disparity_surface, warp_right
+from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.products import StereoProducts, stereo_products
 from rovercam.stereo.rectification import RectifiedPair, rectify_images, resample_image
 from rovercam.stereo.triangulation import (
@@ -40,6 +40,7 @@ __all__ = [
     "disparity_surface",
     "warp_right",
     "compose_disparity",
+    "neighbour_fill",
     "triangulate",
     "check_rectified",
     "range_image",

@@ -21,6 +21,12 @@
    normalised cross-correlation (ZNCC) below ``min_correlation`` at the refined match
    (occlusions and mismatches), low texture, or a refinement that left its one-pixel
    neighbourhood.
+5. Holes filled (``fill_sigmas_px``, off by default): guesses from the matches around each
+   hole (:func:`rovercam.stereo.prior.neighbour_fill`, one per sigma) and from the coarse
+   search's matches (its holes filled at the smallest sigma) are refined like the matches; a guess is kept where its ZNCC reaches ``fill_min_correlation`` (stricter than
+   ``min_correlation``: a guess had no left-right check), its texture passes and the
+   uniqueness check holds against the matches, the best ZNCC winning. Rock faces seen at very different angles by a
+   wide baseline, where square blocks fail but the warped refinement window does not.
 
 Conventions: docs/stereo.md, docs/conventions.md.
 """
@@ -35,7 +41,7 @@ from numpy.typing import NDArray
 from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
-from rovercam.stereo.prior import compose_disparity, disparity_surface, warp_right
+from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.strips import for_each_strip
 
 __all__ = ["disparity_search_range", "disparity_image", "hidden_in_right", "matching_images",
@@ -51,6 +57,8 @@ _CLAIM_PX = 4
 _HIDDEN_ROWS = 256
 #: Fraction of the refinement window that must have a match (the rest is warped by its fill).
 _MIN_SUPPORT = 0.75
+#: Gauss-Newton steps that refine a hole's guess (each moves it by at most 0.5 px).
+_FILL_ITERATIONS = 3
 _SGBM_MODES = {"sgbm": cv2.STEREO_SGBM_MODE_SGBM, "3way": cv2.STEREO_SGBM_MODE_SGBM_3WAY,
                "hh4": cv2.STEREO_SGBM_MODE_HH4}
 
@@ -318,9 +326,8 @@ def disparity_image(
     raw, coarse = _match(l8, r8, int(min_disparity), int(num_disparities), s, margin)
     # the matching block must not touch the left eye's no-data (filled with 0 for the matcher)
     nodata = np.isnan(lum_l).astype(np.uint8)
-    if nodata.any():
-        k = s.block_size
-        touched = cv2.dilate(nodata, np.ones((k, k), np.uint8)).astype(bool)
+    touched = cv2.dilate(nodata, np.ones((s.block_size,) * 2, np.uint8)).astype(bool) if nodata.any() else None
+    if touched is not None:
         raw[touched] = np.nan
     disparity, zncc, texture = refine_disparity(lum_l, lum_r, raw, window=s.refine_window,
                                                 iterations=s.refine_iterations, right_margin=margin)
@@ -336,7 +343,34 @@ def disparity_image(
         # repeats texture beside a depth edge; the full (coarse) search's ran in the pair's own
         # geometry, and its matches of the nearer surface claim the right pixels they see
         disparity[hidden_in_right(disparity, coarse)] = np.nan
+    if s.fill_sigmas_px:
+        disparity = _fill(lum_l, lum_r, disparity, coarse, s, margin)
+        if touched is not None:
+            disparity[touched] = np.nan
     return disparity
+
+
+def _fill(lum_l, lum_r, disparity, claims, s: StereoSettings, margin: int) -> NDArray[np.float32]:
+    """Holes of ``disparity`` filled by verified guesses (module notes, step 5)."""
+    holes = ~np.isfinite(disparity)
+    best = np.full(disparity.shape, -np.inf, np.float32)
+    found = np.full(disparity.shape, np.nan, np.float32)
+    guesses = [neighbour_fill(disparity, sigma) for sigma in s.fill_sigmas_px]
+    if claims is not None:  # the full (coarse) search reached rocks the guided passes missed
+        guesses.append(np.where(holes, neighbour_fill(claims, min(s.fill_sigmas_px)), disparity))
+    for guess in guesses:
+        refined, zncc, texture = refine_disparity(lum_l, lum_r, guess, window=s.refine_window,
+                                                  iterations=_FILL_ITERATIONS, right_margin=margin)
+        win = holes & (zncc >= s.fill_min_correlation) & (texture >= s.min_texture) & (zncc > best)
+        best[win], found[win] = zncc[win], refined[win]
+    filled = np.where(np.isfinite(found), found, disparity)
+    # a guess continues the surface behind a nearer one into ground the right eye does not
+    # see: the verified matches claim their right pixels too
+    hidden = hidden_in_right(filled, disparity)
+    if claims is not None:
+        hidden |= hidden_in_right(filled, claims)
+    filled[hidden & holes] = np.nan
+    return filled
 
 
 def hidden_in_right(

@@ -15,6 +15,9 @@ found is small and nearly constant, and to add the warp back afterwards.
   horizontal), so a point at disparity ``d`` is found at residual ``d - surface``.
 - :func:`compose_disparity` adds the surface back: a residual ``r`` found at left pixel ``x``
   means the right image's column ``x - r - surface(x - r)``.
+- :func:`neighbour_fill` guesses the disparity of holes from the matches around them (a
+  normalised Gaussian convolution), a start for the refinement to verify
+  (``fill_sigmas_px``, docs/stereo.md#filling-holes).
 
 Conventions: docs/stereo.md, docs/conventions.md.
 """
@@ -26,7 +29,7 @@ from numpy.typing import NDArray
 
 from rovercam.errors import StereoError
 
-__all__ = ["disparity_surface", "warp_right", "compose_disparity"]
+__all__ = ["disparity_surface", "warp_right", "compose_disparity", "neighbour_fill"]
 
 #: Robust plane fit: iterations and the residual cut in median absolute deviations (+1 px).
 _PLANE_ITERATIONS = 3
@@ -193,3 +196,36 @@ def compose_disparity(residual: NDArray[np.float32], surface: NDArray[np.float32
     at = cv2.remap(surface, np.ascontiguousarray(map_x, np.float32), map_y, cv2.INTER_LINEAR,
                    borderMode=cv2.BORDER_REPLICATE)
     return residual + at
+
+
+def neighbour_fill(disparity: NDArray[np.float32], sigma_px: float) -> NDArray[np.float32]:
+    """``disparity`` with each hole the Gaussian-weighted mean of the matches around it.
+
+    Parameters
+    ----------
+    disparity : (H, W) float32 array
+        Pixels, NaN = no match.
+    sigma_px : float
+        Gaussian sigma of the weights, pixels (> 0).
+
+    Returns
+    -------
+    (H, W) float32 array
+        Matches unchanged; holes the normalised convolution ``G * (d m) / G * m`` (``m`` the
+        match mask), NaN where the weight of matches is below 1e-3 (none within ~4 sigma).
+
+    Notes
+    -----
+    A guess, not a match: small sigmas continue a surface into a hole over a rock face or a
+    speckle gap, large ones reach across wide holes. The caller verifies each guess by refining
+    it and testing the correlation there (:func:`rovercam.stereo.disparity_image`).
+    """
+    if not sigma_px > 0:
+        raise StereoError(f"sigma_px must be > 0, got {sigma_px!r}")
+    d = np.asarray(disparity, np.float32)
+    ok = np.isfinite(d)
+    weight = cv2.GaussianBlur(ok.astype(np.float32), (0, 0), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    total = cv2.GaussianBlur(np.where(ok, d, np.float32(0)), (0, 0), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        guess = np.where(weight >= np.float32(1e-3), total / weight, np.float32(np.nan))
+    return np.where(ok, d, guess).astype(np.float32)
