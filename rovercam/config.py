@@ -213,6 +213,10 @@ class StereoSettings(_Section):
     # and it passes min_texture and the uniqueness check (the best ZNCC of the sigmas). Empty: off.
     fill_sigmas_px: tuple[Annotated[float, Field(gt=0, le=256)], ...] = Field((), max_length=8)
     fill_min_correlation: float = Field(0.7, ge=-1, le=1)
+    # Then a PatchMatch search of slanted planes for what is still a hole (started from the
+    # fill_sigmas_px guesses, or 3, 10 and 30 px when empty), kept where the plane's 9 x 9
+    # window reaches a ZNCC of 0.8, has texture, passes the uniqueness check and is no island.
+    fill_planes: bool = False
     # Per-camera overrides of the options above, by INSTRUMENT_ID of the left eye
     # ([stereo.cameras.MCZ_LEFT] smooth_sigma_px = 2.0); see for_camera.
     cameras: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -9,12 +9,13 @@ docs/stereo.md).
 from rovercam.stereo.disparity import (
     disparity_image,
     disparity_search_range,
-    hidden_in_right,
     matching_images,
     refine_disparity,
     smooth_luminance,
 )
 from rovercam.stereo.normals import surface_normals
+from rovercam.stereo.occlusion import hidden_in_right
+from rovercam.stereo.planes import plane_fill
 from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.products import StereoProducts, stereo_products
 from rovercam.stereo.rectification import RectifiedPair, rectify_images, resample_image
@@ -37,6 +38,7 @@ __all__ = [
     "refine_disparity",
     "smooth_luminance",
     "hidden_in_right",
+    "plane_fill",
     "disparity_surface",
     "warp_right",
     "compose_disparity",

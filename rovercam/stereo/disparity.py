@@ -27,6 +27,9 @@
    ``min_correlation``: a guess had no left-right check), its texture passes and the
    uniqueness check holds against the matches, the best ZNCC winning. Rock faces seen at very different angles by a
    wide baseline, where square blocks fail but the warped refinement window does not.
+6. Slanted planes (``fill_planes``, off by default): what is still a hole gets a PatchMatch
+   search of slanted planes (:func:`rovercam.stereo.planes.plane_fill`), kept where the plane's
+   window reaches ``fill_min_correlation`` and the same uniqueness check holds.
 
 Conventions: docs/stereo.md, docs/conventions.md.
 """
@@ -41,24 +44,24 @@ from numpy.typing import NDArray
 from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
+from rovercam.stereo.occlusion import hidden_in_right
+from rovercam.stereo.planes import plane_fill
 from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.strips import for_each_strip
 
-__all__ = ["disparity_search_range", "disparity_image", "hidden_in_right", "matching_images",
-           "refine_disparity", "smooth_luminance"]
+__all__ = ["disparity_search_range", "disparity_image", "matching_images", "refine_disparity",
+           "smooth_luminance"]
 
 #: Grid of left pixels (per axis) on which the search range is evaluated.
 _RANGE_GRID = 33
 #: Percentiles of the joint luminance mapped to 0 and 255 for the 8-bit matcher.
 _SCALE_PERCENTILES = (0.5, 99.5)
-#: Right columns on either side that a claim covers (:func:`hidden_in_right`).
-_CLAIM_PX = 4
-#: Rows per strip of :func:`hidden_in_right` (its index arrays are per strip).
-_HIDDEN_ROWS = 256
 #: Fraction of the refinement window that must have a match (the rest is warped by its fill).
 _MIN_SUPPORT = 0.75
 #: Gauss-Newton steps that refine a hole's guess (each moves it by at most 0.5 px).
 _FILL_ITERATIONS = 3
+#: Sigmas (px) of the guesses that start the plane search when fill_sigmas_px is empty.
+_PLANE_SIGMAS = (3.0, 10.0, 30.0)
 _SGBM_MODES = {"sgbm": cv2.STEREO_SGBM_MODE_SGBM, "3way": cv2.STEREO_SGBM_MODE_SGBM_3WAY,
                "hh4": cv2.STEREO_SGBM_MODE_HH4}
 
@@ -343,15 +346,34 @@ def disparity_image(
         # repeats texture beside a depth edge; the full (coarse) search's ran in the pair's own
         # geometry, and its matches of the nearer surface claim the right pixels they see
         disparity[hidden_in_right(disparity, coarse)] = np.nan
+    scores = np.where(np.isfinite(disparity), zncc, np.float32(np.nan))
     if s.fill_sigmas_px:
-        disparity = _fill(lum_l, lum_r, disparity, coarse, s, margin)
-        if touched is not None:
-            disparity[touched] = np.nan
+        disparity, scores = _fill(lum_l, lum_r, disparity, scores, coarse, s, margin)
+    if s.fill_planes:
+        planes, plane_scores = plane_fill(lum_l, lum_r, disparity, claims=coarse, right_margin=margin,
+                                          min_texture=s.min_texture, sigmas_px=s.fill_sigmas_px or _PLANE_SIGMAS)
+        # a match hides a plane only where it correlates at least as well: beside rock faces the
+        # matches that would hide a plane were mostly the mismatches (docs/stereo.md#slanted-planes)
+        disparity = _unique(planes, disparity, coarse, scores=plane_scores, match_scores=scores)
+    if touched is not None and (s.fill_sigmas_px or s.fill_planes):
+        disparity[touched] = np.nan
     return disparity
 
 
-def _fill(lum_l, lum_r, disparity, claims, s: StereoSettings, margin: int) -> NDArray[np.float32]:
-    """Holes of ``disparity`` filled by verified guesses (module notes, step 5)."""
+def _unique(filled, matches, claims, *, scores=None, match_scores=None) -> NDArray[np.float32]:
+    """``filled`` without the filled pixels whose right pixel a match or claim sees nearer (with
+    scores: a match that correlates at least as well)."""
+    hidden = hidden_in_right(filled, matches, scores=scores, claim_scores=match_scores)
+    if claims is not None:
+        hidden |= hidden_in_right(filled, claims)
+    out = filled.copy()
+    out[hidden & ~np.isfinite(matches)] = np.nan
+    return out
+
+
+def _fill(lum_l, lum_r, disparity, scores, claims, s: StereoSettings, margin: int):
+    """Holes of ``disparity`` filled by verified guesses (module notes, step 5), and ``scores``
+    (the ZNCC of each match) with the filled pixels' ZNCC."""
     holes = ~np.isfinite(disparity)
     best = np.full(disparity.shape, -np.inf, np.float32)
     found = np.full(disparity.shape, np.nan, np.float32)
@@ -363,77 +385,10 @@ def _fill(lum_l, lum_r, disparity, claims, s: StereoSettings, margin: int) -> ND
                                                   iterations=_FILL_ITERATIONS, right_margin=margin)
         win = holes & (zncc >= s.fill_min_correlation) & (texture >= s.min_texture) & (zncc > best)
         best[win], found[win] = zncc[win], refined[win]
-    filled = np.where(np.isfinite(found), found, disparity)
     # a guess continues the surface behind a nearer one into ground the right eye does not
     # see: the verified matches claim their right pixels too
-    hidden = hidden_in_right(filled, disparity)
-    if claims is not None:
-        hidden |= hidden_in_right(filled, claims)
-    filled[hidden & holes] = np.nan
-    return filled
-
-
-def hidden_in_right(
-    disparity: NDArray[np.float32],
-    claims: NDArray[np.float32],
-    *,
-    tolerance_px: float = 2.0,
-    reach_px: int = _CLAIM_PX,
-) -> NDArray[np.bool_]:
-    """Left pixels whose match the right eye sees on a nearer surface (uniqueness).
-
-    Parameters
-    ----------
-    disparity : (H, W) float32 array
-        Pixels, NaN = none: the matches to test.
-    claims : (H, W) float32 array
-        Pixels, NaN = none: matches that claim the right pixels they land on (an independent,
-        left-right checked search of the same pair).
-    tolerance_px : float, keyword-only
-        A pixel is hidden when a claim on its right pixel has a disparity larger by more than
-        this.
-    reach_px : int, keyword-only
-        Each claim covers the right pixels within this many columns of where it lands (a nearer
-        surface stretched in the right view leaves gaps between its claims).
-
-    Returns
-    -------
-    (H, W) bool array
-
-    Notes
-    -----
-    One right pixel sees one surface point: where two left pixels land on it, the one with the
-    larger disparity is nearer and the other lies behind it, unseen by the right eye (the
-    uniqueness constraint of Marr and Poggio 1976). Only the claims of ``claims`` count, not
-    those of ``disparity`` itself: a mismatch with a large disparity would knock out the
-    correct matches it lands among.
-    """
-    h, w = disparity.shape
-    hidden = np.zeros((h, w), bool)
-    for y0 in range(0, h, _HIDDEN_ROWS):  # rows are independent; strips bound the index arrays
-        rows = slice(y0, min(h, y0 + _HIDDEN_ROWS))
-        hidden[rows] = _hidden_strip(disparity[rows], claims[rows], float(tolerance_px), int(reach_px))
-    return hidden
-
-
-def _hidden_strip(disparity, claims, tolerance_px: float, reach_px: int) -> NDArray[np.bool_]:
-    h, w = disparity.shape
-    cy, cx = np.nonzero(np.isfinite(claims))
-    cd = claims[cy, cx]
-    ys, xs = np.nonzero(np.isfinite(disparity))
-    d = disparity[ys, xs]
-    # right columns from -offset (matches in the right eye's margin) to w - 1
-    offset = int(math.ceil(max(0.0, float(cd.max(initial=0.0)), float(d.max(initial=0.0))))) + 1
-    nearest = np.full((h, w + offset), -np.inf, np.float32)
-    cols = np.rint(cx - cd).astype(np.int64) + offset
-    keep = (cols >= 0) & (cols < w + offset)
-    np.maximum.at(nearest, (cy[keep], cols[keep]), cd[keep])
-    nearest = cv2.dilate(nearest, np.ones((1, 2 * reach_px + 1), np.uint8))
-    cols = np.rint(xs - d).astype(np.int64) + offset
-    inside = (cols >= 0) & (cols < w + offset)
-    hidden = np.zeros((h, w), bool)
-    hidden[ys[inside], xs[inside]] = nearest[ys[inside], cols[inside]] > d[inside] + np.float32(tolerance_px)
-    return hidden
+    filled = _unique(np.where(np.isfinite(found), found, disparity), disparity, claims)
+    return filled, np.where(np.isfinite(filled) & ~np.isfinite(disparity), best, scores).astype(np.float32)
 
 
 def refine_disparity(

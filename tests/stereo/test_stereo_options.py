@@ -60,7 +60,8 @@ def steep_ground():
     li, ri = render(scene, left), render(scene, right, seed=2)
     out = {}
     for key, options in ((0, {"prior_passes": 0}), (2, {"prior_passes": 2}),
-                         ("fill", {"prior_passes": 2, "fill_sigmas_px": (3.0, 10.0, 30.0)})):
+                         ("fill", {"prior_passes": 2, "fill_sigmas_px": (3.0, 10.0, 30.0)}),
+                         ("planes", {"prior_passes": 2, "fill_sigmas_px": (3.0, 10.0, 30.0), "fill_planes": True})):
         products = stereo_products(li, ri, left, right, frame=FRAME,
                                    settings=StereoSettings(min_range_m=0.7, **options))
         out[key] = products, truth(scene, products, left, right)
@@ -96,7 +97,16 @@ def test_filled_holes_keep_accuracy(steep_ground):
     assert (steep_ground["fill"][0].valid | ~kept).all()  # a fill adds, never drops matches
 
 
-@pytest.mark.parametrize("key", [2, "fill"])
+def test_plane_fill_adds_at_the_same_accuracy(steep_ground):
+    # fill_planes: what the guesses left gets a search of slanted planes (docs/stereo.md#slanted-planes)
+    before, _, _ = _figures(*steep_ground["fill"])
+    coverage, median, p90 = _figures(*steep_ground["planes"])
+    assert coverage > before
+    assert median <= 0.005 and p90 <= 0.02
+    assert (steep_ground["planes"][0].valid | ~steep_ground["fill"][0].valid).all()
+
+
+@pytest.mark.parametrize("key", [2, "fill", "planes"])
 def test_steep_ground_occlusions_stay_invalid(steep_ground, key):
     # ground the rocks hide from the right eye (inside its image) keeps no XYZ
     products, tr = steep_ground[key]
