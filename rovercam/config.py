@@ -208,6 +208,11 @@ class StereoSettings(_Section):
     prior_passes: int = Field(2, ge=0, le=8)
     prior_search_px: int = Field(16, ge=8, le=512, multiple_of=8)
     prior_cell_px: int = Field(16, ge=4, le=256)
+    # The first guide of those passes: the half-resolution SGBM search ("sgbm"), or a search of
+    # slanted planes from random starts at half resolution ("planes": near ground seen by a wide
+    # baseline, where the block search locks onto a wrong surface). The SGBM search still runs
+    # for the occlusion checks.
+    coarse_search: Literal["sgbm", "planes"] = "sgbm"
     # Holes filled by verified guesses: for each sigma (px) a Gaussian-weighted mean of the
     # matches around each hole, refined and kept where its ZNCC reaches fill_min_correlation
     # and it passes min_texture and the uniqueness check (the best ZNCC of the sigmas). Empty: off.

@@ -15,7 +15,7 @@ from rovercam.stereo.disparity import (
 )
 from rovercam.stereo.normals import surface_normals
 from rovercam.stereo.occlusion import hidden_in_right
-from rovercam.stereo.planes import plane_fill
+from rovercam.stereo.planes import plane_fill, plane_search
 from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.products import StereoProducts, stereo_products
 from rovercam.stereo.rectification import RectifiedPair, rectify_images, resample_image
@@ -39,6 +39,7 @@ __all__ = [
     "smooth_luminance",
     "hidden_in_right",
     "plane_fill",
+    "plane_search",
     "disparity_surface",
     "warp_right",
     "compose_disparity",

@@ -45,7 +45,7 @@ from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
 from rovercam.stereo.occlusion import hidden_in_right
-from rovercam.stereo.planes import plane_fill
+from rovercam.stereo.planes import plane_fill, plane_search
 from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.strips import for_each_strip
 
@@ -257,13 +257,18 @@ def _prior_pass(l8, r8, surface, min_disparity: int, num_disparities: int, s: St
 
 
 def _match(l8, r8, min_disparity: int, num_disparities: int, s: StereoSettings,
-           right_margin: int) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
-    """SGBM's disparity: one full search, or coarse to fine through :func:`disparity_surface`;
-    and the coarse search's disparity (None without one)."""
+           right_margin: int, lum) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """SGBM's disparity: one full search, or coarse to fine through :func:`disparity_surface`
+    (guided by the coarse SGBM search or, with ``coarse_search = "planes"``, by
+    :func:`rovercam.stereo.planes.plane_search` on the float luminance ``lum``); and the coarse
+    SGBM search's disparity, the claims of the occlusion checks (None without one)."""
     if s.prior_passes == 0:
         return _sgbm(l8, r8, min_disparity, num_disparities, s, right_margin), None
     coarse = _coarse_sgbm(l8, r8, min_disparity, num_disparities, s, right_margin)
     disparity = coarse
+    if s.coarse_search == "planes":
+        disparity = plane_search(*lum, min_disparity=min_disparity, num_disparities=num_disparities,
+                                 right_margin=right_margin, min_texture=s.min_texture)
     for i in range(s.prior_passes):
         surface = disparity_surface(disparity, cell_px=s.prior_cell_px)
         if surface is None:  # too few matches to guide: the full search at full resolution
@@ -326,7 +331,7 @@ def disparity_image(
     if s.smooth_sigma_px > 0:
         lum_l, lum_r = (smooth_luminance(lum, s.smooth_sigma_px) for lum in (lum_l, lum_r))
     l8, r8 = _to_uint8(lum_l), _to_uint8(lum_r)
-    raw, coarse = _match(l8, r8, int(min_disparity), int(num_disparities), s, margin)
+    raw, coarse = _match(l8, r8, int(min_disparity), int(num_disparities), s, margin, (lum_l, lum_r))
     # the matching block must not touch the left eye's no-data (filled with 0 for the matcher)
     nodata = np.isnan(lum_l).astype(np.uint8)
     touched = cv2.dilate(nodata, np.ones((s.block_size,) * 2, np.uint8)).astype(bool) if nodata.any() else None

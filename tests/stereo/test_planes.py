@@ -8,7 +8,7 @@ import pytest
 
 from rovercam.config import StereoSettings, load
 from rovercam.errors import StereoError
-from rovercam.stereo import hidden_in_right, plane_fill
+from rovercam.stereo import hidden_in_right, plane_fill, plane_search
 
 H, W, MARGIN = 160, 200, 40
 
@@ -19,7 +19,7 @@ def _texture(seed: int, shape=(H, W + 120)) -> np.ndarray:
     return (tex - tex.min()) / (tex.max() - tex.min())
 
 
-def _slanted_pair(d0=20.0, a=0.3, b=0.15, seed=0):
+def _slanted_pair(d0=20.0, a=0.3, b=0.15, seed=0, margin=MARGIN):
     """A rectified pair of one textured plane: disparity d0 + a x + b y (x, y left pixels).
 
     The right eye sees left column x at x - d; its image column u is rectified column
@@ -28,8 +28,8 @@ def _slanted_pair(d0=20.0, a=0.3, b=0.15, seed=0):
     """
     tex = _texture(seed)
     left = tex[:, :W].copy()
-    ys, us = np.mgrid[0:H, 0:W + MARGIN].astype(np.float32)
-    x_r = us - MARGIN
+    ys, us = np.mgrid[0:H, 0:W + margin].astype(np.float32)
+    x_r = us - margin
     x_l = (x_r + d0 + b * ys) / (1.0 - a)
     right = cv2.remap(tex, x_l.astype(np.float32), ys, cv2.INTER_CUBIC, borderMode=cv2.BORDER_CONSTANT,
                       borderValue=np.nan)
@@ -120,7 +120,34 @@ def test_hidden_in_right_by_score():
         hidden_in_right(d, claims, scores=strong)
 
 
+def test_plane_search_finds_steep_ground_from_random_starts():
+    # ground seen by a hazard camera: disparity 60-210 px growing by 0.8 px per row, no
+    # starting guess at all; the search interval is the whole 0..256 px
+    left, right, truth = _slanted_pair(d0=60.0, a=0.1, b=0.8, seed=3, margin=260)
+    d = plane_search(left, right, min_disparity=0, num_disparities=256, right_margin=260)
+    assert d.shape == truth.shape and d.dtype == np.float32
+    inner = np.zeros(truth.shape, bool)
+    inner[12:-12, 12:-12] = True
+    found = np.isfinite(d) & inner
+    assert found.sum() >= 0.9 * inner.sum()
+    err = np.abs(d - truth)[found]
+    assert np.median(err) <= 0.25 and np.percentile(err, 95) <= 1.0  # a guide for +-16 px passes
+    again = plane_search(left, right, min_disparity=0, num_disparities=256, right_margin=260)
+    np.testing.assert_array_equal(d, again)
+
+
+def test_plane_search_checks_its_inputs():
+    left, right, _ = _slanted_pair()
+    with pytest.raises(StereoError, match="right_margin"):
+        plane_search(left, right, min_disparity=0, num_disparities=64, right_margin=0)
+    with pytest.raises(StereoError, match="too small"):
+        plane_search(left[:10, :10], right[:10, :10 + MARGIN], min_disparity=0, num_disparities=64,
+                     right_margin=MARGIN)
+
+
 def test_fill_planes_setting():
-    assert StereoSettings().fill_planes is False
+    assert StereoSettings().fill_planes is False and StereoSettings().coarse_search == "sgbm"
     stereo = load(None).stereo
-    assert stereo.fill_planes is False and stereo.for_camera("REAR_HAZCAM_LEFT").fill_planes is True
+    assert stereo.fill_planes is False and stereo.coarse_search == "sgbm"
+    rear = stereo.for_camera("REAR_HAZCAM_LEFT")
+    assert rear.fill_planes is True and rear.coarse_search == "planes"
