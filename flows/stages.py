@@ -37,6 +37,7 @@ from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, Frame
 from rovercam.pipeline.plan import RESULTS_PREFIX
 from rovercam.pipeline.stereo import find_pairs, mosaic_terrains, terrain_groups
 
+from rovercam_flows.memory import release_freed_memory
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
 from rovercam_tasks.calibrate import calibrate, calibrate_batch
@@ -474,6 +475,10 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
 
     The run is recorded ``failed`` when nothing came of it (:meth:`SolReport.failure`) or when a
     step raised (the error goes on up); otherwise ``completed``, with its failures listed.
+
+    At the end, memory the run freed is returned to the operating system
+    (:func:`rovercam_flows.memory.release_freed_memory`): a process that runs sol after sol
+    would otherwise keep it in the C allocator's arenas.
     """
     refresh = refresh or set()
     report = report or SolReport(sol=sol)
@@ -485,6 +490,8 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     except Exception as exc:  # the run is recorded as failed, the error goes on up
         report.abort(catalog, str(exc) or type(exc).__name__)
         raise
+    finally:  # what the run freed goes back to the system, not into malloc's arenas (flows/memory.py)
+        release_freed_memory()
 
 
 def _run_stages(sol: int, paths: list[str], settings: Settings, refresh: set[str], report: SolReport,
