@@ -37,7 +37,7 @@ from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, Frame
 from rovercam.pipeline.plan import RESULTS_PREFIX
 from rovercam.pipeline.stereo import find_pairs, mosaic_terrains, terrain_groups
 
-from rovercam_flows.memory import release_freed_memory
+from rovercam_flows.memory import limit_malloc_arenas, release_freed_memory
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
 from rovercam_tasks.calibrate import calibrate, calibrate_batch
@@ -476,10 +476,11 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     The run is recorded ``failed`` when nothing came of it (:meth:`SolReport.failure`) or when a
     step raised (the error goes on up); otherwise ``completed``, with its failures listed.
 
-    At the end, memory the run freed is returned to the operating system
-    (:func:`rovercam_flows.memory.release_freed_memory`): a process that runs sol after sol
-    would otherwise keep it in the C allocator's arenas.
+    The C allocator is kept from hoarding what the run frees (:mod:`rovercam_flows.memory`): its
+    threads share at most ``MALLOC_ARENAS`` arenas, and at the end the free pages go back to the
+    operating system; a process that runs sol after sol would otherwise grow.
     """
+    limit_malloc_arenas()
     refresh = refresh or set()
     report = report or SolReport(sol=sol)
     catalog = catalog_for(settings)
@@ -490,7 +491,7 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     except Exception as exc:  # the run is recorded as failed, the error goes on up
         report.abort(catalog, str(exc) or type(exc).__name__)
         raise
-    finally:  # what the run freed goes back to the system, not into malloc's arenas (flows/memory.py)
+    finally:  # what the run freed goes back to the system (rovercam_flows.memory)
         release_freed_memory()
 
 
