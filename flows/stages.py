@@ -51,6 +51,10 @@ from rovercam_tasks.publish import publish
 from rovercam_tasks.stereo import stereo, terrain
 from rovercam_tasks.undistort import undistort
 
+# Before any worker thread takes an arena of its own: a cap set once threads have made theirs
+# hardly holds (rovercam_flows.memory); run_sol sets it again for whoever imported this late.
+limit_malloc_arenas()
+
 __all__ = ["STAGES", "SolReport", "run_sol", "sol_lock", "stages_to_refresh", "ingest_stage", "calibrate_stage",
            "stereo_stage", "mosaic_stage", "publish_stage", "dask_batch_size"]
 
