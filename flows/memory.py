@@ -13,15 +13,17 @@ Measured in the soak (docs/reliability.md, "Soak"; ``tiny`` sols, stereo stage o
 from sol 5 to sol 14: the Python heap (``tracemalloc``) grew by 2 MB and the memory ``malloc``
 had in use stayed at 86-88 MB, while the free memory it kept rose from 263 to 342 MB and
 resident memory from 613 to 686 MB (the stereo stage's threads make the difference: without the
-stage, free memory stayed at 215 MB from sol 6). ``malloc_trim(0)`` after each sol gave back
-what was free at the time, but resident memory still grew from 549 to 626 MB between sols 5 and
-30 (+14 %), the arenas' heaps spreading further each sol. With at most 2 arenas
-(``MALLOC_ARENA_MAX=2``) the free memory stayed at 73-79 MB and resident memory at 384-388 MB
-from sol 2 to 9, at the same seconds per sol.
+stage, free memory stayed at 215 MB from sol 6). Over 30 sols resident memory grew 18.8 % from
+sol 5. ``malloc_trim(0)`` after each sol alone gave back what was free at the time, but the
+arenas' heaps spread further each sol: +14.0 % (549 to 626 MB). With at most 2 arenas from the
+start as well, resident memory stayed at 364-389 MB for all 30 sols (-0.7 % from sol 5; 379 to
+376 MB), at the same 8.8 s per sol. The cap must come before the worker threads have taken
+arenas of their own: set only at the first sol's start, resident memory still grew 23.9 %.
 
-So a sol run first caps the arenas (:func:`limit_malloc_arenas`, :data:`MALLOC_ARENAS`) and
-ends by returning free pages (:func:`release_freed_memory`); both are called by
-:func:`rovercam_flows.stages.run_sol` and cost microseconds to milliseconds. A cap set in the
+So the arenas are capped when :mod:`rovercam_flows.stages` is imported, and again at the start
+of every :func:`rovercam_flows.stages.run_sol` (:func:`limit_malloc_arenas`,
+:data:`MALLOC_ARENAS`), and every sol run ends by returning free pages
+(:func:`release_freed_memory`); each call costs microseconds to milliseconds. A cap set in the
 environment (``MALLOC_ARENA_MAX``, or ``glibc.malloc.arena_max`` in ``GLIBC_TUNABLES``) is left
 as it is. The other ``malloc`` tunables (``MALLOC_MMAP_THRESHOLD_``, ``MALLOC_TRIM_THRESHOLD_``)
 are not touched: setting them turns off the dynamic mmap threshold and makes every array over
@@ -54,7 +56,8 @@ def _glibc_function(name: str) -> Any:
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """Let threads that start from now on share at most ``arenas`` ``malloc`` arenas (glibc's
-    ``mallopt(M_ARENA_MAX, arenas)``); arenas already made stay in use.
+    ``mallopt(M_ARENA_MAX, arenas)``); arenas already made stay in use, so call it before the
+    process starts worker threads.
 
     Parameters
     ----------

@@ -23,9 +23,11 @@ glibc = pytest.mark.skipif(not sys.platform.startswith("linux") or not hasattr(c
 #: Threads alive at once, each allocating, then glibc's arena count (a fresh process).
 _ARENAS = """
 import ctypes, sys, tempfile, threading
-from rovercam_flows.memory import limit_malloc_arenas
 if sys.argv[1] == "capped":
+    from rovercam_flows.memory import limit_malloc_arenas
     assert limit_malloc_arenas(2)
+elif sys.argv[1] == "flows":
+    import rovercam_flows.stages  # what a process that runs sols imports first
 together = threading.Barrier(8)
 def work():
     block = bytearray(4096)  # malloc'd by this thread: it takes an arena
@@ -53,9 +55,10 @@ def _arenas(mode: str) -> int:
 
 
 @glibc
-def test_threads_of_a_capped_process_share_two_arenas():
+def test_threads_of_a_process_that_imported_the_flows_share_two_arenas():
     assert _arenas("default") > 2  # glibc's default: an arena per thread, up to 8 per core
     assert _arenas("capped") <= 2
+    assert _arenas("flows") <= 2  # capped as the flows are imported, before any worker thread
 
 
 def test_the_arena_cap_is_validated_and_left_to_the_environment(monkeypatch):
