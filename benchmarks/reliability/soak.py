@@ -48,7 +48,7 @@ memory it kept across its arenas (one per thread, up to 8 per core) rose from 26
 nothing leaked. ``malloc_trim(0)`` after each sol alone left +14.0 %; with at most 2 arenas as well
 (both set by :mod:`rovercam_flows.memory`), RSS stayed at 364-389 MB over the 30 sols: -0.7 % from
 sol 5 (379 to 376 MB), +1.3 % from sol 10, 8.8 s per sol, no descriptor or thread left, the catalog
-clean.
+clean (a second run: 374 to 371 MB, -0.9 %).
 """
 from __future__ import annotations
 
