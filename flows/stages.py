@@ -37,6 +37,7 @@ from rovercam.pipeline import (STAGES, CalibrateResult, Decision, Failure, Frame
 from rovercam.pipeline.plan import RESULTS_PREFIX
 from rovercam.pipeline.stereo import find_pairs, mosaic_terrains, terrain_groups
 
+from rovercam_flows.memory import limit_malloc_arenas, release_freed_memory
 from rovercam_tasks import artifacts
 from rovercam_tasks._runtime import catalog_for, result_storage_for, store_for
 from rovercam_tasks.calibrate import calibrate, calibrate_batch
@@ -49,6 +50,10 @@ from rovercam_tasks.mosaic import build_mosaic
 from rovercam_tasks.publish import publish
 from rovercam_tasks.stereo import stereo, terrain
 from rovercam_tasks.undistort import undistort
+
+# Before any worker thread takes an arena of its own: a cap set once threads have made theirs
+# hardly holds (rovercam_flows.memory); run_sol sets it again for whoever imported this late.
+limit_malloc_arenas()
 
 __all__ = ["STAGES", "SolReport", "run_sol", "sol_lock", "stages_to_refresh", "ingest_stage", "calibrate_stage",
            "stereo_stage", "mosaic_stage", "publish_stage", "dask_batch_size"]
@@ -474,7 +479,12 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
 
     The run is recorded ``failed`` when nothing came of it (:meth:`SolReport.failure`) or when a
     step raised (the error goes on up); otherwise ``completed``, with its failures listed.
+
+    The C allocator is kept from hoarding what the run frees (:mod:`rovercam_flows.memory`): its
+    threads share at most ``MALLOC_ARENAS`` arenas, and at the end the free pages go back to the
+    operating system; a process that runs sol after sol would otherwise grow.
     """
+    limit_malloc_arenas()
     refresh = refresh or set()
     report = report or SolReport(sol=sol)
     catalog = catalog_for(settings)
@@ -485,6 +495,8 @@ def run_sol(sol: int, paths: list[str], settings: Settings, *, flow_name: str,
     except Exception as exc:  # the run is recorded as failed, the error goes on up
         report.abort(catalog, str(exc) or type(exc).__name__)
         raise
+    finally:  # what the run freed goes back to the system (rovercam_flows.memory)
+        release_freed_memory()
 
 
 def _run_stages(sol: int, paths: list[str], settings: Settings, refresh: set[str], report: SolReport,
