@@ -409,14 +409,14 @@ def run(*, quick: bool = False) -> dict[str, object]:
 
         pair = next(p for p in load_truth(speed_dir).stereo_pairs if p.name == pair_name)
         left, right, raw_l, raw_r = _read_pair(speed_dir, pair.left_id, pair.right_id, settings)
-        from rovercam.pipeline.stereo import site_models
+        from rovercam.pipeline.stereo import site_models, stereo_settings
 
         lm, rm = site_models(left, right)
         h, w = left.image.shape[:2]
         figures["speed_pair"] = f"{pair_name} {w}x{h}"
         outputs: dict[str, Any] = {}
         timing = time_pair(np.asarray(left.image, np.float32), np.asarray(right.image, np.float32), lm, rm,
-                           settings=settings.stereo, frame="SITE_FRAME", repeats=1 if not quick else 2,
+                           settings=stereo_settings(left, settings), frame="SITE_FRAME", repeats=1 if not quick else 2,
                            results=outputs)
         figures.update({k: round(v, 3) for k, v in timing.items()})
         # accuracy of both paths on the timed pair, same truth: the speed is "at better accuracy"?

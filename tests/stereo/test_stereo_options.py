@@ -230,4 +230,5 @@ def test_shipped_config_sets_the_generated_cameras_apart():
     assert stereo.for_camera("MCZ_LEFT").smooth_sigma_px > 0
     assert stereo.for_camera("REAR_HAZCAM_LEFT").prior_passes > stereo.prior_passes
     assert stereo.fill_sigmas_px == () and stereo.for_camera("REAR_HAZCAM_LEFT").fill_sigmas_px
-    assert stereo.for_camera("NAVCAM_LEFT") is stereo
+    assert stereo.for_camera("NAVCAM_LEFT").fill_sigmas_px == (3.0,)
+    assert stereo.for_camera("FRONT_HAZCAM_LEFT") is stereo
