@@ -45,7 +45,7 @@ from rovercam.camera import CAHV
 from rovercam.config import StereoSettings
 from rovercam.errors import StereoError
 from rovercam.stereo.occlusion import hidden_in_right
-from rovercam.stereo.planes import plane_fill, plane_search
+from rovercam.stereo.planes import GUESS_SIGMAS_PX, plane_fill, plane_search
 from rovercam.stereo.prior import compose_disparity, disparity_surface, neighbour_fill, warp_right
 from rovercam.stereo.strips import for_each_strip
 
@@ -60,8 +60,6 @@ _SCALE_PERCENTILES = (0.5, 99.5)
 _MIN_SUPPORT = 0.75
 #: Gauss-Newton steps that refine a hole's guess (each moves it by at most 0.5 px).
 _FILL_ITERATIONS = 3
-#: Sigmas (px) of the guesses that start the plane search when fill_sigmas_px is empty.
-_PLANE_SIGMAS = (3.0, 10.0, 30.0)
 _SGBM_MODES = {"sgbm": cv2.STEREO_SGBM_MODE_SGBM, "3way": cv2.STEREO_SGBM_MODE_SGBM_3WAY,
                "hh4": cv2.STEREO_SGBM_MODE_HH4}
 
@@ -351,12 +349,13 @@ def disparity_image(
         # repeats texture beside a depth edge; the full (coarse) search's ran in the pair's own
         # geometry, and its matches of the nearer surface claim the right pixels they see
         disparity[hidden_in_right(disparity, coarse)] = np.nan
-    scores = np.where(np.isfinite(disparity), zncc, np.float32(np.nan))
+    if s.fill_sigmas_px or s.fill_planes:  # each match's ZNCC: the fills' uniqueness checks weigh it
+        scores = np.where(np.isfinite(disparity), zncc, np.float32(np.nan))
     if s.fill_sigmas_px:
         disparity, scores = _fill(lum_l, lum_r, disparity, scores, coarse, s, margin)
     if s.fill_planes:
         planes, plane_scores = plane_fill(lum_l, lum_r, disparity, claims=coarse, right_margin=margin,
-                                          min_texture=s.min_texture, sigmas_px=s.fill_sigmas_px or _PLANE_SIGMAS)
+                                          min_texture=s.min_texture, sigmas_px=s.fill_sigmas_px or GUESS_SIGMAS_PX)
         # a match hides a plane only where it correlates at least as well: beside rock faces the
         # matches that would hide a plane were mostly the mismatches (docs/stereo.md#slanted-planes)
         disparity = _unique(planes, disparity, coarse, scores=plane_scores, match_scores=scores)

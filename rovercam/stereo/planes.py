@@ -74,14 +74,16 @@ _SCRATCH = _Schedule(1, (64, 32, 16, 8, 4, 2, 1), (16.0, 8.0, 4.0, 2.0, 1.0, 0.5
 #: x slopes either way, y slopes mostly positive (ground below the horizon nears the cameras
 #: downward, its disparity growing by up to about a pixel per row in a hazard camera).
 _RANDOM_STARTS = 3
+_RANDOM_SLOPE_X = (-0.5, 0.5)
+_RANDOM_SLOPE_Y = (-0.5, 1.5)
 #: :func:`plane_search`'s uniqueness check among its own planes: a plane is dropped where one
 #: that correlates as well (less 0.1) lands on its right pixel nearer by more than this many
 #: half-resolution pixels. Without it, planes of ground the right eye does not see found chance
 #: fits and pulled the guide off (the steep-ground scene of tests/stereo: 78 % coverage
 #: against 92 % with it; the generated rear pairs of seeds 0-2: 91.2-91.8 %, and 89.9-91.5 % with 2 px).
 _GUIDE_TOLERANCE_PX = 4.0
-_RANDOM_SLOPE_X = (-0.5, 0.5)
-_RANDOM_SLOPE_Y = (-0.5, 1.5)
+#: Sigmas (px) of the neighbour guesses that start :func:`plane_fill` by default.
+GUESS_SIGMAS_PX = (3.0, 10.0, 30.0)
 
 
 def plane_fill(
@@ -94,9 +96,9 @@ def plane_fill(
     window: int = 9,
     min_correlation: float = 0.8,
     min_texture: float = 0.0,
-    sigmas_px: tuple[float, ...] = (3.0, 10.0, 30.0),
+    sigmas_px: tuple[float, ...] = GUESS_SIGMAS_PX,
     seed: int = 0,
-) -> NDArray[np.float32]:
+) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
     """Holes of ``disparity`` filled by slanted planes that correlate (module notes).
 
     Parameters
