@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 from typing import IO, Any
 
 import numpy as np
@@ -22,6 +23,19 @@ import numpy as np
 __all__ = ["pack", "pack_pieces", "unpack", "peek", "MAGIC"]
 
 MAGIC = b"\x93RCBLOB1"
+
+#: NumPy parses a .npy header with ``ast.literal_eval``; CPython 3.11's compiler keeps its AST
+#: recursion depth in shared state, so parses in several threads at once can fail with
+#: "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen in CI when
+#: a mosaic task's frame read raced other threads). Header reads take this lock.
+_HEADER_LOCK = threading.Lock()
+
+
+def _read_header(stream: IO[bytes]) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """``(shape, fortran_order, dtype)`` of the .npy record at ``stream`` (magic included)."""
+    with _HEADER_LOCK:
+        np.lib.format.read_magic(stream)
+        return np.lib.format.read_array_header_1_0(stream)
 
 
 def pack(image: np.ndarray, meta: dict[str, Any]) -> bytes:
@@ -49,8 +63,7 @@ def unpack(blob: bytes) -> tuple[np.ndarray, dict[str, Any]]:
     n = int.from_bytes(blob[8:16], "little")
     meta = json.loads(bytes(blob[16:16 + n]).decode())
     stream = io.BytesIO(blob[16 + n:16 + n + 256])  # the .npy header is at most a few hundred bytes
-    np.lib.format.read_magic(stream)
-    shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    shape, fortran, dtype = _read_header(stream)
     if fortran or dtype.hasobject:
         raise ValueError("unexpected array layout in blob")
     start = 16 + n + stream.tell()
@@ -72,8 +85,7 @@ def peek(stream: IO[bytes]) -> tuple[tuple[int, ...], np.dtype, dict[str, Any]]:
     n = int.from_bytes(head[8:16], "little")
     meta = json.loads(stream.read(n).decode())
     header = io.BytesIO(stream.read(256))  # the .npy header is at most a few hundred bytes
-    np.lib.format.read_magic(header)
-    shape, fortran, dtype = np.lib.format.read_array_header_1_0(header)
+    shape, fortran, dtype = _read_header(header)
     if fortran or dtype.hasobject:
         raise ValueError("unexpected array layout in blob")
     return tuple(shape), dtype, meta

@@ -54,3 +54,26 @@ def test_peek_reads_shape_dtype_and_meta_from_the_head_only(shape):
     assert stream.tell() < len(blob) - image.nbytes + 256  # the pixels were not read
     with pytest.raises(ValueError, match="magic"):
         arrayblob.peek(io.BytesIO(b"not a blob at all"))
+
+
+def test_npy_headers_are_parsed_one_thread_at_a_time(monkeypatch):
+    # numpy parses headers with ast.literal_eval, which CPython 3.11 cannot run in several threads
+    # at once (python/cpython#106905); unpack and peek hold one lock around it
+    import io as _io
+
+    import numpy as _np
+
+    from rovercam.storage import arrayblob
+
+    seen = []
+    real = _np.lib.format.read_array_header_1_0
+
+    def spy(stream):
+        seen.append(arrayblob._HEADER_LOCK.locked())
+        return real(stream)
+
+    monkeypatch.setattr(_np.lib.format, "read_array_header_1_0", spy)
+    blob = arrayblob.pack(_np.arange(6, dtype=_np.float32).reshape(2, 3), {"k": 1})
+    arrayblob.unpack(blob)
+    arrayblob.peek(_io.BytesIO(blob))
+    assert seen == [True, True]
